@@ -1,0 +1,3 @@
+"""aipath: the AI-engineer roadmap you can run."""
+
+__version__ = "0.1.0"

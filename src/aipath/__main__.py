@@ -1,0 +1,3 @@
+from aipath.cli import main
+
+main()

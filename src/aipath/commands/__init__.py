@@ -1,0 +1,1 @@
+"""Command registrations, one module per area (see aipath.cli)."""

@@ -1,0 +1,123 @@
+"""Author commands: `aipath dev check`, `aipath dev new`, `aipath dev bench`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from aipath.console import console
+from aipath.errors import AipathError
+
+dev_app = typer.Typer(help="Tools for lab authors.", no_args_is_help=True)
+
+
+@dev_app.command("check")
+def dev_check(
+    labs: Annotated[Optional[list[str]], typer.Argument(help="only these labs")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    parallel: Annotated[Optional[int], typer.Option(help="checks at once (default: CPUs)")] = None,  # noqa: UP045
+) -> None:
+    """Every lab: solution and alternatives pass, starter is not-attempted, mistakes are caught."""
+    from aipath.grader.devcheck import run_dev_check
+    from aipath.labs import load_catalogue
+
+    started = time.perf_counter()
+    catalogue = load_catalogue()
+    if as_json:
+        ok, reports, problems = run_dev_check(catalogue, lab_ids=labs, parallel=parallel)
+    else:
+        with console.status("checking the catalogue…") as status:
+
+            def progress(done: int, total: int) -> None:
+                status.update(f"checking the catalogue… {done}/{total} runs")
+
+            ok, reports, problems = run_dev_check(
+                catalogue, lab_ids=labs, parallel=parallel, on_progress=progress
+            )
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "seconds": round(elapsed, 2),
+                    "problems": problems,
+                    "labs": [r.to_json() for r in reports],
+                },
+                indent=2,
+            )
+        )
+    else:
+        table = Table(title=f"dev check — {len(reports)} labs in {elapsed:.1f} s")
+        for column in ("lab", "solution", "starter", "mistakes caught", "alternatives", "ok"):
+            table.add_column(column)
+        for report in reports:
+            caught = sum(m["caught"] for m in report.mistakes)
+            alts = sum(a["status"] == "passed" for a in report.alternatives)
+            table.add_row(
+                report.lab.id,
+                report.solution.status.value if report.solution else "-",
+                report.starter.status.value if report.starter else "-",
+                f"{caught}/{len(report.mistakes)}",
+                f"{alts}/{len(report.alternatives)}",
+                "[green]ok[/]" if report.ok else "[red]FAIL[/]",
+            )
+        console.print(table)
+        for problem in problems:
+            console.print(f"[red]✘[/] {problem}")
+        for report in reports:
+            for problem in report.problems:
+                console.print(f"[red]✘ {report.lab.id}[/]: {problem}")
+        console.print("[green]all labs ok[/]" if ok else "[red]dev check failed[/]")
+    raise typer.Exit(0 if ok else 1)
+
+
+@dev_app.command("new")
+def dev_new(
+    lab_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. p3-attention")],
+    title: Annotated[str, typer.Option(help="the lab's title")] = "TODO: title",
+    content_dir: Annotated[Optional[Path], typer.Option(help="lab content folder")] = None,  # noqa: UP045
+) -> None:
+    """Scaffold a new lab folder with every file of the contract."""
+    from aipath.labs.scaffold import new_lab
+
+    path = new_lab(lab_id, title=title, content_dir=content_dir)
+    console.print(f"Created {path}")
+    console.print("Fill in README.md, exercise.py, solution.py, checks.py, mistakes/ and alternatives/, then `aipath dev check " + lab_id + "`.")
+
+
+@dev_app.command("bench")
+def dev_bench(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    runs: Annotated[int, typer.Option(help="repetitions per measurement")] = 10,
+) -> None:
+    """Measure warm, worker and cold check times (see README for the table)."""
+    try:
+        from aipath.grader.bench import run_check_bench
+    except ImportError as exc:  # pragma: no cover
+        raise AipathError("the benchmark module is missing") from exc
+    data = run_check_bench(runs=runs)
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        table = Table(title="check latency (median seconds)")
+        for column in ("lab", "warm in-process", "aipath check + worker", "cold pytest", "ratio"):
+            table.add_column(column)
+        for row in data["labs"]:
+            table.add_row(
+                row["lab"],
+                f"{row['warm_median_s']:.3f}",
+                f"{row['cli_worker_median_s']:.3f}",
+                f"{row['cold_pytest_median_s']:.3f}",
+                f"{row['cli_worker_median_s'] / row['cold_pytest_median_s']:.2f}",
+            )
+        console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dev_app, name="dev")

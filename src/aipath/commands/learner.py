@@ -1,0 +1,282 @@
+"""Learner commands: init, update, reset, list, next, check, watch, hint, solution, worker, up."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markdown import Markdown
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from aipath.commands.render import status_text, verdict_panel
+from aipath.console import console
+from aipath.errors import AipathError
+from aipath.labs import Catalogue, Lab, load_catalogue
+from aipath.workspace.model import Workspace
+
+WorkspaceOpt = Annotated[
+    Optional[Path],  # noqa: UP045 - typer reads the annotation at runtime
+    typer.Option("--workspace", "-w", help="workspace folder (default: $AIPATH_WORKSPACE, the "
+                 "workspace containing the current folder, or ~/aipath)"),
+]
+
+
+def _context(workspace: Path | None) -> tuple[Workspace, Catalogue]:
+    from aipath.workspace.locate import find_workspace
+
+    return find_workspace(workspace), load_catalogue()
+
+
+def _pick_lab(ws: Workspace, catalogue: Catalogue, lab_id: str | None) -> Lab:
+    if lab_id:
+        return catalogue.get(lab_id)
+    from aipath.workspace.config import read_config
+    from aipath.workspace.learner import lab_rows, next_lab
+
+    current = read_config(ws.config_path).current_lab
+    if current:
+        try:
+            return catalogue.get(current)
+        except AipathError:
+            pass
+    row = next_lab(lab_rows(ws, catalogue))
+    if row is None:
+        raise AipathError("every lab is passed — nothing left to check", hint="name a lab to re-check it")
+    return row.lab
+
+
+def _set_current(ws: Workspace, lab: Lab) -> None:
+    from aipath.workspace.config import read_config, write_config
+
+    config = read_config(ws.config_path)
+    if config.current_lab != lab.id:
+        config.current_lab = lab.id
+        write_config(ws.config_path, config)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(
+        directory: Annotated[Optional[Path], typer.Argument(help="where to create it (default ~/aipath)")] = None,  # noqa: UP045
+        hours: Annotated[float, typer.Option(help="hours you can study per week")] = 20.0,
+        background: Annotated[str, typer.Option(help="beginner | developer | data-scientist")] = "beginner",
+        track: Annotated[Optional[str], typer.Option(help="nlp | vision | agents | rl")] = None,  # noqa: UP045
+        start: Annotated[Optional[str], typer.Option(help="start date, YYYY-MM-DD (default today)")] = None,  # noqa: UP045
+    ) -> None:
+        """Create a learner workspace: every lab's starter, your profile, the progress store, git."""
+        from pydantic import ValidationError
+
+        from aipath.workspace.config import ProfileConfig
+        from aipath.workspace.create import init_workspace
+        from aipath.workspace.locate import default_workspace_path
+
+        target = directory or default_workspace_path()
+        try:
+            profile = ProfileConfig.model_validate(
+                {
+                    "hours_per_week": hours,
+                    "background": background,
+                    "track": track,
+                    "start": start or date.today().isoformat(),
+                }
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise AipathError(f"--{first['loc'][0]}: {first['msg']}".replace("_", "-")) from exc
+        report = init_workspace(target, load_catalogue(), profile)
+        verb = "created" if report.created else "updated"
+        console.print(f"[green]Workspace {verb}[/] at {report.workspace.root}")
+        console.print(f"  {len(report.labs_added)} labs placed under {report.workspace.labs_dir}")
+        if report.git:
+            console.print("  a git repository with a first commit: commit your work as you go")
+        console.print("Next: [bold]aipath next[/] shows your first lab; [bold]aipath watch[/] checks it as you save.")
+
+    @app.command()
+    def update(workspace: WorkspaceOpt = None) -> None:
+        """Add labs that arrived with a newer aipath; your edited files are never touched."""
+        from aipath.workspace.create import update_workspace
+
+        ws, catalogue = _context(workspace)
+        added = update_workspace(ws, catalogue)
+        if added:
+            console.print(f"Added {len(added)} new labs: {', '.join(added)}")
+        else:
+            console.print("Your workspace already has every lab.")
+
+    @app.command()
+    def reset(
+        lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+        workspace: WorkspaceOpt = None,
+    ) -> None:
+        """Restore a lab's starter file (your version is kept as a backup)."""
+        from aipath.workspace.create import reset_lab
+
+        ws, catalogue = _context(workspace)
+        lab = catalogue.get(lab_id)
+        if not yes and not typer.confirm(f"Replace {ws.lab_file(lab)} with a fresh starter?"):
+            raise typer.Abort()
+        backup = reset_lab(ws, lab)
+        console.print(f"Restored the starter of {lab.id}.")
+        if backup:
+            console.print(f"Your previous file is saved at {backup}")
+
+    @app.command("list")
+    def list_labs(
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+        phase: Annotated[Optional[int], typer.Option(help="only this phase")] = None,  # noqa: UP045
+        workspace: WorkspaceOpt = None,
+    ) -> None:
+        """Every lab with its status."""
+        from aipath.workspace.learner import lab_rows
+
+        ws, catalogue = _context(workspace)
+        rows = [r for r in lab_rows(ws, catalogue) if phase is None or r.lab.manifest.phase == phase]
+        if as_json:
+            print(json.dumps([row.to_json() for row in rows], indent=2))
+            return
+        table = Table(title="Labs")
+        for column in ("phase", "id", "title", "min", "status", "requires"):
+            table.add_column(column)
+        for row in rows:
+            status = status_text("passed") if row.done else status_text(row.status)
+            table.add_row(
+                str(row.lab.manifest.phase),
+                row.lab.id,
+                row.lab.manifest.title,
+                str(row.lab.manifest.minutes),
+                status,
+                ", ".join(row.lab.manifest.requires),
+            )
+        console.print(table)
+        done = sum(r.done for r in rows)
+        console.print(f"{done}/{len(rows)} labs passed")
+
+    @app.command("next")
+    def next_command(workspace: WorkspaceOpt = None) -> None:
+        """The lab to do next, with its instructions."""
+        from aipath.workspace.learner import lab_rows, next_lab
+
+        ws, catalogue = _context(workspace)
+        row = next_lab(lab_rows(ws, catalogue))
+        if row is None:
+            console.print("[green]Every lab is passed.[/] Time for the portfolio: `aipath project new`.")
+            return
+        _set_current(ws, row.lab)
+        console.print(Markdown(row.lab.readme.read_text(encoding="utf-8")))
+        console.print(f"\nEdit [bold]{row.path}[/], then run [bold]aipath check[/] (or keep [bold]aipath watch[/] open).")
+
+    @app.command()
+    def check(
+        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]", help="lab id (default: the current lab)")] = None,  # noqa: UP045
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+        cold: Annotated[bool, typer.Option(help="do not use a running worker")] = False,
+        workspace: WorkspaceOpt = None,
+    ) -> None:
+        """Check a lab now (uses a running worker when there is one)."""
+        from aipath.grader.service import check_lab
+
+        ws, catalogue = _context(workspace)
+        lab = _pick_lab(ws, catalogue, lab_id)
+        _set_current(ws, lab)
+        result = check_lab(ws, lab, use_worker=not cold)
+        if as_json:
+            print(result.model_dump_json(indent=2))
+        else:
+            console.print(verdict_panel(result, title=f"{lab.id}: {lab.manifest.title}"))
+        raise typer.Exit(0 if result.passed else 1)
+
+    @app.command()
+    def hint(
+        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]")] = None,  # noqa: UP045
+        workspace: WorkspaceOpt = None,
+    ) -> None:
+        """Reveal the next hint: a nudge, then the approach, then a near-solution."""
+        from aipath.workspace.learner import reveal_hint
+
+        ws, catalogue = _context(workspace)
+        lab = _pick_lab(ws, catalogue, lab_id)
+        shown = reveal_hint(ws, lab)
+        console.print(f"[bold]Hint {shown.tier}/{shown.total}[/] for {lab.id}")
+        console.print(Markdown(shown.text))
+        if not shown.new:
+            console.print("[dim](that was the last hint; `aipath solution` shows the reference after a pass)[/]")
+
+    @app.command()
+    def solution(
+        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]")] = None,  # noqa: UP045
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="reveal before passing (recorded)")] = False,
+        workspace: WorkspaceOpt = None,
+    ) -> None:
+        """Show the reference solution (after a pass; before only on request, recorded)."""
+        from aipath.workspace.learner import solution_text
+
+        ws, catalogue = _context(workspace)
+        lab = _pick_lab(ws, catalogue, lab_id)
+        try:
+            text, _passed = solution_text(ws, lab, confirmed=yes)
+        except AipathError:
+            if yes or not typer.confirm(
+                f"{lab.id} is not passed yet. Reveal the solution anyway? (recorded)", default=False
+            ):
+                raise
+            text, _passed = solution_text(ws, lab, confirmed=True)
+        console.print(Syntax(text, "python", line_numbers=True))
+
+    @app.command()
+    def worker(workspace: WorkspaceOpt = None) -> None:
+        """Run a warm grader worker in the foreground (the watcher and dashboard start their own)."""
+        from aipath.grader.worker import serve
+
+        ws, _catalogue = _context(workspace)
+        serve(ws.socket_path)
+
+    @app.command()
+    def watch(
+        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]")] = None,  # noqa: UP045
+        manual: Annotated[bool, typer.Option("--manual", help="poll for changes instead of file events")] = False,
+        workspace: WorkspaceOpt = None,
+    ) -> None:
+        """Re-check the lab you are editing every time you save. Keys: n next, h hint, l list, q quit."""
+        from aipath.commands.watchloop import run_watch
+
+        ws, catalogue = _context(workspace)
+        run_watch(ws, catalogue, _pick_lab(ws, catalogue, lab_id), manual=manual)
+
+    @app.command()
+    def up(
+        directory: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="workspace to open")] = None,  # noqa: UP045
+        serve_web: Annotated[bool, typer.Option("--serve/--no-serve", help="start the dashboard")] = True,
+    ) -> None:
+        """`make run`: create the default workspace if needed, then open the dashboard."""
+        from aipath.workspace.create import init_workspace
+        from aipath.workspace.learner import lab_rows, next_lab
+        from aipath.workspace.locate import default_workspace_path
+
+        root = directory or default_workspace_path()
+        report = init_workspace(root, load_catalogue())
+        ws = report.workspace
+        console.print(f"Workspace: {ws.root} ({'new' if report.created else 'existing'})")
+        row = next_lab(lab_rows(ws, load_catalogue()))
+        if row is not None:
+            console.print(f"Next lab: [bold]{row.lab.id}[/] — {row.lab.manifest.title}")
+            console.print(f"  edit {row.path}")
+        try:
+            from aipath.web.server import serve_dashboard
+        except ImportError:
+            serve_web = False
+        if serve_web:
+            serve_dashboard(ws, host="127.0.0.1", port=8765, open_browser=False)
+        else:
+            console.print("Then: [bold].venv/bin/aipath watch -w " + str(ws.root) + "[/] checks it each time you save.")
+
+
+def progress_bar(done: int, total: int) -> Progress:
+    progress = Progress(TextColumn("Progress"), BarColumn(), TextColumn("{task.completed}/{task.total} labs"))
+    progress.add_task("labs", total=total, completed=done)
+    return progress

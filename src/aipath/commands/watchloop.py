@@ -1,0 +1,99 @@
+"""`aipath watch`: the save → verdict loop, in the spirit of rustlings' watch mode.
+
+It starts (or joins) a warm worker so a verdict arrives a fraction of a second after a save,
+re-checks only the lab whose file changed, and reacts to single keys.
+"""
+
+from __future__ import annotations
+
+from rich.markdown import Markdown
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.rule import Rule
+
+from aipath.commands.render import verdict_panel
+from aipath.console import console
+from aipath.grader.results import CheckResult
+from aipath.grader.service import check_lab
+from aipath.grader.worker import BackgroundWorker
+from aipath.labs import Catalogue, Lab
+from aipath.workspace.learner import lab_rows, next_lab, reveal_hint
+from aipath.workspace.model import Workspace
+from aipath.workspace.watch import EventSource, Key, Saved, WatcherFailed
+
+KEYS = "[bold]n[/] next · [bold]h[/] hint · [bold]l[/] list · [bold]c[/] check now · [bold]q[/] quit"
+
+
+def _footer(ws: Workspace, catalogue: Catalogue, lab: Lab) -> None:
+    rows = lab_rows(ws, catalogue)
+    done = sum(r.done for r in rows)
+    progress = Progress(
+        TextColumn("Progress"), BarColumn(), TextColumn(f"{done}/{len(rows)} labs"), console=console
+    )
+    progress.add_task("labs", total=len(rows), completed=done)
+    console.print(progress.get_renderable())
+    console.print(f"Editing [bold]{ws.lab_file(lab)}[/]\n{KEYS}")
+
+
+def _check(ws: Workspace, catalogue: Catalogue, lab: Lab) -> CheckResult:
+    result = check_lab(ws, lab)
+    console.print(Rule(lab.id))
+    console.print(verdict_panel(result, title=f"{lab.id}: {lab.manifest.title}"))
+    if result.passed:
+        console.print("[green]Passed![/] Press [bold]n[/] for the next lab.")
+    _footer(ws, catalogue, lab)
+    return result
+
+
+def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = False) -> None:
+    console.print("Starting the warm grader…", style="dim")
+    worker = BackgroundWorker(ws.socket_path)
+    if not worker.start():
+        console.print("[yellow]The warm worker did not start; checks run cold (slower).[/]")
+    source = EventSource(ws.labs_dir, manual=manual)
+    source.start()
+    if manual:
+        console.print("Polling for changes every second (--manual).")
+    current = lab
+    try:
+        _check(ws, catalogue, current)
+        for event in source:
+            if isinstance(event, WatcherFailed):
+                console.print(
+                    f"[yellow]The file watcher stopped ({event.reason}); falling back to polling "
+                    "every second. Use --manual to start this way.[/]"
+                )
+                source.fall_back_to_polling()
+            elif isinstance(event, Saved):
+                changed = {ws.lab_for_path(p, list(catalogue)) for p in event.paths}
+                changed.discard(None)
+                if current in changed:
+                    _check(ws, catalogue, current)
+                elif changed:
+                    current = sorted(changed, key=lambda item: item.id if item else "")[0] or current
+                    _check(ws, catalogue, current)
+            elif isinstance(event, Key):
+                if event.char == "q":
+                    break
+                if event.char == "c":
+                    _check(ws, catalogue, current)
+                elif event.char == "h":
+                    shown = reveal_hint(ws, current)
+                    console.print(f"[bold]Hint {shown.tier}/{shown.total}[/]")
+                    console.print(Markdown(shown.text))
+                elif event.char == "l":
+                    for row in lab_rows(ws, catalogue):
+                        mark = "✔" if row.done else "·"
+                        console.print(f" {mark} {row.lab.id:28} {row.status}")
+                elif event.char == "n":
+                    row = next_lab(lab_rows(ws, catalogue))
+                    if row is None:
+                        console.print("[green]Every lab is passed![/]")
+                    else:
+                        current = row.lab
+                        console.print(Markdown(current.readme.read_text(encoding="utf-8")))
+                        _footer(ws, catalogue, current)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+        worker.stop()

@@ -1,0 +1,246 @@
+"""The code that runs inside the isolated child process, forked from a warm worker or started cold.
+
+Order matters: limits and guards first, then the learner file is compiled (syntax errors become a
+message with the line) and imported (import-time errors likewise) *before* pytest starts, so a
+broken file gives one clear error instead of the same traceback once per check.  The whole check
+runs under a wall-clock alarm that reports the learner's line it interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import NoReturn
+
+from aipath.grader import sandbox
+from aipath.grader.events import EVENTS_FILE, OUTPUT_FILE, REQUEST_FILE, EventWriter
+from aipath.grader.learnerframes import describe_exception
+from aipath.grader.request import CheckRequest
+from aipath.grader.results import ErrorKind
+
+EXIT_OK = 0
+EXIT_TIMEOUT = 124
+EXIT_INTERNAL = 70
+# pytest plugins a lab check never needs; each one skipped shortens every warm check.
+DISABLED_PLUGINS = (
+    "doctest",
+    "junitxml",
+    "pastebin",
+    "legacypath",
+    "setuponly",
+    "setupplan",
+    "logging",
+    "unraisableexception",  # its gc.collect() at exit alone costs ~50 ms
+    "threadexception",
+)
+
+PYTEST_INI = """[pytest]
+python_files = checks.py
+python_functions = test_*
+markers =
+    task(n): the lab task a check belongs to
+"""
+
+
+def run_child(request: CheckRequest, run_dir: Path) -> NoReturn:
+    """Check the learner's file and end the process; never returns."""
+    writer = EventWriter(run_dir / EVENTS_FILE)
+    code = EXIT_INTERNAL
+    try:
+        code = _run(request, run_dir, writer)
+    except BaseException as exc:  # the engine itself failed: still leave a verdict behind
+        with contextlib.suppress(BaseException):
+            writer.write(
+                event="error",
+                kind=ErrorKind.INTERNAL.value,
+                message=f"the checker failed: {type(exc).__name__}: {exc}",
+            )
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sandbox.REAL_EXIT(code)
+    sandbox.REAL_EXIT(code)  # pragma: no cover - for the type checker
+
+
+def _redirect_output(run_dir: Path) -> None:
+    """Send everything printed (by the learner, pytest or a library) to a file, not a terminal."""
+    fd = os.open(run_dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) -> None:
+    started = time.monotonic()
+
+    def on_alarm(_signum: int, frame: FrameType | None) -> None:
+        learner = sandbox.learner_frame(frame, learner_path)
+        line = learner.f_lineno if learner is not None else None
+        source = None
+        if learner is not None:
+            import linecache
+
+            source = linecache.getline(learner_path, learner.f_lineno).strip() or None
+        writer.write(
+            event="timeout",
+            line=line,
+            source=source,
+            function=learner.f_code.co_name if learner is not None else None,
+            elapsed=round(time.monotonic() - started, 2),
+        )
+        sandbox.REAL_EXIT(EXIT_TIMEOUT)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, request.timeout_s)
+
+
+def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> ModuleType | None:
+    learner_path = str(path)
+    try:
+        source = path.read_bytes()
+    except FileNotFoundError:
+        writer.write(
+            event="error",
+            kind=ErrorKind.MISSING_FILE.value,
+            message=f"{path.name} is missing from {path.parent}: it was deleted or renamed. "
+            f"Rename it back, or run `aipath reset {request.lab_id}` for a fresh starter.",
+        )
+        return None
+    except OSError as exc:
+        writer.write(
+            event="error",
+            kind=ErrorKind.MISSING_FILE.value,
+            message=f"{path} cannot be read: {exc.strerror}",
+        )
+        return None
+    try:
+        code = compile(source, learner_path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = exc.lineno
+        text = (exc.text or "").rstrip("\n")
+        pointer = ""
+        if text and exc.offset:
+            stripped = text.lstrip()
+            pointer = "\n    " + " " * max(0, exc.offset - 1 - (len(text) - len(stripped))) + "^"
+            text = stripped
+        writer.write(
+            event="error",
+            kind=ErrorKind.SYNTAX.value,
+            message=f"syntax error at line {line}: {exc.msg}\n    {text}{pointer}",
+            line=line,
+            source=text,
+        )
+        return None
+    except ValueError as exc:  # e.g. null bytes in the file
+        writer.write(event="error", kind=ErrorKind.SYNTAX.value, message=f"{path.name}: {exc}")
+        return None
+
+    spec = importlib.util.spec_from_file_location(request.module_name, learner_path)
+    if spec is None:
+        writer.write(event="error", kind=ErrorKind.INTERNAL.value, message="cannot load module")
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[request.module_name] = module
+    try:
+        exec(code, module.__dict__)
+    except NotImplementedError:
+        return module  # a TODO at module level: the checks will report it as not attempted
+    except BaseException as exc:
+        info = describe_exception(exc, learner_path, context="while importing your file")
+        writer.write(event="error", **info.model_dump(mode="json"))
+        return None
+    return module
+
+
+def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
+    with contextlib.suppress(OSError):
+        os.setsid()  # a group of our own, so the parent can end every descendant at once
+    _redirect_output(run_dir)
+    workdir = Path(request.workdir)
+    os.chdir(workdir)
+    learner = Path(request.learner_file).resolve()
+    learner_path = str(learner)
+    sys.path.insert(0, str(learner.parent))
+    sys.dont_write_bytecode = True
+    os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    tempfile.tempdir = str(run_dir)
+
+    sandbox.apply_limits(request.memory_mb)
+    sandbox.install_guards(learner_path)
+    _arm_timeout(request, learner_path, writer)
+
+    from aipath.grader.plugin import LabPlugin, reseed
+
+    reseed(request.seed)
+    module = _import_learner(request, learner, writer)
+    if module is None:
+        return EXIT_OK
+
+    if request.dev_apply:
+        apply = getattr(module, request.dev_apply, None)
+        if not callable(apply):
+            writer.write(
+                event="error",
+                kind=ErrorKind.INTERNAL.value,
+                message=f"candidate has no function {request.dev_apply}()",
+            )
+            return EXIT_OK
+        try:
+            apply(workdir)
+        except BaseException as exc:
+            info = describe_exception(exc, learner_path, context="while applying the candidate")
+            writer.write(event="error", **info.model_dump(mode="json"))
+            return EXIT_OK
+
+    import pytest
+
+    ini = run_dir / "pytest.ini"
+    ini.write_text(PYTEST_INI, encoding="ascii")
+    checks = Path(request.lab_dir) / "checks.py"
+    plugin = LabPlugin(module, learner_path, workdir, request.seed, writer)
+    args = [
+        str(checks),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(run_dir),
+        "-q",
+        "--no-header",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:faulthandler",
+        "-p",
+        "no:stepwise",
+        *(arg for name in DISABLED_PLUGINS for arg in ("-p", f"no:{name}")),
+        "--import-mode=importlib",
+        "-W",
+        "ignore::DeprecationWarning",
+    ]
+    status = pytest.main(args, plugins=[plugin])
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    writer.write(event="done", exitstatus=int(status))
+    return EXIT_OK
+
+
+def main() -> None:
+    """Entry point of a cold check: ``python -m aipath.grader.child RUN_DIR``."""
+    run_dir = Path(sys.argv[1])
+    request = CheckRequest.model_validate_json((run_dir / REQUEST_FILE).read_text("utf-8"))
+    run_child(request, run_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""``aipath dev check``: prove every lab works in both directions before a learner sees it.
+
+For each lab: the reference solution and every alternative pass, the starter is *not attempted*
+(not failed: a learner's first run must not read as a wrong answer), and every recorded mistake
+fails with the message its ``# expect:`` line promises.  All candidates run in parallel, forked
+from this process after one warm-up, each in its own scratch folder prepared like a workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from aipath.errors import AipathError
+from aipath.grader.preload import preload
+from aipath.grader.request import CheckRequest
+from aipath.grader.results import CheckResult, Status
+from aipath.grader.service import build_request
+from aipath.grader.supervisor import run_many
+from aipath.labs import Catalogue, Lab
+from aipath.workspace.create import place_lab
+
+MIN_MISTAKES = 3
+MIN_ALTERNATIVES = 1
+Role = Literal["solution", "starter", "mistake", "alternative"]
+
+
+def expected_text(path: Path) -> str | None:
+    """The ``# expect: <text>`` header of a mistake file."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for _ in range(15):
+                line = handle.readline()
+                if line.strip().lower().startswith("# expect:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+def all_messages(result: CheckResult) -> str:
+    parts = [result.summary]
+    if result.error is not None:
+        parts.append(result.error.message)
+    parts.extend(t.message for t in result.tests)
+    return "\n".join(parts)
+
+
+@dataclass
+class Candidate:
+    lab: Lab
+    role: Role
+    path: Path
+    workdir: Path
+    request: CheckRequest
+
+
+@dataclass
+class LabReport:
+    lab: Lab
+    solution: CheckResult | None = None
+    starter: CheckResult | None = None
+    mistakes: list[dict[str, Any]] = field(default_factory=list)
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.lab.id,
+            "ok": self.ok,
+            "solution": self.solution.status.value if self.solution else "missing",
+            "solution_s": self.solution.duration_s if self.solution else None,
+            "starter": self.starter.status.value if self.starter else "missing",
+            "mistakes": self.mistakes,
+            "alternatives": self.alternatives,
+            "problems": self.problems,
+        }
+
+
+def _candidates(lab: Lab, scratch: Path) -> list[Candidate]:
+    files: list[tuple[Role, Path]] = [("solution", lab.solution), ("starter", lab.starter)]
+    files += [("mistake", p) for p in lab.mistakes()]
+    files += [("alternative", p) for p in lab.alternatives()]
+    candidates = []
+    for index, (role, path) in enumerate(files):
+        workdir = scratch / lab.id / f"{index:02d}-{role}-{path.stem}"
+        place_lab(lab, workdir, exercise_from=path)
+        request = build_request(lab, workdir / lab.manifest.exercise, workdir)
+        if lab.manifest.dev_apply and role != "starter":
+            request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
+        candidates.append(Candidate(lab, role, path, workdir, request))
+    return candidates
+
+
+def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None:
+    name = candidate.path.name
+    if candidate.role == "solution":
+        report.solution = result
+        if result.status is not Status.PASSED:
+            report.problems.append(f"solution.py does not pass: {all_messages(result)[:600]}")
+    elif candidate.role == "starter":
+        report.starter = result
+        if result.status is not Status.NOT_ATTEMPTED:
+            report.problems.append(
+                f"the starter {name} is {result.status.value}, not not-attempted: "
+                f"{all_messages(result)[:400]}"
+            )
+    elif candidate.role == "alternative":
+        ok = result.status is Status.PASSED
+        report.alternatives.append(
+            {"file": name, "status": result.status.value, "message": result.summary}
+        )
+        if not ok:
+            report.problems.append(f"alternative {name} does not pass: {all_messages(result)[:600]}")
+    else:
+        expected = expected_text(candidate.path)
+        messages = all_messages(result)
+        caught = (
+            expected is not None
+            and result.status in (Status.FAILED, Status.ERROR)
+            and expected.lower() in messages.lower()
+        )
+        report.mistakes.append(
+            {
+                "file": name,
+                "caught": caught,
+                "expected": expected,
+                "status": result.status.value,
+                "message": (result.first_problem().message if result.first_problem() else result.summary),
+            }
+        )
+        if expected is None:
+            report.problems.append(f"mistake {name} has no '# expect: <text>' line")
+        elif not caught:
+            report.problems.append(
+                f"mistake {name} is not caught: expected {result.status.value} → "
+                f"'{expected}' in the feedback, got: {messages[:600]}"
+            )
+
+
+def run_dev_check(
+    catalogue: Catalogue,
+    *,
+    lab_ids: list[str] | None = None,
+    parallel: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[bool, list[LabReport], list[str]]:
+    """Check the catalogue; returns (ok, per-lab reports, catalogue-level problems)."""
+    global_problems: list[str] = []
+    try:
+        from aipath.roadmap.loader import roadmap_for_learner
+
+        roadmap_for_learner()
+    except AipathError as exc:
+        global_problems.append(f"roadmap coverage: {exc}")
+    labs = [catalogue.get(i) for i in lab_ids] if lab_ids else list(catalogue)
+    reports = {lab.id: LabReport(lab) for lab in labs}
+    for lab in labs:
+        if len(lab.mistakes()) < MIN_MISTAKES:
+            reports[lab.id].problems.append(
+                f"has {len(lab.mistakes())} mistakes; the contract asks for at least {MIN_MISTAKES}"
+            )
+        if len(lab.alternatives()) < MIN_ALTERNATIVES:
+            reports[lab.id].problems.append(
+                f"has {len(lab.alternatives())} alternative solutions; the contract asks for "
+                f"at least {MIN_ALTERNATIVES}"
+            )
+    scratch = Path(tempfile.mkdtemp(prefix="aipath-devcheck-"))
+    try:
+        candidates: list[Candidate] = []
+        for lab in labs:
+            candidates.extend(_candidates(lab, scratch))
+        preload([lab.source_dir for lab in labs])
+        total = len(candidates)
+        done = 0
+
+        def record(index: int, result: CheckResult) -> None:
+            nonlocal done
+            done += 1
+            candidate = candidates[index]
+            _judge(reports[candidate.lab.id], candidate, result)
+            if on_progress is not None:
+                on_progress(done, total)
+
+        run_many(
+            [c.request for c in candidates],
+            mode="fork",
+            parallel=parallel or os.cpu_count() or 2,
+            on_result=record,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    ordered = [reports[lab.id] for lab in labs]
+    ok = not global_problems and all(r.ok for r in ordered)
+    return ok, ordered, global_problems

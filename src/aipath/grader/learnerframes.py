@@ -1,0 +1,85 @@
+"""Turn an exception into a message about the learner's code, not the engine's.
+
+A learner should see *their* line: the engine, pytest and library frames are noise.  When no
+frame of theirs is involved (a check tripped over a wrong return value), say so instead.
+"""
+
+from __future__ import annotations
+
+import linecache
+import traceback
+from types import TracebackType
+
+from aipath.grader.results import ErrorInfo, ErrorKind
+
+
+def learner_frames(tb: TracebackType | None, learner_path: str) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(tb) if f.filename == learner_path]
+
+
+def format_frames(frames: list[traceback.FrameSummary]) -> str:
+    lines = []
+    for frame in frames:
+        lines.append(f"  line {frame.lineno}, in {frame.name}")
+        source = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+        if source:
+            lines.append(f"    {source}")
+    return "\n".join(lines)
+
+
+def describe_exception(exc: BaseException, learner_path: str, *, context: str) -> ErrorInfo:
+    """An ErrorInfo naming the kind of problem, the learner's line and how to move on."""
+    from aipath.grader.sandbox import LearnerExit, SandboxViolation
+
+    frames = learner_frames(exc.__traceback__, learner_path)
+    last = frames[-1] if frames else None
+    line = last.lineno if last else None
+    source = (last.line or "").strip() if last else None
+    where = f" at line {line}" if line else ""
+    trace = format_frames(frames) if frames else None
+
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "allocate" in str(exc).lower()
+    ):
+        return ErrorInfo(
+            kind=ErrorKind.MEMORY,
+            message=f"memory limit: your code asked for more memory than the lab allows{where} "
+            f"({context}). Look for a huge allocation such as [0] * 10**12 or an ever-growing list.",
+            line=line,
+            source=source,
+            traceback=trace,
+        )
+    if isinstance(exc, SandboxViolation):
+        return ErrorInfo(kind=ErrorKind.SANDBOX, message=str(exc), line=line, source=source)
+    if isinstance(exc, SystemExit | LearnerExit):
+        code = exc.code
+        call = "os._exit" if isinstance(exc, LearnerExit) else "sys.exit"
+        return ErrorInfo(
+            kind=ErrorKind.EXIT,
+            message=f"your code called {call}({code!r}){where} ({context}); a lab function must "
+            "return its result instead of ending the program",
+            line=line,
+            source=source,
+            traceback=trace,
+        )
+    if isinstance(exc, ImportError):
+        missing = getattr(exc, "name", None)
+        detail = f"no module named '{missing}'" if isinstance(exc, ModuleNotFoundError) else str(exc)
+        return ErrorInfo(
+            kind=ErrorKind.IMPORT,
+            message=f"import error{where}: {detail}. Check the spelling, or use a library "
+            "the lab lists in its README.",
+            line=line,
+            source=source,
+            traceback=trace,
+        )
+    name = type(exc).__name__
+    text = str(exc).strip()
+    head = f"{name}: {text}" if text else name
+    if frames:
+        message = f"{head}\n  raised in your code {context}:\n{trace}"
+    else:
+        message = f"{head}\n  raised {context}, outside your file: check what your function returns"
+    return ErrorInfo(
+        kind=ErrorKind.EXCEPTION, message=message, line=line, source=source, traceback=trace
+    )

@@ -1,0 +1,149 @@
+"""The pytest plugin that connects a lab's ``checks.py`` to the learner's module.
+
+It provides the fixtures checks are written against (``learner``, ``learner_file``, ``workdir``,
+``rng``), reseeds every generator before each test so results never depend on test order, and
+classifies each outcome the way a learner needs it: an untouched TODO is *not attempted*, an
+assertion is a *failure* with the check's own message, anything else is an *error* pointing at the
+learner's line.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Generator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from aipath.grader.events import EventWriter
+from aipath.grader.learnerframes import describe_exception, learner_frames
+from aipath.grader.results import OUTPUT_CAP, Status
+
+
+def reseed(seed: int) -> None:
+    """Seed every generator a check or a learner might use."""
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def task_of(item: pytest.Item) -> int | None:
+    marker = item.get_closest_marker("task")
+    if marker is None or not marker.args:
+        return None
+    value = marker.args[0]
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+
+def _cap(text: str) -> str:
+    if len(text) <= OUTPUT_CAP:
+        return text
+    return text[:OUTPUT_CAP] + f"\n… output cut: {len(text) - OUTPUT_CAP} more characters"
+
+
+class LabPlugin:
+    def __init__(
+        self,
+        module: ModuleType,
+        learner_path: str,
+        workdir: Path,
+        seed: int,
+        writer: EventWriter,
+    ) -> None:
+        self._module = module
+        self.learner_path = learner_path
+        self._workdir = workdir
+        self._seed = seed
+        self.writer = writer
+        self._started: dict[str, float] = {}
+
+    # ----- fixtures the checks use -------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def learner(self) -> ModuleType:
+        return self._module
+
+    @pytest.fixture(scope="session")
+    def learner_file(self) -> Path:
+        return Path(self.learner_path)
+
+    @pytest.fixture(scope="session")
+    def workdir(self) -> Path:
+        return self._workdir
+
+    @pytest.fixture
+    def rng(self) -> Any:
+        import numpy as np
+
+        return np.random.default_rng(self._seed)
+
+    @pytest.fixture(autouse=True)
+    def _aipath_reseed(self) -> None:
+        reseed(self._seed)
+
+    # ----- hooks ---------------------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "task(n): the lab task a check belongs to")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self._started[nodeid] = time.perf_counter()
+        self.writer.write(event="start", name=location[2])
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.writer.write(
+                event="collect_error",
+                message=f"the lab's checks.py could not be loaded: {report.longreprtext[-1500:]}",
+            )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            self._record(item, call, report)
+        return report
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        name = item.name
+        output = _cap("".join(text for _section, text in report.sections if text))
+        duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())
+        base: dict[str, Any] = {
+            "event": "test",
+            "name": name,
+            "task": task_of(item),
+            "output": output,
+            "duration_s": round(duration, 4),
+        }
+        excinfo = call.excinfo
+        if excinfo is None:
+            self.writer.write(**base, status=Status.PASSED.value, message="")
+            return
+        exc = excinfo.value
+        if isinstance(exc, NotImplementedError):
+            where = ""
+            frames = learner_frames(excinfo.tb, self.learner_path)
+            if frames:
+                where = f" (`{frames[-1].name}` still raises NotImplementedError)"
+            message = f"not attempted yet{where}"
+            self.writer.write(**base, status=Status.NOT_ATTEMPTED.value, message=message)
+            return
+        if isinstance(exc, AssertionError) and not learner_frames(excinfo.tb, self.learner_path):
+            text = str(exc).strip() or report.longreprtext.strip().splitlines()[-1]
+            self.writer.write(**base, status=Status.FAILED.value, message=text)
+            return
+        if isinstance(exc, pytest.skip.Exception):
+            self.writer.write(**base, status=Status.PASSED.value, message=f"skipped: {exc}")
+            return
+        info = describe_exception(exc, self.learner_path, context=f"while checking {name}")
+        self.writer.write(
+            **base, status=Status.ERROR.value, message=info.message, error=info.model_dump()
+        )

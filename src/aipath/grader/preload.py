@@ -1,0 +1,66 @@
+"""Warm-up for workers: import once what every check would otherwise import again.
+
+The libraries a lab needs are read from the lab files themselves (their ``import`` statements),
+so a new lab that uses a new library is warm without touching the worker.  Importing pytest's
+built-in plugins ahead of time matters as much: ``pytest.main`` imports them lazily, and that
+alone costs more than a NumPy check.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import io
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+ALWAYS = (
+    "pytest",
+    "numpy",
+    "aipath.grader.plugin",
+    "aipath.grader.feedback",
+    "aipath.grader.child",
+)
+
+
+def imported_modules(paths: Iterable[Path]) -> list[str]:
+    """Dotted module names imported at the top of the given Python files."""
+    names: dict[str, None] = {}
+    for path in paths:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    names[alias.name] = None
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names[node.module] = None
+    return list(names)
+
+
+def _pytest_plugins() -> list[str]:
+    from _pytest.config import builtin_plugins, default_plugins
+
+    return [f"_pytest.{name}" for name in (*default_plugins, *builtin_plugins) if name != "pytester"]
+
+
+def preload(lab_dirs: Iterable[Path] = ()) -> dict[str, float]:
+    """Import the grader, pytest's plugins and every library the labs use; return seconds each."""
+    files: list[Path] = []
+    for lab_dir in lab_dirs:
+        files.extend(p for p in lab_dir.rglob("*.py") if "__pycache__" not in p.parts)
+    modules = [*ALWAYS, *_pytest_plugins(), *imported_modules(files)]
+    timings: dict[str, float] = {}
+    sink = io.StringIO()
+    for name in modules:
+        if name in timings or name in {"exercise", "solution", "checks"}:
+            continue
+        started = time.perf_counter()
+        with contextlib.suppress(Exception), contextlib.redirect_stdout(sink):
+            importlib.import_module(name)
+        timings[name] = time.perf_counter() - started
+    return timings

@@ -1,0 +1,19 @@
+"""What the grader needs to know to check one file: the same message for fork, spawn and socket."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class CheckRequest(BaseModel):
+    """Check ``learner_file`` with the checks in ``lab_dir``, inside ``workdir``, within limits."""
+
+    lab_id: str
+    lab_dir: str = Field(description="the lab's source folder holding checks.py")
+    learner_file: str = Field(description="the file under test (the learner's exercise)")
+    module_name: str = "exercise"
+    workdir: str = Field(description="the current folder of the check: the learner's lab folder")
+    timeout_s: float = 10.0
+    memory_mb: int = 1024
+    seed: int = 0
+    dev_apply: str | None = None

@@ -1,0 +1,111 @@
+"""Limits for the child process that runs a learner's code.
+
+The child is already a separate process (so a crash cannot touch the worker or the store); this
+module adds what keeps a runaway from hurting the machine: an address-space limit so a memory bomb
+fails fast with ``MemoryError``, a cap on file size, no core dumps, and an audit hook that refuses
+process creation and signals *from the learner's own frames* (a fork loop is the classic way to
+take a laptop down).  Checks themselves may still start processes (a check that runs mypy or git).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from types import FrameType
+from typing import Any
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+_BLOCKED_EVENTS = {
+    "os.fork": "start a new process (os.fork)",
+    "os.forkpty": "start a new process (os.forkpty)",
+    "os.posix_spawn": "start a new process (os.posix_spawn)",
+    "os.spawn": "start a new process (os.spawn*)",
+    "os.system": "run a shell command (os.system)",
+    "os.exec": "replace the process (os.exec*)",
+    "subprocess.Popen": "start a new process (subprocess)",
+    "os.kill": "send a signal to a process (os.kill)",
+    "os.killpg": "send a signal to a process group (os.killpg)",
+}
+
+
+class SandboxViolation(BaseException):
+    """Raised into learner code that tries something a lab never needs.
+
+    A BaseException so that a learner's ``except Exception`` cannot swallow it in a loop.
+    """
+
+
+class LearnerExit(BaseException):
+    """Raised instead of ending the process when learner code calls ``os._exit``."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _vm_size_bytes() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def apply_limits(memory_mb: int) -> None:
+    """Cap memory at what the process already maps plus the lab's budget."""
+    budget = memory_mb * 1024 * 1024
+    limit = _vm_size_bytes() + budget
+    for name, value in (
+        (resource.RLIMIT_AS, limit),
+        (resource.RLIMIT_FSIZE, MAX_FILE_BYTES),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        try:
+            _soft, hard = resource.getrlimit(name)
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.setrlimit(name, (value, hard))
+        except (ValueError, OSError):
+            continue
+
+
+def learner_frame(frame: FrameType | None, learner_path: str) -> FrameType | None:
+    """The innermost frame that belongs to the learner's file, if any."""
+    while frame is not None:
+        if frame.f_code.co_filename == learner_path:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def install_guards(learner_path: str) -> None:
+    """Refuse process creation and signals from learner code; turn os._exit into an exception."""
+
+    def hook(event: str, _args: tuple[Any, ...]) -> None:
+        what = _BLOCKED_EVENTS.get(event)
+        if what is None:
+            return
+        frame = learner_frame(sys._getframe(1), learner_path)
+        if frame is not None:
+            raise SandboxViolation(
+                f"your code tried to {what} at line {frame.f_lineno}; labs run in a sandbox "
+                "that does not allow it, and no lab needs it — remove that call"
+            )
+
+    sys.addaudithook(hook)
+
+    def learner_exit(code: int) -> None:
+        frame = learner_frame(sys._getframe(1), learner_path)
+        if frame is None:
+            REAL_EXIT(code)
+        raise LearnerExit(code)
+
+    os._exit = learner_exit
+
+
+REAL_EXIT = os._exit

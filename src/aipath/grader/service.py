@@ -1,0 +1,108 @@
+"""Check a lab in a workspace: the one entry point the CLI, the watcher and the dashboard share.
+
+It picks the fastest safe way to run (an untouched starter needs no run at all; a warm worker
+if one answers; a cold child otherwise), writes ``results/<lab>.json`` atomically and records the
+run in the progress store.  A store that cannot be written never costs the learner the verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from aipath.grader.client import WorkerUnavailable, check_with_worker
+from aipath.grader.request import CheckRequest
+from aipath.grader.results import CheckResult, Status
+from aipath.grader.supervisor import run_one
+from aipath.labs import Lab
+from aipath.workspace.create import is_untouched
+from aipath.workspace.model import Workspace
+
+
+def build_request(lab: Lab, learner_file: Path, workdir: Path) -> CheckRequest:
+    return CheckRequest(
+        lab_id=lab.id,
+        lab_dir=str(lab.source_dir),
+        learner_file=str(learner_file),
+        module_name=Path(lab.manifest.exercise).stem,
+        workdir=str(workdir),
+        timeout_s=lab.manifest.timeout_s,
+        memory_mb=lab.manifest.memory_mb,
+    )
+
+
+def untouched_result(lab: Lab, learner_file: Path) -> CheckResult:
+    return CheckResult(
+        lab=lab.id,
+        status=Status.NOT_ATTEMPTED,
+        duration_s=0.0,
+        file=str(learner_file),
+        summary=f"not attempted yet: open {learner_file} and replace the TODOs",
+        mode="skipped",
+    )
+
+
+def run_check(ws: Workspace, lab: Lab, *, use_worker: bool = True) -> CheckResult:
+    learner_file = ws.lab_file(lab)
+    if is_untouched(ws, lab):
+        return untouched_result(lab, learner_file)
+    request = build_request(lab, learner_file, ws.lab_dir(lab))
+    if use_worker:
+        try:
+            return check_with_worker(ws.socket_path, request)
+        except WorkerUnavailable:
+            pass
+    return run_one(request, mode="cold")
+
+
+def save_result(ws: Workspace, result: CheckResult) -> Path:
+    ws.results_dir.mkdir(parents=True, exist_ok=True)
+    target = ws.results_dir / f"{result.lab}.json"
+    fd, tmp = tempfile.mkstemp(dir=ws.results_dir, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(result.model_dump_json(indent=2))
+    os.replace(tmp, target)
+    return target
+
+
+def load_result(ws: Workspace, lab_id: str) -> CheckResult | None:
+    path = ws.results_dir / f"{lab_id}.json"
+    try:
+        return CheckResult.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def record_result(ws: Workspace, result: CheckResult) -> str | None:
+    """Append the run to the store; return a warning instead of raising if the store fails."""
+    from aipath.progress import ProgressStore
+
+    try:
+        store = ProgressStore.open(ws.db_url)
+    except Exception as exc:
+        return f"progress not recorded: {exc}"
+    try:
+        store.record_check(
+            result.lab,
+            result.status.value,
+            result.duration_s,
+            summary=result.summary,
+            tests_passed=sum(t.status is Status.PASSED for t in result.tests),
+            tests_total=len(result.tests),
+        )
+    except Exception as exc:
+        return f"progress not recorded: {exc}"
+    finally:
+        with contextlib.suppress(Exception):
+            store.close()
+    return None
+
+
+def check_lab(ws: Workspace, lab: Lab, *, use_worker: bool = True, record: bool = True) -> CheckResult:
+    result = run_check(ws, lab, use_worker=use_worker)
+    save_result(ws, result)
+    if record:
+        record_result(ws, result)
+    return result

@@ -1,0 +1,159 @@
+"""The warm worker: a process that imported the heavy libraries once and forks a child per check.
+
+It listens on a Unix socket inside the workspace (only the learner can reach it) and answers one
+JSON line per request.  It never runs learner code itself: every check is a forked child with its
+own limits, so a crash, hang or memory bomb ends the child, never the worker.  Requests are handled
+one at a time, which is what a single learner saving a file needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from aipath.grader.request import CheckRequest
+from aipath.grader.supervisor import run_many
+
+MAX_REQUEST_BYTES = 1 << 20
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if b"\n" in chunk or size > MAX_REQUEST_BYTES:
+            break
+    return b"".join(chunks).split(b"\n", 1)[0]
+
+
+def _handle(line: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"ok": False, "error": f"bad request: {exc}"}
+    op = message.get("op") if isinstance(message, dict) else None
+    if op == "ping":
+        return {"ok": True, "pid": os.getpid()}
+    if op == "check":
+        request = CheckRequest.model_validate(message["request"])
+        result = run_many([request], mode="fork")[0]
+        return {"ok": True, "result": result.model_dump(mode="json")}
+    return {"ok": False, "error": f"unknown op {op!r}"}
+
+
+def serve(socket_path: Path, *, preload_labs: bool = True, quiet: bool = False) -> None:
+    """Bind the socket, warm up, then answer requests until SIGTERM/SIGINT."""
+    from aipath.grader.preload import preload
+
+    started = time.perf_counter()
+    if preload_labs:
+        from aipath.labs import load_catalogue
+
+        try:
+            dirs = [lab.source_dir for lab in load_catalogue(check_roadmap=False)]
+        except Exception:  # a broken catalogue must not stop the worker from serving others
+            dirs = []
+        preload(dirs)
+    else:
+        preload()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # forked children then do not touch (and copy) the warm heap during collections
+
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        socket_path.unlink()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(socket_path))
+    os.chmod(socket_path, 0o600)
+    server.listen(16)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    if not quiet:
+        print(
+            f"aipath worker ready on {socket_path} (warm-up {time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+    try:
+        while True:
+            conn, _ = server.accept()
+            with conn:
+                try:
+                    reply = _handle(_read_line(conn))
+                except Exception as exc:  # keep serving whatever one request did
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps(reply).encode("utf-8") + b"\n")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        with contextlib.suppress(FileNotFoundError):
+            socket_path.unlink()
+
+
+class BackgroundWorker:
+    """A worker process owned by the watcher or the dashboard, stopped with them."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_s: float = 60.0) -> bool:
+        from aipath.grader.client import ping
+
+        if ping(self.socket_path):
+            return True  # someone else's worker already serves this workspace
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aipath.grader.worker", str(self.socket_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            if ping(self.socket_path):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> BackgroundWorker:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), quiet=True)

@@ -1,0 +1,438 @@
+"""The schedule: a pure function from roadmap, profile and history to dated milestones.
+
+The timeline is measured in study hours.  Each phase keeps the hour budget the
+roadmap gives it at the career-changer pace; inside a phase the budget is
+spread over the learner's skills in proportion to their hours, and the
+background discounts (:mod:`aipath.planner.discounts`) shrink matching skills.
+An hour mark ``h`` becomes a date by the weekly commitment:
+``start + h / hours_per_week`` weeks.  A lab is due when the last skill it
+practises has been studied; a portfolio project when every skill it uses has.
+
+Re-planning: once study time is recorded, the pace is the minutes actually
+spent (logged plus measured lab time) per planned minute over the last
+:data:`PACE_WINDOW_DAYS` days.  Projected dates assume the hours already spent
+count as progress and the rest goes at ``hours_per_week × pace``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from aipath.planner.discounts import Discount, rules_for
+from aipath.planner.model import (
+    DiscountApplied,
+    JobReadyInput,
+    LabInput,
+    LabPlan,
+    PaceReport,
+    PhaseInput,
+    PhasePlan,
+    Plan,
+    PlanProgress,
+    ProjectInput,
+    ProjectPlan,
+    SkillPlan,
+    WorkItem,
+)
+from aipath.progress.types import Profile
+
+PACE_WINDOW_DAYS = 28
+ON_TRACK_DAYS = 3  # projected finish within this many days of the original counts as on track
+SKIPPED_RULE = "marked-skipped"
+DONE_STATES = frozenset({"done", "skipped"})
+
+
+def date_at(start: date, hours: float, hours_per_week: float) -> date:
+    """The day on which ``hours`` of study have been done at the weekly commitment."""
+    return start + timedelta(days=round(hours / hours_per_week * 7))
+
+
+def last_day(start: date, hours: float, hours_per_week: float) -> date:
+    """The last working day of a stretch that ends at hour mark ``hours``."""
+    if hours <= 0:
+        return start
+    return date_at(start, hours, hours_per_week) - timedelta(days=1)
+
+
+def week_of(start: date, day: date) -> int:
+    """1-based plan week containing ``day`` (week 1 starts on the start date)."""
+    return max(1, (day - start).days // 7 + 1)
+
+
+@dataclass
+class _Skill:
+    id: str
+    title: str
+    topic: str
+    phase: int
+    hours: float
+    base: float
+    start_h: float = 0.0
+    end_h: float = 0.0
+
+
+def _matching_rule(skill_id: str, topic_id: str, rules: Iterable[Discount]) -> Discount | None:
+    for rule in rules:
+        if skill_id in rule.targets or topic_id in rule.targets:
+            return rule
+    return None
+
+
+def _is_marked(marks: dict[str, str], *ids: str, states: frozenset[str] = DONE_STATES) -> bool:
+    return any(marks.get(i) in states for i in ids)
+
+
+def _lay_out(
+    phases: Sequence[PhaseInput],
+    profile: Profile,
+    marks: dict[str, str],
+) -> tuple[list[tuple[PhaseInput, float, float, float]], list[_Skill], list[DiscountApplied], list[str]]:
+    """Place every skill on the hour axis; returns phases with (base, start_h, end_h)."""
+    rules = rules_for(profile.background)
+    saved: dict[str, float] = {}
+    saved_skills: dict[str, list[str]] = {}
+    skipped_hours = 0.0
+    skipped_ids: list[str] = []
+    notes: list[str] = []
+    placed_phases: list[tuple[PhaseInput, float, float, float]] = []
+    skills: list[_Skill] = []
+    cursor = 0.0
+    for phase in sorted(phases, key=lambda p: p.number):
+        track = profile.track
+        if phase.tracks and track not in phase.tracks:
+            if track is not None:
+                notes.append(
+                    f"phase {phase.number} has no {track!r} track; planned with "
+                    f"{phase.tracks[0]!r} instead"
+                )
+            else:
+                notes.append(
+                    f"no specialization chosen: phase {phase.number} is planned with the "
+                    f"{phase.tracks[0]!r} track as a stand-in (choose one with --track "
+                    f"{'|'.join(phase.tracks)})"
+                )
+            track = phase.tracks[0]
+        topics = [t for t in phase.topics if t.track is None or t.track == track]
+        raw = sum(t.hours for t in topics)
+        scale = phase.hours / raw if raw > 0 else 0.0
+        phase_start = cursor
+        for topic in topics:
+            for skill in topic.skills:
+                base = skill.hours * scale
+                keep = 1.0
+                if _is_marked(marks, skill.id, topic.id, states=frozenset({"skipped"})):
+                    keep = 0.0
+                    skipped_hours += base
+                    skipped_ids.append(skill.id)
+                else:
+                    rule = _matching_rule(skill.id, topic.id, rules)
+                    if rule is not None:
+                        keep = rule.keep
+                        saved[rule.rule] = saved.get(rule.rule, 0.0) + base * (1 - keep)
+                        saved_skills.setdefault(rule.rule, []).append(skill.id)
+                hours = base * keep
+                skills.append(
+                    _Skill(
+                        id=skill.id,
+                        title=skill.title,
+                        topic=topic.id,
+                        phase=phase.number,
+                        hours=hours,
+                        base=base,
+                        start_h=cursor,
+                        end_h=cursor + hours,
+                    )
+                )
+                cursor += hours
+        placed_phases.append((phase, phase.hours if raw > 0 else 0.0, phase_start, cursor))
+    applied = [
+        DiscountApplied(
+            rule=r.rule,
+            label=r.label,
+            keep=r.keep,
+            hours_saved=round(saved[r.rule], 1),
+            reason=r.reason,
+            skills=tuple(saved_skills[r.rule]),
+        )
+        for r in rules
+        if saved.get(r.rule, 0.0) > 0
+    ]
+    if skipped_hours > 0:
+        applied.append(
+            DiscountApplied(
+                rule=SKIPPED_RULE,
+                label="Topics and skills you marked skipped",
+                keep=0.0,
+                hours_saved=round(skipped_hours, 1),
+                reason="you chose to skip them (aipath mark … pending puts them back)",
+                skills=tuple(skipped_ids),
+            )
+        )
+    return placed_phases, skills, applied, notes
+
+
+def _measure_pace(
+    profile: Profile, progress: PlanProgress, today: date, original_finish: date
+) -> tuple[PaceReport, float | None]:
+    """The pace report, and the rate (hours per week) to project with (``None``: don't project)."""
+    start, hpw = profile.start, profile.hours_per_week
+    recorded = {d: m for d, m in progress.daily_minutes.items() if start <= d <= today and m > 0}
+    spent_h = sum(recorded.values()) / 60.0
+    if today < start:
+        return PaceReport("not-started", None, 0, 0.0, 0.0, 0.0, None), None
+    if not recorded:
+        return PaceReport("no-history", None, 0, 0.0, 0.0, 0.0, None), None
+    window = min(PACE_WINDOW_DAYS, (today - start).days + 1)
+    first = today - timedelta(days=window - 1)
+    actual = sum(m for d, m in recorded.items() if d >= first)
+    planned = hpw * 60.0 * window / 7.0
+    pace = actual / planned if planned > 0 else 0.0
+    if pace <= 0:
+        report = PaceReport("stalled", 0.0, window, actual, planned, round(spent_h, 2), None)
+        return report, None
+    return PaceReport("measured", round(pace, 3), window, actual, planned, round(spent_h, 2), None), (
+        hpw * pace
+    )
+
+
+def build_plan(
+    phases: Sequence[PhaseInput],
+    labs: Sequence[LabInput],
+    projects: Sequence[ProjectInput],
+    profile: Profile,
+    *,
+    job_ready: JobReadyInput | None = None,
+    progress: PlanProgress | None = None,
+    today: date | None = None,
+) -> Plan:
+    """Schedule the roadmap for ``profile`` and project it from the recorded ``progress``."""
+    job = job_ready or JobReadyInput()
+    prog = progress or PlanProgress()
+    now = today or date.today()
+    start, hpw = profile.start, profile.hours_per_week
+    marks = dict(prog.marks)
+
+    placed_phases, skills, discounts, notes = _lay_out(phases, profile, marks)
+    total_h = skills[-1].end_h if skills else 0.0
+    base_total = sum(base for _, base, _, _ in placed_phases)
+    skill_by_id = {s.id: s for s in skills}
+
+    # labs: due at the end of the last planned skill they practise
+    lab_rows: list[tuple[LabInput, float]] = []
+    left_out: list[str] = []
+    due_by_lab: dict[str, float] = {}
+    for lab in labs:
+        ends = [skill_by_id[s].end_h for s in lab.skills if s in skill_by_id]
+        if not ends:
+            left_out.append(lab.id)
+            continue
+        due = max([*ends, *(due_by_lab.get(r, 0.0) for r in lab.requires)])
+        due_by_lab[lab.id] = due
+        lab_rows.append((lab, due))
+
+    def lab_done(lab: LabInput) -> bool:
+        return lab.id in prog.passed_labs or _is_marked(marks, lab.id, lab.topic)
+
+    def skill_done(s: _Skill) -> bool:
+        if _is_marked(marks, s.id, s.topic):
+            return True
+        mine = [lab for lab, _ in lab_rows if s.id in lab.skills]
+        return bool(mine) and all(lab_done(lab) for lab in mine)
+
+    # pace and projection
+    finish = last_day(start, total_h, hpw)
+    pace, rate = _measure_pace(profile, prog, now, finish)
+    spent = pace.spent_hours
+
+    def projected(h: float) -> date | None:
+        if rate is None:
+            return None
+        if h <= spent:
+            return None
+        return now + timedelta(days=round((h - spent) / rate * 7))
+
+    def projected_last_day(h: float) -> date | None:
+        day = projected(h)
+        return None if day is None else max(now, day - timedelta(days=1))
+
+    projected_finish: date | None = None
+    if rate is not None:
+        projected_finish = now if spent >= total_h else projected_last_day(total_h)
+        if projected_finish is not None:
+            delta = (projected_finish - finish).days
+            status = (
+                "on-track"
+                if abs(delta) <= ON_TRACK_DAYS
+                else ("behind" if delta > 0 else "ahead")
+            )
+            pace = PaceReport(
+                status,
+                pace.pace,
+                pace.window_days,
+                pace.actual_minutes,
+                pace.planned_minutes,
+                pace.spent_hours,
+                delta,
+            )
+
+    phase_plans: list[PhasePlan] = []
+    for phase, base, h0, h1 in placed_phases:
+        mine = [s for s in skills if s.phase == phase.number]
+        total = sum(s.hours for s in mine)
+        done = sum(s.hours for s in mine if skill_done(s))
+        phase_plans.append(
+            PhasePlan(
+                id=phase.id,
+                number=phase.number,
+                title=phase.title,
+                base_hours=round(base, 1),
+                hours=round(h1 - h0, 1),
+                start=date_at(start, h0, hpw),
+                end=last_day(start, h1, hpw),
+                start_h=round(h0, 2),
+                end_h=round(h1, 2),
+                done_fraction=round(done / total, 4) if total > 0 else 1.0,
+                projected_start=projected(h0) if h0 > spent else None,
+                projected_end=projected_last_day(h1),
+            )
+        )
+
+    lab_plans = tuple(
+        LabPlan(
+            id=lab.id,
+            title=lab.title,
+            phase=lab.phase,
+            topic=lab.topic,
+            minutes=lab.minutes,
+            due_h=round(due, 2),
+            week=week_of(start, last_day(start, due, hpw)),
+            due=last_day(start, due, hpw),
+            done=lab_done(lab),
+            projected_due=None if lab_done(lab) else projected_last_day(due),
+        )
+        for lab, due in sorted(lab_rows, key=lambda row: row[1])
+    )
+
+    project_plans: list[ProjectPlan] = []
+    for proj in projects:
+        ends = [skill_by_id[s].end_h for s in proj.skills if s in skill_by_id]
+        if not ends:
+            continue
+        due = max(ends)
+        done = proj.id in prog.done_projects or _is_marked(marks, proj.id)
+        project_plans.append(
+            ProjectPlan(
+                id=proj.id,
+                title=proj.title,
+                phase=proj.phase,
+                due_h=round(due, 2),
+                week=week_of(start, last_day(start, due, hpw)),
+                due=last_day(start, due, hpw),
+                done=done,
+                projected_due=None if done else projected_last_day(due),
+            )
+        )
+    project_plans.sort(key=lambda p: p.due_h)
+
+    # job-ready: a fraction of the way through its phase
+    job_phase = next((p for p in phase_plans if p.number == job.phase), None)
+    if job_phase is None:
+        job_h = total_h
+        notes.append(f"the roadmap has no phase {job.phase}; job-ready is set at the finish")
+    else:
+        job_h = job_phase.start_h + job.fraction * (job_phase.end_h - job_phase.start_h)
+    job_date = last_day(start, job_h, hpw)
+    blockers: list[WorkItem] = [
+        WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due)
+        for lab in lab_plans
+        if not lab.done and lab.phase <= job.phase and lab.due_h <= job_h + 1e-9
+    ]
+    blockers += [
+        WorkItem("project", p.id, p.title, 0.0, p.due)
+        for p in project_plans
+        if not p.done and p.phase <= job.phase
+    ]
+
+    # this week and next up
+    if now < start or rate is None and not prog.daily_minutes:
+        position = max(0.0, (now - start).days / 7 * hpw) if now >= start else 0.0
+    else:
+        position = spent
+    week_end = position + hpw
+    this_week: list[WorkItem] = []
+    for lab in lab_plans:
+        if not lab.done and lab.due_h <= position:
+            this_week.append(WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due, True))
+    for s in skills:
+        if s.hours <= 0 or skill_done(s) or s.end_h <= position or s.start_h >= week_end:
+            continue
+        overlap = min(s.end_h, week_end) - max(s.start_h, position)
+        this_week.append(
+            WorkItem("study", s.id, s.title, round(overlap, 1), last_day(start, s.end_h, hpw))
+        )
+    for lab in lab_plans:
+        if not lab.done and position < lab.due_h <= week_end:
+            this_week.append(WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due))
+    for p in project_plans:
+        if not p.done and position < p.due_h <= week_end:
+            this_week.append(WorkItem("project", p.id, p.title, 0.0, p.due))
+
+    passed_or_marked = {lab.id for lab in lab_plans if lab.done}
+    requires = {lab.id: lab.requires for lab, _ in lab_rows}
+    candidates: list[tuple[float, WorkItem]] = []
+    for lab in lab_plans:
+        if lab.done or not all(r in passed_or_marked for r in requires.get(lab.id, ())):
+            continue
+        candidates.append((lab.due_h, WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due)))
+    for p in project_plans:
+        if not p.done:
+            candidates.append((p.due_h, WorkItem("project", p.id, p.title, 0.0, p.due)))
+    for s in skills:
+        if s.hours > 0 and not skill_done(s) and not any(s.id in lab.skills for lab, _ in lab_rows):
+            due = last_day(start, s.end_h, hpw)
+            candidates.append((s.end_h, WorkItem("study", s.id, s.title, round(s.hours, 1), due)))
+    candidates.sort(key=lambda c: c[0])
+    next_up = tuple(item for _, item in candidates[:3])
+
+    weeks = math.ceil(total_h / hpw) if total_h > 0 else 0
+    return Plan(
+        profile=profile,
+        today=now,
+        start=start,
+        finish=finish,
+        job_ready=job_date,
+        job_ready_h=round(job_h, 2),
+        job_ready_phase=job.phase,
+        total_hours=round(total_h, 1),
+        base_hours=round(base_total, 1),
+        weeks=weeks,
+        phases=tuple(phase_plans),
+        skills=tuple(
+            SkillPlan(
+                id=s.id,
+                title=s.title,
+                topic=s.topic,
+                phase=s.phase,
+                hours=round(s.hours, 2),
+                start_h=round(s.start_h, 2),
+                end_h=round(s.end_h, 2),
+                done=skill_done(s),
+                has_labs=any(s.id in lab.skills for lab, _ in lab_rows),
+            )
+            for s in skills
+        ),
+        labs=lab_plans,
+        projects=tuple(project_plans),
+        discounts=tuple(discounts),
+        blockers=tuple(blockers),
+        pace=pace,
+        projected_finish=projected_finish,
+        projected_job_ready=projected_last_day(job_h) if rate is not None else None,
+        this_week=tuple(this_week),
+        next_up=next_up,
+        notes=tuple(notes),
+        left_out_labs=tuple(left_out),
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the progress store, run programmatically by :mod:`aipath.progress.engine`."""

@@ -1,0 +1,480 @@
+"""The progress store: append events, derive state, export and import.
+
+Every write is its own short transaction, committed before the method returns,
+so a process killed at any moment leaves every earlier event on disk and never
+a half-written one.  Reads fetch the events and derive state in Python
+(:mod:`aipath.progress.derive`); a learner produces thousands of events, not
+millions, and one derivation shared by every backend is easier to trust than
+per-dialect SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal
+
+from alembic.util.exc import CommandError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from aipath.errors import AipathError
+from aipath.progress import derive
+from aipath.progress.engine import (
+    IMMEDIATE,
+    head_revision,
+    make_engine,
+    migrate,
+    parse_url,
+    safe_url,
+)
+from aipath.progress.models import Base
+from aipath.progress.types import (
+    AuditRecord,
+    Event,
+    LabState,
+    Profile,
+    parse_background,
+    parse_mark_state,
+    parse_track,
+)
+
+ENV_DATABASE_URL: Final = "AIPATH_DATABASE_URL"
+EXPORT_FORMAT: Final = "aipath-progress"
+EXPORT_VERSION: Final = 1
+MAX_STUDY_MINUTES: Final = 24 * 60
+_EVENT_COLUMNS: Final = (
+    "uid",
+    "at",
+    "kind",
+    "lab_id",
+    "topic_id",
+    "resource_id",
+    "status",
+    "duration_s",
+    "tier",
+    "minutes",
+    "text",
+    "data",
+)
+
+
+def default_db_url(state_dir: Path) -> str:
+    """``sqlite:///<state_dir>/progress.db`` unless ``AIPATH_DATABASE_URL`` names another store."""
+    override = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if override:
+        return override
+    return f"sqlite:///{(Path(state_dir) / 'progress.db').resolve()}"
+
+
+def _require_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise AipathError(f"{what} must be a non-empty id, got {value!r}")
+    if len(value) > 128:
+        raise AipathError(f"{what} {value[:40]!r}… is longer than 128 characters")
+    return value.strip()
+
+
+def _aware(at: datetime | None) -> datetime:
+    if at is None:
+        return derive.utc_now()
+    if at.tzinfo is None:
+        raise AipathError(
+            f"time {at.isoformat()} has no time zone",
+            hint="pass an aware datetime, e.g. datetime.now(UTC)",
+        )
+    return at.astimezone(UTC)
+
+
+class _ExportEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uid: str = Field(min_length=1, max_length=32)
+    at: datetime
+    kind: Literal["check", "hint", "solution", "study", "note", "mark", "audit"]
+    lab_id: str | None = None
+    topic_id: str | None = None
+    resource_id: str | None = None
+    status: str | None = None
+    duration_s: float | None = None
+    tier: int | None = None
+    minutes: float | None = None
+    text: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class _ExportProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: date
+    hours_per_week: float
+    background: str
+    track: str | None = None
+    updated_at: datetime | None = None
+
+
+class _ExportFile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    format: Literal["aipath-progress"]
+    version: int
+    profile: _ExportProfile | None = None
+    events: list[_ExportEvent] = Field(default_factory=list)
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+class ProgressStore:
+    """The learner's event log and the state derived from it, behind one small API."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self.url = url
+        self._events: Table = Base.metadata.tables["events"]
+        self._profile: Table = Base.metadata.tables["profile"]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, url: str) -> ProgressStore:
+        """Open (creating and migrating as needed) the store at a SQLAlchemy URL."""
+        parsed = parse_url(url)
+        shown = safe_url(parsed)
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        except CommandError as exc:
+            engine.dispose()
+            raise AipathError(
+                f"the progress store at {shown} has a schema this aipath does not know ({exc})",
+                hint=f"it was written by a newer aipath; upgrade aipath (this one knows up to "
+                f"revision {head_revision()})",
+            ) from exc
+        except OperationalError as exc:
+            engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise AipathError(
+                f"cannot open the progress store at {shown}: {reason}",
+                hint="check the path or server, or pass another store with --db URL "
+                "or AIPATH_DATABASE_URL",
+            ) from exc
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise AipathError(f"cannot open the progress store at {shown}: {exc}") from exc
+        return cls(engine, url)
+
+    def close(self) -> None:
+        """Release connections (the data is already committed)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> ProgressStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``: shown by ``aipath status`` and used by tests."""
+        return self._engine.dialect.name
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write_conn(self) -> Connection:
+        return self._engine.connect().execution_options(**{IMMEDIATE: True})
+
+    def _append(self, kind: str, at: datetime | None = None, **fields: Any) -> None:
+        row: dict[str, Any] = {column: None for column in _EVENT_COLUMNS}
+        row.update(fields)
+        row.update(uid=uuid.uuid4().hex, at=_aware(at), kind=kind)
+        row["data"] = dict(fields.get("data") or {})
+        with self._write_conn() as conn, conn.begin():
+            conn.execute(insert(self._events), [row])
+
+    def record_check(
+        self,
+        lab_id: str,
+        status: str,
+        duration_s: float,
+        summary: str = "",
+        tests_passed: int = 0,
+        tests_total: int = 0,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """A check ran: its status (passed/failed/not-attempted/error), how long it took, the counts."""
+        if not status or len(status) > 32:
+            raise AipathError(f"check status must be a short word, got {status!r}")
+        if duration_s < 0:
+            raise AipathError(f"check duration must not be negative, got {duration_s}")
+        self._append(
+            "check",
+            at,
+            lab_id=_require_id(lab_id, "lab id"),
+            status=status,
+            duration_s=float(duration_s),
+            text=summary or None,
+            data={"tests_passed": int(tests_passed), "tests_total": int(tests_total)},
+        )
+
+    def record_hint(self, lab_id: str, tier: int, *, at: datetime | None = None) -> None:
+        """A hint of ``tier`` was shown for a lab (tiers go nudge → approach → near-solution)."""
+        if tier < 0:
+            raise AipathError(f"hint tier must not be negative, got {tier}")
+        self._append("hint", at, lab_id=_require_id(lab_id, "lab id"), tier=int(tier))
+
+    def record_solution(self, lab_id: str, after_pass: bool, *, at: datetime | None = None) -> None:
+        """The reference solution was shown; ``after_pass`` says whether the learner had passed."""
+        self._append(
+            "solution",
+            at,
+            lab_id=_require_id(lab_id, "lab id"),
+            data={"after_pass": bool(after_pass)},
+        )
+
+    def record_audit(
+        self,
+        path: str,
+        kind: str | None,
+        score: int,
+        report: Mapping[str, object],
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """A portfolio audit of the repository at ``path`` scored ``score`` with ``report``."""
+        self._append(
+            "audit",
+            at,
+            text=str(path),
+            data={"path": str(path), "kind": kind, "score": int(score), "report": dict(report)},
+        )
+
+    def log_study(
+        self,
+        minutes: float,
+        *,
+        resource_id: str | None = None,
+        topic_id: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Study time outside the labs (reading, a video, a course), against a resource or topic."""
+        if not 0 < minutes <= MAX_STUDY_MINUTES:
+            raise AipathError(
+                f"cannot log {minutes:g} minutes in one entry",
+                hint=f"log between 1 minute and {MAX_STUDY_MINUTES // 60} hours at a time",
+            )
+        self._append(
+            "study",
+            at,
+            minutes=float(minutes),
+            resource_id=_require_id(resource_id, "resource id") if resource_id else None,
+            topic_id=_require_id(topic_id, "topic id") if topic_id else None,
+            text=note or None,
+        )
+
+    def write_note(self, topic_id: str, text: str, *, at: datetime | None = None) -> None:
+        """Replace the learner's note on a topic (the old text stays in the log)."""
+        self._append("note", at, topic_id=_require_id(topic_id, "topic id"), text=text)
+
+    def mark(self, topic_id: str, state: str, *, at: datetime | None = None) -> None:
+        """Mark a topic done or skipped, or back to pending."""
+        self._append(
+            "mark", at, topic_id=_require_id(topic_id, "topic id"), status=parse_mark_state(state)
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    @staticmethod
+    def _to_event(row: RowMapping) -> Event:
+        return Event(
+            id=int(row["id"]),
+            uid=str(row["uid"]),
+            at=row["at"],
+            kind=str(row["kind"]),
+            lab_id=row["lab_id"],
+            topic_id=row["topic_id"],
+            resource_id=row["resource_id"],
+            status=row["status"],
+            duration_s=row["duration_s"],
+            tier=row["tier"],
+            minutes=row["minutes"],
+            text=row["text"],
+            data=dict(row["data"] or {}),
+        )
+
+    def events(self, since: datetime | None = None) -> list[Event]:
+        """Events in time order (ties in insertion order), optionally only those at/after ``since``."""
+        query = select(self._events)
+        if since is not None:
+            query = query.where(self._events.c.at >= _aware(since))
+        query = query.order_by(self._events.c.at, self._events.c.id)
+        with self._engine.connect() as conn:
+            return [self._to_event(r) for r in conn.execute(query).mappings()]
+
+    def _events_of(self, *kinds: str, lab_id: str | None = None) -> list[Event]:
+        query = select(self._events).where(self._events.c.kind.in_(kinds))
+        if lab_id is not None:
+            query = query.where(self._events.c.lab_id == lab_id)
+        query = query.order_by(self._events.c.at, self._events.c.id)
+        with self._engine.connect() as conn:
+            return [self._to_event(r) for r in conn.execute(query).mappings()]
+
+    def lab_states(self) -> dict[str, LabState]:
+        """One state per lab that has any check, hint or solution event."""
+        return derive.lab_states(self._events_of("check", "hint", "solution"))
+
+    def lab_state(self, lab_id: str) -> LabState:
+        """The state of one lab (an empty state before its first event)."""
+        states = derive.lab_states(self._events_of("check", "hint", "solution", lab_id=lab_id))
+        return states.get(lab_id, LabState(lab_id=lab_id))
+
+    def hints_shown(self, lab_id: str) -> int:
+        """How many distinct hint tiers the learner has seen for a lab."""
+        return self.lab_state(lab_id).hints_shown
+
+    def notes(self) -> dict[str, str]:
+        """The latest note per topic."""
+        return derive.latest_notes(self._events_of("note"))
+
+    def marks(self) -> dict[str, str]:
+        """Topics marked done or skipped (pending ones are left out)."""
+        return derive.latest_marks(self._events_of("mark"))
+
+    def audits(self) -> list[AuditRecord]:
+        """Portfolio audits, oldest first."""
+        return derive.audit_records(self._events_of("audit"))
+
+    def daily_minutes(self) -> dict[date, float]:
+        """Study minutes per local day (logged plus measured, see :mod:`aipath.progress.derive`)."""
+        return derive.daily_minutes(self._events_of("study", "check"))
+
+    # -- profile -----------------------------------------------------------------------------
+    def get_profile(self) -> Profile | None:
+        """The stored profile, or ``None`` before the first ``aipath plan``."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(self._profile).where(self._profile.c.id == 1)).mappings()
+            found = row.first()
+        if found is None:
+            return None
+        return Profile(
+            start=found["start"],
+            hours_per_week=float(found["hours_per_week"]),
+            background=parse_background(found["background"]),
+            track=parse_track(found["track"]),
+        )
+
+    def set_profile(self, profile: Profile, *, updated_at: datetime | None = None) -> None:
+        """Store the profile, replacing the previous one."""
+        values = {
+            "id": 1,
+            "start": profile.start,
+            "hours_per_week": float(profile.hours_per_week),
+            "background": profile.background,
+            "track": profile.track,
+            "updated_at": _aware(updated_at),
+        }
+        with self._write_conn() as conn, conn.begin():
+            conn.execute(delete(self._profile))
+            conn.execute(insert(self._profile), [values])
+
+    # -- export / import ---------------------------------------------------------------------
+    def export_json(self) -> dict[str, object]:
+        """Everything in the store as a versioned, JSON-serializable document."""
+        with self._engine.connect() as conn:
+            prof = conn.execute(select(self._profile)).mappings().first()
+            rows = list(conn.execute(select(self._events).order_by(self._events.c.id)).mappings())
+        profile: dict[str, object] | None = None
+        if prof is not None:
+            profile = {
+                "start": prof["start"].isoformat(),
+                "hours_per_week": float(prof["hours_per_week"]),
+                "background": prof["background"],
+                "track": prof["track"],
+                "updated_at": prof["updated_at"].isoformat(),
+            }
+        events: list[dict[str, object]] = []
+        for row in rows:
+            item: dict[str, object] = {column: row[column] for column in _EVENT_COLUMNS}
+            item["at"] = row["at"].isoformat()
+            item["data"] = dict(row["data"] or {})
+            events.append(item)
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "schema_revision": head_revision(),
+            "exported_at": derive.utc_now().isoformat(),
+            "profile": profile,
+            "events": events,
+        }
+
+    def import_json(self, data: Mapping[str, object]) -> int:
+        """Merge an export into this store; returns how many events were new.
+
+        Events are matched on ``uid``, so importing the same file twice adds
+        nothing; the file's profile, when it has one, replaces the stored one.
+        """
+        if not isinstance(data, Mapping):
+            raise AipathError(
+                "import file is not a JSON object", hint="pass a file made by aipath export"
+            )
+        version = data.get("version")
+        if isinstance(version, int) and version > EXPORT_VERSION:
+            raise AipathError(
+                f"export version {version} is newer than this aipath understands ({EXPORT_VERSION})",
+                hint="upgrade aipath, then import again",
+            )
+        try:
+            parsed = _ExportFile.model_validate(dict(data))
+        except ValidationError as exc:
+            raise AipathError(
+                f"import file is not a valid aipath export: {_describe_validation(exc)}",
+                hint="pass a file made by aipath export",
+            ) from exc
+        profile_row: dict[str, object] | None = None
+        if parsed.profile is not None:
+            p = parsed.profile
+            checked = Profile(
+                start=p.start,
+                hours_per_week=p.hours_per_week,
+                background=parse_background(p.background),
+                track=parse_track(p.track),
+            )
+            profile_row = {
+                "id": 1,
+                "start": checked.start,
+                "hours_per_week": checked.hours_per_week,
+                "background": checked.background,
+                "track": checked.track,
+                "updated_at": _aware(p.updated_at) if p.updated_at else derive.utc_now(),
+            }
+        for ev in parsed.events:
+            if ev.at.tzinfo is None:
+                raise AipathError(f"event {ev.uid}: time {ev.at.isoformat()} has no time zone")
+        with self._write_conn() as conn, conn.begin():
+            known = set(conn.execute(select(self._events.c.uid)).scalars())
+            new_rows: list[dict[str, Any]] = []
+            for ev in parsed.events:
+                if ev.uid in known:
+                    continue
+                known.add(ev.uid)
+                new_rows.append(ev.model_dump())
+            if new_rows:
+                conn.execute(insert(self._events), new_rows)
+            if profile_row is not None:
+                conn.execute(delete(self._profile))
+                conn.execute(insert(self._profile), [profile_row])
+        return len(new_rows)

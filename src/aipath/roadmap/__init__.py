@@ -1,0 +1,45 @@
+"""The seed's AI-engineer roadmap as validated data.
+
+Other areas import from here only: ``load_roadmap()`` for the static roadmap,
+``roadmap_for_learner()`` for the roadmap with labs attached from the lab catalogue.
+"""
+
+from __future__ import annotations
+
+from aipath.roadmap.loader import DATA_DIR, load_roadmap, roadmap_for_learner
+from aipath.roadmap.model import (
+    Community,
+    HiringCriterion,
+    JobReady,
+    MarketValue,
+    MaturityLevel,
+    MonthRange,
+    Pace,
+    Phase,
+    Project,
+    Resource,
+    Roadmap,
+    Skill,
+    Tool,
+    Topic,
+)
+
+__all__ = [
+    "DATA_DIR",
+    "Community",
+    "HiringCriterion",
+    "JobReady",
+    "MarketValue",
+    "MaturityLevel",
+    "MonthRange",
+    "Pace",
+    "Phase",
+    "Project",
+    "Resource",
+    "Roadmap",
+    "Skill",
+    "Tool",
+    "Topic",
+    "load_roadmap",
+    "roadmap_for_learner",
+]
