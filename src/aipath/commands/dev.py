@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -18,9 +18,9 @@ dev_app = typer.Typer(help="Tools for lab authors.", no_args_is_help=True)
 
 @dev_app.command("check")
 def dev_check(
-    labs: Annotated[Optional[list[str]], typer.Argument(help="only these labs")] = None,  # noqa: UP045
+    labs: Annotated[list[str] | None, typer.Argument(help="only these labs")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    parallel: Annotated[Optional[int], typer.Option(help="checks at once (default: CPUs)")] = None,  # noqa: UP045
+    parallel: Annotated[int | None, typer.Option(help="checks at once (default: CPUs)")] = None,
 ) -> None:
     """Every lab: solution and alternatives pass, starter is not-attempted, mistakes are caught."""
     from aipath.grader.devcheck import run_dev_check
@@ -81,14 +81,18 @@ def dev_check(
 def dev_new(
     lab_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. p3-attention")],
     title: Annotated[str, typer.Option(help="the lab's title")] = "TODO: title",
-    content_dir: Annotated[Optional[Path], typer.Option(help="lab content folder")] = None,  # noqa: UP045
+    content_dir: Annotated[Path | None, typer.Option(help="lab content folder")] = None,
 ) -> None:
     """Scaffold a new lab folder with every file of the contract."""
     from aipath.labs.scaffold import new_lab
 
     path = new_lab(lab_id, title=title, content_dir=content_dir)
     console.print(f"Created {path}")
-    console.print("Fill in README.md, exercise.py, solution.py, checks.py, mistakes/ and alternatives/, then `aipath dev check " + lab_id + "`.")
+    console.print(
+        "Fill in README.md, exercise.py, solution.py, checks.py, mistakes/ and alternatives/, then `aipath dev check "
+        + lab_id
+        + "`."
+    )
 
 
 @dev_app.command("bench")

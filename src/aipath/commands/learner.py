@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markdown import Markdown
@@ -20,9 +20,13 @@ from aipath.labs import Catalogue, Lab, load_catalogue
 from aipath.workspace.model import Workspace
 
 WorkspaceOpt = Annotated[
-    Optional[Path],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--workspace", "-w", help="workspace folder (default: $AIPATH_WORKSPACE, the "
-                 "workspace containing the current folder, or ~/aipath)"),
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="workspace folder (default: $AIPATH_WORKSPACE, the "
+        "workspace containing the current folder, or ~/aipath)",
+    ),
 ]
 
 
@@ -46,7 +50,9 @@ def _pick_lab(ws: Workspace, catalogue: Catalogue, lab_id: str | None) -> Lab:
             pass
     row = next_lab(lab_rows(ws, catalogue))
     if row is None:
-        raise AipathError("every lab is passed — nothing left to check", hint="name a lab to re-check it")
+        raise AipathError(
+            "every lab is passed — nothing left to check", hint="name a lab to re-check it"
+        )
     return row.lab
 
 
@@ -62,11 +68,17 @@ def _set_current(ws: Workspace, lab: Lab) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
-        directory: Annotated[Optional[Path], typer.Argument(help="where to create it (default ~/aipath)")] = None,  # noqa: UP045
+        directory: Annotated[
+            Path | None, typer.Argument(help="where to create it (default ~/aipath)")
+        ] = None,
         hours: Annotated[float, typer.Option(help="hours you can study per week")] = 20.0,
-        background: Annotated[str, typer.Option(help="beginner | developer | data-scientist")] = "beginner",
-        track: Annotated[Optional[str], typer.Option(help="nlp | vision | agents | rl")] = None,  # noqa: UP045
-        start: Annotated[Optional[str], typer.Option(help="start date, YYYY-MM-DD (default today)")] = None,  # noqa: UP045
+        background: Annotated[
+            str, typer.Option(help="beginner | developer | data-scientist")
+        ] = "beginner",
+        track: Annotated[str | None, typer.Option(help="nlp | vision | agents | rl")] = None,
+        start: Annotated[
+            str | None, typer.Option(help="start date, YYYY-MM-DD (default today)")
+        ] = None,
     ) -> None:
         """Create a learner workspace: every lab's starter, your profile, the progress store, git."""
         from pydantic import ValidationError
@@ -94,7 +106,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"  {len(report.labs_added)} labs placed under {report.workspace.labs_dir}")
         if report.git:
             console.print("  a git repository with a first commit: commit your work as you go")
-        console.print("Next: [bold]aipath next[/] shows your first lab; [bold]aipath watch[/] checks it as you save.")
+        console.print(
+            "Next: [bold]aipath next[/] shows your first lab; [bold]aipath watch[/] checks it as you save."
+        )
 
     @app.command()
     def update(workspace: WorkspaceOpt = None) -> None:
@@ -129,14 +143,16 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_labs(
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-        phase: Annotated[Optional[int], typer.Option(help="only this phase")] = None,  # noqa: UP045
+        phase: Annotated[int | None, typer.Option(help="only this phase")] = None,
         workspace: WorkspaceOpt = None,
     ) -> None:
         """Every lab with its status."""
         from aipath.workspace.learner import lab_rows
 
         ws, catalogue = _context(workspace)
-        rows = [r for r in lab_rows(ws, catalogue) if phase is None or r.lab.manifest.phase == phase]
+        rows = [
+            r for r in lab_rows(ws, catalogue) if phase is None or r.lab.manifest.phase == phase
+        ]
         if as_json:
             print(json.dumps([row.to_json() for row in rows], indent=2))
             return
@@ -165,15 +181,21 @@ def register(app: typer.Typer) -> None:
         ws, catalogue = _context(workspace)
         row = next_lab(lab_rows(ws, catalogue))
         if row is None:
-            console.print("[green]Every lab is passed.[/] Time for the portfolio: `aipath project new`.")
+            console.print(
+                "[green]Every lab is passed.[/] Time for the portfolio: `aipath project new`."
+            )
             return
         _set_current(ws, row.lab)
         console.print(Markdown(row.lab.readme.read_text(encoding="utf-8")))
-        console.print(f"\nEdit [bold]{row.path}[/], then run [bold]aipath check[/] (or keep [bold]aipath watch[/] open).")
+        console.print(
+            f"\nEdit [bold]{row.path}[/], then run [bold]aipath check[/] (or keep [bold]aipath watch[/] open)."
+        )
 
     @app.command()
     def check(
-        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]", help="lab id (default: the current lab)")] = None,  # noqa: UP045
+        lab_id: Annotated[
+            str | None, typer.Argument(metavar="[LAB]", help="lab id (default: the current lab)")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
         cold: Annotated[bool, typer.Option(help="do not use a running worker")] = False,
         workspace: WorkspaceOpt = None,
@@ -193,7 +215,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def hint(
-        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]")] = None,  # noqa: UP045
+        lab_id: Annotated[str | None, typer.Argument(metavar="[LAB]")] = None,
         workspace: WorkspaceOpt = None,
     ) -> None:
         """Reveal the next hint: a nudge, then the approach, then a near-solution."""
@@ -205,12 +227,16 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]Hint {shown.tier}/{shown.total}[/] for {lab.id}")
         console.print(Markdown(shown.text))
         if not shown.new:
-            console.print("[dim](that was the last hint; `aipath solution` shows the reference after a pass)[/]")
+            console.print(
+                "[dim](that was the last hint; `aipath solution` shows the reference after a pass)[/]"
+            )
 
     @app.command()
     def solution(
-        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]")] = None,  # noqa: UP045
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="reveal before passing (recorded)")] = False,
+        lab_id: Annotated[str | None, typer.Argument(metavar="[LAB]")] = None,
+        yes: Annotated[
+            bool, typer.Option("--yes", "-y", help="reveal before passing (recorded)")
+        ] = False,
         workspace: WorkspaceOpt = None,
     ) -> None:
         """Show the reference solution (after a pass; before only on request, recorded)."""
@@ -238,8 +264,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def watch(
-        lab_id: Annotated[Optional[str], typer.Argument(metavar="[LAB]")] = None,  # noqa: UP045
-        manual: Annotated[bool, typer.Option("--manual", help="poll for changes instead of file events")] = False,
+        lab_id: Annotated[str | None, typer.Argument(metavar="[LAB]")] = None,
+        manual: Annotated[
+            bool, typer.Option("--manual", help="poll for changes instead of file events")
+        ] = False,
         workspace: WorkspaceOpt = None,
     ) -> None:
         """Re-check the lab you are editing every time you save. Keys: n next, h hint, l list, q quit."""
@@ -250,8 +278,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def up(
-        directory: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="workspace to open")] = None,  # noqa: UP045
-        serve_web: Annotated[bool, typer.Option("--serve/--no-serve", help="start the dashboard")] = True,
+        directory: Annotated[
+            Path | None, typer.Option("--workspace", "-w", help="workspace to open")
+        ] = None,
+        serve_web: Annotated[
+            bool, typer.Option("--serve/--no-serve", help="start the dashboard")
+        ] = True,
     ) -> None:
         """`make run`: create the default workspace if needed, then open the dashboard."""
         from aipath.workspace.create import init_workspace
@@ -273,10 +305,16 @@ def register(app: typer.Typer) -> None:
         if serve_web:
             serve_dashboard(ws, host="127.0.0.1", port=8765, open_browser=False)
         else:
-            console.print("Then: [bold].venv/bin/aipath watch -w " + str(ws.root) + "[/] checks it each time you save.")
+            console.print(
+                "Then: [bold].venv/bin/aipath watch -w "
+                + str(ws.root)
+                + "[/] checks it each time you save."
+            )
 
 
 def progress_bar(done: int, total: int) -> Progress:
-    progress = Progress(TextColumn("Progress"), BarColumn(), TextColumn("{task.completed}/{task.total} labs"))
+    progress = Progress(
+        TextColumn("Progress"), BarColumn(), TextColumn("{task.completed}/{task.total} labs")
+    )
     progress.add_task("labs", total=total, completed=done)
     return progress

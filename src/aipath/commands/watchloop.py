@@ -20,7 +20,9 @@ from aipath.workspace.learner import lab_rows, next_lab, reveal_hint
 from aipath.workspace.model import Workspace
 from aipath.workspace.watch import EventSource, Key, Saved, WatcherFailed
 
-KEYS = "[bold]n[/] next · [bold]h[/] hint · [bold]l[/] list · [bold]c[/] check now · [bold]q[/] quit"
+KEYS = (
+    "[bold]n[/] next · [bold]h[/] hint · [bold]l[/] list · [bold]c[/] check now · [bold]q[/] quit"
+)
 
 
 def _footer(ws: Workspace, catalogue: Catalogue, lab: Lab) -> None:
@@ -69,7 +71,9 @@ def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = F
                 if current in changed:
                     _check(ws, catalogue, current)
                 elif changed:
-                    current = sorted(changed, key=lambda item: item.id if item else "")[0] or current
+                    current = (
+                        sorted(changed, key=lambda item: item.id if item else "")[0] or current
+                    )
                     _check(ws, catalogue, current)
             elif isinstance(event, Key):
                 if event.char == "q":
@@ -85,11 +89,11 @@ def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = F
                         mark = "✔" if row.done else "·"
                         console.print(f" {mark} {row.lab.id:28} {row.status}")
                 elif event.char == "n":
-                    row = next_lab(lab_rows(ws, catalogue))
-                    if row is None:
+                    upcoming = next_lab(lab_rows(ws, catalogue))
+                    if upcoming is None:
                         console.print("[green]Every lab is passed![/]")
                     else:
-                        current = row.lab
+                        current = upcoming.lab
                         console.print(Markdown(current.readme.read_text(encoding="utf-8")))
                         _footer(ws, catalogue, current)
     except KeyboardInterrupt:

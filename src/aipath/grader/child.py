@@ -178,7 +178,8 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     tempfile.tempdir = str(run_dir)
 
     sandbox.apply_limits(request.memory_mb)
-    sandbox.install_guards(learner_path)
+    if not request.dev_apply:
+        sandbox.install_guards(learner_path)
     _arm_timeout(request, learner_path, writer)
 
     from aipath.grader.plugin import LabPlugin, reseed
@@ -203,6 +204,9 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
             info = describe_exception(exc, learner_path, context="while applying the candidate")
             writer.write(event="error", **info.model_dump(mode="json"))
             return EXIT_OK
+        # dev_apply runs only author files in `aipath dev check` (e.g. git steps via subprocess);
+        # the guards go up once it is done, before any check runs.
+        sandbox.install_guards(learner_path)
 
     import pytest
 

@@ -22,7 +22,7 @@ from aipath.grader.request import CheckRequest
 from aipath.grader.results import CheckResult, Status
 from aipath.grader.service import build_request
 from aipath.grader.supervisor import run_many
-from aipath.labs import Catalogue, Lab
+from aipath.labs import CONTENT_DIR, Catalogue, Lab
 from aipath.workspace.create import place_lab
 
 MIN_MISTAKES = 3
@@ -120,10 +120,13 @@ def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None
             {"file": name, "status": result.status.value, "message": result.summary}
         )
         if not ok:
-            report.problems.append(f"alternative {name} does not pass: {all_messages(result)[:600]}")
+            report.problems.append(
+                f"alternative {name} does not pass: {all_messages(result)[:600]}"
+            )
     else:
         expected = expected_text(candidate.path)
         messages = all_messages(result)
+        problem = result.first_problem()
         caught = (
             expected is not None
             and result.status in (Status.FAILED, Status.ERROR)
@@ -135,7 +138,7 @@ def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None
                 "caught": caught,
                 "expected": expected,
                 "status": result.status.value,
-                "message": (result.first_problem().message if result.first_problem() else result.summary),
+                "message": problem.message if problem else result.summary,
             }
         )
         if expected is None:
@@ -156,12 +159,14 @@ def run_dev_check(
 ) -> tuple[bool, list[LabReport], list[str]]:
     """Check the catalogue; returns (ok, per-lab reports, catalogue-level problems)."""
     global_problems: list[str] = []
-    try:
-        from aipath.roadmap.loader import roadmap_for_learner
+    if catalogue.content_dir.resolve() == CONTENT_DIR.resolve():
+        # Coverage is a property of the packaged catalogue; a custom collection covers what it covers.
+        try:
+            from aipath.roadmap.loader import roadmap_for_learner
 
-        roadmap_for_learner()
-    except AipathError as exc:
-        global_problems.append(f"roadmap coverage: {exc}")
+            roadmap_for_learner()
+        except AipathError as exc:
+            global_problems.append(f"roadmap coverage: {exc}")
     labs = [catalogue.get(i) for i in lab_ids] if lab_ids else list(catalogue)
     reports = {lab.id: LabReport(lab) for lab in labs}
     for lab in labs:

@@ -111,9 +111,7 @@ def assert_array(
     prefix = f"{name} looks like {known}. " if known else ""
     if got.shape != want.shape:
         hint = ""
-        if got.ndim == want.ndim + 1 and got.shape[:-1] == want.shape[:-1] + (want.shape[-1],):
-            hint = " (an extra axis: did a (N,) and (N, 1) array broadcast into a square?)"
-        elif got.ndim == 2 and want.ndim == 1 and got.shape == (want.shape[0], want.shape[0]):
+        if got.ndim == 2 and want.ndim == 1 and got.shape == (want.shape[0], want.shape[0]):
             hint = " — an (N,) and an (N, 1) array broadcast into an (N, N) square"
         fail(f"{prefix}{name} has shape {got.shape}; expected {want.shape}{hint}")
     if check_dtype_kind and want.dtype.kind in "biuf" and got.dtype.kind not in "biuf":
@@ -233,7 +231,9 @@ def assert_frame(
             parts.append(f"unexpected columns {extra}")
         fail(f"{name} has {' and '.join(parts)}; expected columns {list(expected.columns)}")
     if check_column_order and list(actual.columns) != list(expected.columns):
-        fail(f"{name} has columns in order {list(actual.columns)}; expected {list(expected.columns)}")
+        fail(
+            f"{name} has columns in order {list(actual.columns)}; expected {list(expected.columns)}"
+        )
     actual = actual[list(expected.columns)]
     if sort_by:
         actual = actual.sort_values(sort_by).reset_index(drop=True)
@@ -246,7 +246,11 @@ def assert_frame(
         )
     if check_index and not actual.index.equals(expected.index):
         pos = next(
-            (i for i, (a, b) in enumerate(zip(actual.index, expected.index, strict=True)) if a != b),
+            (
+                i
+                for i, (a, b) in enumerate(zip(actual.index, expected.index, strict=True))
+                if a != b
+            ),
             None,
         )
         if pos is None:
@@ -270,7 +274,9 @@ def assert_frame(
         else:
             same = np.array(
                 [
-                    (pd.isna(a) and pd.isna(b)) if (pd.isna(a) is True or pd.isna(b) is True) else a == b
+                    (pd.isna(a) and pd.isna(b))
+                    if (pd.isna(a) is True or pd.isna(b) is True)
+                    else a == b
                     for a, b in zip(g_values, w_values, strict=True)
                 ],
                 dtype=bool,

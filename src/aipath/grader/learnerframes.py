@@ -64,7 +64,9 @@ def describe_exception(exc: BaseException, learner_path: str, *, context: str) -
         )
     if isinstance(exc, ImportError):
         missing = getattr(exc, "name", None)
-        detail = f"no module named '{missing}'" if isinstance(exc, ModuleNotFoundError) else str(exc)
+        detail = (
+            f"no module named '{missing}'" if isinstance(exc, ModuleNotFoundError) else str(exc)
+        )
         return ErrorInfo(
             kind=ErrorKind.IMPORT,
             message=f"import error{where}: {detail}. Check the spelling, or use a library "

@@ -112,7 +112,9 @@ class LabPlugin:
             self._record(item, call, report)
         return report
 
-    def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    def _record(
+        self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+    ) -> None:
         name = item.name
         output = _cap("".join(text for _section, text in report.sections if text))
         duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())

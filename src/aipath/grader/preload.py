@@ -45,7 +45,9 @@ def imported_modules(paths: Iterable[Path]) -> list[str]:
 def _pytest_plugins() -> list[str]:
     from _pytest.config import builtin_plugins, default_plugins
 
-    return [f"_pytest.{name}" for name in (*default_plugins, *builtin_plugins) if name != "pytester"]
+    return [
+        f"_pytest.{name}" for name in (*default_plugins, *builtin_plugins) if name != "pytester"
+    ]
 
 
 def preload(lab_dirs: Iterable[Path] = ()) -> dict[str, float]:

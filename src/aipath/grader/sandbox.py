@@ -13,7 +13,7 @@ import os
 import resource
 import sys
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -99,13 +99,13 @@ def install_guards(learner_path: str) -> None:
 
     sys.addaudithook(hook)
 
-    def learner_exit(code: int) -> None:
+    def learner_exit(code: int) -> NoReturn:
         frame = learner_frame(sys._getframe(1), learner_path)
         if frame is None:
             REAL_EXIT(code)
         raise LearnerExit(code)
 
-    os._exit = learner_exit
+    setattr(os, "_exit", learner_exit)  # noqa: B010 - mypy rejects replacing a NoReturn builtin
 
 
 REAL_EXIT = os._exit

@@ -100,7 +100,9 @@ def record_result(ws: Workspace, result: CheckResult) -> str | None:
     return None
 
 
-def check_lab(ws: Workspace, lab: Lab, *, use_worker: bool = True, record: bool = True) -> CheckResult:
+def check_lab(
+    ws: Workspace, lab: Lab, *, use_worker: bool = True, record: bool = True
+) -> CheckResult:
     result = run_check(ws, lab, use_worker=use_worker)
     save_result(ws, result)
     if record:

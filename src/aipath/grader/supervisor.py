@@ -106,7 +106,9 @@ def _reap(running: Running, killed_at_deadline: bool) -> CheckResult:
             running.popen.stderr.close()
     duration = time.monotonic() - running.started
     try:
-        return assemble(running.request, running.run_dir, status, killed_at_deadline, duration, running.mode)
+        return assemble(
+            running.request, running.run_dir, status, killed_at_deadline, duration, running.mode
+        )
     finally:
         shutil.rmtree(running.run_dir, ignore_errors=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import graphlib
+import os
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -170,9 +171,13 @@ def _check_files(lab: Lab) -> None:
             raise AipathError(f"lab {lab.id}: {label}/{name} is missing")
     for name in lab.manifest.workspace_files:
         if not (lab.source_dir / name).exists():
-            raise AipathError(f"lab {lab.id}: lab.toml field workspace_files: {name} does not exist")
+            raise AipathError(
+                f"lab {lab.id}: lab.toml field workspace_files: {name} does not exist"
+            )
     if lab.manifest.setup and not (lab.source_dir / lab.manifest.setup).is_file():
-        raise AipathError(f"lab {lab.id}: lab.toml field setup: {lab.manifest.setup} does not exist")
+        raise AipathError(
+            f"lab {lab.id}: lab.toml field setup: {lab.manifest.setup} does not exist"
+        )
 
 
 def _order(labs: list[Lab]) -> list[Lab]:
@@ -239,16 +244,30 @@ def _check_roadmap_links(labs: list[Lab]) -> None:
                 )
 
 
+ENV_LABS_DIR = "AIPATH_LABS_DIR"
+
+
 def load_catalogue(content_dir: Path | None = None, *, check_roadmap: bool = True) -> Catalogue:
-    """Load and validate the catalogue (cached for the packaged content)."""
-    if content_dir is None:
-        return _load_default(check_roadmap)
-    return _load(content_dir, check_roadmap)
+    """Load and validate the catalogue (cached per folder).
+
+    ``$AIPATH_LABS_DIR`` replaces the packaged content: authors try a lab collection of their
+    own, and tests use a small fixture catalogue.
+    """
+    folder = content_dir or Path(os.environ.get(ENV_LABS_DIR) or CONTENT_DIR)
+    return _load_cached(folder.resolve(), check_roadmap, _fingerprint(folder))
 
 
-@functools.cache
-def _load_default(check_roadmap: bool) -> Catalogue:
-    return _load(CONTENT_DIR, check_roadmap)
+def _fingerprint(folder: Path) -> float:
+    """Newest manifest time, so an edited lab.toml is re-read by long-running processes."""
+    try:
+        return max((p.stat().st_mtime for p in folder.glob("*/*/lab.toml")), default=0.0)
+    except OSError:
+        return 0.0
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(folder: Path, check_roadmap: bool, _stamp: float) -> Catalogue:
+    return _load(folder, check_roadmap)
 
 
 def _load(content_dir: Path, check_roadmap: bool) -> Catalogue:

@@ -10,7 +10,7 @@ from aipath.labs.catalogue import CONTENT_DIR
 from aipath.labs.manifest import LAB_ID_PATTERN
 
 FILES: dict[str, str] = {
-    "lab.toml": '''id = "{id}"
+    "lab.toml": """id = "{id}"
 title = "{title}"
 phase = {phase}
 topic = "p{phase}.TODO"            # a roadmap topic id (aipath roadmap --json)
@@ -26,7 +26,7 @@ hints = [
   "The approach, step by step.",
   "Nearly the solution: the key line, with one blank left.",
 ]
-''',
+""",
     "README.md": """# {title}
 
 Why this matters for an AI engineer, in two or three sentences.
@@ -96,7 +96,9 @@ def task_one(x: int) -> int:
 
 def new_lab(lab_id: str, *, title: str, content_dir: Path | None = None) -> Path:
     if not re.match(LAB_ID_PATTERN, lab_id):
-        raise AipathError(f"'{lab_id}' is not a lab id", hint="use p<phase>-<slug>, e.g. p3-attention")
+        raise AipathError(
+            f"'{lab_id}' is not a lab id", hint="use p<phase>-<slug>, e.g. p3-attention"
+        )
     phase = int(lab_id[1])
     base = (content_dir or CONTENT_DIR) / f"p{phase}"
     existing = sorted(p for p in base.glob("[0-9][0-9]-*") if p.is_dir()) if base.exists() else []

@@ -57,7 +57,7 @@ DISCOUNTS: Final[tuple[Discount, ...]] = (
         rule="developer-ops",
         background="developer",
         label="Containers and CI pipelines",
-        targets=("p4.containers.docker", "p4.containers.compose", "p4.cicd.pipelines"),
+        targets=("p4.containers.docker", "p4.containers.compose", "p4.cicd.workflows"),
         keep=0.5,
         reason="Dockerfiles and CI workflows are common developer tooling; the ML-specific "
         "parts (training pipelines, model gates) remain",

@@ -42,6 +42,7 @@ from aipath.progress.types import Profile
 PACE_WINDOW_DAYS = 28
 ON_TRACK_DAYS = 3  # projected finish within this many days of the original counts as on track
 SKIPPED_RULE = "marked-skipped"
+MAX_OVERDUE_SHOWN = 3
 DONE_STATES = frozenset({"done", "skipped"})
 
 
@@ -89,7 +90,9 @@ def _lay_out(
     phases: Sequence[PhaseInput],
     profile: Profile,
     marks: dict[str, str],
-) -> tuple[list[tuple[PhaseInput, float, float, float]], list[_Skill], list[DiscountApplied], list[str]]:
+) -> tuple[
+    list[tuple[PhaseInput, float, float, float]], list[_Skill], list[DiscountApplied], list[str]
+]:
     """Place every skill on the hour axis; returns phases with (base, start_h, end_h)."""
     rules = rules_for(profile.background)
     saved: dict[str, float] = {}
@@ -101,7 +104,7 @@ def _lay_out(
     skills: list[_Skill] = []
     cursor = 0.0
     for phase in sorted(phases, key=lambda p: p.number):
-        track = profile.track
+        track: str | None = profile.track
         if phase.tracks and track not in phase.tracks:
             if track is not None:
                 notes.append(
@@ -193,9 +196,9 @@ def _measure_pace(
     if pace <= 0:
         report = PaceReport("stalled", 0.0, window, actual, planned, round(spent_h, 2), None)
         return report, None
-    return PaceReport("measured", round(pace, 3), window, actual, planned, round(spent_h, 2), None), (
-        hpw * pace
-    )
+    return PaceReport(
+        "measured", round(pace, 3), window, actual, planned, round(spent_h, 2), None
+    ), (hpw * pace)
 
 
 def build_plan(
@@ -264,9 +267,7 @@ def build_plan(
         if projected_finish is not None:
             delta = (projected_finish - finish).days
             status = (
-                "on-track"
-                if abs(delta) <= ON_TRACK_DAYS
-                else ("behind" if delta > 0 else "ahead")
+                "on-track" if abs(delta) <= ON_TRACK_DAYS else ("behind" if delta > 0 else "ahead")
             )
             pace = PaceReport(
                 status,
@@ -357,15 +358,20 @@ def build_plan(
     ]
 
     # this week and next up
-    if now < start or rate is None and not prog.daily_minutes:
-        position = max(0.0, (now - start).days / 7 * hpw) if now >= start else 0.0
+    # Where the learner stands on the hour axis: the hours they spent once any are recorded,
+    # otherwise where the calendar says they should be.
+    if now < start:
+        position = 0.0
+    elif pace.status == "no-history":
+        position = (now - start).days / 7 * hpw
     else:
         position = spent
     week_end = position + hpw
-    this_week: list[WorkItem] = []
-    for lab in lab_plans:
-        if not lab.done and lab.due_h <= position:
-            this_week.append(WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due, True))
+    this_week: list[WorkItem] = [
+        WorkItem("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due, True)
+        for lp in lab_plans
+        if not lp.done and lp.due_h <= position
+    ][:MAX_OVERDUE_SHOWN]
     for s in skills:
         if s.hours <= 0 or skill_done(s) or s.end_h <= position or s.start_h >= week_end:
             continue
@@ -373,27 +379,39 @@ def build_plan(
         this_week.append(
             WorkItem("study", s.id, s.title, round(overlap, 1), last_day(start, s.end_h, hpw))
         )
-    for lab in lab_plans:
-        if not lab.done and position < lab.due_h <= week_end:
-            this_week.append(WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due))
-    for p in project_plans:
-        if not p.done and position < p.due_h <= week_end:
-            this_week.append(WorkItem("project", p.id, p.title, 0.0, p.due))
+    this_week += [
+        WorkItem("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due)
+        for lp in lab_plans
+        if not lp.done and position < lp.due_h <= week_end
+    ]
+    this_week += [
+        WorkItem("project", pp.id, pp.title, 0.0, pp.due)
+        for pp in project_plans
+        if not pp.done and position < pp.due_h <= week_end
+    ]
 
-    passed_or_marked = {lab.id for lab in lab_plans if lab.done}
+    # next up: unfinished labs whose prerequisites are done, projects, and reading-only skills
+    finished = {lp.id for lp in lab_plans if lp.done}
     requires = {lab.id: lab.requires for lab, _ in lab_rows}
-    candidates: list[tuple[float, WorkItem]] = []
-    for lab in lab_plans:
-        if lab.done or not all(r in passed_or_marked for r in requires.get(lab.id, ())):
-            continue
-        candidates.append((lab.due_h, WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due)))
-    for p in project_plans:
-        if not p.done:
-            candidates.append((p.due_h, WorkItem("project", p.id, p.title, 0.0, p.due)))
-    for s in skills:
-        if s.hours > 0 and not skill_done(s) and not any(s.id in lab.skills for lab, _ in lab_rows):
-            due = last_day(start, s.end_h, hpw)
-            candidates.append((s.end_h, WorkItem("study", s.id, s.title, round(s.hours, 1), due)))
+    practised = {s for lab, _ in lab_rows for s in lab.skills}
+    candidates: list[tuple[float, WorkItem]] = [
+        (lp.due_h, WorkItem("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due))
+        for lp in lab_plans
+        if not lp.done and all(r in finished for r in requires.get(lp.id, ()))
+    ]
+    candidates += [
+        (pp.due_h, WorkItem("project", pp.id, pp.title, 0.0, pp.due))
+        for pp in project_plans
+        if not pp.done
+    ]
+    candidates += [
+        (
+            s.end_h,
+            WorkItem("study", s.id, s.title, round(s.hours, 1), last_day(start, s.end_h, hpw)),
+        )
+        for s in skills
+        if s.hours > 0 and not skill_done(s) and s.id not in practised
+    ]
     candidates.sort(key=lambda c: c[0])
     next_up = tuple(item for _, item in candidates[:3])
 

@@ -75,7 +75,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise _fail(path.name, f"cannot read the file ({exc.strerror})") from None
     try:
-        content = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        content = yaml.load(
+            text, Loader=_UniqueKeyLoader
+        )  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -106,7 +108,7 @@ class _Origins:
                 return file, (key, local, *loc[2:])
         if key in self.keys:
             return self.keys[key], loc
-        if key in self.items and self.items[key]:
+        if self.items.get(key):
             return self.items[key][0][0], loc
         return None, loc
 

@@ -364,30 +364,32 @@ class Roadmap(_Model):
         if levels != list(range(1, len(levels) + 1)):
             raise rule_error(("mlops_maturity",), "maturity levels must be numbered 1, 2, 3, …")
 
-    def _id_locations(self) -> Iterator[tuple[str, Loc]]:
+    def _id_locations(self) -> Iterator[tuple[str, Loc, str]]:
+        """Every id with its path and a description of its owner (for duplicate messages)."""
         for i, phase in enumerate(self.phases):
-            yield phase.id, ("phases", i, "id")
+            yield phase.id, ("phases", i, "id"), f"phase {phase.number}"
             for j, topic in enumerate(phase.topics):
-                yield topic.id, ("phases", i, "topics", j, "id")
+                yield topic.id, ("phases", i, "topics", j, "id"), f"a topic of phase {phase.id}"
                 for k, skill in enumerate(topic.skills):
-                    yield skill.id, ("phases", i, "topics", j, "skills", k, "id")
+                    where = ("phases", i, "topics", j, "skills", k, "id")
+                    yield skill.id, where, f"a skill of topic {topic.id}"
         for name in ("mlops_maturity", "resources", "tools", "projects"):
             for i, item in enumerate(getattr(self, name)):
-                yield item.id, (name, i, "id")
+                yield item.id, (name, i, "id"), f"item {i + 1} of {name}"
         for name in ("criteria", "market_values", "communities"):
             for i, item in enumerate(getattr(self.hiring, name)):
-                yield item.id, ("hiring", name, i, "id")
+                yield item.id, ("hiring", name, i, "id"), f"item {i + 1} of hiring.{name}"
 
     def _check_unique_ids(self) -> None:
-        first: dict[str, Loc] = {}
-        for ident, loc in self._id_locations():
+        first: dict[str, str] = {}
+        for ident, loc, owner in self._id_locations():
             if ident in first:
                 raise rule_error(
                     loc,
-                    f"duplicate id {ident!r} (already used at {format_loc(first[ident])}): "
-                    f"ids must be unique across the whole roadmap",
+                    f"duplicate id {ident!r}, already used by {first[ident]}: ids must be unique "
+                    f"across the whole roadmap, so rename one of them",
                 )
-            first[ident] = loc
+            first[ident] = owner
 
     def _check_references(self) -> None:
         numbers = {p.number for p in self.phases}
@@ -485,7 +487,9 @@ class Roadmap(_Model):
         """The phase a topic or skill id belongs to."""
         head = ident.split(".", 1)[0]
         if not PHASE_ID.match(head):
-            raise AipathError(f"{ident!r} is not a topic or skill id (those start with p1., p2., …)")
+            raise AipathError(
+                f"{ident!r} is not a topic or skill id (those start with p1., p2., …)"
+            )
         return self.phase(int(head[1:]))
 
     def resources_for_phase(self, number: int) -> list[Resource]:
@@ -529,8 +533,9 @@ class Roadmap(_Model):
         known = {s.id for s in self.all_skills()}
         for skill_id, labs in mapping.items():
             if skill_id not in known:
+                who = f"lab {labs[0]} names" if len(labs) == 1 else f"labs {', '.join(labs)} name"
                 raise AipathError(
-                    f"lab {', '.join(labs)} names skill {skill_id!r}, which the roadmap does not "
+                    f"{who} skill {skill_id!r}, which the roadmap does not "
                     f"have{_suggest(skill_id, known)}",
                     hint="fix the `skills` list in that lab's lab.toml",
                 )

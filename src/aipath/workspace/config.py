@@ -34,7 +34,9 @@ def read_config(path: Path) -> WorkspaceConfig:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise AipathError(f"{path} is missing", hint="run `aipath init` to create a workspace") from exc
+        raise AipathError(
+            f"{path} is missing", hint="run `aipath init` to create a workspace"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise AipathError(f"{path} is not valid TOML: {exc}", hint="fix the line shown") from exc
     try:

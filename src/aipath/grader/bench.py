@@ -1,0 +1,132 @@
+"""Check-latency benchmark: warm fork, `aipath check` with a worker, and cold pytest.
+
+Each figure is the median of ``runs`` repetitions measured in one run of this script, with the
+reference solution in place, so the three numbers are comparable on the same (noisy) machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aipath.grader.preload import preload
+from aipath.grader.service import build_request
+from aipath.grader.supervisor import run_many
+from aipath.grader.worker import BackgroundWorker
+from aipath.labs import Lab, load_catalogue
+from aipath.workspace.create import init_workspace
+from aipath.workspace.model import Workspace
+
+NUMPY_LAB = "p1-numpy-vectorize"
+SKLEARN_LABS = ("p2-metrics", "p2-sklearn-pipeline")
+
+
+def _median(fn: Callable[[], object], runs: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), times
+
+
+def _aipath_exe() -> str:
+    candidate = Path(sys.executable).with_name("aipath")
+    return str(candidate) if candidate.exists() else "aipath"
+
+
+def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
+    target = ws.lab_file(lab)
+    shutil.copy2(lab.solution, target)
+    request = build_request(lab, target, ws.lab_dir(lab))
+
+    def warm() -> None:
+        result = run_many([request], mode="fork")[0]
+        if not result.passed:
+            raise RuntimeError(f"{lab.id} reference does not pass: {result.summary}")
+
+    warm()  # first run pays one-off costs (file cache, lazy imports in the checks)
+    warm_median, _ = _median(warm, runs)
+
+    exe = _aipath_exe()
+
+    def cli() -> None:
+        subprocess.run(
+            [exe, "check", lab.id, "--json", "-w", str(ws.root)],
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
+
+    cli()
+    cli_median, _ = _median(cli, runs)
+
+    env = {
+        **os.environ,
+        "AIPATH_LEARNER_FILE": str(target),
+        "AIPATH_WORKDIR": str(ws.lab_dir(lab)),
+        "AIPATH_MODULE_NAME": target.stem,
+    }
+
+    def cold() -> None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(lab.checks),
+                "-q",
+                "-p",
+                "aipath.grader.standalone",
+                "-p",
+                "no:cacheprovider",
+                "--rootdir",
+                str(ws.lab_dir(lab)),
+                "-c",
+                os.devnull,
+            ],
+            check=False,
+            capture_output=True,
+            cwd=ws.lab_dir(lab),
+            env=env,
+            timeout=600,
+        )
+
+    cold_median, _ = _median(cold, runs)
+    return {
+        "lab": lab.id,
+        "runs": runs,
+        "warm_median_s": round(warm_median, 4),
+        "cli_worker_median_s": round(cli_median, 4),
+        "cold_pytest_median_s": round(cold_median, 4),
+        "cli_over_cold": round(cli_median / cold_median, 3),
+    }
+
+
+def run_check_bench(runs: int = 10) -> dict[str, Any]:
+    catalogue = load_catalogue()
+    chosen: list[Lab] = []
+    ids = catalogue.ids()
+    if NUMPY_LAB in ids:
+        chosen.append(catalogue.get(NUMPY_LAB))
+    for candidate in SKLEARN_LABS:
+        if candidate in ids:
+            chosen.append(catalogue.get(candidate))
+            break
+    root = Path(tempfile.mkdtemp(prefix="aipath-bench-")) / "ws"
+    try:
+        ws = init_workspace(root, catalogue).workspace
+        preload([lab.source_dir for lab in chosen])
+        with BackgroundWorker(ws.socket_path):
+            labs = [bench_lab(ws, lab, runs) for lab in chosen]
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+    return {"labs": labs, "cpu_count": os.cpu_count()}
