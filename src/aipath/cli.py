@@ -1,15 +1,20 @@
 """The `aipath` command line: parse, call a service, render.
 
-Each area of the tool registers its commands from its own module under
-``aipath.commands`` so the CLI file stays a table of contents, not logic.
+Each area of the tool registers its commands from its own module under ``aipath.commands`` so
+the CLI file stays a table of contents, not logic.  Every command is wrapped once here so that a
+learner-fixable :class:`AipathError` prints one line and exits 2, however the app is invoked.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from aipath.console import err_console
 from aipath.errors import AipathError
@@ -33,6 +38,28 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aipath.commands.web",
 )
 
+
+def _friendly(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except AipathError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+
+    return wrapper
+
+
+def _wrap_all(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
+            command.callback = _friendly(command.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _wrap_all(group.typer_instance)
+
+
 for _name in COMMAND_MODULES:
     try:
         _module = importlib.import_module(_name)
@@ -41,26 +68,13 @@ for _name in COMMAND_MODULES:
             raise
         continue
     _module.register(app)
+_wrap_all(app)
 
 
 def main() -> None:
-    """Console-script entry: run the app, turning learner-fixable problems into one clear line."""
+    """Console-script entry point."""
     try:
-        app(standalone_mode=False)
-    except AipathError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
+        app()
     except KeyboardInterrupt:
+        err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -1,9 +1,9 @@
 """The one exception type front ends know how to show.
 
-Every service raises :class:`AipathError` (or a subclass) for problems the
-learner can fix: a corrupt file, a missing workspace, an unknown lab id.  The
-CLI and the web app print its message instead of a traceback, so the message
-must name the problem *and* the way out.
+Every service raises :class:`AipathError` (or a subclass) for problems the learner can fix: a
+corrupt file, a missing workspace, an unknown lab id.  The CLI prints its message as one line
+instead of a traceback (see ``aipath.cli``), and the web app turns it into a JSON error, so the
+message must name the problem *and* the way out.
 """
 
 from __future__ import annotations

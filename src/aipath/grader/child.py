@@ -79,6 +79,11 @@ def _redirect_output(run_dir: Path) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    # A forked child inherits the parent's Python-level streams (which may be a test runner's
+    # capture objects): point them at the new descriptors too.
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
 
 
 def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) -> None:

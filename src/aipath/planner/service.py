@@ -33,6 +33,7 @@ class RoadmapInputs:
     labs: tuple[LabInput, ...]
     projects: tuple[ProjectInput, ...]
     job_ready: JobReadyInput
+    notes: tuple[str, ...] = ()
 
 
 def load_inputs() -> RoadmapInputs:
@@ -41,11 +42,19 @@ def load_inputs() -> RoadmapInputs:
     from aipath.roadmap import load_roadmap
 
     roadmap = load_roadmap()
+    notes: tuple[str, ...] = ()
+    try:
+        labs = labs_from_catalogue(load_catalogue())
+    except AipathError as exc:
+        # The roadmap alone still gives every date; say plainly that the labs are missing.
+        labs = ()
+        notes = (f"the lab catalogue could not be read, so labs are left out: {exc.message}",)
     return RoadmapInputs(
         phases=phases_from_roadmap(roadmap),
-        labs=labs_from_catalogue(load_catalogue()),
+        labs=labs,
         projects=projects_from_roadmap(roadmap),
         job_ready=job_ready_from_roadmap(roadmap),
+        notes=notes,
     )
 
 
@@ -89,7 +98,7 @@ def plan_for(
             hint="run `aipath plan --start YYYY-MM-DD --hours 20 --background beginner` first",
         )
     data = inputs or load_inputs()
-    return build_plan(
+    plan = build_plan(
         data.phases,
         data.labs,
         data.projects,
@@ -98,6 +107,7 @@ def plan_for(
         progress=progress_from_store(store, data.projects),
         today=today,
     )
+    return replace(plan, notes=plan.notes + data.notes) if data.notes else plan
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 from pydantic_core import PydanticCustomError
@@ -543,7 +543,7 @@ class Roadmap(_Model):
         for phase in data["phases"]:
             for topic in phase["topics"]:
                 for skill in topic["skills"]:
-                    skill["labs"] = sorted(set(mapping.get(skill["id"], [])))
+                    skill["labs"] = list(dict.fromkeys(mapping.get(skill["id"], [])))
         try:
             return Roadmap.model_validate(data)
         except ValidationError as exc:
@@ -554,8 +554,3 @@ class Roadmap(_Model):
             raise AipathError(
                 f"roadmap and lab catalogue disagree at {format_loc(loc)}{phase_file}: {message}"
             ) from None
-
-
-def dump_for_json(models: Iterable[BaseModel]) -> list[dict[str, Any]]:
-    """Plain JSON-ready dicts for a list of models (used by ``--json`` outputs of sub-lists)."""
-    return [m.model_dump(mode="json") for m in models]
