@@ -64,7 +64,11 @@ def test_job_ready_is_halfway_through_phase_3() -> None:
 
 
 def test_background_discounts_say_what_and_why() -> None:
-    beginner, developer, scientist = plan(), plan(background="developer"), plan(background="data-scientist")
+    beginner, developer, scientist = (
+        plan(),
+        plan(background="developer"),
+        plan(background="data-scientist"),
+    )
     assert beginner.discounts == ()
     assert developer.finish < beginner.finish
     assert scientist.finish < beginner.finish
@@ -75,10 +79,16 @@ def test_background_discounts_say_what_and_why() -> None:
     # 80 raw hours (scaled by 260/260) at 40 % kept → 48 h saved
     assert py.hours_saved == pytest.approx(48.0)
     assert py.reason
-    assert developer.total_hours == pytest.approx(1558 - sum(d.hours_saved for d in developer.discounts), abs=0.2)
+    assert developer.total_hours == pytest.approx(
+        1558 - sum(d.hours_saved for d in developer.discounts), abs=0.2
+    )
     # phase hours shrink only where the rules apply
     assert [ph.hours for ph in developer.phases][1:3] == [260, 346]
-    assert {d.rule for d in scientist.discounts} == {"data-scientist-dataframes", "data-scientist-classical-ml", "data-scientist-math"}
+    assert {d.rule for d in scientist.discounts} == {
+        "data-scientist-dataframes",
+        "data-scientist-classical-ml",
+        "data-scientist-math",
+    }
     assert scientist.phases[1].hours < 260
 
 

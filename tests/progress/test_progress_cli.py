@@ -42,7 +42,9 @@ def events(db_url: str, kind: str) -> list[dict[str, object]]:
 
 
 def test_log_accepts_the_usual_forms(db_url: str) -> None:
-    assert "logged 1h30m on p1.python" in aipath("log", "90m", "--topic", "p1.python", "--db", db_url)
+    assert "logged 1h30m on p1.python" in aipath(
+        "log", "90m", "--topic", "p1.python", "--db", db_url
+    )
     aipath("log", "1.5h", "--topic", "p1.python.asyncio", "--db", db_url)
     aipath("log", "2h30m", "--resource", "res.fluent-python", "--note", "ch 19", "--db", db_url)
     rows = events(db_url, "study")
@@ -68,7 +70,10 @@ def test_log_on_a_past_day(db_url: str) -> None:
         (["2"], "has no unit"),
         (["lots"], "cannot read 'lots'"),
         (["0m"], "less than a minute"),
-        (["1h", "--topic", "p1.pyton"], "unknown topic or skill id 'p1.pyton' (did you mean p1.python"),
+        (
+            ["1h", "--topic", "p1.pyton"],
+            "unknown topic or skill id 'p1.pyton' (did you mean p1.python",
+        ),
         (["1h", "--resource", "res.nope"], "unknown resource id 'res.nope'"),
         (["1h", "--topic", "p1.python", "--resource", "res.fluent-python"], "not both"),
         (["1h", "--on", "yesterday"], "--on 'yesterday' is not a date"),
@@ -80,7 +85,9 @@ def test_log_rejects_nonsense(db_url: str, args: list[str], message: str) -> Non
     assert events(db_url, "study") == []
 
 
-def test_note_with_text_and_with_editor(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_note_with_text_and_with_editor(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     aipath("note", "p1.math", "first thoughts", "--db", db_url)
     editor = tmp_path / "editor.py"
     editor.write_text(
@@ -89,7 +96,7 @@ def test_note_with_text_and_with_editor(db_url: str, tmp_path: Path, monkeypatch
             import sys
             path = sys.argv[1]
             old = open(path, encoding="utf-8").read()
-            open(path, "w", encoding="utf-8").write(old + "\\nadded in the editor\\n")
+            open(path, "w", encoding="utf-8").write(old + "added in the editor\\n")
             """
         )
     )
@@ -104,7 +111,9 @@ def test_note_left_unchanged_in_the_editor_saves_nothing(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     editor = tmp_path / "noop.py"
-    editor.write_text("import sys, os, time\nt = os.path.getmtime(sys.argv[1])\nos.utime(sys.argv[1], (t + 5, t + 5))\n")
+    editor.write_text(
+        "import sys, os, time\nt = os.path.getmtime(sys.argv[1])\nos.utime(sys.argv[1], (t + 5, t + 5))\n"
+    )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     monkeypatch.delenv("VISUAL", raising=False)
     assert "note unchanged" in aipath("note", "p1.git", "--db", db_url)

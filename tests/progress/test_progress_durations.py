@@ -50,10 +50,12 @@ def test_accepted(text: str, minutes: int) -> None:
 def test_rejected_with_a_clear_message(text: str, message: str) -> None:
     with pytest.raises(AipathError, match=message) as info:
         parse_duration(text)
-    assert info.value.hint and "90m" in info.value.hint or "--on" in (info.value.hint or "")
+    assert (info.value.hint and "90m" in info.value.hint) or "--on" in (info.value.hint or "")
 
 
-@pytest.mark.parametrize(("minutes", "text"), [(95, "1h35m"), (60, "1h"), (5, "5m"), (150, "2h30m")])
+@pytest.mark.parametrize(
+    ("minutes", "text"), [(95, "1h35m"), (60, "1h"), (5, "5m"), (150, "2h30m")]
+)
 def test_format_is_the_inverse(minutes: int, text: str) -> None:
     assert format_minutes(minutes) == text
     assert parse_duration(text) == minutes

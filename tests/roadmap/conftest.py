@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from aipath.roadmap import DATA_DIR
+from aipath.roadmap import DATA_DIR, Roadmap
 
 Edit = Callable[[str, str, str], Path]
+Cover = Callable[[Roadmap], dict[str, list[str]]]
 
 
 @pytest.fixture
@@ -33,3 +34,21 @@ def edit(data_copy: Path) -> Edit:
         return data_copy
 
     return _edit
+
+
+@pytest.fixture
+def cover() -> Cover:
+    """A lab mapping for the skills whose lab has landed (their reading_only line is gone).
+
+    Lab authors delete reading_only lines while these tests live, so tests that attach labs
+    start from this mapping instead of assuming which skills are still reading only.
+    """
+
+    def _cover(roadmap: Roadmap) -> dict[str, list[str]]:
+        return {
+            s.id: [f"p{s.phase_number}-stand-in"]
+            for s in roadmap.all_skills()
+            if s.reading_only is None
+        }
+
+    return _cover

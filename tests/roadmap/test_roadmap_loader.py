@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from aipath.errors import AipathError
-from aipath.roadmap import load_roadmap
+from aipath.roadmap import Roadmap, load_roadmap
 from aipath.roadmap.loader import roadmap_for_learner
 
 # The `edit` fixture (conftest.py): replace one snippet in one file of the data copy.
 Edit = Callable[[str, str, str], Path]
+# The `cover` fixture (conftest.py): labs for the skills whose reading_only line is gone.
+Cover = Callable[[Roadmap], dict[str, list[str]]]
 
 
 def load_error(data_dir: Path) -> str:
@@ -74,14 +76,22 @@ def test_duplicate_yaml_key_is_refused(edit: Edit) -> None:
     assert "duplicate key 'title'" in message
 
 
-def test_skill_with_neither_labs_nor_reading_only(edit: Edit) -> None:
+def test_skill_with_neither_labs_nor_reading_only(edit: Edit, cover: Cover) -> None:
+    # A lab author deletes the reading_only line when the lab lands: the static data still loads
+    # (the catalogue validates itself against it), and attaching the labs enforces the rule.
     data = edit(
         "phase4.yaml",
         '            reading_only: "No lab yet: p4-serving will cover it; '
         'study with the resources meanwhile."\n',
         "",
     )
-    message = load_error(data)
+    roadmap = load_roadmap(data)
+    assert roadmap.skill("p4.serving.fastapi").reading_only is None
+    mapping = cover(roadmap)
+    assert mapping.pop("p4.serving.fastapi") == ["p4-stand-in"]
+    with pytest.raises(AipathError) as info:
+        roadmap.with_labs(mapping)  # no lab reaches it after all
+    message = str(info.value)
     assert message.startswith("roadmap data error in phase4.yaml: phases[0].topics[3].skills[0]: ")
     assert "skill p4.serving.fastapi has neither labs nor reading_only" in message
     assert "reading_only:" in message and "lab.toml" in message  # says how to fix it

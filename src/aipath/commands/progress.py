@@ -10,7 +10,7 @@ import difflib
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -95,7 +95,9 @@ def check_roadmap_id(value: str, kinds: tuple[str, ...]) -> str:
     if value not in known and "lab" in kinds:
         from aipath.labs import load_catalogue
 
-        known |= set(load_catalogue().ids())
+        # a broken catalogue must not stop marking roadmap ids; the id then stays unknown
+        with suppress(AipathError):
+            known |= set(load_catalogue().ids())
     if value not in known:
         raise AipathError(
             f"unknown {' or '.join(kinds)} id {value!r}{_suggest(value, known)}",

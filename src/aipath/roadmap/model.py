@@ -17,7 +17,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    computed_field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from aipath.errors import AipathError
@@ -28,6 +36,10 @@ PHASE_ID = re.compile(r"^p[1-9][0-9]*$")
 TOPIC_ID = re.compile(rf"^p[1-9][0-9]*\.{SLUG}$")
 SKILL_ID = re.compile(rf"^p[1-9][0-9]*\.{SLUG}\.{SLUG}$")
 LAB_ID = re.compile(rf"^p[1-9][0-9]*-{SLUG}$")
+
+# Validation context key set by ``Roadmap.with_labs``: only once the catalogue's labs are attached
+# can we tell a skill that no lab reaches from one whose lab simply is not attached yet.
+LABS_ATTACHED = "labs_attached"
 
 # Skill hours of a phase may drift this far from the phase's budget before we call it an error:
 # estimates are rough, but a phase whose skills need twice its months would mislead the planner.
@@ -89,8 +101,12 @@ class Skill(_Model):
     reading_only: Annotated[str, Field(min_length=10)] | None = None
 
     @model_validator(mode="after")
-    def _labs_or_reading(self) -> Skill:
-        if not self.labs and self.reading_only is None:
+    def _labs_or_reading(self, info: ValidationInfo) -> Skill:
+        # The static data never lists labs (they come from the lab manifests), so "neither" is
+        # only an error once labs are attached; before that, a skill without reading_only is
+        # one whose lab has landed.
+        attached = bool(info.context and info.context.get(LABS_ATTACHED))
+        if attached and not self.labs and self.reading_only is None:
             raise rule_error(
                 (),
                 f"skill {self.id} has neither labs nor reading_only: add "
@@ -528,7 +544,8 @@ class Roadmap(_Model):
         """A copy whose skills carry the labs the catalogue says reach them, re-validated.
 
         The lab manifests are the one source of truth for labs, so this *replaces* every skill's
-        labs: a skill missing from ``mapping`` ends up with none.
+        labs: a skill missing from ``mapping`` ends up with none.  This is also where the rule
+        "every skill has labs or a reading_only reason" is enforced, since only now is it known.
         """
         known = {s.id for s in self.all_skills()}
         for skill_id, labs in mapping.items():
@@ -545,12 +562,15 @@ class Roadmap(_Model):
                 for skill in topic["skills"]:
                     skill["labs"] = list(dict.fromkeys(mapping.get(skill["id"], [])))
         try:
-            return Roadmap.model_validate(data)
+            return Roadmap.model_validate(data, context={LABS_ATTACHED: True})
         except ValidationError as exc:
             loc, message = error_locations(exc)[0]
-            phase_file = ""
+            where = format_loc(loc)
             if len(loc) > 1 and loc[0] == "phases" and isinstance(loc[1], int):
-                phase_file = f" (src/aipath/roadmap/data/phase{loc[1] + 1}.yaml)"
+                # Phase N lives in phaseN.yaml as the file's only phase: point inside that file.
+                where = f"phase{loc[1] + 1}.yaml: {format_loc(('phases', 0, *loc[2:]))}"
             raise AipathError(
-                f"roadmap and lab catalogue disagree at {format_loc(loc)}{phase_file}: {message}"
+                f"roadmap data error in {where}: {message}",
+                hint="the roadmap data (src/aipath/roadmap/data/) and the lab manifests "
+                "(labs/content/*/*/lab.toml) must agree",
             ) from None

@@ -57,7 +57,10 @@ def business_problem(ctx: AuditContext) -> Outcome:
         )
     if section is not None:
         return Outcome(
-            "warn", f"“{section.title}” is thin ({section.words} words)", [ev("", doc.rel, section.line)], fix=fix
+            "warn",
+            f"“{section.title}” is thin ({section.words} words)",
+            [ev("", doc.rel, section.line)],
+            fix=fix,
         )
     return Outcome("fail", "no problem or business section", fix=fix)
 

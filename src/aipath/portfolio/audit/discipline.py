@@ -9,7 +9,7 @@ from typing import Any
 
 from aipath.portfolio.audit.context import AuditContext, is_test_path
 from aipath.portfolio.audit.lint import run_ruff
-from aipath.portfolio.audit.models import Evidence
+from aipath.portfolio.audit.models import Evidence, Status
 from aipath.portfolio.audit.readme import TOPIC_LABELS, has_number
 from aipath.portfolio.audit.registry import Outcome, check, ev
 from aipath.portfolio.audit.sandbox import run_tests
@@ -34,8 +34,12 @@ VAGUE_MESSAGE = re.compile(
     re.I,
 )
 DATA_SUFFIXES = frozenset(
-    "csv tsv parquet feather arrow xlsx xls pkl pickle joblib h5 hdf5 npy npz jsonl ndjson "
-    "avro orc sqlite db zip gz tar bz2 xz 7z rar pt pth onnx safetensors ckpt bin".split()
+    {
+        *("csv", "tsv", "parquet", "feather", "arrow", "xlsx", "xls", "pkl", "pickle"),
+        *("joblib", "h5", "hdf5", "npy", "npz", "jsonl", "ndjson", "avro", "orc", "sqlite"),
+        *("db", "zip", "gz", "tar", "bz2", "xz", "7z", "rar", "pt", "pth", "onnx"),
+        *("safetensors", "ckpt", "bin"),
+    }
 )
 LICENSE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "COPYING")
 
@@ -148,7 +152,7 @@ def ci(ctx: AuditContext) -> Outcome:
                 runs_tests.append(ev(f"runs `{snippet(command, 60)}`", rel, line))
                 break
     if runs_tests:
-        status = "pass" if not broken else "warn"
+        status: Status = "pass" if not broken else "warn"
         return Outcome(
             status, f"{len(valid)} CI file(s); tests run in CI", runs_tests[:3] + broken, fix=fix
         )

@@ -148,7 +148,12 @@ def large_blobs_in_history(root: Path, min_bytes: int) -> list[tuple[str, int]] 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     try:
         proc = subprocess.run(
-            ["git", *_SAFE_CONFIG, "cat-file", "--batch-check=%(objecttype) %(objectsize) %(objectname)"],
+            [
+                "git",
+                *_SAFE_CONFIG,
+                "cat-file",
+                "--batch-check=%(objecttype) %(objectsize) %(objectname)",
+            ],
             cwd=root,
             env=env,
             input="\n".join(names).encode() + b"\n",

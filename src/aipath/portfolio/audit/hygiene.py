@@ -82,7 +82,9 @@ def large_files(ctx: AuditContext) -> Outcome:
         blobs = gitrepo.large_blobs_in_history(ctx.root, HUGE)
         for name, size in (blobs or [])[:20]:
             if name not in current:
-                fails.append(ev(f"{human_size(size)} blob still in git history (deleted since)", name))
+                fails.append(
+                    ev(f"{human_size(size)} blob still in git history (deleted since)", name)
+                )
     fix = (
         "Track large binaries with Git LFS (`git lfs track '*.bin'`) or keep them out of git "
         "(download script, DVC); purge old ones from history with git filter-repo."
@@ -110,7 +112,7 @@ def notebooks(ctx: AuditContext) -> Outcome:
             broken.append(ev("could not be read (binary, too large or unreadable)", entry.rel))
             continue
         try:
-            nb = nbformat.reads(text, as_version=4)
+            nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
             cells = list(nb.get("cells", []))
         except (json.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
             broken.append(ev(f"not a valid notebook: {type(exc).__name__}", entry.rel))
@@ -121,11 +123,15 @@ def notebooks(ctx: AuditContext) -> Outcome:
         executed = [
             i
             for i, cell in enumerate(cells, start=1)
-            if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count"))
+            if cell.get("cell_type") == "code"
+            and (cell.get("outputs") or cell.get("execution_count"))
         ]
         if executed:
             with_outputs.append(
-                ev(f"{len(executed)} code cell(s) with outputs (first: cell {executed[0]})", entry.rel)
+                ev(
+                    f"{len(executed)} code cell(s) with outputs (first: cell {executed[0]})",
+                    entry.rel,
+                )
             )
         if not _paired(ctx, entry, nb.get("metadata", {})):
             unpaired.append(ev("no paired script (jupytext)", entry.rel))
@@ -144,7 +150,9 @@ def notebooks(ctx: AuditContext) -> Outcome:
             fix=fix,
         )
     if unpaired:
-        return Outcome("warn", f"{len(unpaired)} of {count} notebook(s) unpaired", unpaired[:6], fix=fix)
+        return Outcome(
+            "warn", f"{len(unpaired)} of {count} notebook(s) unpaired", unpaired[:6], fix=fix
+        )
     return Outcome("pass", f"{count} notebook(s), outputs cleared and paired")
 
 

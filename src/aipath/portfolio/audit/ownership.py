@@ -13,7 +13,16 @@ from aipath.portfolio.audit.textutil import line_of
 
 GROUP = "ownership"
 
-API_FACTORIES = {"FastAPI", "Flask", "Starlette", "Quart", "Sanic", "Litestar", "Interface", "Blocks"}
+API_FACTORIES = {
+    "FastAPI",
+    "Flask",
+    "Starlette",
+    "Quart",
+    "Sanic",
+    "Litestar",
+    "Interface",
+    "Blocks",
+}
 API_IMPORTS = ("streamlit", "gradio", "bentoml", "litserve", "ray.serve")
 BATCH_NAMES = re.compile(
     r"^(predict|predict_\w+|batch_\w+|score|score_\w+|forecast|forecast_\w+|infer|inference|"
@@ -65,7 +74,9 @@ def _find_api_apps(ctx: AuditContext) -> list[Evidence]:
                     names.append(node.module)
                 for imported in names:
                     if imported.split(".")[0] in API_IMPORTS:
-                        found.append(ev(f"serving library {imported} imported", mod.rel, node.lineno))
+                        found.append(
+                            ev(f"serving library {imported} imported", mod.rel, node.lineno)
+                        )
     return found
 
 
@@ -95,7 +106,9 @@ def entry_point(ctx: AuditContext) -> Outcome:
             continue
         for node in mod.tree.body:
             if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test):
-                guards.append(ev("script guarded by if __name__ == '__main__'", mod.rel, node.lineno))
+                guards.append(
+                    ev("script guarded by if __name__ == '__main__'", mod.rel, node.lineno)
+                )
     if guards:
         return Outcome(
             "warn",
@@ -143,7 +156,9 @@ def _dockerfiles(ctx: AuditContext) -> list[str]:
     names = [
         e.rel
         for e in ctx.files.entries
-        if e.name == "Dockerfile" or e.name.endswith(".Dockerfile") or e.name.startswith("Dockerfile.")
+        if e.name == "Dockerfile"
+        or e.name.endswith(".Dockerfile")
+        or e.name.startswith("Dockerfile.")
     ]
     return sorted(names, key=lambda rel: (rel.count("/"), rel))
 
@@ -218,9 +233,9 @@ def dockerfile(ctx: AuditContext) -> Outcome:
     for n, word, args in steps:
         if word != "RUN":
             continue
-        if re.search(r"\bpip3?\s+install\b", args) and "--no-cache-dir" not in args:
-            if not env_no_cache:
-                issues.append(ev("pip install without --no-cache-dir", rel, n))
+        pip = re.search(r"\bpip3?\s+install\b", args)
+        if pip and "--no-cache-dir" not in args and not env_no_cache:
+            issues.append(ev("pip install without --no-cache-dir", rel, n))
         if re.search(r"apt-get\s+install", args) and "/var/lib/apt/lists" not in args:
             issues.append(ev("apt-get install without removing /var/lib/apt/lists", rel, n))
     serves = any(word == "EXPOSE" for _, word, _ in after_last) or any(
@@ -286,8 +301,10 @@ def reproducible_env(ctx: AuditContext) -> Outcome:
                 if isinstance(dep, str):
                     specs.append((py.rel, line_of(text, re.escape(dep)), dep))
     for entry in ctx.files.entries:
-        if entry.name.startswith("requirements") and entry.suffix in {"txt", "in"} and (
-            entry.rel.count("/") <= 1
+        if (
+            entry.name.startswith("requirements")
+            and entry.suffix in {"txt", "in"}
+            and (entry.rel.count("/") <= 1)
         ):
             text = ctx.files.read_text(entry.rel) or ""
             specs.extend((entry.rel, n, line) for n, line in _requirement_specs(text))

@@ -102,7 +102,7 @@ def run_tests(files: RepoFiles, timeout_s: float) -> TestRun:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=lambda: _limit_child(int(timeout_s) + 5),  # noqa: PLW1509
+            preexec_fn=lambda: _limit_child(int(timeout_s) + 5),
         )
         try:
             out, _ = proc.communicate(timeout=timeout_s)
@@ -119,10 +119,8 @@ def run_tests(files: RepoFiles, timeout_s: float) -> TestRun:
     seconds = time.monotonic() - started
     if timed_out:
         return TestRun(False, f"tests did not finish within {timeout_s:.0f} s", tail, seconds, True)
-    match = None
-    for match in _SUMMARY.finditer(text):
-        pass
-    summary = match.group(1) if match else f"pytest exited with status {proc.returncode}"
+    matches = list(_SUMMARY.finditer(text))
+    summary = matches[-1].group(1) if matches else f"pytest exited with status {proc.returncode}"
     if proc.returncode == 5:
         summary = "pytest collected no tests"
     return TestRun(proc.returncode == 0, summary, tail, seconds)

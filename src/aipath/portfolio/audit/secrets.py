@@ -22,8 +22,12 @@ from aipath.portfolio.audit.walker import FileEntry, RepoFiles
 SCAN_SECONDS = 20.0
 MAX_SCAN_FILES = 5_000
 SKIP_SUFFIXES = frozenset(
-    "png jpg jpeg gif bmp ico svg pdf woff woff2 ttf eot mp3 mp4 wav zip gz tar bz2 xz 7z "
-    "whl so dylib dll exe pyc parquet feather pkl pickle joblib h5 npy npz onnx pt pth".split()
+    {
+        *("png", "jpg", "jpeg", "gif", "bmp", "ico", "svg", "pdf", "woff", "woff2", "ttf"),
+        *("eot", "mp3", "mp4", "wav", "zip", "gz", "tar", "bz2", "xz", "7z", "whl", "so"),
+        *("dylib", "dll", "exe", "pyc", "parquet", "feather", "pkl", "pickle", "joblib"),
+        *("h5", "npy", "npz", "onnx", "pt", "pth"),
+    }
 )
 PRIORITY = ("env", "py", "yml", "yaml", "toml", "ini", "cfg", "conf", "json", "sh", "ipynb")
 SENSITIVE_NAMES = re.compile(

@@ -481,9 +481,9 @@ def test_fetch_all_refills_slots(all_run: AllRun) -> None:
 @pytest.mark.task(3)
 def test_fetch_all_is_concurrent_in_time(all_run: AllRun) -> None:
     serial = (sum(SLOW.values()) + FAST_MS * (12 - len(SLOW) + len(FAILING))) / 1000
-    if all_run.elapsed > 0.6 * serial:
+    if all_run.elapsed > 0.8 * serial:
         fail(f"fetch_all took {all_run.elapsed:.2f} s; the delays add up to {serial:.2f} s, so "
-             f"with {LIMIT} requests in flight it should take well under {0.6 * serial:.2f} s")
+             f"with {LIMIT} requests in flight it should take well under {0.8 * serial:.2f} s")
 
 
 @pytest.mark.task(3)

