@@ -25,7 +25,9 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_init_creates_a_git_workspace_with_every_starter(fixture_labs: Path, tmp_path: Path) -> None:
+def test_init_creates_a_git_workspace_with_every_starter(
+    fixture_labs: Path, tmp_path: Path
+) -> None:
     code, out = run("init", str(tmp_path / "ws"), "--hours", "10")
     assert code == 0, out
     ws = tmp_path / "ws"
@@ -108,9 +110,11 @@ def test_reset_keeps_a_backup_and_update_keeps_edits(fixture_workspace: Path) ->
 def test_deleted_exercise_gets_a_clear_message(fixture_workspace: Path) -> None:
     target = fixture_workspace / "labs" / "p1" / "01-tiny" / "exercise.py"
     target.rename(target.with_name("renamed.py"))
-    code, out = run("check", "p1-tiny", "-w", str(fixture_workspace), "--cold")
+    code, out = run("check", "p1-tiny", "-w", str(fixture_workspace), "--cold", "--json")
     assert code == 1
-    assert "missing" in flat(out) and "aipath reset p1-tiny" in flat(out)
+    error = json.loads(out)["error"]
+    assert error["kind"] == "missing-file"
+    assert "missing" in error["message"] and "aipath reset p1-tiny" in error["message"]
 
 
 def test_unknown_lab_and_missing_workspace_are_one_line_errors(

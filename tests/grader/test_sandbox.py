@@ -16,8 +16,14 @@ LAB = Path(__file__).parents[1] / "fixtures" / "labs" / "p1" / "01-tiny"
 GOOD = "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n"
 
 
-def check(tmp_path: Path, source: str | None, *, mode: str = "fork", timeout: float = 2.0,
-          memory_mb: int = 256) -> CheckResult:
+def check(
+    tmp_path: Path,
+    source: str | None,
+    *,
+    mode: str = "fork",
+    timeout: float = 2.0,
+    memory_mb: int = 256,
+) -> CheckResult:
     learner = tmp_path / "exercise.py"
     if source is not None:
         learner.write_text(source, encoding="utf-8")
@@ -83,7 +89,8 @@ def test_memory_bomb_is_stopped(tmp_path: Path) -> None:
 
 def test_gradual_memory_growth_is_stopped(tmp_path: Path) -> None:
     source = GOOD.replace(
-        "    return x * 2", "    chunks = []\n    while True:\n        chunks.append(bytearray(50 * 2**20))"
+        "    return x * 2",
+        "    chunks = []\n    while True:\n        chunks.append(bytearray(50 * 2**20))",
     )
     result = check(tmp_path, source, timeout=10, memory_mb=300)
     assert result.status is Status.ERROR
@@ -144,7 +151,9 @@ def test_import_error_names_the_missing_module(tmp_path: Path) -> None:
 
 
 def test_exception_shows_only_learner_frames(tmp_path: Path) -> None:
-    source = GOOD.replace("    return x * 2", "    return helper(x)\n\n\ndef helper(x):\n    return x['key']")
+    source = GOOD.replace(
+        "    return x * 2", "    return helper(x)\n\n\ndef helper(x):\n    return x['key']"
+    )
     result = check(tmp_path, source)
     message = result.tests[0].message
     assert result.tests[0].status is Status.ERROR
@@ -160,7 +169,8 @@ def test_deleted_file_is_named_with_the_way_back(tmp_path: Path) -> None:
 
 def test_megabytes_of_output_are_capped(tmp_path: Path) -> None:
     source = GOOD.replace(
-        "    return x * 2", "    for _ in range(100_000):\n        print('spam' * 20)\n    return x * 2"
+        "    return x * 2",
+        "    for _ in range(100_000):\n        print('spam' * 20)\n    return x * 2",
     )
     result = check(tmp_path, source, timeout=10)
     assert result.status is Status.PASSED

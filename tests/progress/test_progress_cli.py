@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 from datetime import date, timedelta
@@ -16,6 +17,11 @@ from aipath.errors import AipathError
 from aipath.progress import ProgressStore
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _stable_labs(fixture_labs: Path) -> None:
+    """Use the small fixture catalogue, so lab ids are stable (p1-tiny)."""
 
 
 def aipath(*args: str) -> str:
@@ -124,9 +130,14 @@ def test_mark_states(db_url: str) -> None:
     aipath("mark", "p1.git", "done", "--db", db_url)
     aipath("mark", "p1.math.calculus", "skipped", "--db", db_url)
     aipath("mark", "proj.tabular", "done", "--db", db_url)
+    aipath("mark", "p1-tiny", "skipped", "--db", db_url)
     aipath("mark", "p1.git", "pending", "--db", db_url)
     with ProgressStore.open(db_url) as store:
-        assert store.marks() == {"p1.math.calculus": "skipped", "proj.tabular": "done"}
+        assert store.marks() == {
+            "p1.math.calculus": "skipped",
+            "proj.tabular": "done",
+            "p1-tiny": "skipped",
+        }
     assert "unknown mark 'finished'" in aipath_fails("mark", "p1.git", "finished", "--db", db_url)
     assert "unknown" in aipath_fails("mark", "p9.nothing", "done", "--db", db_url)
 
@@ -163,6 +174,18 @@ def test_import_explains_broken_files(db_url: str, tmp_path: Path) -> None:
     bad.write_text('{"format": "aipath-progress", "version": 1, "events": [{"uid": 3}]}')
     assert "events.0" in aipath_fails("import", str(bad), "--db", db_url)
     assert "cannot read" in aipath_fails("import", str(tmp_path / "missing.json"), "--db", db_url)
+
+
+def test_real_entry_point_prints_one_line_errors(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "aipath", "log", "lots", "--db", f"sqlite:///{tmp_path / 'p.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "cannot read 'lots' as a duration" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_database_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,13 @@ from sqlalchemy import create_engine, inspect
 
 from aipath.errors import AipathError
 from aipath.progress import ProgressStore, default_db_url
-from aipath.progress.engine import alembic_config, current_revision, head_revision, make_engine
+from aipath.progress.engine import (
+    SCHEMA_HEAD,
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+)
 from aipath.progress.models import Base
 
 
@@ -28,6 +34,25 @@ def test_open_migrates_to_head(db_url: str) -> None:
         assert {"events", "profile", "alembic_version"} <= tables
     finally:
         engine.dispose()
+
+
+def test_schema_head_constant_names_the_newest_migration() -> None:
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_an_up_to_date_store_opens_without_importing_alembic(db_url: str) -> None:
+    """Opening must stay cheap: `aipath check` opens the store after every save."""
+    ProgressStore.open(db_url).close()
+    probe = (
+        "import sys; from aipath.progress import ProgressStore; "
+        "s = ProgressStore.open(sys.argv[1]); s.log_study(1); s.close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, db_url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_migrations_match_the_models(db_url: str) -> None:

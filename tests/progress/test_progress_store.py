@@ -254,3 +254,19 @@ def test_reopen_keeps_everything(db_url: str) -> None:
         assert _without_stamp(second.export_json()) == _without_stamp(before)
     finally:
         second.close()
+
+
+def test_threads_share_one_store(store: ProgressStore) -> None:
+    """The dashboard serves requests from a thread pool while checks are recorded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(n: int) -> None:
+        for i in range(10):
+            store.record_check(f"p1-lab-{n}", "failed" if i < 9 else "passed", 0.1)
+            store.lab_states()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, range(4)))
+    states = store.lab_states()
+    assert sorted(states) == [f"p1-lab-{n}" for n in range(4)]
+    assert all(s.attempts == 10 and s.ever_passed for s in states.values())

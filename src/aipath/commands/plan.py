@@ -42,7 +42,8 @@ def _fmt(day: date | None) -> str:
 def _item_line(item: WorkItem) -> str:
     hours = f", {item.hours:g} h" if item.hours else ""
     late = " [red](overdue)[/]" if item.overdue else ""
-    return f"{item.kind} [bold]{item.id}[/] {item.title} (due {item.due}{hours}){late}"
+    projected = f" → projected {item.projected_due}" if item.projected_due else ""
+    return f"{item.kind} [bold]{item.id}[/] {item.title} (due {item.due}{projected}{hours}){late}"
 
 
 def _print_plan(plan: Plan) -> None:
@@ -64,9 +65,7 @@ def _print_plan(plan: Plan) -> None:
     for column in ("#", "phase", "start", "end", "hours", "projected end", "done"):
         table.add_column(column, justify="right" if column in ("#", "hours", "done") else "left")
     for ph in plan.phases:
-        hours = (
-            f"{ph.hours:g}" if ph.hours == ph.base_hours else f"{ph.hours:g} (of {ph.base_hours:g})"
-        )
+        hours = f"{ph.hours:g}" if ph.hours == ph.base_hours else f"{ph.hours:g}/{ph.base_hours:g}"
         table.add_row(
             str(ph.number),
             ph.title,
@@ -80,8 +79,7 @@ def _print_plan(plan: Plan) -> None:
 
     if plan.discounts:
         console.print(
-            f"[bold]Shortened for your background[/] ({plan.base_hours:g} h → "
-            f"{plan.total_hours:g} h):"
+            f"[bold]Taken off the plan[/] ({plan.base_hours:g} h → {plan.total_hours:g} h):"
         )
         for d in plan.discounts:
             console.print(f"  − {d.hours_saved:g} h  {d.label} (kept {d.keep:.0%}): {d.reason}")

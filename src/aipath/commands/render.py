@@ -27,9 +27,15 @@ def status_text(status: str) -> Text:
 
 def verdict_panel(result: CheckResult, title: str | None = None) -> Panel:
     colour, label = STYLE[result.status]
-    parts: list[RenderableType] = [Text(result.summary, style="bold")]
+    parts: list[RenderableType] = [Text(result.summary, style="bold", overflow="fold")]
     if result.error is not None:
-        parts.append(Text(f"\n[{result.error.kind.value}] {result.error.message}", style=colour))
+        parts.append(
+            Text(
+                f"\n[{result.error.kind.value}] {result.error.message}",
+                style=colour,
+                overflow="fold",
+            )
+        )
     if result.tests:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("task", justify="right")

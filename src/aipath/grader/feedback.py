@@ -272,15 +272,16 @@ def assert_frame(
             w = want.astype("float64").to_numpy()
             same = np.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
         else:
-            same = np.array(
-                [
-                    (pd.isna(a) and pd.isna(b))
-                    if (pd.isna(a) is True or pd.isna(b) is True)
-                    else a == b
-                    for a, b in zip(g_values, w_values, strict=True)
-                ],
-                dtype=bool,
-            )
+            # Vectorized: equal values, or missing on both sides (NaN, None, NaT, pd.NA).
+            g_series = pd.Series(g_values, dtype=object)
+            w_series = pd.Series(w_values, dtype=object)
+            both_missing = (g_series.isna() & w_series.isna()).to_numpy()
+            try:
+                equal = (g_series == w_series).fillna(False).to_numpy(dtype=bool)
+            except (TypeError, ValueError):
+                pairs = zip(g_values, w_values, strict=True)
+                equal = np.array([a == b for a, b in pairs], dtype=bool)
+            same = equal | both_missing
         if not same.all():
             pos = int(np.argmin(same))
             label = actual.index[pos]
@@ -376,6 +377,23 @@ def gradient_check(
     )
 
 
+def _only_raises_not_implemented(tree: ast.Module) -> bool:
+    """True for an untouched starter body: (docstring) + raise NotImplementedError."""
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if len(functions) != 1:
+        return False
+    body = [
+        n
+        for n in functions[0].body
+        if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+    ]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    exc = body[0].exc
+    target = exc.func if isinstance(exc, ast.Call) else exc
+    return isinstance(target, ast.Name) and target.id == "NotImplementedError"
+
+
 def no_loops(
     func: Callable[..., Any], *, name: str | None = None, allow_comprehensions: bool = False
 ) -> None:
@@ -387,6 +405,8 @@ def no_loops(
     except (OSError, TypeError):
         return  # source unavailable (a builtin or a lambda from elsewhere): nothing to inspect
     tree = ast.parse(source)
+    if _only_raises_not_implemented(tree):
+        raise NotImplementedError(f"{label} is still the starter's TODO")
     loops: tuple[type[ast.AST], ...] = (ast.For, ast.While, ast.AsyncFor)
     if not allow_comprehensions:
         loops += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

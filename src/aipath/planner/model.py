@@ -172,6 +172,7 @@ class WorkItem:
     hours: float
     due: date
     overdue: bool = False
+    projected_due: date | None = None
 
 
 @dataclass(frozen=True)

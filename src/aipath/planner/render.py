@@ -32,6 +32,7 @@ def _item(item: WorkItem) -> dict[str, object]:
         "title": item.title,
         "hours": round(item.hours, 1),
         "due": item.due.isoformat(),
+        "projected_due": _iso(item.projected_due),
         "overdue": item.overdue,
     }
 
@@ -152,7 +153,7 @@ def plan_to_markdown(plan: Plan) -> str:
         f"- Start: **{plan.start.isoformat()}**, {p.hours_per_week:g} h/week, background: "
         f"{BACKGROUND_LABELS[p.background]}" + (f", track: {p.track}" if p.track else ""),
         f"- Finish: **{plan.finish.isoformat()}** ({plan.weeks} weeks, {plan.total_hours:g} h)",
-        f"- Job-ready: **{plan.job_ready.isoformat()}** (halfway-ish through phase "
+        f"- Job-ready: **{plan.job_ready.isoformat()}** (about halfway through phase "
         f"{plan.job_ready_phase})",
         f"- Pace: {describe_pace(plan)}",
     ]
@@ -171,10 +172,14 @@ def plan_to_markdown(plan: Plan) -> str:
             f"{ph.projected_end or '—'} |"
         )
     if plan.discounts:
-        lines += ["", "## What your background shortens", ""]
+        lines += ["", "## Taken off the plan, and why", ""]
         for d in plan.discounts:
             lines.append(f"- **{d.label}**: −{d.hours_saved:g} h (kept {d.keep:.0%}) — {d.reason}")
-    lines += ["", "## Labs", "", "| Week | Due | Lab | Done |", "|---|---|---|---|"]
+    lines += ["", "## Labs", ""]
+    if plan.labs:
+        lines += ["| Week | Due | Lab | Done |", "|---|---|---|---|"]
+    else:
+        lines.append("No labs in the catalogue for this plan.")
     for lab in plan.labs:
         lines.append(
             f"| {lab.week} | {lab.due} | `{lab.id}` {lab.title} | {'✓' if lab.done else ''} |"
@@ -233,7 +238,7 @@ def plan_to_ics(plan: Plan, *, stamp: datetime | None = None, block_hour: int = 
     block = CalEvent()
     block.add("uid", "study-block@aipath")
     block.add("dtstamp", when)
-    block.add("summary", f"aipath study block ({hpw:g} h this week)")
+    block.add("summary", f"aipath study block ({hpw:g} h/week planned)")
     start = datetime.combine(plan.start, time(block_hour, 0))
     block.add("dtstart", start)
     block.add("duration", timedelta(hours=min(hpw / 5, 8)))

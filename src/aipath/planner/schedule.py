@@ -261,6 +261,19 @@ def build_plan(
         day = projected(h)
         return None if day is None else max(now, day - timedelta(days=1))
 
+    def work(
+        kind: str, ident: str, title: str, hours: float, due_h: float, *, overdue: bool = False
+    ) -> WorkItem:
+        return WorkItem(
+            kind,
+            ident,
+            title,
+            hours,
+            last_day(start, due_h, hpw),
+            overdue,
+            projected_last_day(due_h),
+        )
+
     projected_finish: date | None = None
     if rate is not None:
         projected_finish = now if spent >= total_h else projected_last_day(total_h)
@@ -347,12 +360,12 @@ def build_plan(
         job_h = job_phase.start_h + job.fraction * (job_phase.end_h - job_phase.start_h)
     job_date = last_day(start, job_h, hpw)
     blockers: list[WorkItem] = [
-        WorkItem("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due)
+        work("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due_h)
         for lab in lab_plans
         if not lab.done and lab.phase <= job.phase and lab.due_h <= job_h + 1e-9
     ]
     blockers += [
-        WorkItem("project", p.id, p.title, 0.0, p.due)
+        work("project", p.id, p.title, 0.0, p.due_h)
         for p in project_plans
         if not p.done and p.phase <= job.phase
     ]
@@ -368,7 +381,7 @@ def build_plan(
         position = spent
     week_end = position + hpw
     this_week: list[WorkItem] = [
-        WorkItem("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due, True)
+        work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h, overdue=True)
         for lp in lab_plans
         if not lp.done and lp.due_h <= position
     ][:MAX_OVERDUE_SHOWN]
@@ -376,16 +389,14 @@ def build_plan(
         if s.hours <= 0 or skill_done(s) or s.end_h <= position or s.start_h >= week_end:
             continue
         overlap = min(s.end_h, week_end) - max(s.start_h, position)
-        this_week.append(
-            WorkItem("study", s.id, s.title, round(overlap, 1), last_day(start, s.end_h, hpw))
-        )
+        this_week.append(work("study", s.id, s.title, round(overlap, 1), s.end_h))
     this_week += [
-        WorkItem("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due)
+        work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h)
         for lp in lab_plans
         if not lp.done and position < lp.due_h <= week_end
     ]
     this_week += [
-        WorkItem("project", pp.id, pp.title, 0.0, pp.due)
+        work("project", pp.id, pp.title, 0.0, pp.due_h)
         for pp in project_plans
         if not pp.done and position < pp.due_h <= week_end
     ]
@@ -395,19 +406,19 @@ def build_plan(
     requires = {lab.id: lab.requires for lab, _ in lab_rows}
     practised = {s for lab, _ in lab_rows for s in lab.skills}
     candidates: list[tuple[float, WorkItem]] = [
-        (lp.due_h, WorkItem("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due))
+        (lp.due_h, work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h))
         for lp in lab_plans
         if not lp.done and all(r in finished for r in requires.get(lp.id, ()))
     ]
     candidates += [
-        (pp.due_h, WorkItem("project", pp.id, pp.title, 0.0, pp.due))
+        (pp.due_h, work("project", pp.id, pp.title, 0.0, pp.due_h))
         for pp in project_plans
         if not pp.done
     ]
     candidates += [
         (
             s.end_h,
-            WorkItem("study", s.id, s.title, round(s.hours, 1), last_day(start, s.end_h, hpw)),
+            work("study", s.id, s.title, round(s.hours, 1), s.end_h),
         )
         for s in skills
         if s.hours > 0 and not skill_done(s) and s.id not in practised

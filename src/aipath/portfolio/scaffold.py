@@ -203,9 +203,7 @@ def _context(spec: KindSpec, build: KindBuild, name: str, pkg: str) -> dict[str,
         "python_full": f"{version.major}.{version.minor}.{version.micro}",
         "deps": pinned(build.deps, spec.kind),
         "dev_deps": pinned(build.dev_deps, spec.kind),
-        "ruff_version": importlib.metadata.version("ruff")
-        if _installed("ruff")
-        else "0.6.9",
+        "ruff_version": importlib.metadata.version("ruff") if _installed("ruff") else "0.6.9",
         "serves": build.serves,
         "make_targets": [target for target, _ in build.make_commands],
         "make_commands": [(t, c.format(**fill)) for t, c in build.make_commands],
@@ -226,7 +224,13 @@ def _installed(dist: str) -> bool:
 
 def _evaluate(dest: Path, pkg: str) -> dict[str, Any]:
     """Run the new project's own ``evaluate --json`` so the README quotes measured numbers."""
-    env = {**os.environ, "PYTHONPATH": str(dest / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(dest / "src"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # OpenMP threads spin-wait; on a busy laptop or CI runner one thread is faster.
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
     try:
         proc = subprocess.run(
             [sys.executable, "-m", f"{pkg}.cli", "evaluate", "--json"],
@@ -288,9 +292,13 @@ def _check_destination(dest: Path) -> None:
 def create_project(kind: str, dest: Path, *, name: str | None = None) -> Path:
     """Write a ``kind`` project into ``dest`` (new or empty), measure it, commit it; return dest."""
     if kind not in KINDS:
-        raise AipathError(f"unknown project kind {kind!r}", hint=f"choose one of: {', '.join(KINDS)}")
+        raise AipathError(
+            f"unknown project kind {kind!r}", hint=f"choose one of: {', '.join(KINDS)}"
+        )
     if shutil.which("git") is None:
-        raise AipathError("git is not installed", hint="install git: projects start as a repository")
+        raise AipathError(
+            "git is not installed", hint="install git: projects start as a repository"
+        )
     dest = Path(dest).expanduser()
     _check_destination(dest)
     spec, build = KINDS[kind], BUILDS[kind]
@@ -314,7 +322,14 @@ def create_project(kind: str, dest: Path, *, name: str | None = None) -> Path:
             _write(dest / target, env.get_template(template).render({**context, "m": metrics}))
         _git(dest, "init", "-q", "-b", "main")
         _git(dest, "add", "-A")
-        _git(dest, "commit", "-q", "--no-verify", "-m", f"Scaffold {spec.title.split(' (')[0]} ({kind})")
+        _git(
+            dest,
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            f"Scaffold {spec.title.split(' (')[0]} ({kind})",
+        )
     except BaseException:
         if created:
             shutil.rmtree(dest, ignore_errors=True)

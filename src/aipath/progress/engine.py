@@ -16,17 +16,22 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from aipath.errors import AipathError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest migration shipped with this aipath.  Checking it with one SELECT lets an
+# up-to-date store open without importing Alembic (a few hundred ms a command); a test
+# keeps it equal to the head of migrations/versions.
+SCHEMA_HEAD = "0001"
 BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "aipath_immediate"
 _PG_MIGRATION_LOCK = 0x61697061  # "aipa": any constant shared by every aipath process
@@ -102,6 +107,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
     cfg = Config()
     script_location = resources.files("aipath.progress") / "migrations"
     cfg.set_main_option("script_location", str(script_location))
@@ -110,6 +117,8 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` under a lock that serializes concurrent openers."""
+    from alembic import command
+
     cfg = alembic_config()
     with engine.connect() as conn:
         conn.execution_options(**{IMMEDIATE: True})
@@ -118,6 +127,16 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database by one plain query; ``None`` when there is none."""
+    try:
+        with engine.connect() as conn:
+            value = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except DBAPIError:
+        return None
+    return str(value) if value is not None else None
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
-from alembic.util.exc import CommandError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -28,11 +27,12 @@ from aipath.errors import AipathError
 from aipath.progress import derive
 from aipath.progress.engine import (
     IMMEDIATE,
-    head_revision,
+    SCHEMA_HEAD,
     make_engine,
     migrate,
     parse_url,
     safe_url,
+    stored_revision,
 )
 from aipath.progress.models import Base
 from aipath.progress.types import (
@@ -152,14 +152,11 @@ class ProgressStore:
         shown = safe_url(parsed)
         engine = make_engine(url)
         try:
-            migrate(engine)
-        except CommandError as exc:
+            if stored_revision(engine) != SCHEMA_HEAD:
+                cls._migrate(engine, shown)
+        except AipathError:
             engine.dispose()
-            raise AipathError(
-                f"the progress store at {shown} has a schema this aipath does not know ({exc})",
-                hint=f"it was written by a newer aipath; upgrade aipath (this one knows up to "
-                f"revision {head_revision()})",
-            ) from exc
+            raise
         except OperationalError as exc:
             engine.dispose()
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -172,6 +169,19 @@ class ProgressStore:
             engine.dispose()
             raise AipathError(f"cannot open the progress store at {shown}: {exc}") from exc
         return cls(engine, url)
+
+    @staticmethod
+    def _migrate(engine: Engine, shown: str) -> None:
+        from alembic.util.exc import CommandError
+
+        try:
+            migrate(engine)
+        except CommandError as exc:
+            raise AipathError(
+                f"the progress store at {shown} has a schema this aipath does not know ({exc})",
+                hint=f"it was written by a newer aipath; upgrade aipath (this one knows up to "
+                f"revision {SCHEMA_HEAD})",
+            ) from exc
 
     def close(self) -> None:
         """Release connections (the data is already committed)."""
@@ -415,7 +425,7 @@ class ProgressStore:
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
-            "schema_revision": head_revision(),
+            "schema_revision": SCHEMA_HEAD,
             "exported_at": derive.utc_now().isoformat(),
             "profile": profile,
             "events": events,

@@ -40,8 +40,13 @@ LIST_KEYS: frozenset[str] = frozenset(
 )
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, which plain YAML silently lets the last one win."""
+# libyaml's parser is several times faster than the pure-Python one, and every CLI command loads
+# the roadmap once; both are "safe" loaders (no arbitrary Python objects).
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeBase):  # type: ignore[valid-type,misc]
+    """Safe loader that refuses duplicate keys, which plain YAML silently lets the last one win."""
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:

@@ -36,6 +36,27 @@ VALUE_WORDS = re.compile(
     r"hours?|money|spend|roi)\b",
     re.I,
 )
+
+
+def _blocks(text: str) -> list[tuple[int, str]]:
+    """Paragraphs and tables with their first line number: a table's header names the metric
+    and its rows hold the numbers, so they are judged together."""
+    blocks: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            if not current:
+                start = number
+            current.append(line)
+        elif current:
+            blocks.append((start, "\n".join(current)))
+            current = []
+    if current:
+        blocks.append((start, "\n".join(current)))
+    return blocks
+
+
 NO_README_FIX = "Write README.md; open it with the problem, who has it and what it costs them."
 
 
@@ -75,15 +96,17 @@ def business_metric(ctx: AuditContext) -> Outcome:
         "price estimate, recall on complaints for triage), with the measured value."
     )
     named: tuple[int, str] | None = None
-    for number, line in enumerate(doc.text.splitlines(), start=1):
-        match = METRICS.search(line)
+    for start, block in _blocks(doc.text):
+        match = METRICS.search(block)
         if not match:
             continue
-        if NUMBER.search(line[match.end() :]) or NUMBER.search(line[: match.start()]):
+        line = start + block.count("\n", 0, match.start())
+        if NUMBER.search(METRICS.sub(" ", block)):
+            first = block[match.start() :].splitlines()[0]
             return Outcome(
-                "pass", f"{match.group(0)} reported", [ev(snippet(line), doc.rel, number)]
+                "pass", f"{match.group(0)} reported", [ev(snippet(first), doc.rel, line)]
             )
-        named = named or (number, match.group(0))
+        named = named or (line, match.group(0))
     if named:
         return Outcome(
             "warn",

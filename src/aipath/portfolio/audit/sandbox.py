@@ -25,6 +25,8 @@ from aipath.portfolio.audit.walker import RepoFiles
 MAX_COPY_BYTES = 500_000_000
 MAX_FILE_BYTES = 50_000_000
 FILE_SIZE_LIMIT = 1 << 30
+# Thread-count and time-zone settings change speed, not behaviour; nothing else is inherited.
+PASS_THROUGH = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TZ")
 _SUMMARY = re.compile(
     r"^(?:=+ )?(\d[^\n]*?\b(?:passed|failed|errors?|skipped)\b[^\n]*?) in [\d.]+s", re.M
 )
@@ -84,6 +86,7 @@ def run_tests(files: RepoFiles, timeout_s: float) -> TestRun:
         _copy(files, work)
         pythonpath = [str(work / "src"), str(work)] if (work / "src").is_dir() else [str(work)]
         env = {
+            **{k: os.environ[k] for k in PASS_THROUGH if k in os.environ},
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "HOME": str(home),

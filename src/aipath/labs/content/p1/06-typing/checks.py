@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from aipath.grader.feedback import assert_close, fail
 
 MYPY_OPTIONS = ["--strict", "--config-file=", "--no-error-summary", "--no-color-output"]
@@ -330,9 +331,14 @@ def source(learner_file: Path) -> Source:
     return read_source(learner_file)
 
 
-@pytest.fixture(scope="session")
+_REPORTS: dict[Path, MypyReport] = {}
+
+
 def mypy_report(learner_file: Path, workdir: Path) -> MypyReport:
-    return run_mypy(learner_file, workdir)
+    """mypy's verdict, computed once per check run and only when a check needs it."""
+    if learner_file not in _REPORTS:
+        _REPORTS[learner_file] = run_mypy(learner_file, workdir)
+    return _REPORTS[learner_file]
 
 
 def describe(diagnostic: Diagnostic, name: str) -> str:
@@ -462,15 +468,15 @@ def member(learner: typing.Any, name: str) -> typing.Any:
 
 
 @pytest.mark.task(1)
-def test_task1_mypy_clean(source, mypy_report, learner_file):
+def test_task1_mypy_clean(source, learner_file, workdir):
     require_attempt(source, 1)
-    check_mypy(source, mypy_report, learner_file, 1)
+    check_mypy(source, mypy_report(learner_file, workdir), learner_file, 1)
 
 
 @pytest.mark.task(1)
-def test_task1_probe(source, mypy_report):
+def test_task1_probe(source, learner_file, workdir):
     require_attempt(source, 1)
-    check_probes(mypy_report, 1)
+    check_probes(mypy_report(learner_file, workdir), 1)
 
 
 @pytest.mark.task(1)
@@ -516,15 +522,15 @@ def test_task1_behaviour(source, learner):
 
 
 @pytest.mark.task(2)
-def test_task2_mypy_clean(source, mypy_report, learner_file):
+def test_task2_mypy_clean(source, learner_file, workdir):
     require_attempt(source, 2)
-    check_mypy(source, mypy_report, learner_file, 2)
+    check_mypy(source, mypy_report(learner_file, workdir), learner_file, 2)
 
 
 @pytest.mark.task(2)
-def test_task2_probe(source, mypy_report):
+def test_task2_probe(source, learner_file, workdir):
     require_attempt(source, 2)
-    check_probes(mypy_report, 2)
+    check_probes(mypy_report(learner_file, workdir), 2)
 
 
 @pytest.mark.task(2)
@@ -573,15 +579,15 @@ def test_task2_total_cost(source, learner):
 
 
 @pytest.mark.task(3)
-def test_task3_mypy_clean(source, mypy_report, learner_file):
+def test_task3_mypy_clean(source, learner_file, workdir):
     require_attempt(source, 3)
-    check_mypy(source, mypy_report, learner_file, 3)
+    check_mypy(source, mypy_report(learner_file, workdir), learner_file, 3)
 
 
 @pytest.mark.task(3)
-def test_task3_probe(source, mypy_report):
+def test_task3_probe(source, learner_file, workdir):
     require_attempt(source, 3)
-    check_probes(mypy_report, 3)
+    check_probes(mypy_report(learner_file, workdir), 3)
 
 
 class ReadTooMuch(Exception):
@@ -656,9 +662,9 @@ def test_task3_behaviour(source, learner):
 
 
 @pytest.mark.task(4)
-def test_whole_file_is_strict_clean(source, mypy_report, learner_file):
+def test_whole_file_is_strict_clean(source, learner_file, workdir):
     require_attempt(source, None)
-    check_mypy(source, mypy_report, learner_file, None)
+    check_mypy(source, mypy_report(learner_file, workdir), learner_file, None)
 
 
 @pytest.mark.task(4)

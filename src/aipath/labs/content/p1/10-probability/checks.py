@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 from scipy.special import betaincc, betaln
-from scipy.stats import bootstrap, norm, permutation_test, t as t_dist, ttest_ind
+from scipy.stats import bootstrap, norm, permutation_test, ttest_ind
+from scipy.stats import t as t_dist
 
 from aipath.grader.feedback import assert_array, assert_close, fail
 
@@ -51,7 +52,9 @@ def _near(value, expected: float, tol: float, *, name: str, mistakes=None) -> No
                 f"{name} is {got:.4g}, which looks like {label} (that gives {wrong:.4g}); "
                 f"expected {expected:.4g} ± {tol:.2g}"
             )
-    fail(f"{name} is {got:.4g}; expected {expected:.4g} ± {tol:.2g} (off by {abs(got - expected):.3g})")
+    fail(
+        f"{name} is {got:.4g}; expected {expected:.4g} ± {tol:.2g} (off by {abs(got - expected):.3g})"
+    )
 
 
 def _distinct_count(x, axis=-1):
@@ -73,7 +76,9 @@ def test_bootstrap_statistics_resample_with_replacement(learner, learner_file):
     boot = learner.bootstrap_statistics(data, np.mean, 300, np.random.default_rng(1))
     got = np.asarray(boot)
     if got.shape != (300,):
-        fail(f"bootstrap_statistics(data of 20, np.mean, 300, rng) has shape {got.shape}; expected (300,)")
+        fail(
+            f"bootstrap_statistics(data of 20, np.mean, 300, rng) has shape {got.shape}; expected (300,)"
+        )
     sizes = np.asarray(learner.bootstrap_statistics(data, _size, 50, np.random.default_rng(2)))
     if sizes.shape == (50,) and not np.all(sizes == data.size):
         fail(
@@ -113,7 +118,7 @@ def test_percentile_interval(learner, rng):
     ordered = np.sort(boot)
     for confidence in (0.95, 0.8):
         result = learner.percentile_interval(boot, confidence)
-        if not isinstance(result, tuple) or len(result) != 2:
+        if result is None or np.shape(result) != (2,):
             fail(f"percentile_interval should return a tuple (low, high); got {result!r}")
         tail = (1 - confidence) / 2
         for label, value, q in (("low", result[0], tail), ("high", result[1], 1 - tail)):
@@ -161,9 +166,9 @@ def test_bootstrap_ci_agrees_with_scipy(learner):
 
 @pytest.mark.task(1)
 def test_bootstrap_ci_coverage(learner):
-    true_mean, n, datasets = 10.0, 30, 250
+    true_mean, n, datasets = 10.0, 30, 200
     samples = np.random.default_rng(21).normal(true_mean, 2.0, size=(datasets, n))
-    bands = {0.95: (0.875, 0.99, 0.93), 0.80: (0.69, 0.875, 0.78)}
+    bands = {0.95: (0.87, 0.99, 0.93), 0.80: (0.68, 0.88, 0.78)}
     for level, (low_ok, high_ok, typical) in bands.items():
         rng = np.random.default_rng(int(level * 100))
         covered = 0
@@ -241,16 +246,24 @@ def test_welch_p_values(learner):
                 }[alternative],
             }
             if alternative == "two-sided":
-                mistakes["a one-sided p-value where the two-sided one was asked (count both "
-                         "tails: double the tail of |t|)"] = two / 2
-                mistakes["a one-sided p-value where the two-sided one was asked (the upper "
-                         "tail of t only)"] = upper
-                mistakes["a one-sided p-value where the two-sided one was asked (the lower "
-                         "tail of t only)"] = lower
+                mistakes[
+                    "a one-sided p-value where the two-sided one was asked (count both "
+                    "tails: double the tail of |t|)"
+                ] = two / 2
+                mistakes[
+                    "a one-sided p-value where the two-sided one was asked (the upper "
+                    "tail of t only)"
+                ] = upper
+                mistakes[
+                    "a one-sided p-value where the two-sided one was asked (the lower "
+                    "tail of t only)"
+                ] = lower
             else:
                 mistakes["a two-sided p-value where a one-sided one was asked"] = two
-                mistakes["the wrong tail: alternative='greater' is the upper tail P(T >= t), "
-                         "'less' the lower one"] = lower if alternative == "greater" else upper
+                mistakes[
+                    "the wrong tail: alternative='greater' is the upper tail P(T >= t), "
+                    "'less' the lower one"
+                ] = lower if alternative == "greater" else upper
             assert_close(
                 p,
                 want,
@@ -263,13 +276,13 @@ def test_welch_p_values(learner):
 @pytest.mark.task(2)
 def test_welch_calibrated_under_the_null(learner):
     rng = np.random.default_rng(17)
-    a_all, b_all = rng.normal(0.0, 3.0, (400, 8)), rng.normal(0.0, 1.0, (400, 40))
+    a_all, b_all = rng.normal(0.0, 3.0, (300, 8)), rng.normal(0.0, 1.0, (300, 40))
     rejected = sum(learner.welch_t_test(a, b)[1] < 0.05 for a, b in zip(a_all, b_all))
-    rate = rejected / 400
+    rate = rejected / 300
     if not 0.025 <= rate <= 0.08:
         fail(
             f"with equal true means (samples of 8 with sd 3 and of 40 with sd 1), your test "
-            f"rejected at the 5% level in {rate:.1%} of 400 simulations; a calibrated test "
+            f"rejected at the 5% level in {rate:.1%} of 300 simulations; a calibrated test "
             "rejects about 5% (accepted 2.5%–8%)"
         )
 
@@ -338,7 +351,11 @@ def test_permutation_p_value_is_never_zero(learner):
 # ----- task 4 ---------------------------------------------------------------------------------
 @pytest.mark.task(4)
 def test_beta_posterior(learner):
-    for successes, trials, prior in ((3, 10, (2.0, 8.0)), (45, 250, (20.0, 180.0)), (0, 7, (1.0, 1.0))):
+    for successes, trials, prior in (
+        (3, 10, (2.0, 8.0)),
+        (45, 250, (20.0, 180.0)),
+        (0, 7, (1.0, 1.0)),
+    ):
         got = learner.beta_posterior(successes, trials, prior=prior)
         want = (prior[0] + successes, prior[1] + trials - successes)
         assert_array(
@@ -354,14 +371,20 @@ def test_beta_posterior(learner):
                     1 + successes,
                     1 + trials - successes,
                 ),
-                "successes and failures swapped": (prior[0] + trials - successes, prior[1] + successes),
-                "trials added to beta instead of failures": (prior[0] + successes, prior[1] + trials),
+                "successes and failures swapped": (
+                    prior[0] + trials - successes,
+                    prior[1] + successes,
+                ),
+                "trials added to beta instead of failures": (
+                    prior[0] + successes,
+                    prior[1] + trials,
+                ),
             },
         )
 
 
 def _p_b_beats_a(a_post, b_post):
-    """P(B > A) = integral of pdf_A(x) * P(B > x): scipy's beta density and survival function."""
+    """P(B > A) = integral of pdf_A(x) * P(B > x), with scipy.special's beta functions."""
     (a1, b1), (a2, b2) = a_post, b_post
 
     def integrand(x):
@@ -374,7 +397,7 @@ def _p_b_beats_a(a_post, b_post):
 
 @pytest.mark.task(4)
 def test_prob_b_beats_a(learner):
-    n_samples = 100_000
+    n_samples = 50_000
     cases = [
         (30, 250, 45, 250, (1.0, 1.0)),
         (8, 40, 14, 50, (40.0, 360.0)),

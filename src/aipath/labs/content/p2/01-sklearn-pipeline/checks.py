@@ -25,12 +25,25 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
-from aipath.grader.feedback import assert_array, assert_close, assert_frame, assert_in_band, fail
+from aipath.grader.feedback import (
+    assert_array,
+    assert_close,
+    assert_frame,
+    assert_in_band,
+    assert_shape,
+    fail,
+)
 
 FEATURES = ["pclass", "sex", "age", "sibsp", "parch"]
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
 _CACHE: dict[str, Any] = {}
+# what a broken pipeline raises inside sklearn (NotImplementedError is left alone: not attempted)
+_LEARNER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError)
+
+# Hundreds of tiny fits: one BLAS/OpenMP thread each is faster than two fighting over two cores.
+threadpool_limits(1)
 
 
 # ----- data, loaded once per check session ------------------------------------------------------
@@ -41,7 +54,7 @@ def _passengers() -> tuple[pd.DataFrame, pd.Series]:
         y = (raw["survived"] == "survived").astype(int).reset_index(drop=True)
         _CACHE["data"] = (X, y)
     X, y = _CACHE["data"]
-    return X.copy(), y.copy()  # copies: a learner function that edits its input changes nothing here
+    return X.copy(), y.copy()  # a learner function that edits its input changes nothing here
 
 
 def _split() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
@@ -69,7 +82,7 @@ def _run(what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
     except NotImplementedError:
         raise
-    except Exception as exc:
+    except _LEARNER_ERRORS as exc:
         fail(
             f"{what} raised {type(exc).__name__}: {str(exc)[:300]}. Do the missing ages reach a "
             "step that cannot take NaN, or does a step expect other columns?"
@@ -112,7 +125,8 @@ def test_load_titanic(learner):
 def test_make_pipeline_shape(learner):
     pipe = _new_pipeline(learner)
     if not isinstance(pipe, Pipeline):
-        fail(f"make_pipeline() should return a sklearn.pipeline.Pipeline; got {type(pipe).__name__}")
+        got = type(pipe).__name__
+        fail(f"make_pipeline() should return a sklearn.pipeline.Pipeline; got {got}")
     names = list(pipe.named_steps)
     if names != ["preprocess", "model"]:
         fail(
@@ -173,7 +187,7 @@ def test_make_pipeline_handles_missing_and_unseen(learner):
     )[FEATURES]
     try:
         predicted = np.asarray(pipe.predict(odd))
-    except Exception as exc:
+    except _LEARNER_ERRORS as exc:
         fail(
             f"predict() on a passenger with a missing age and a class never seen in training "
             f"('crew') raised {type(exc).__name__}: {str(exc)[:200]}. Impute inside the "
@@ -249,27 +263,24 @@ def _leaky_scores(learner: Any, X: pd.DataFrame, y: pd.Series, cv: StratifiedKFo
 
 
 @pytest.mark.task(3)
-@pytest.mark.parametrize(("n_splits", "seed"), [(5, 0), (4, 1)])
+@pytest.mark.parametrize(("n_splits", "seed"), [(5, 0), (3, 1)])
 def test_cv_accuracy_per_fold(learner, n_splits, seed):
     X, y = _passengers()
     got = learner.cv_accuracy(X.copy(), y.copy(), n_splits=n_splits, seed=seed)
     folds = _folds(n_splits, seed)
     want = cross_val_score(_new_pipeline(learner), X, y, cv=folds)
-    mistakes = {
+    name = f"cv_accuracy(X, y, n_splits={n_splits}, seed={seed})"
+    assert_shape(got, want.shape, name=name)
+    if np.allclose(np.asarray(got, dtype=float), want, rtol=1e-9, atol=1e-12):
+        return
+    mistakes = {  # only computed when the scores differ: what would the known mistakes give?
         "the preprocessing fitted on all rows before the split (a leak)": _leaky_scores(
             learner, X, y, folds
         ),
         f"folds without shuffling (cv={n_splits}); use StratifiedKFold(n_splits, shuffle=True, "
         "random_state=seed)": cross_val_score(_new_pipeline(learner), X, y, cv=n_splits),
     }
-    assert_array(
-        got,
-        want,
-        name=f"cv_accuracy(X, y, n_splits={n_splits}, seed={seed})",
-        rtol=1e-9,
-        atol=1e-12,
-        mistakes=mistakes,
-    )
+    assert_array(got, want, name=name, rtol=1e-9, atol=1e-12, mistakes=mistakes)
 
 
 @pytest.mark.task(3)
@@ -312,31 +323,30 @@ def test_cv_accuracy_fits_preprocessing_inside_folds(learner, monkeypatch):
 
 # ----- task 4 -----------------------------------------------------------------------------------
 def _reference_search(learner: Any) -> dict[str, Any]:
-    """The search done here: AUC and accuracy per C on the training folds, test AUC per C."""
-    if "search" in _CACHE:
-        return _CACHE["search"]
-    X_train, X_test, y_train, y_test = _split()
-    search = GridSearchCV(
-        _new_pipeline(learner),
-        {"model__C": C_GRID},
-        scoring={"auc": "roc_auc", "accuracy": "accuracy"},
-        refit="auc",
-        cv=_folds(5, 0),
-    ).fit(X_train, y_train)
-    auc = np.asarray(search.cv_results_["mean_test_auc"], dtype=float)
-    accuracy = np.asarray(search.cv_results_["mean_test_accuracy"], dtype=float)
-    test_auc, test_auc_hard = [], []
-    for c in C_GRID:
-        model = _new_pipeline(learner).set_params(model__C=c).fit(X_train, y_train)
-        test_auc.append(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
-        test_auc_hard.append(roc_auc_score(y_test, model.predict(X_test)))
-    _CACHE["search"] = {
-        "auc": auc,
-        "accuracy": accuracy,
-        "test_auc": np.asarray(test_auc),
-        "test_auc_hard": np.asarray(test_auc_hard),
-    }
+    """The search done here: mean AUC and accuracy per C on the training folds."""
+    if "search" not in _CACHE:
+        X_train, _X_test, y_train, _y_test = _split()
+        search = GridSearchCV(
+            _new_pipeline(learner),
+            {"model__C": C_GRID},
+            scoring={"auc": "roc_auc", "accuracy": "accuracy"},
+            refit="auc",
+            cv=_folds(5, 0),
+        ).fit(X_train, y_train)
+        _CACHE["search"] = {
+            "auc": np.asarray(search.cv_results_["mean_test_auc"], dtype=float),
+            "accuracy": np.asarray(search.cv_results_["mean_test_accuracy"], dtype=float),
+            "best": search.best_estimator_,
+        }
     return _CACHE["search"]
+
+
+def _test_auc(learner: Any, C: float, *, hard: bool = False) -> float:
+    """Test AUC of the pipeline with this C, refitted on all training rows."""
+    X_train, X_test, y_train, y_test = _split()
+    model = _new_pipeline(learner).set_params(model__C=C).fit(X_train, y_train)
+    scores = model.predict(X_test) if hard else model.predict_proba(X_test)[:, 1]
+    return float(roc_auc_score(y_test, scores))
 
 
 def _tune(learner: Any, flipped: bool = False) -> dict[str, float]:
@@ -381,28 +391,33 @@ def test_tune_scores_roc_auc_on_training_folds(learner):
     ref = _reference_search(learner)
     got = _tune(learner)
     best_auc = float(ref["auc"].max())
-    accuracy_choice = C_GRID[int(np.argmax(ref["accuracy"]))]
-    test_choice = C_GRID[int(np.argmax(ref["test_auc"]))]
-    assert_close(
-        got["cv_auc"],
-        best_auc,
-        name="cv_auc",
-        rtol=1e-9,
-        mistakes={
-            "the best mean accuracy (GridSearchCV's default score) where ROC AUC was asked: "
-            "pass scoring='roc_auc'": float(ref["accuracy"].max()),
-            "the test AUC of the chosen C, not its cross-validated AUC": float(
-                ref["test_auc"][C_GRID.index(got["best_C"])]
-            )
-            if got["best_C"] in C_GRID
-            else math.nan,
-        },
-    )
+    if not math.isclose(got["cv_auc"], best_auc, rel_tol=1e-9):
+        in_grid = any(math.isclose(got["best_C"], c) for c in C_GRID)
+        assert_close(
+            got["cv_auc"],
+            best_auc,
+            name="cv_auc",
+            rtol=1e-9,
+            mistakes={
+                "the best mean accuracy (GridSearchCV's default score) where ROC AUC was asked: "
+                "pass scoring='roc_auc'": float(ref["accuracy"].max()),
+                "the test AUC of the chosen C, not its cross-validated AUC": _test_auc(
+                    learner, got["best_C"]
+                )
+                if in_grid
+                else math.nan,
+            },
+        )
     allowed = [c for c, s in zip(C_GRID, ref["auc"], strict=True) if s >= best_auc - 1e-12]
     if not any(math.isclose(got["best_C"], c) for c in allowed):
         clue = ""
+        accuracy_choice = C_GRID[int(np.argmax(ref["accuracy"]))]
+        test_choice = C_GRID[int(np.argmax([_test_auc(learner, c) for c in C_GRID]))]
         if math.isclose(got["best_C"], accuracy_choice):
-            clue = " It is the C with the best accuracy: the search scored accuracy where ROC AUC was asked."
+            clue = (
+                " It is the C with the best accuracy: the search scored accuracy where ROC AUC "
+                "was asked."
+            )
         elif math.isclose(got["best_C"], test_choice):
             clue = " It is the C with the best test AUC: that is tuning on the test set."
         per_c = ", ".join(f"C={c:g}: {s:.4f}" for c, s in zip(C_GRID, ref["auc"], strict=True))
@@ -413,17 +428,20 @@ def test_tune_scores_roc_auc_on_training_folds(learner):
 def test_tune_reports_test_auc_of_the_refitted_best(learner):
     ref = _reference_search(learner)
     got = _tune(learner)
-    index = int(np.argmax(ref["auc"]))
-    assert_close(
-        got["test_auc"],
-        float(ref["test_auc"][index]),
-        name="test_auc",
-        rtol=1e-6,
-        mistakes={
-            "the AUC of hard 0/1 labels from predict(); use predict_proba(X_test)[:, 1]": float(
-                ref["test_auc_hard"][index]
-            ),
-            "the cross-validated AUC, not the test AUC": float(ref["auc"][index]),
-        },
-    )
+    _X_train, X_test, _y_train, y_test = _split()
+    want = float(roc_auc_score(y_test, ref["best"].predict_proba(X_test)[:, 1]))
+    if not math.isclose(got["test_auc"], want, rel_tol=1e-6):
+        best_c = float(ref["best"].get_params()["model__C"])
+        assert_close(
+            got["test_auc"],
+            want,
+            name="test_auc",
+            rtol=1e-6,
+            mistakes={
+                "the AUC of hard 0/1 labels from predict(); use predict_proba(X_test)[:, 1]": (
+                    _test_auc(learner, best_c, hard=True)
+                ),
+                "the cross-validated AUC, not the test AUC": float(ref["auc"].max()),
+            },
+        )
     assert_in_band(got["test_auc"], 0.80, 0.90, name="test_auc")

@@ -39,7 +39,7 @@ def load_titanic() -> tuple[pd.DataFrame, pd.Series]:
 
 
 def make_pipeline(C: float = 1.0) -> Pipeline:
-    """A new, unfitted ``Pipeline([("preprocess", ColumnTransformer), ("model", LogisticRegression)])``.
+    """A new, unfitted ``Pipeline`` with the steps ``"preprocess"`` and ``"model"``.
 
     ``"preprocess"``: NUMERIC → median imputation → StandardScaler; CATEGORICAL → most-frequent
     imputation → ``OneHotEncoder(handle_unknown="ignore")``.

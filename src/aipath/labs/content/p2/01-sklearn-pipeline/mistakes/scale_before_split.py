@@ -1,5 +1,5 @@
 # expect: scaling before the split
-"""A known-wrong solution: cross-validation runs on data preprocessed with every row's statistics."""
+"""A known-wrong solution: the cross-validation runs on data preprocessed with all rows."""
 
 
 from __future__ import annotations
