@@ -81,7 +81,7 @@ def test_hints_are_tiered_and_recorded(fixture_workspace: Path) -> None:
     assert "Hint 2/3" in outputs[1]
     assert "Hint 3/3" in outputs[2] and "return x * 2" in outputs[2]
     assert "last hint" in outputs[3]
-    code, out = run("list", "--json", "-w", str(fixture_workspace))
+    _code, out = run("list", "--json", "-w", str(fixture_workspace))
     assert json.loads(out)[0]["hints_shown"] == 3
 
 
@@ -97,10 +97,10 @@ def test_solution_is_hidden_until_pass_or_confirmed(fixture_workspace: Path) -> 
 def test_reset_keeps_a_backup_and_update_keeps_edits(fixture_workspace: Path) -> None:
     target = fixture_workspace / "labs" / "p1" / "01-tiny" / "exercise.py"
     target.write_text("# my work\n")
-    code, out = run("update", "-w", str(fixture_workspace))
+    code, _out = run("update", "-w", str(fixture_workspace))
     assert code == 0
     assert target.read_text() == "# my work\n"
-    code, out = run("reset", "p1-tiny", "--yes", "-w", str(fixture_workspace))
+    code, _out = run("reset", "p1-tiny", "--yes", "-w", str(fixture_workspace))
     assert code == 0
     assert "NotImplementedError" in target.read_text()
     backups = list((fixture_workspace / ".aipath" / "backups" / "p1-tiny").iterdir())

@@ -198,3 +198,17 @@ def test_no_stray_processes_after_a_timeout(tmp_path: Path) -> None:
         except OSError:
             continue
         assert b"aipath.grader.child" not in cmdline
+
+
+def test_threads_started_by_learner_code_are_guarded_too(tmp_path: Path) -> None:
+    marker = tmp_path / "escaped"
+    source = "import subprocess, threading\n" + GOOD.replace(
+        "    return x * 2",
+        f"    t = threading.Thread(target=subprocess.run, args=(['touch', {str(marker)!r}],))\n"
+        "    t.start()\n"
+        "    t.join()\n"
+        "    return x * 2",
+    )
+    result = check(tmp_path, source)
+    assert not marker.exists()
+    assert "a thread your code started tried to start a new process" in result.tests[0].output

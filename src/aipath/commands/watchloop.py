@@ -6,6 +6,9 @@ re-checks only the lab whose file changed, and reacts to single keys.
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.rule import Rule
@@ -46,7 +49,17 @@ def _check(ws: Workspace, catalogue: Catalogue, lab: Lab) -> CheckResult:
     return result
 
 
+def _interrupt_on_sigterm() -> None:
+    """Let `kill` stop the loop like Ctrl-C does, so the worker is shut down cleanly."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = False) -> None:
+    _interrupt_on_sigterm()
     console.print("Starting the warm grader…", style="dim")
     worker = BackgroundWorker(ws.socket_path)
     if not worker.start():
@@ -66,14 +79,16 @@ def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = F
                 )
                 source.fall_back_to_polling()
             elif isinstance(event, Saved):
-                changed = {ws.lab_for_path(p, list(catalogue)) for p in event.paths}
-                changed.discard(None)
-                if current in changed:
+                labs = list(catalogue)
+                changed: dict[str, Lab] = {}
+                for path in event.paths:
+                    saved = ws.lab_for_path(path, labs)
+                    if saved is not None:
+                        changed[saved.id] = saved
+                if current.id in changed:
                     _check(ws, catalogue, current)
                 elif changed:
-                    current = (
-                        sorted(changed, key=lambda item: item.id if item else "")[0] or current
-                    )
+                    current = changed[sorted(changed)[0]]
                     _check(ws, catalogue, current)
             elif isinstance(event, Key):
                 if event.char == "q":

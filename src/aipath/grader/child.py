@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import FrameType, ModuleType
@@ -84,6 +85,10 @@ def _redirect_output(run_dir: Path) -> None:
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    # Likewise the hooks that report uncaught errors (a test runner may have replaced them).
+    threading.excepthook = threading.__excepthook__
+    sys.excepthook = sys.__excepthook__
+    sys.unraisablehook = sys.__unraisablehook__
 
 
 def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) -> None:

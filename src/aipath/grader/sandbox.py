@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import threading
+import weakref
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -83,8 +85,28 @@ def learner_frame(frame: FrameType | None, learner_path: str) -> FrameType | Non
     return None
 
 
+def _tag_learner_threads(learner_path: str) -> weakref.WeakSet[threading.Thread]:
+    """Remember threads started from learner code (directly or through an executor).
+
+    The audit hook sees only the stack of the thread an event happens in; a thread the learner
+    started has none of their frames, so it is tagged at start and judged by its origin.
+    """
+    tagged: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+    original_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        parent = threading.current_thread()
+        if parent in tagged or learner_frame(sys._getframe(1), learner_path) is not None:
+            tagged.add(self)
+        original_start(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    return tagged
+
+
 def install_guards(learner_path: str) -> None:
     """Refuse process creation and signals from learner code; turn os._exit into an exception."""
+    learner_threads = _tag_learner_threads(learner_path)
 
     def hook(event: str, _args: tuple[Any, ...]) -> None:
         what = _BLOCKED_EVENTS.get(event)
@@ -95,6 +117,11 @@ def install_guards(learner_path: str) -> None:
             raise SandboxViolation(
                 f"your code tried to {what} at line {frame.f_lineno}; labs run in a sandbox "
                 "that does not allow it, and no lab needs it — remove that call"
+            )
+        if threading.current_thread() in learner_threads:
+            raise SandboxViolation(
+                f"a thread your code started tried to {what}; labs run in a sandbox that does "
+                "not allow it, and no lab needs it — remove that call"
             )
 
     sys.addaudithook(hook)

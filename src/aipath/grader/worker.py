@@ -55,8 +55,34 @@ def _handle(line: bytes) -> dict[str, Any]:
     return {"ok": False, "error": f"unknown op {op!r}"}
 
 
-def serve(socket_path: Path, *, preload_labs: bool = True, quiet: bool = False) -> None:
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker started for a watcher or dashboard must not outlive it, however it ended."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except PermissionError:
+                continue
+
+    threading.Thread(target=watch, daemon=True, name="aipath-parent-watch").start()
+
+
+def serve(
+    socket_path: Path,
+    *,
+    preload_labs: bool = True,
+    quiet: bool = False,
+    parent_pid: int | None = None,
+) -> None:
     """Bind the socket, warm up, then answer requests until SIGTERM/SIGINT."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     from aipath.grader.preload import preload
 
     started = time.perf_counter()
@@ -123,7 +149,7 @@ class BackgroundWorker:
         if ping(self.socket_path):
             return True  # someone else's worker already serves this workspace
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aipath.grader.worker", str(self.socket_path)],
+            [sys.executable, "-m", "aipath.grader.worker", str(self.socket_path), str(os.getpid())],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -156,4 +182,8 @@ class BackgroundWorker:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), quiet=True)
+    serve(
+        Path(sys.argv[1]),
+        quiet=True,
+        parent_pid=int(sys.argv[2]) if len(sys.argv) > 2 else None,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -47,6 +48,7 @@ from aipath.web.schemas import (
 )
 from aipath.web.security import LOOPBACK_NAMES, GuardMiddleware
 
+log = logging.getLogger("aipath.web")
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -60,6 +62,15 @@ FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" '
     'rx="7" fill="#111827"/><path d="M16 5 27 16 16 27 5 16Z" fill="#818cf8"/></svg>'
 )
+PACE_LABELS = {
+    "not-started": "not started",
+    "no-history": "not measured yet",
+    "stalled": "stalled",
+    "ahead": "ahead",
+    "on-track": "on track",
+    "behind": "behind",
+    "measured": "measured",
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "a problem the learner can fix"},
     404: {"model": ApiError, "description": "no such lab, topic or resource"},
@@ -96,6 +107,7 @@ def _templates() -> Jinja2Templates:
     env = templates.env
     env.globals["static_version"] = _static_version()
     env.globals["status_labels"] = STATUS_LABELS
+    env.globals["pace_labels"] = PACE_LABELS
     env.filters["pct"] = lambda value: f"{round(float(value) * 100)}%"
     env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else "—"
     env.filters["hours"] = lambda value: f"{float(value):g} h"
@@ -183,6 +195,17 @@ def create_app(
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return _error_page(request, 422, f"{where}: {first.get('msg')}".strip(": "), None)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        # A bug, not the learner's doing: say what broke instead of a bare "Internal Server Error".
+        log.error("error serving %s", request.url.path, exc_info=exc)
+        return _error_page(
+            request,
+            500,
+            f"aipath failed to build this page ({type(exc).__name__}: {exc})",
+            "this is a bug in aipath: the terminal running `aipath serve` shows the details",
+        )
 
     @app.exception_handler(404)
     async def _not_found(request: Request, exc: HTTPException) -> Response:
@@ -307,7 +330,9 @@ def create_app(
             body.duration, resource_id=body.resource_id, topic_id=body.topic_id, note=body.note
         )
         target = body.resource_id or body.topic_id
-        return Saved(message=f"logged {format_minutes(minutes)}" + (f" on {target}" if target else ""))
+        return Saved(
+            message=f"logged {format_minutes(minutes)}" + (f" on {target}" if target else "")
+        )
 
     @app.get("/api/plan", tags=["plan"])
     def api_plan() -> PlanView:

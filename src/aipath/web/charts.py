@@ -27,9 +27,9 @@ def _layout(fig: go.Figure, height: int) -> None:
     fig.update_layout(
         template="plotly_white",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 40},
+        margin={"l": 10, "r": 10, "t": 30, "b": 20},
         font={"family": FONT, "size": 13, "color": "#1f2937"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         hoverlabel={"font": {"family": FONT}},
@@ -79,21 +79,25 @@ def timeline_figure(plan: Plan) -> go.Figure:
         ("finish", plan.finish, "star"),
     ]
     if plan.projected_job_ready is not None:
-        milestones.append(("job-ready (projected)", plan.projected_job_ready, "diamond-open"))
+        milestones.append(("job-ready, projected", plan.projected_job_ready, "diamond-open"))
     if plan.projected_finish is not None:
-        milestones.append(("finish (projected)", plan.projected_finish, "star-open"))
-    fig.add_trace(
-        go.Scatter(
-            name="milestones",
-            mode="markers+text",
-            y=["Milestones"] * len(milestones),
-            x=[day.isoformat() for _, day, _ in milestones],
-            text=[name for name, _, _ in milestones],
-            textposition="top center",
-            marker={"symbol": [s for _, _, s in milestones], "size": 14, "color": MILESTONE},
-            hovertemplate="%{text}: %{x|%Y-%m-%d}<extra></extra>",
+        milestones.append(("finish, projected", plan.projected_finish, "star-open"))
+    for name, day, symbol in milestones:
+        fig.add_trace(
+            go.Scatter(
+                name=name,
+                mode="markers",
+                y=["Milestones"],
+                x=[day.isoformat()],
+                marker={
+                    "symbol": symbol,
+                    "size": 15,
+                    "color": PROJECTED if "projected" in name else MILESTONE,
+                    "line": {"width": 2, "color": PROJECTED if "projected" in name else MILESTONE},
+                },
+                hovertemplate=f"{name}: %{{x|%d %b %Y}}<extra></extra>",
+            )
         )
-    )
     today = plan.today.isoformat()
     fig.add_shape(
         type="line",
@@ -119,21 +123,20 @@ def timeline_figure(plan: Plan) -> go.Figure:
 
 
 def week_hours(
-    plan: Plan, daily_minutes: dict[date, float], *, last: int = 12
+    plan: Plan, daily_minutes: dict[date, float], *, past: int = 12, ahead: int = 3
 ) -> list[WeekHours]:
-    """Planned and logged hours for the plan's weeks up to this one (at most ``last`` weeks)."""
+    """Planned and logged hours for the last ``past`` weeks of the plan and ``ahead`` to come."""
     current = max(1, (plan.today - plan.start).days // 7 + 1)
-    first = max(1, current - last + 1)
     weeks: list[WeekHours] = []
-    for week in range(first, current + 1):
+    for week in range(max(1, current - past + 1), current + ahead + 1):
         start = plan.start + timedelta(days=7 * (week - 1))
         minutes = sum(daily_minutes.get(start + timedelta(days=d), 0.0) for d in range(7))
         weeks.append(
             WeekHours(
                 week=week,
                 start=start,
-                planned_hours=plan.profile.hours_per_week if plan.today >= start else 0.0,
-                logged_hours=round(minutes / 60.0, 2),
+                planned_hours=plan.profile.hours_per_week,
+                logged_hours=round(minutes / 60.0, 2) if week <= current else None,
             )
         )
     return weeks
@@ -156,7 +159,7 @@ def hours_figure(weeks: list[WeekHours]) -> go.Figure:
         go.Bar(
             name="logged",
             x=labels,
-            y=[w.logged_hours for w in weeks],
+            y=[w.logged_hours for w in weeks],  # None (not drawn) for weeks still to come
             marker={"color": LOGGED},
             hovertemplate="%{y:.1f} h logged<extra></extra>",
         )

@@ -198,9 +198,7 @@ class Dashboard:
             topic=lab.manifest.topic,
             readme_html=render_markdown_file(lab.readme),
             result=load_result(self.ws, lab.id),
-            hints=[
-                Hint(tier=i + 1, total=len(hints), text=hints[i]) for i in range(shown)
-            ],
+            hints=[Hint(tier=i + 1, total=len(hints), text=hints[i]) for i in range(shown)],
             hints_total=len(hints),
             folder=str(self.ws.lab_dir(lab)),
             resources=list(lab.manifest.resources),

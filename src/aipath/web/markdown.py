@@ -10,10 +10,10 @@ import functools
 from pathlib import Path
 
 from markdown_it import MarkdownIt
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer, get_lexer_by_name
-from pygments.util import ClassNotFound
+from pygments import highlight  # type: ignore[import-untyped]  # (ships with rich, no stubs)
+from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped]
+from pygments.lexers import PythonLexer, get_lexer_by_name  # type: ignore[import-untyped]
+from pygments.util import ClassNotFound  # type: ignore[import-untyped]
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -56,4 +56,6 @@ def highlight_python(code: str) -> str:
 @functools.cache
 def pygments_css() -> str:
     """The colours of highlighted code, for ``/static/pygments.css``."""
-    return str(HtmlFormatter(style="friendly").get_style_defs("pre code"))
+    rules = str(HtmlFormatter(style="friendly").get_style_defs("pre code")).splitlines()
+    # Keep the token colours; the page's own stylesheet gives code blocks their background.
+    return "\n".join(r for r in rules if not r.startswith(("pre code {", "pre {")))

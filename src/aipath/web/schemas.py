@@ -180,7 +180,7 @@ class WeekHours(BaseModel):
     week: int
     start: date
     planned_hours: float
-    logged_hours: float
+    logged_hours: float | None = Field(description="null for weeks still to come")
 
 
 class PlanView(BaseModel):

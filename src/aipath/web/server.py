@@ -91,7 +91,9 @@ def serve_dashboard(
     check_host(host, explicit=explicit_host)
     loopback = is_loopback(host)
     sock = _bind(host, port)
-    app = create_app(ws, watch=True, worker=True, allowed_hosts=list(LOOPBACK_NAMES) if loopback else None)
+    app = create_app(
+        ws, watch=True, worker=True, allowed_hosts=list(LOOPBACK_NAMES) if loopback else None
+    )
     url = dashboard_url(host, port)
     if not loopback:
         err_console.print(

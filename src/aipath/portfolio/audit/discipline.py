@@ -7,13 +7,14 @@ import re
 from collections import Counter
 from typing import Any
 
+from aipath.portfolio.audit import gitrepo
 from aipath.portfolio.audit.context import AuditContext, is_test_path
 from aipath.portfolio.audit.lint import run_ruff
 from aipath.portfolio.audit.models import Evidence, Status
 from aipath.portfolio.audit.readme import TOPIC_LABELS, has_number
 from aipath.portfolio.audit.registry import Outcome, check, ev
 from aipath.portfolio.audit.sandbox import run_tests
-from aipath.portfolio.audit.textutil import snippet
+from aipath.portfolio.audit.textutil import human_size, snippet
 
 GROUP = "discipline"
 
@@ -308,12 +309,26 @@ def license_file(ctx: AuditContext) -> Outcome:
     )
 
 
-def _giant_data_commit(files: list[tuple[str, int | None]]) -> list[str]:
+GIANT_FILE = 1_000_000
+GIANT_TOTAL = 5_000_000
+
+
+def _data_suffix(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return "." in name and name.rsplit(".", 1)[-1].lower() in DATA_SUFFIXES
+
+
+def _giant_data_commits(
+    ctx: AuditContext, commits: list[gitrepo.Commit]
+) -> list[tuple[gitrepo.Commit, list[tuple[str, int]]]]:
+    """Commits that add a data file of 1 MB or more, or 5 MB of data files in total."""
+    wanted = sorted({sha for c in commits for path, sha in c.files if _data_suffix(path)})
+    sizes = gitrepo.blob_sizes(ctx.root, wanted[:20_000])
     flagged = []
-    for path, added in files:
-        suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
-        if suffix in DATA_SUFFIXES and (added is None or added > 5_000):
-            flagged.append(path)
+    for commit in commits:
+        data = [(p, sizes.get(sha, 0)) for p, sha in commit.files if _data_suffix(p)]
+        if any(size >= GIANT_FILE for _, size in data) or sum(s for _, s in data) >= GIANT_TOTAL:
+            flagged.append((commit, sorted(data, key=lambda item: -item[1])))
     return flagged
 
 
@@ -332,13 +347,10 @@ def commit_history(ctx: AuditContext) -> Outcome:
         return Outcome("fail", "no commits yet", fix="Commit the work: `git add -A && git commit`.")
     vague = [c for c in commits if len(c.subject) < 8 or VAGUE_MESSAGE.match(c.subject)]
     evidence = [ev(f"vague message “{c.subject}” ({c.sha[:8]})") for c in vague[:4]]
-    giant = []
-    for c in commits:
-        flagged = _giant_data_commit(c.files)
-        if flagged or c.added_lines > 200_000:
-            giant.append(c)
-            what = ", ".join(flagged[:3]) or f"{c.added_lines:,} lines"
-            evidence.append(ev(f"commit {c.sha[:8]} “{c.subject}” adds data: {what}"))
+    giant = _giant_data_commits(ctx, commits)
+    for c, data in giant:
+        what = ", ".join(f"{path} ({human_size(size)})" for path, size in data[:3])
+        evidence.append(ev(f"commit {c.sha[:8]} “{c.subject}” adds data: {what}"))
     summary = f"{len(commits)} commit(s)"
     if giant:
         return Outcome(

@@ -39,15 +39,11 @@ class GitResult:
 
 @dataclass
 class Commit:
-    """One commit as the history check needs it: subject and per-file line counts."""
+    """One commit as the history check needs it: subject and the blobs it added or changed."""
 
     sha: str
     subject: str
-    files: list[tuple[str, int | None]] = field(default_factory=list)  # None: binary
-
-    @property
-    def added_lines(self) -> int:
-        return sum(n for _, n in self.files if n is not None)
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, blob sha)
 
 
 def git_available() -> bool:
@@ -101,7 +97,11 @@ def _split_z(raw: bytes) -> list[str]:
 
 
 def history(root: Path, max_commits: int = MAX_COMMITS) -> list[Commit] | None:
-    """The last commits with ``--numstat`` (binary files show as None); None if git fails."""
+    """The last commits with the blobs each one wrote; None if git fails.
+
+    ``--raw`` lists blob ids without diffing contents, so a commit of 50,000 files costs a
+    listing, not 50,000 diffs; sizes are asked of ``cat-file`` only for the files that matter.
+    """
     result = run_git(
         root,
         "log",
@@ -109,7 +109,8 @@ def history(root: Path, max_commits: int = MAX_COMMITS) -> list[Commit] | None:
         "--no-renames",
         "--no-ext-diff",
         "--no-textconv",
-        "--numstat",
+        "--raw",
+        "--no-abbrev",
         "--format=%x1e%H%x1f%s",
         "--",
         ".",
@@ -124,13 +125,48 @@ def history(root: Path, max_commits: int = MAX_COMMITS) -> list[Commit] | None:
         sha, _, subject = head.partition("\x1f")
         commit = Commit(sha=sha.strip(), subject=subject.strip())
         for line in rest.splitlines():
-            parts = line.split("\t", 2)
-            if len(parts) != 3:
+            meta, tab, path = line.partition("\t")
+            parts = meta.split()
+            if not tab or len(parts) < 5 or not line.startswith(":") or parts[4] == "D":
                 continue
-            added = None if parts[0] == "-" else int(parts[0]) if parts[0].isdigit() else 0
-            commit.files.append((parts[2], added))
+            commit.files.append((path, parts[3]))
         commits.append(commit)
     return commits
+
+
+def blob_sizes(root: Path, shas: list[str]) -> dict[str, int]:
+    """Sizes of the given blobs, in one ``cat-file --batch-check`` call."""
+    if not shas:
+        return {}
+    out = _batch_check(root, shas)
+    sizes: dict[str, int] = {}
+    for line in (out or b"").decode("utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "blob" and parts[1].isdigit():
+            sizes[parts[2]] = int(parts[1])
+    return sizes
+
+
+def _batch_check(root: Path, shas: list[str]) -> bytes | None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        proc = subprocess.run(
+            [
+                "git",
+                *_SAFE_CONFIG,
+                "cat-file",
+                "--batch-check=%(objecttype) %(objectsize) %(objectname)",
+            ],
+            cwd=root,
+            env=env,
+            input="\n".join(shas).encode() + b"\n",
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return None
+    return proc.stdout
 
 
 def large_blobs_in_history(root: Path, min_bytes: int) -> list[tuple[str, int]] | None:
@@ -145,26 +181,11 @@ def large_blobs_in_history(root: Path, min_bytes: int) -> list[tuple[str, int]] 
             names[sha] = name
     if not names:
         return []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    try:
-        proc = subprocess.run(
-            [
-                "git",
-                *_SAFE_CONFIG,
-                "cat-file",
-                "--batch-check=%(objecttype) %(objectsize) %(objectname)",
-            ],
-            cwd=root,
-            env=env,
-            input="\n".join(names).encode() + b"\n",
-            capture_output=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (subprocess.TimeoutExpired, OSError):
+    out = _batch_check(root, list(names))
+    if out is None:
         return None
     found: list[tuple[str, int]] = []
-    for line in proc.stdout.decode("utf-8", errors="replace").splitlines():
+    for line in out.decode("utf-8", errors="replace").splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[0] == "blob" and parts[1].isdigit():
             size = int(parts[1])

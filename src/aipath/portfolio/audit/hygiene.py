@@ -33,12 +33,19 @@ def _is_lfs_pointer(ctx: AuditContext, entry: FileEntry) -> bool:
     return head is not None and head.startswith(LFS_POINTER)
 
 
+def _nothing_to_scan(ctx: AuditContext) -> Outcome | None:
+    """An empty repository is not clean, it is empty: hygiene checks have nothing to judge."""
+    return None if ctx.files.entries else Outcome("skip", "no files to check")
+
+
 def _where(entry: FileEntry) -> str:
     return "committed" if entry.tracked else "not ignored (would be committed)"
 
 
 @check("secrets", "No secrets committed (detect-secrets)", group=GROUP, weight=8)
 def secrets(ctx: AuditContext) -> Outcome:
+    if (empty := _nothing_to_scan(ctx)) is not None:
+        return empty
     scan = scan_secrets(ctx.files)
     evidence: list[Evidence] = [
         ev("credentials file in the repository", rel) for rel in scan.sensitive_files[:6]
@@ -66,6 +73,8 @@ def secrets(ctx: AuditContext) -> Outcome:
 
 @check("large_files", "No large or binary files in git", group=GROUP, weight=4)
 def large_files(ctx: AuditContext) -> Outcome:
+    if (empty := _nothing_to_scan(ctx)) is not None:
+        return empty
     fails: list[Evidence] = []
     warns: list[Evidence] = []
     for entry in ctx.files.entries:
@@ -98,6 +107,8 @@ def large_files(ctx: AuditContext) -> Outcome:
 
 @check("notebooks", "Notebooks without outputs and paired with a script", group=GROUP, weight=4)
 def notebooks(ctx: AuditContext) -> Outcome:
+    if (empty := _nothing_to_scan(ctx)) is not None:
+        return empty
     entries = ctx.files.with_suffix("ipynb")
     if not entries:
         return Outcome("pass", "no notebooks (code lives in modules)")
@@ -183,6 +194,8 @@ def _paired(ctx: AuditContext, entry: FileEntry, metadata: object) -> bool:
 
 @check("data_files", "No data files committed", group=GROUP, weight=4)
 def data_files(ctx: AuditContext) -> Outcome:
+    if (empty := _nothing_to_scan(ctx)) is not None:
+        return empty
     big: list[Evidence] = []
     small: list[Evidence] = []
     total = 0

@@ -95,7 +95,7 @@ def run_tests(files: RepoFiles, timeout_s: float) -> TestRun:
             "PYTHONDONTWRITEBYTECODE": "1",
             "MPLBACKEND": "Agg",
         }
-        cmd = [_interpreter(files.root), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        cmd = [_interpreter(files.root), "-m", "pytest", "-p", "no:cacheprovider"]
         cmd += ["--color=no", "-x"]
         proc = subprocess.Popen(
             cmd,

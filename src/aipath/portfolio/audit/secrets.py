@@ -1,11 +1,13 @@
 """Committed secrets, found by detect-secrets used as a library.
 
 detect-secrets runs every plugin on every line through a dependency-injection layer, which costs
-about 0.2 ms a line: a medium repository would take many seconds.  Since every default plugin
-needs either a long token, a secret-ish keyword or credentials in a URL on the line, lines with
-none of those cannot produce a finding and are dropped before the scan; the remaining lines are
-written, in order and with a line map, to a mirror file of the same name so detect-secrets' file
-type and file name filters still apply.  The detection itself is detect-secrets' own.
+about 0.2 ms a line: tens of seconds on a medium repository.  So lines that no default plugin
+could report are dropped first: a line is kept if it has a long token with digits and letters,
+a known token prefix (AKIA, ghp_, xox, sk_live, eyJ, ...), a secret keyword, credentials in a
+URL, a quoted hex string, a private-key header or an IP address.  Configuration files (YAML, INI,
+.env, TOML) are scanned whole because detect-secrets parses their structure.  The kept lines are
+written, with a line map, to a mirror file of the same name, so detect-secrets' file-type and
+file-name filters still apply; the detection itself is detect-secrets' own.
 """
 
 from __future__ import annotations
@@ -35,13 +37,46 @@ SENSITIVE_NAMES = re.compile(
     r"[^/]+\.(pem|key|p12|pfx|keystore|jks)|credentials\.json|service[-_]account[^/]*\.json|"
     r"\.pypirc|\.netrc)$"
 )
-# A line can only yield a default-plugin finding if it has one of these (see module docstring).
-_CANDIDATE = re.compile(
-    r"[A-Za-z0-9+/=_\-.~]{16,}"
-    r"|(?i:pass|pwd|secret|key|token|auth|cred|contrase|private|bearer)"
-    r"|://[^\s/@]+:[^\s/@]+@"
-    r"|\bAKC|\bAP[0-9A-F]"
+WHOLE_FILE_SUFFIXES = frozenset({"yaml", "yml", "ini", "cfg", "conf", "env", "toml", "properties"})
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
+# Substrings of the keyword plugin's deny list (and other key words), matched on lower case.
+_KEYWORDS = (
+    *("apikey", "api_key", "auth_key", "authkey", "service_key", "account_key", "accountkey"),
+    *("db_key", "dbkey", "database_key", "privkey", "priv_key", "private_key", "private key"),
+    *("client_key", "db_pass", "dbpass", "database_pass", "key_pass", "keypass", "passw"),
+    *("pwd", "secret", "contrase", "token", "cloudant", "softlayer"),
 )
+# Literal prefixes of the token plugins (AWS, GitHub, Slack, Stripe, SendGrid, JWT, OpenAI, ...).
+_PREFIXES = (
+    *("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox"),
+    *("sk_live", "rk_live", "SG.", "eyJ", "sk-", "pypi-", "npm_", "glpat-", "sq0", "AKC"),
+)
+_BASIC_AUTH = re.compile(r"://[^\s/@]+:[^\s/@]+@")
+_QUOTED_HEX = re.compile(r"[\"'][0-9a-fA-F]{8,}[\"']")
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_ARTIFACTORY = re.compile(r"AP[0-9A-F][a-zA-Z0-9]{8,}")
+
+
+def could_hold_secret(line: str) -> bool:
+    """False only for lines on which no default detect-secrets plugin can report anything."""
+    low = line.lower()
+    if any(word in low for word in _KEYWORDS) or any(p in line for p in _PREFIXES):
+        return True
+    if "://" in line and "@" in line and _BASIC_AUTH.search(line):
+        return True
+    if ('"' in line or "'" in line) and _QUOTED_HEX.search(line):
+        return True
+    if line.count(".") >= 3 and _IP.search(line):
+        return True
+    if "AP" in line and _ARTIFACTORY.search(line):
+        return True
+    for match in _TOKEN.finditer(line):
+        token = match.group(0)
+        if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
+            return True
+    return False
+
+
 _LOCK = threading.Lock()  # detect-secrets keeps its settings in a process-wide singleton
 
 
@@ -94,10 +129,11 @@ def scan_secrets(files: RepoFiles, *, seconds: float = SCAN_SECONDS) -> SecretSc
             if text is None:
                 continue
             result.scanned += 1
+            whole = entry.suffix in WHOLE_FILE_SUFFIXES or entry.name.startswith(".env")
             kept = [
                 (number, line)
                 for number, line in enumerate(text.splitlines(), start=1)
-                if _CANDIDATE.search(line)
+                if whole or could_hold_secret(line)
             ]
             if not kept:
                 continue

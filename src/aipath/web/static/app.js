@@ -108,11 +108,15 @@
     });
     source.addEventListener("verdict", (e) => {
       const ev = JSON.parse(e.data);
+      const card = document.getElementById("verdict-card");
+      if (card && ev.lab === body.dataset.lab) card.classList.remove("checking");
       toast(ev.lab + ": " + (STATUS[ev.status] || ev.status) + " — " + ev.summary, ev.status);
       if (!body.dataset.lab || body.dataset.lab === ev.lab) refresh();
     });
     source.addEventListener("check-failed", (e) => {
       const ev = JSON.parse(e.data);
+      const card = document.getElementById("verdict-card");
+      if (card && ev.lab === body.dataset.lab) card.classList.remove("checking");
       toast(ev.lab + ": the check could not run (" + ev.error + ")", "error");
     });
     source.addEventListener("worker", (e) => setWorker(JSON.parse(e.data).state));

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -181,46 +183,40 @@ def server() -> Iterator[TestServer]:
 # ----- helpers ----------------------------------------------------------------------------------
 
 
-async def _with_client(coro_factory):  # type: ignore[no-untyped-def]
+async def _with_client(coro_factory: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
     async with httpx.AsyncClient() as client:
         return await coro_factory(client)
 
 
-@dataclass
-class Heartbeat:
-    """Ticks every few ms in the same loop as the learner's code; long gaps mean a frozen loop."""
+@contextlib.contextmanager
+def blocking_sleeps() -> Iterator[list[float]]:
+    """Record how long each call of ``time.sleep`` lasted in this thread (the event loop's).
 
-    tick: float = 0.005
-    gaps: list[float] = field(default_factory=list)
+    A profile hook sees every call of a built-in function, however it was imported
+    (``time.sleep`` or ``from time import sleep``), so the verdict does not depend on timing.
+    """
+    durations: list[float] = []
+    started: list[float] = []
+    real_sleep = time.sleep
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(self.tick)
-            self.gaps.append(time.perf_counter() - before)
+    def profile(_frame: Any, event: str, arg: Any) -> None:
+        if arg is real_sleep:
+            if event == "c_call":
+                started.append(time.perf_counter())
+            elif event in ("c_return", "c_exception") and started:
+                durations.append(time.perf_counter() - started.pop())
 
-    @property
-    def longest(self) -> float:
-        return max(self.gaps, default=0.0)
-
-    @property
-    def frozen(self) -> float:
-        """Seconds the loop could not run other work, beyond the tick itself."""
-        return sum(max(0.0, g - self.tick - 0.002) for g in self.gaps)
-
-
-async def _watched(coro, heartbeat: Heartbeat):  # type: ignore[no-untyped-def]
-    stop = asyncio.Event()
-    beat = asyncio.create_task(heartbeat.run(stop))
-    await asyncio.sleep(0)
+    previous = sys.getprofile()
+    sys.setprofile(profile)
     try:
-        return await coro
+        yield durations
     finally:
-        stop.set()
-        await beat
+        sys.setprofile(previous)
 
 
-def _check_fetched(result, *, url: str, status: int, body: str | None, attempts: int, call: str):  # type: ignore[no-untyped-def]
+def _check_fetched(
+    result: Any, *, url: str, status: int, body: str | None, attempts: int, call: str
+) -> None:
     if result is None:
         fail(f"{call} returned None: did you forget to `return` the Fetched?")
     for attribute in ("url", "status", "body", "attempts"):
@@ -244,12 +240,13 @@ def _check_fetched(result, *, url: str, status: int, body: str | None, attempts:
 def test_fetch_once_returns_status_and_text(learner, server: TestServer) -> None:
     ok, busy, missing = server.url(3), server.url(4, fail=1), f"{server.base}/nope"
 
-    async def run(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    async def run(client: httpx.AsyncClient) -> Any:
         return [await learner.fetch_once(client, u, 2.0) for u in (ok, busy, missing)]
 
     results = asyncio.run(_with_client(run))
     expected = [(200, "item 3"), (503, "busy, retry later"), (404, "not found")]
-    for (url, want), got in zip(zip((ok, busy, missing), expected, strict=True), results, strict=True):
+    urls = (ok, busy, missing)
+    for url, want, got in zip(urls, expected, results, strict=True):
         if got is None:
             fail(f"fetch_once(client, {url!r}, 2.0) returned None: return (status, text)")
         if not isinstance(got, tuple) or len(got) != 2:
@@ -262,9 +259,9 @@ def test_fetch_once_returns_status_and_text(learner, server: TestServer) -> None
 
 @pytest.mark.task(1)
 def test_fetch_once_times_out(learner, server: TestServer) -> None:
-    url = server.url(7, delay_ms=600)
+    url = server.url(7, delay_ms=1000)
 
-    async def run(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    async def run(client: httpx.AsyncClient) -> Any:
         started = time.perf_counter()
         try:
             result = await learner.fetch_once(client, url, 0.15)
@@ -274,11 +271,11 @@ def test_fetch_once_times_out(learner, server: TestServer) -> None:
 
     outcome, took = asyncio.run(_with_client(run))
     if outcome != "timeout":
-        fail(f"fetch_once(client, <a URL that answers after 0.6 s>, timeout=0.15) returned "
+        fail(f"fetch_once(client, <a URL that answers after 1 s>, timeout=0.15) returned "
              f"{outcome!r} after {took:.2f} s: the per-request timeout is not applied; it should "
              "raise TimeoutError after about 0.15 s (asyncio.timeout / wait_for, or httpx's "
              "timeout=)")
-    if took > 0.45:
+    if took > 0.6:
         fail(f"fetch_once raised a timeout only after {took:.2f} s with timeout=0.15: the timeout "
              "must bound the whole request")
 
@@ -333,7 +330,7 @@ def test_timeouts_are_retried(learner, server: TestServer) -> None:
     url = server.url(8, delay_ms=500)
     call = "fetch_with_retry(<URL slower than the timeout>, timeout=0.1, retries=1)"
 
-    async def run(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    async def run(client: httpx.AsyncClient) -> Any:
         try:
             return await learner.fetch_with_retry(
                 client, url, timeout=0.1, retries=1, backoff=0.01)
@@ -343,9 +340,6 @@ def test_timeouts_are_retried(learner, server: TestServer) -> None:
 
     result = asyncio.run(_with_client(run))
     _check_fetched(result, url=url, status=0, body="", attempts=2, call=call)
-    hits = len(server.hits_for(url))
-    if hits != 2:
-        fail(f"{call}: the server received {hits} requests; expected 2 (1 + retries)")
 
 
 @pytest.mark.task(2)
@@ -353,15 +347,18 @@ def test_backoff_grows_without_blocking(learner, server: TestServer) -> None:
     url = server.url(9, fail=3)
     backoff = 0.04
     call = f"fetch_with_retry(<URL answering 503 three times>, retries=3, backoff={backoff})"
-    heartbeat = Heartbeat()
-    result = asyncio.run(_with_client(lambda c: _watched(learner.fetch_with_retry(
-        c, url, timeout=1.0, retries=3, backoff=backoff), heartbeat)))
-    if heartbeat.longest >= 0.1 and heartbeat.frozen >= 0.15:
-        fail(f"while {call} waited, the event loop was frozen for {heartbeat.frozen:.2f} s in all "
-             f"(longest stretch {heartbeat.longest:.2f} s): a blocking call such as time.sleep "
-             "inside a coroutine stops every other task; use await asyncio.sleep(...)")
+    with blocking_sleeps() as sleeps:
+        result = asyncio.run(_with_client(lambda c: learner.fetch_with_retry(
+            c, url, timeout=1.0, retries=3, backoff=backoff)))
+    blocked = [d for d in sleeps if d >= 0.005]
+    if blocked:
+        shown = ", ".join(f"{d:.2f}" for d in blocked)
+        fail(f"{call} called time.sleep inside the event loop ({shown} s): a blocking call in a "
+             "coroutine freezes the loop, and every other request with it, for that long; wait "
+             "with await asyncio.sleep(...)")
+    hits = server.hits_for(url)
     _check_fetched(result, url=url, status=200, body="item 9", attempts=4, call=call)
-    starts = [h.start for h in server.hits_for(url)]
+    starts = [h.start for h in hits]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     for n, gap in enumerate(gaps, start=1):
         want = backoff * 2 ** (n - 1)
@@ -385,7 +382,7 @@ FAST_MS = 40
 @dataclass
 class AllRun:
     urls: list[str]
-    results: object
+    results: Any
     elapsed: float
     peak: int
     hits: list[Hit]
@@ -406,12 +403,12 @@ def all_run(learner) -> Iterator[AllRun]:
         yield AllRun(urls, results, elapsed, srv.peak, hits, srv)
 
 
-def _results_list(run: AllRun) -> list:  # type: ignore[type-arg]
+def _results_list(run: AllRun) -> list[Any]:
     results = run.results
     if results is None:
         fail("fetch_all returned None: did you forget to `return` the list of results?")
     try:
-        results = list(results)  # type: ignore[call-overload]
+        results = list(results)
     except TypeError:
         fail(f"fetch_all returned a {type(results).__name__}; expected a list of Fetched")
     if len(results) != len(run.urls):
@@ -481,9 +478,9 @@ def test_fetch_all_refills_slots(all_run: AllRun) -> None:
 @pytest.mark.task(3)
 def test_fetch_all_is_concurrent_in_time(all_run: AllRun) -> None:
     serial = (sum(SLOW.values()) + FAST_MS * (12 - len(SLOW) + len(FAILING))) / 1000
-    if all_run.elapsed > 0.8 * serial:
+    if all_run.elapsed > 0.9 * serial:
         fail(f"fetch_all took {all_run.elapsed:.2f} s; the delays add up to {serial:.2f} s, so "
-             f"with {LIMIT} requests in flight it should take well under {0.8 * serial:.2f} s")
+             f"with {LIMIT} requests in flight it should take well under {0.9 * serial:.2f} s")
 
 
 @pytest.mark.task(3)

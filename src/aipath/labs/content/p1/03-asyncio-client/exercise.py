@@ -39,7 +39,7 @@ async def fetch_once(client: httpx.AsyncClient, url: str, timeout: float) -> tup
         async with httpx.AsyncClient() as client:
             await fetch_once(client, f"{base}/item/3", timeout=1.0)  # (200, "item 3")
             await fetch_once(client, f"{base}/nope", timeout=1.0)  # (404, "not found")
-            await fetch_once(client, f"{base}/item/3?delay_ms=600", timeout=0.15)
+            await fetch_once(client, f"{base}/item/3?delay_ms=1000", timeout=0.15)
             # raises TimeoutError after about 0.15 s
     """
     # TODO: task 1

@@ -163,8 +163,8 @@ def test_invalid_bodies_get_422(api: TestClient) -> None:
             accepted.append(f"{what} ({response.status_code})")
     if accepted:
         fail("POST /documents accepted invalid bodies: " + "; ".join(accepted) + ". Expected 422 "
-             "for each — no validation: declare the limits on DocumentIn with Field(min_length=..., "
-             "max_length=...) and FastAPI rejects bad bodies by itself")
+             "for each — no validation: declare the limits on DocumentIn with "
+             "Field(min_length=..., max_length=...) and FastAPI rejects bad bodies by itself")
     listed = _ids(api, "")[0]
     if listed:
         fail(f"after only invalid POSTs, GET /documents lists ids {listed}; a rejected body must "

@@ -27,9 +27,7 @@ def load_titanic() -> tuple[pd.DataFrame, pd.Series]:
 
 
 def make_pipeline(C: float = 1.0) -> Pipeline:
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),

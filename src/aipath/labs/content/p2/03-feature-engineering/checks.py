@@ -393,4 +393,3 @@ def test_fit_predict_uses_no_statistics_of_the_test_rows(learner):
             "data. Fit every scaler, encoder, median or quantile on the training rows only (and "
             "give a model that draws random numbers a fixed random_state)"
         )
-

@@ -262,10 +262,10 @@ def test_roc_does_not_depend_on_sample_order(learner, rng):
 @pytest.mark.task(2)
 def test_tied_scores_share_one_point(learner):
     y, s = np.array([1, 1, 0, 0]), np.array([0.5, 0.5, 0.5, 0.5])
-    auc = float(learner.roc_auc(y, s))
-    if not math.isclose(auc, 0.5, abs_tol=1e-12):
+    area = float(learner.roc_auc(y, s))
+    if not math.isclose(area, 0.5, abs_tol=1e-12):
         fail(
-            f"with every score tied at 0.5, roc_auc({_show(y)}) is {auc:.4g}; expected 0.5: tied "
+            f"with every score tied at 0.5, roc_auc({_show(y)}) is {area:.4g}; expected 0.5: tied "
             "samples cross the threshold together, so they share one ROC point (a tie counts "
             "one half); group equal scores before computing the curve"
         )
@@ -328,7 +328,7 @@ def test_pr_curve_example(learner):
         precision,
         [1.0, 0.5, 2 / 3, 0.5],
         name="pr_curve precision",
-        mistakes={"recall": [0.5, 0.5, 1.0, 1.0]},
+        mistakes={"the recall values (precision and recall swapped)": [0.5, 0.5, 1.0, 1.0]},
     )
     assert_array(recall, [0.5, 0.5, 1.0, 1.0], name="pr_curve recall")
     assert_close(learner.average_precision(y, s), 5 / 6, name=f"average_precision({_show(y, s)})")

@@ -1,4 +1,4 @@
-# expect: time.sleep inside a coroutine
+# expect: called time.sleep inside the event loop
 """Mistake: waits for the backoff with time.sleep, which freezes the whole event loop."""
 
 from __future__ import annotations

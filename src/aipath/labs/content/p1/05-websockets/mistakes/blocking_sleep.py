@@ -1,4 +1,4 @@
-# expect: event loop is blocked
+# expect: the server's event loop is blocked while it streams
 """Mistake: the handler waits with time.sleep, freezing the server's event loop."""
 
 from __future__ import annotations

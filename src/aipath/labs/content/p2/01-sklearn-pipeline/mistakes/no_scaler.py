@@ -1,7 +1,6 @@
 # expect: not scaled
 """A known-wrong solution: the numeric columns are imputed but never standardized."""
 
-
 from __future__ import annotations
 
 import numpy as np

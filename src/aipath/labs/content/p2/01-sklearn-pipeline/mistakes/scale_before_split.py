@@ -1,7 +1,6 @@
 # expect: scaling before the split
 """A known-wrong solution: the cross-validation runs on data preprocessed with all rows."""
 
-
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +28,7 @@ def load_titanic() -> tuple[pd.DataFrame, pd.Series]:
 
 
 def make_pipeline(C: float = 1.0) -> Pipeline:
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),

@@ -1,7 +1,6 @@
 # expect: tuning on the test set
 """A known-wrong solution: each C is scored on the test rows and the best one kept."""
 
-
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +28,7 @@ def load_titanic() -> tuple[pd.DataFrame, pd.Series]:
 
 
 def make_pipeline(C: float = 1.0) -> Pipeline:
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),

@@ -1,7 +1,6 @@
 # expect: early stopping watched the test set
 """A known-wrong solution: the test rows double as the early-stopping set."""
 
-
 from __future__ import annotations
 
 import lightgbm as lgb

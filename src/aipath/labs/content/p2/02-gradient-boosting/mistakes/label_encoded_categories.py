@@ -1,7 +1,6 @@
 # expect: label-encoded
 """A known-wrong solution: text columns become integer codes, read as ordered numbers."""
 
-
 from __future__ import annotations
 
 import lightgbm as lgb

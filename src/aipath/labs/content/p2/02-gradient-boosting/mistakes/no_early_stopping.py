@@ -1,7 +1,6 @@
 # expect: no early stopping
 """A known-wrong solution: XGBoost grows a fixed 1000 trees, blind to the validation rows."""
 
-
 from __future__ import annotations
 
 import lightgbm as lgb

@@ -1,7 +1,6 @@
 # expect: split counts
 """A known-wrong solution: LightGBM's feature_importances_ counts splits, it does not sum gains."""
 
-
 from __future__ import annotations
 
 import lightgbm as lgb

@@ -45,9 +45,10 @@ def target_encode(train_values, y_train, test_values, n_splits=5, seed=0, smooth
 
 def add_interactions(houses: pd.DataFrame) -> pd.DataFrame:
     floors = houses[["Total_Bsmt_SF", "First_Flr_SF", "Second_Flr_SF"]].sum(axis=1)
-    baths = houses[["Full_Bath", "Bsmt_Full_Bath"]].sum(axis=1) + houses[
-        ["Half_Bath", "Bsmt_Half_Bath"]
-    ].sum(axis=1) / 2
+    baths = (
+        houses[["Full_Bath", "Bsmt_Full_Bath"]].sum(axis=1)
+        + houses[["Half_Bath", "Bsmt_Half_Bath"]].sum(axis=1) / 2
+    )
     return houses.assign(
         total_sf=floors,
         total_baths=baths,

@@ -1,7 +1,6 @@
 # expect: the age today
 """A known-wrong solution: the house's age is measured from today, not from its sale."""
 
-
 from __future__ import annotations
 
 import datetime

@@ -1,7 +1,6 @@
 # expect: look like log prices
 """A known-wrong solution: the model learns log prices and returns them without np.exp."""
 
-
 from __future__ import annotations
 
 import numpy as np

@@ -1,7 +1,6 @@
 # expect: statistics of the full data
 """A known-wrong solution: the scaler learns its means and spreads from training and test rows."""
 
-
 from __future__ import annotations
 
 import numpy as np

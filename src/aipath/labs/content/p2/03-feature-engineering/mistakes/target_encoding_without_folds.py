@@ -1,7 +1,6 @@
 # expect: target encoding without folds
 """A known-wrong solution: each training row is encoded with statistics of its own price."""
 
-
 from __future__ import annotations
 
 import numpy as np

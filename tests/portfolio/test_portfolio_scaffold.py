@@ -1,0 +1,123 @@
+"""`create_project`: every kind yields a complete, committed, lint-clean repository whose own
+tests pass and which the audit scores at least 85."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from portfolio_helpers import KIND_PARAMS, git
+
+from aipath.errors import AipathError
+from aipath.portfolio import KINDS, audit_repository
+from aipath.portfolio.audit.readme import TOPIC_LABELS
+from aipath.portfolio.audit.readme import parse as parse_readme
+from aipath.portfolio.scaffold import create_project, package_name, slugify
+
+Scaffold = Callable[[str], Path]
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_scaffold_is_a_complete_committed_repository(kind: str, scaffolded: Scaffold) -> None:
+    root = scaffolded(kind)
+    for rel in (
+        "pyproject.toml",
+        "README.md",
+        "Makefile",
+        "Dockerfile",
+        ".dockerignore",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        ".github/workflows/ci.yml",
+        "LICENSE",
+        "reports/metrics.json",
+    ):
+        assert (root / rel).is_file(), rel
+    pkg = package_name(root.name)
+    assert (root / "src" / pkg / "cli.py").is_file()
+    assert len(list((root / "tests").glob("test_*.py"))) >= 2
+    assert git(root, "status", "--porcelain") == ""
+    assert len(git(root, "log", "--oneline").splitlines()) == 1
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    assert "\n\t$(BIN)/pytest" in makefile  # recipes are indented with tabs
+    workflow = yaml.safe_load((root / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    assert "pytest" in str(workflow["jobs"])
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_dependencies_are_pinned_to_the_installed_versions(kind: str, scaffolded: Scaffold) -> None:
+    project = tomllib.loads((scaffolded(kind) / "pyproject.toml").read_text(encoding="utf-8"))
+    deps = project["project"]["dependencies"] + project["project"]["optional-dependencies"]["dev"]
+    for dep in deps:
+        name, _, version = dep.partition("==")
+        assert version == importlib.metadata.version(name), dep
+    assert project["tool"]["aipath"] == {"kind": kind, "roadmap_project": KINDS[kind].project_id}
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_readme_has_every_section_and_measured_numbers(kind: str, scaffolded: Scaffold) -> None:
+    readme = parse_readme("README.md", (scaffolded(kind) / "README.md").read_text("utf-8"))
+    for topic in TOPIC_LABELS:
+        assert readme.topic(topic) is not None, topic
+    results = readme.topic("results")
+    assert results is not None
+    assert "|" in results.body
+    assert "{{" not in readme.text and "nan" not in results.body
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_generated_code_is_ruff_clean(kind: str, scaffolded: Scaffold) -> None:
+    root = scaffolded(kind)
+    for args in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=root, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_audit_scores_at_least_85_and_its_own_tests_pass(kind: str, scaffolded: Scaffold) -> None:
+    root = scaffolded(kind)
+    plain = audit_repository(root, kind)
+    assert plain.score >= 85, plain.to_markdown()
+    assert [c.id for c in plain.checks() if c.status == "fail"] == []
+    assert plain.check("tests_pass").status == "skip"
+    # --run-tests runs the project's pytest with this interpreter in a sandboxed copy.
+    ran = audit_repository(root, kind, run_tests=True, test_timeout_s=240)
+    tests_pass = ran.check("tests_pass")
+    assert tests_pass.status == "pass", tests_pass.model_dump()
+    assert "passed" in tests_pass.summary
+    assert ran.score >= plain.score
+    assert git(root, "status", "--porcelain") == ""  # the sandbox never writes into the repo
+
+
+def test_unknown_kind_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AipathError, match="unknown project kind 'vision'"):
+        create_project("vision", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_non_empty_destination_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(AipathError, match="not empty"):
+        create_project("tabular", tmp_path)
+    assert (tmp_path / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_file_as_destination_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x", encoding="utf-8")
+    with pytest.raises(AipathError, match="is a file"):
+        create_project("nlp", target)
+
+
+def test_names_become_valid_packages() -> None:
+    assert slugify("My Titanic Project!") == "my-titanic-project"
+    assert package_name("2026-portfolio") == "p_2026_portfolio"
+    assert package_name(slugify("Ames Valuation")) == "ames_valuation"
