@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.syntax import Syntax
 from rich.table import Table
 
 from aipath.commands.render import status_text, verdict_panel
@@ -33,7 +31,9 @@ WorkspaceOpt = Annotated[
 def _context(workspace: Path | None) -> tuple[Workspace, Catalogue]:
     from aipath.workspace.locate import find_workspace
 
-    return find_workspace(workspace), load_catalogue()
+    # Links into the roadmap are verified by `aipath dev check` and the test suite; a learner's
+    # command skips re-validating them so a check answers sooner.
+    return find_workspace(workspace), load_catalogue(check_roadmap=False)
 
 
 def _pick_lab(ws: Workspace, catalogue: Catalogue, lab_id: str | None) -> Lab:
@@ -186,6 +186,8 @@ def register(app: typer.Typer) -> None:
             )
             return
         _set_current(ws, row.lab)
+        from rich.markdown import Markdown
+
         console.print(Markdown(row.lab.readme.read_text(encoding="utf-8")))
         console.print(
             f"\nEdit [bold]{row.path}[/], then run [bold]aipath check[/] (or keep [bold]aipath watch[/] open)."
@@ -225,6 +227,8 @@ def register(app: typer.Typer) -> None:
         lab = _pick_lab(ws, catalogue, lab_id)
         shown = reveal_hint(ws, lab)
         console.print(f"[bold]Hint {shown.tier}/{shown.total}[/] for {lab.id}")
+        from rich.markdown import Markdown
+
         console.print(Markdown(shown.text))
         if not shown.new:
             console.print(
@@ -252,6 +256,8 @@ def register(app: typer.Typer) -> None:
             ):
                 raise
             text, _passed = solution_text(ws, lab, confirmed=True)
+        from rich.syntax import Syntax
+
         console.print(Syntax(text, "python", line_numbers=True))
 
     @app.command()

@@ -23,7 +23,6 @@ from aipath.planner.render import (
     plan_to_json,
     plan_to_markdown,
 )
-from aipath.planner.service import plan_for, status_for, update_profile
 from aipath.progress.types import BACKGROUNDS, TRACKS
 
 TodayOpt = Annotated[
@@ -170,6 +169,8 @@ def register(app: typer.Typer) -> None:
         now = parse_day(today, "--today") if today else date.today()
         start_day = parse_day(start, "--start") if start else None
         with open_progress(workspace, db) as store:
+            from aipath.planner.service import plan_for, update_profile
+
             profile = update_profile(
                 store, start=start_day, hours=hours, background=background, track=track, today=now
             )
@@ -201,6 +202,8 @@ def register(app: typer.Typer) -> None:
         """Where you stand: phase progress, pace, streak, job-ready date and the next three things."""
         now = parse_day(today, "--today") if today else date.today()
         with open_progress(workspace, db) as store:
+            from aipath.planner.service import status_for
+
             report = status_for(store, today=now)
         plan = report.plan
         if not report.has_profile:

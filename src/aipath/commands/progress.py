@@ -13,14 +13,18 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import click
 import typer
 
 from aipath.console import console
 from aipath.errors import AipathError
-from aipath.progress import MARK_STATES, ProgressStore, format_minutes, parse_duration
+from aipath.progress.durations import format_minutes, parse_duration
+from aipath.progress.types import MARK_STATES
+
+if TYPE_CHECKING:
+    from aipath.progress.store import ProgressStore
 
 WorkspaceOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at runtime
@@ -53,6 +57,8 @@ def resolve_db_url(workspace: Path | None, db: str | None) -> str:
 @contextmanager
 def open_progress(workspace: Path | None, db: str | None) -> Iterator[ProgressStore]:
     """The store for one command, closed afterwards."""
+    from aipath.progress.store import ProgressStore
+
     store = ProgressStore.open(resolve_db_url(workspace, db))
     try:
         yield store

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from pydantic import TypeAdapter
 
 from aipath.console import console
-from aipath.roadmap import Resource, roadmap_for_learner
-from aipath.roadmap.render import resources_table, roadmap_tree
 
 PhaseOption = Annotated[
     int | None,
@@ -27,6 +24,9 @@ def roadmap_command(phase: PhaseOption = None, as_json: JsonOption = False) -> N
 
     With --json, the whole validated roadmap (or the one phase asked for), labs attached.
     """
+    from aipath.roadmap import roadmap_for_learner
+    from aipath.roadmap.render import roadmap_tree
+
     roadmap = roadmap_for_learner()
     chosen = None if phase is None else roadmap.phase(phase)
     if as_json:
@@ -40,6 +40,11 @@ def roadmap_command(phase: PhaseOption = None, as_json: JsonOption = False) -> N
 
 def resources_command(phase: PhaseOption = None, as_json: JsonOption = False) -> None:
     """The recommended books, courses and videos, optionally for one phase."""
+    from pydantic import TypeAdapter
+
+    from aipath.roadmap import Resource, roadmap_for_learner
+    from aipath.roadmap.render import resources_table
+
     roadmap = roadmap_for_learner()
     if phase is None:
         resources, title = roadmap.resources, "Resources"

@@ -8,11 +8,12 @@ other tools read; everything else is extra and may grow.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-
-from icalendar import Calendar
-from icalendar import Event as CalEvent
+from typing import TYPE_CHECKING
 
 from aipath.planner.model import Plan, WorkItem
+
+if TYPE_CHECKING:
+    from icalendar import Event as CalEvent
 
 BACKGROUND_LABELS = {
     "beginner": "career-changer starting from scratch",
@@ -212,6 +213,8 @@ def plan_to_markdown(plan: Plan) -> str:
 
 
 def _all_day(uid: str, summary: str, day: date, stamp: datetime, description: str = "") -> CalEvent:
+    from icalendar import Event as CalEvent
+
     ev = CalEvent()
     ev.add("uid", uid)
     ev.add("dtstamp", stamp)
@@ -228,6 +231,9 @@ def plan_to_ics(plan: Plan, *, stamp: datetime | None = None, block_hour: int = 
 
     UIDs are stable, so re-importing an updated plan moves the events instead of duplicating them.
     """
+    from icalendar import Calendar
+    from icalendar import Event as CalEvent
+
     when = stamp or datetime.combine(plan.today, time(0), UTC)
     cal = Calendar()
     cal.add("prodid", "-//aipath//study plan//EN")

@@ -15,6 +15,7 @@ cached.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +56,14 @@ from aipath.workspace.model import Workspace
 from aipath.workspace.store import open_store
 
 T = TypeVar("T")
+CATALOGUE_TTL_S = 1.0
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 class NotFound(AipathError):
@@ -81,6 +90,7 @@ class Dashboard:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._roadmap: tuple[int, Roadmap, list[str]] | None = None
+        self._catalogue: tuple[float, Catalogue] | None = None
 
     # ------------------------------------------------------------------ freshness and cache
     def changed(self) -> None:
@@ -103,10 +113,14 @@ class Dashboard:
                 files.append((0, 0))
         return (self._writes, date.today(), id(self.catalogue()), tuple(files))
 
-    def _cached(self, key: str, build: Callable[[], T]) -> T:
+    def _cached(self, key: str, build: Callable[[], T], *depends: Path) -> T:
+        """``build()``, computed again only when the store, settings, catalogue or ``depends``
+        (files read by ``build`` that a check or an author may change) have changed."""
         stamp = self._stamp()
         if stamp is None:
             return build()
+        if depends:
+            stamp = (stamp, tuple(_mtime(path) for path in depends))
         entry = self._cache.get(key)
         if entry is not None and entry.stamp == stamp:
             return entry.value  # type: ignore[return-value]
@@ -122,7 +136,14 @@ class Dashboard:
 
     # ------------------------------------------------------------------------ the services
     def catalogue(self) -> Catalogue:
-        return load_catalogue()
+        """The lab catalogue, looked at again at most every second (it changes only when a
+        lab author edits a lab.toml, and checking that costs a stat of every manifest)."""
+        now = time.monotonic()
+        held = self._catalogue
+        if held is None or now - held[0] > CATALOGUE_TTL_S:
+            held = (now, load_catalogue())
+            self._catalogue = held
+        return held[1]
 
     def lab(self, lab_id: str) -> Lab:
         """The lab with exactly this id (no prefix matching in URLs)."""
@@ -187,6 +208,15 @@ class Dashboard:
         return load_result(self.ws, self.lab(lab_id).id)
 
     def lab_detail(self, lab_id: str) -> LabDetail:
+        lab = self.lab(lab_id)
+        return self._cached(
+            f"lab:{lab.id}",
+            lambda: self._build_lab_detail(lab.id),
+            self.ws.results_dir / f"{lab.id}.json",
+            lab.readme,
+        )
+
+    def _build_lab_detail(self, lab_id: str) -> LabDetail:
         row = self.lab_row(lab_id)
         lab = row.lab
         hints = lab.manifest.hints
@@ -225,6 +255,9 @@ class Dashboard:
 
     # ------------------------------------------------------------------------------- home
     def summary(self) -> Summary:
+        return self._cached("summary", self._build_summary)
+
+    def _build_summary(self) -> Summary:
         report = self.status()
         plan = report.plan
         upcoming = next_lab(self.rows())

@@ -171,7 +171,7 @@ def ci(ctx: AuditContext) -> Outcome:
 def lint(ctx: AuditContext) -> Outcome:
     if not ctx.python_files and not ctx.files.with_suffix("ipynb"):
         return Outcome("skip", "no Python code to lint")
-    run = run_ruff(ctx.root)
+    run = run_ruff(ctx.root, ctx.files.special)
     if run.error:
         return Outcome(
             "warn",

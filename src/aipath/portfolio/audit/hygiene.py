@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from aipath.portfolio.audit import gitrepo
@@ -123,7 +124,9 @@ def notebooks(ctx: AuditContext) -> Outcome:
             broken.append(ev("could not be read (binary, too large or unreadable)", entry.rel))
             continue
         try:
-            nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+            with warnings.catch_warnings():  # old notebooks without cell ids are still notebooks
+                warnings.simplefilter("ignore")
+                nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
             cells = list(nb.get("cells", []))
         except (json.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
             broken.append(ev(f"not a valid notebook: {type(exc).__name__}", entry.rel))
