@@ -100,11 +100,15 @@ def test_an_untouched_starter_is_not_attempted(client: TestClient) -> None:
     reason="planner: a pace measured from two checks seconds apart overflows the projected "
     "date (reported to the lead; the planner owns the fix)",
 )
-def test_quick_double_check_keeps_home_working(client: TestClient, solve: Solve) -> None:
-    client.post(f"/api/labs/{LAB}/check")
-    solve()
-    client.post(f"/api/labs/{LAB}/check")
+def test_quick_double_check_keeps_home_working(client: TestClient, ws: Workspace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with open_store(ws) as store:  # two saves a second apart, as an eager learner makes them
+        store.record_check(LAB, "failed", 0.3, at=now - timedelta(seconds=1))
+        store.record_check(LAB, "passed", 0.3, at=now)
     assert client.get("/").status_code == 200
+    assert client.get("/plan").status_code == 200
 
 
 def test_a_failing_check_shows_each_message(

@@ -71,6 +71,40 @@ def test_check_now_is_announced_to_every_page(ws: Workspace) -> None:
         assert verdict["trigger"] == "button"
 
 
+def test_a_burst_of_saves_costs_one_check_and_checks_never_overlap(ws: Workspace) -> None:
+    import asyncio
+
+    from aipath.web.data import Dashboard
+    from aipath.web.live import Broadcaster, Checker
+
+    async def scenario() -> list[dict[str, object]]:
+        broadcaster = Broadcaster()
+        queue = broadcaster.open()
+        dashboard = Dashboard(ws)
+        checker = Checker(dashboard, broadcaster)
+        lab = dashboard.lab(LAB)
+        for _ in range(5):  # an editor that saves five times in a row
+            checker.saved(lab)
+        await checker.drain()
+        running = asyncio.create_task(checker.check(lab))  # "check now"
+        await asyncio.sleep(0)
+        for _ in range(3):  # saves while that check runs: one more check after it
+            checker.saved(lab)
+        await running
+        await checker.drain()
+        events = []
+        while not queue.empty():
+            event = queue.get_nowait()
+            assert event is not None
+            events.append(event)
+        return events
+
+    events = asyncio.run(scenario())
+    kinds = [str(e["type"]) for e in events]
+    assert kinds == ["checking", "verdict"] * 3  # never two checks of one lab at once
+    assert [e["trigger"] for e in events if e["type"] == "verdict"] == ["save", "button", "save"]
+
+
 def test_the_server_refuses_other_addresses_unless_asked(ws: Workspace) -> None:
     check_host("127.0.0.1", explicit=False)
     check_host("::1", explicit=False)

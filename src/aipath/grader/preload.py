@@ -14,6 +14,7 @@ import importlib
 import io
 import sys
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -63,7 +64,12 @@ def preload(lab_dirs: Iterable[Path] = ()) -> dict[str, float]:
         if name in timings or name in {"exercise", "solution", "checks"}:
             continue
         started = time.perf_counter()
-        with contextlib.suppress(Exception), contextlib.redirect_stdout(sink):
+        with (
+            contextlib.suppress(Exception),
+            contextlib.redirect_stdout(sink),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")  # import-time deprecation notices are not the learner's
             importlib.import_module(name)
         timings[name] = time.perf_counter() - started
     _settle_runtime()

@@ -1,16 +1,17 @@
 """The dashboard's FastAPI application: HTML pages, the JSON API under ``/api/``, static files.
 
 Pages and API read the same :class:`aipath.web.data.Dashboard`, which calls the services the
-CLI calls.  The OpenAPI description of the API is at ``/api/openapi.json`` (browsable at
-``/api/docs``, which needs the network for its own assets; the JSON does not).
+CLI calls.  The OpenAPI description of the API is at ``/api/openapi.json``.  FastAPI's Swagger page is
+switched off: it fetches its script from a CDN, and nothing here may leave the machine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 import aipath
 from aipath.errors import AipathError
@@ -86,6 +88,14 @@ class DashboardState:
         self.checker = Checker(dashboard, self.broadcaster)
         self.watcher = LabWatcher(dashboard, self.checker, self.broadcaster) if watch else None
         self.worker = WorkerHandle(dashboard.ws.socket_path, self.broadcaster) if worker else None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def stopping(self) -> None:
+        """The server is about to stop (any thread, or a signal handler): end the streams."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.broadcaster.shutdown)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -133,8 +143,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        import asyncio
-
+        state.loop = asyncio.get_running_loop()
         tasks = []
         if state.worker is not None:
             state.worker.start()
@@ -143,6 +152,7 @@ def create_app(
         try:
             yield
         finally:
+            state.broadcaster.shutdown()
             if state.watcher is not None:
                 state.watcher.stop()
             for task in tasks:
@@ -159,7 +169,7 @@ def create_app(
         version=aipath.__version__,
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI loads its assets from a CDN: the page must work offline
         redoc_url=None,
     )
     app.state.dashboard = state
@@ -236,35 +246,74 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     # ------------------------------------------------------------------------------- pages
-    def page(request: Request, name: str, active: str, **context: Any) -> Response:
-        context.update(page=active, live=state.describe())
-        return templates.TemplateResponse(request, name, context)
+    rendered: dict[str, tuple[object, str]] = {}
+
+    async def page(
+        key: str,
+        name: str,
+        active: str,
+        build: Callable[[], dict[str, Any]],
+        *depends: Path,
+    ) -> Response:
+        """A page, rendered again only when the data under it has changed.
+
+        Checking costs a few ``stat`` calls, so it is done on the event loop; building and
+        rendering run in a worker thread, since a cold build reads the store and plans.
+        """
+        live = state.describe()
+        version = dashboard.version(*depends)
+        tag = (version, live["worker"], live["watcher"])
+        hit = rendered.get(key)
+        if version is not None and hit is not None and hit[0] == tag:
+            return HTMLResponse(hit[1])
+
+        def render() -> str:
+            context = build()
+            context.update(page=active, live=live)
+            return templates.env.get_template(name).render(context)
+
+        html = await run_in_threadpool(render)
+        if version is not None:
+            rendered[key] = (tag, html)
+        return HTMLResponse(html)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> Response:
-        return page(request, "home.html", "home", summary=dashboard.summary())
+    async def home() -> Response:
+        return await page("home", "home.html", "home", lambda: {"summary": dashboard.summary()})
 
     @app.get("/roadmap", response_class=HTMLResponse, include_in_schema=False)
-    def roadmap(request: Request) -> Response:
-        view = dashboard.roadmap_view()
-        current = next((ph.number for ph in view.phases if ph.done_fraction < 1.0), 1)
-        return page(request, "roadmap.html", "roadmap", roadmap=view, current_phase=current)
+    async def roadmap() -> Response:
+        def build() -> dict[str, Any]:
+            view = dashboard.roadmap_view()
+            current = next((ph.number for ph in view.phases if ph.done_fraction < 1.0), 1)
+            return {"roadmap": view, "current_phase": current}
+
+        return await page("roadmap", "roadmap.html", "roadmap", build)
 
     @app.get("/labs", response_class=HTMLResponse, include_in_schema=False)
-    def labs(request: Request) -> Response:
-        return page(request, "labs.html", "labs", labs=dashboard.lab_list())
+    async def labs() -> Response:
+        return await page("labs", "labs.html", "labs", lambda: {"labs": dashboard.lab_list()})
 
     @app.get("/labs/{lab_id}", response_class=HTMLResponse, include_in_schema=False)
-    def lab_page(request: Request, lab_id: str) -> Response:
-        return page(request, "lab.html", "labs", detail=dashboard.lab_detail(lab_id))
+    async def lab_page(lab_id: str) -> Response:
+        files = dashboard.lab_files(lab_id)  # an unknown lab is a 404 before anything else
+        return await page(
+            f"lab:{lab_id}",
+            "lab.html",
+            "labs",
+            lambda: {"detail": dashboard.lab_detail(lab_id)},
+            *files,
+        )
 
     @app.get("/plan", response_class=HTMLResponse, include_in_schema=False)
-    def plan_page(request: Request) -> Response:
-        return page(request, "plan.html", "plan", view=dashboard.plan_view())
+    async def plan_page() -> Response:
+        return await page("plan", "plan.html", "plan", lambda: {"view": dashboard.plan_view()})
 
     @app.get("/portfolio", response_class=HTMLResponse, include_in_schema=False)
-    def portfolio_page(request: Request) -> Response:
-        return page(request, "portfolio.html", "portfolio", view=dashboard.portfolio_view())
+    async def portfolio_page() -> Response:
+        return await page(
+            "portfolio", "portfolio.html", "portfolio", lambda: {"view": dashboard.portfolio_view()}
+        )
 
     # --------------------------------------------------------------------------------- API
     @app.get("/api/summary", tags=["progress"])
@@ -358,8 +407,7 @@ def create_app(
         async def stream() -> AsyncIterator[dict[str, str]]:
             try:
                 yield {"event": "hello", "data": json.dumps(state.describe())}
-                while True:
-                    event = await queue.get()
+                while (event := await queue.get()) is not None:
                     yield {"event": str(event["type"]), "data": json.dumps(event)}
             finally:
                 state.broadcaster.close(queue)

@@ -98,8 +98,15 @@ class Dashboard:
         with self._guard:
             self._writes += 1
 
+    def version(self, *depends: Path) -> object | None:
+        """A value that changes whenever the data under the views (or the files ``depends``)
+        change; ``None`` when that cannot be told (a store given by server URL)."""
+        stamp = self._stamp()
+        if stamp is None or not depends:
+            return stamp
+        return (stamp, tuple(_mtime(path) for path in depends))
+
     def _stamp(self) -> object | None:
-        """What the cached views depend on; ``None`` when that cannot be told (a server URL)."""
         url = self.ws.db_url
         if not url.startswith("sqlite:///"):
             return None
@@ -116,11 +123,9 @@ class Dashboard:
     def _cached(self, key: str, build: Callable[[], T], *depends: Path) -> T:
         """``build()``, computed again only when the store, settings, catalogue or ``depends``
         (files read by ``build`` that a check or an author may change) have changed."""
-        stamp = self._stamp()
+        stamp = self.version(*depends)
         if stamp is None:
             return build()
-        if depends:
-            stamp = (stamp, tuple(_mtime(path) for path in depends))
         entry = self._cache.get(key)
         if entry is not None and entry.stamp == stamp:
             return entry.value  # type: ignore[return-value]
@@ -207,13 +212,14 @@ class Dashboard:
     def result(self, lab_id: str) -> CheckResult | None:
         return load_result(self.ws, self.lab(lab_id).id)
 
-    def lab_detail(self, lab_id: str) -> LabDetail:
+    def lab_files(self, lab_id: str) -> tuple[Path, ...]:
+        """The files a lab's page shows besides the store: its verdict and its README."""
         lab = self.lab(lab_id)
+        return (self.ws.results_dir / f"{lab.id}.json", lab.readme)
+
+    def lab_detail(self, lab_id: str) -> LabDetail:
         return self._cached(
-            f"lab:{lab.id}",
-            lambda: self._build_lab_detail(lab.id),
-            self.ws.results_dir / f"{lab.id}.json",
-            lab.readme,
+            f"lab:{lab_id}", lambda: self._build_lab_detail(lab_id), *self.lab_files(lab_id)
         )
 
     def _build_lab_detail(self, lab_id: str) -> LabDetail:

@@ -35,27 +35,41 @@ class Broadcaster:
     """Fan events out to every connected page; a page that stops reading loses old events."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._queues: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.closed = False
 
     @property
     def listeners(self) -> int:
         return len(self._queues)
 
     def publish(self, event: dict[str, Any]) -> None:
+        if self.closed:
+            return
         for queue in list(self._queues):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
             queue.put_nowait(event)
 
-    def open(self) -> asyncio.Queue[dict[str, Any]]:
-        """A queue that receives every event from now on; hand it back to :meth:`close`."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+    def open(self) -> asyncio.Queue[dict[str, Any] | None]:
+        """A queue that receives every event from now on, then ``None`` when the server stops;
+        hand it back to :meth:`close`."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        if self.closed:
+            queue.put_nowait(None)
         self._queues.add(queue)
         return queue
 
-    def close(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def close(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         self._queues.discard(queue)
+
+    def shutdown(self) -> None:
+        """End every open stream, so a stopping server need not wait for the pages to leave."""
+        self.closed = True
+        for queue in list(self._queues):
+            while queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
 
 
 def verdict_event(lab: Lab, result: CheckResult, trigger: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import threading
 import time
 import webbrowser
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -66,6 +67,25 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """Uvicorn that ends the dashboard's event streams as soon as it is asked to stop.
+
+    Otherwise every open page would hold the shutdown for the whole grace period.
+    """
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(_config(app))
+        self.dashboard_state = getattr(getattr(app, "state", None), "dashboard", None)
+
+    def stop_streams(self) -> None:
+        if self.dashboard_state is not None:
+            self.dashboard_state.stopping()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.stop_streams()
+        super().handle_exit(sig, frame)
+
+
 def _config(app: Any, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -104,7 +124,7 @@ def serve_dashboard(
     console.print("Saving a lab file re-checks it and updates the page.", style="dim")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    server = uvicorn.Server(_config(app))
+    server = _Server(app)
     try:
         server.run(sockets=[sock])
     finally:
@@ -122,7 +142,7 @@ class BackgroundServer:
         self.sock = _bind(host, 0)
         self.port: int = self.sock.getsockname()[1]
         self.url = dashboard_url(host, self.port)
-        self.server = uvicorn.Server(_config(app))
+        self.server = _Server(app)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
@@ -136,6 +156,7 @@ class BackgroundServer:
             time.sleep(0.02)
 
     def stop(self) -> None:
+        self.server.stop_streams()
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()

@@ -46,6 +46,10 @@ LICENSE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md"
 
 
 def _test_functions(ctx: AuditContext) -> list[tuple[str, int, str]]:
+    return ctx.memo("test_functions", lambda: _find_test_functions(ctx))
+
+
+def _find_test_functions(ctx: AuditContext) -> list[tuple[str, int, str]]:
     found: list[tuple[str, int, str]] = []
     for mod in ctx.modules:
         if mod.tree is None or not is_test_path(mod.rel):
@@ -286,9 +290,8 @@ def gitignore(ctx: AuditContext) -> Outcome:
     wanted = {"__pycache__": "__pycache__", "venv": "virtualenv folder", ".env": ".env files"}
     lacking = [label for needle, label in wanted.items() if needle not in text]
     if lacking:
-        return Outcome(
-            "warn", f".gitignore misses {', '.join(lacking)}", [ev("present", entry.rel)], fix=fix
-        )
+        evidence = [ev(f"nothing ignores {label}", entry.rel) for label in lacking]
+        return Outcome("warn", f".gitignore misses {', '.join(lacking)}", evidence, fix=fix)
     return Outcome("pass", ".gitignore covers caches, virtualenvs and .env", [ev("ok", entry.rel)])
 
 

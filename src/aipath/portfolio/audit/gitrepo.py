@@ -169,6 +169,27 @@ def _batch_check(root: Path, shas: list[str]) -> bytes | None:
     return proc.stdout
 
 
+def lfs_paths(root: Path, paths: list[str]) -> set[str]:
+    """Which of ``paths`` git stores through Git LFS (``filter=lfs`` in .gitattributes)."""
+    if not paths:
+        return set()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        proc = subprocess.run(
+            ["git", *_SAFE_CONFIG, "check-attr", "-z", "--stdin", "filter"],
+            cwd=root,
+            env=env,
+            input=b"\0".join(p.encode() for p in paths) + b"\0",
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return set()
+    fields = proc.stdout.decode("utf-8", errors="replace").split("\0")
+    return {fields[i] for i in range(0, len(fields) - 2, 3) if fields[i + 2] == "lfs"}
+
+
 def large_blobs_in_history(root: Path, min_bytes: int) -> list[tuple[str, int]] | None:
     """Blobs over ``min_bytes`` anywhere in history (a deleted 20 MB CSV still bloats clones)."""
     objects = run_git(root, "rev-list", "--objects", "--all", "-n", "2000")

@@ -27,7 +27,23 @@ FIXTURE_DIRS = ("tests/", "test/", "fixtures/", "examples/", "sample")
 NOTEBOOK_MAX = 20 * MB
 
 
+def _lfs(ctx: AuditContext) -> set[str]:
+    """Big or data files that Git LFS manages: the working tree has the content, git a pointer."""
+
+    def compute() -> set[str]:
+        candidates = [
+            e.rel
+            for e in ctx.files.entries
+            if e.tracked and (e.size >= BIG_BINARY or e.suffix in DATA_SUFFIXES)
+        ]
+        return gitrepo.lfs_paths(ctx.root, candidates[:5_000]) if ctx.is_git else set()
+
+    return ctx.memo("lfs_paths", compute)
+
+
 def _is_lfs_pointer(ctx: AuditContext, entry: FileEntry) -> bool:
+    if entry.rel in _lfs(ctx):
+        return True
     if entry.size > 1024:
         return False
     head = ctx.files.read_bytes(entry.rel, 200)

@@ -9,6 +9,7 @@
   function toast(text, kind) {
     const box = document.getElementById("toasts");
     if (!box) return;
+    if (text.length > 140) text = text.slice(0, 137) + "…";
     const el = document.createElement("div");
     el.className = "toast" + (kind ? " toast-" + kind : "");
     el.textContent = text;

@@ -11,7 +11,8 @@ import pandas as pd
 
 # What you will need, among others: statsmodels.api (as sm) for the data; adfuller, pacf
 # (statsmodels.tsa.stattools); seasonal_decompose or STL (statsmodels.tsa.seasonal);
-# ExponentialSmoothing (statsmodels.tsa.holtwinters) or SARIMAX (statsmodels.tsa.statespace.sarimax).
+# ExponentialSmoothing (statsmodels.tsa.holtwinters) or SARIMAX
+# (statsmodels.tsa.statespace.sarimax).
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def decompose(series: pd.Series) -> pd.DataFrame:
 
     >>> parts = decompose(load_co2_monthly())                       # doctest: +SKIP
     >>> list(parts.columns), round(float(parts["seasonal"].max()), 1)  # doctest: +SKIP
-    (['trend', 'seasonal', 'resid'], 3.1)
+    (['trend', 'seasonal', 'resid'], 2.9)
     """
     # TODO: seasonal_decompose(series, model="additive", period=...) or STL(series, period=...)
     raise NotImplementedError
