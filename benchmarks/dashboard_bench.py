@@ -182,7 +182,7 @@ def run_dashboard_bench(requests: int = REQUESTS) -> dict[str, Any]:
         return {
             "setup": f"aipath serve (uvicorn, 1 process, watcher on, grader {worker}) on "
             f"127.0.0.1; {CLIENTS} concurrent keep-alive clients (asyncio), {requests} "
-            "requests per page, each client on its own keep-alive connection",
+            "requests per page",
             "cpus": os.cpu_count(),
             "home": home,
             "lab": {"page": f"/labs/{lab_id}", **lab},

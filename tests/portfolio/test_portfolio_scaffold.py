@@ -82,6 +82,20 @@ def test_generated_code_is_ruff_clean(kind: str, scaffolded: Scaffold) -> None:
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_generated_code_is_mypy_strict_clean(
+    kind: str, scaffolded: Scaffold, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    cache = tmp_path_factory.getbasetemp() / "mypy-cache"  # shared: stubs are checked once
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(cache)],
+        cwd=scaffolded(kind),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_audit_scores_at_least_85_and_its_own_tests_pass(kind: str, scaffolded: Scaffold) -> None:
     root = scaffolded(kind)
     plain = audit_repository(root, kind)

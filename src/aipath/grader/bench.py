@@ -130,3 +130,42 @@ def run_check_bench(runs: int = 10) -> dict[str, Any]:
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
     return {"labs": labs, "cpu_count": os.cpu_count()}
+
+
+def run_lab_times(runs: int = 3) -> dict[str, Any]:
+    """Each lab's check time with its reference solution, forked from a warm process.
+
+    Sequential (one check at a time), so the figure is what a learner waits for after a save.
+    """
+    catalogue = load_catalogue()
+    labs = list(catalogue)
+    root = Path(tempfile.mkdtemp(prefix="aipath-labtimes-"))
+    rows = []
+    try:
+        preload([lab.source_dir for lab in labs])
+        for lab in labs:
+            workdir = root / lab.id
+            from aipath.workspace.create import place_lab
+
+            place_lab(lab, workdir, exercise_from=lab.solution)
+            request = build_request(lab, workdir / lab.manifest.exercise, workdir)
+            if lab.manifest.dev_apply:
+                request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
+            times = []
+            status = ""
+            for _ in range(runs):
+                result = run_many([request], mode="fork")[0]
+                times.append(result.duration_s)
+                status = result.status.value
+            rows.append(
+                {
+                    "lab": lab.id,
+                    "tier": lab.manifest.tier,
+                    "status": status,
+                    "median_s": round(statistics.median(times), 3),
+                    "timeout_s": lab.manifest.timeout_s,
+                }
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return {"runs": runs, "labs": rows}

@@ -299,7 +299,7 @@ def create_project(kind: str, dest: Path, *, name: str | None = None) -> Path:
         raise AipathError(
             "git is not installed", hint="install git: projects start as a repository"
         )
-    dest = Path(dest).expanduser()
+    dest = Path(dest).expanduser().resolve()
     _check_destination(dest)
     spec, build = KINDS[kind], BUILDS[kind]
     slug = slugify(name or dest.name or spec.default_name)

@@ -1,8 +1,8 @@
 """The dashboard's FastAPI application: HTML pages, the JSON API under ``/api/``, static files.
 
 Pages and API read the same :class:`aipath.web.data.Dashboard`, which calls the services the
-CLI calls.  The OpenAPI description of the API is at ``/api/openapi.json``.  FastAPI's Swagger page is
-switched off: it fetches its script from a CDN, and nothing here may leave the machine.
+CLI calls.  The OpenAPI description of the API is at ``/api/openapi.json``.  FastAPI's Swagger
+page is switched off: it fetches its script from a CDN, and nothing here may leave the machine.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
@@ -49,8 +48,8 @@ from aipath.web.schemas import (
     Summary,
 )
 from aipath.web.security import LOOPBACK_NAMES, GuardMiddleware
+from aipath.workspace.model import Workspace
 
-log = logging.getLogger("aipath.web")
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -128,7 +127,7 @@ def _templates() -> Jinja2Templates:
 
 
 def create_app(
-    ws_or_dashboard: Any,
+    ws_or_dashboard: Workspace | Dashboard,
     *,
     watch: bool = True,
     worker: bool = True,
@@ -208,8 +207,8 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
-        # A bug, not the learner's doing: say what broke instead of a bare "Internal Server Error".
-        log.error("error serving %s", request.url.path, exc_info=exc)
+        # A bug, not the learner's doing: say what broke instead of a bare "Internal Server Error"
+        # (uvicorn still logs the traceback in the terminal).
         return _error_page(
             request,
             500,

@@ -165,7 +165,11 @@ def hours_figure(weeks: list[WeekHours]) -> go.Figure:
         )
     )
     _layout(fig, height=320)
-    fig.update_layout(barmode="group", bargap=0.3)
+    fig.update_layout(
+        barmode="group",
+        bargap=0.3,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
     fig.update_yaxes(title_text="hours", rangemode="tozero")
     return fig
 

@@ -8,8 +8,8 @@ store.  This module only reshapes their answers for the pages and the JSON API.
 Reading the store and planning takes tens of milliseconds, far more than rendering a page, so
 views are cached until the data under them changes: the progress database files (also written
 by the CLI in other processes), the workspace settings, the lab catalogue, the date, and this
-process's own writes.  A store given by URL (PostgreSQL) has no file to watch and is never
-cached.
+process's own writes; and at most ten seconds in any case.  A store given by URL (PostgreSQL)
+has no file to watch and is never cached.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from aipath.workspace.store import open_store
 
 T = TypeVar("T")
 CATALOGUE_TTL_S = 1.0
+MAX_AGE_S = 10.0
 
 
 def _mtime(path: Path) -> int:
@@ -91,6 +92,10 @@ class Dashboard:
         self._guard = threading.Lock()
         self._roadmap: tuple[int, Roadmap, list[str]] | None = None
         self._catalogue: tuple[float, Catalogue] | None = None
+        url = ws.db_url  # resolved once: it reads the environment and resolves a path
+        self._db_file = (
+            Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        )
 
     # ------------------------------------------------------------------ freshness and cache
     def changed(self) -> None:
@@ -107,10 +112,9 @@ class Dashboard:
         return (stamp, tuple(_mtime(path) for path in depends))
 
     def _stamp(self) -> object | None:
-        url = self.ws.db_url
-        if not url.startswith("sqlite:///"):
+        db = self._db_file
+        if db is None:
             return None
-        db = Path(url.removeprefix("sqlite:///"))
         files = []
         for path in (db, db.with_name(db.name + "-wal"), self.ws.config_path):
             try:
@@ -118,7 +122,10 @@ class Dashboard:
                 files.append((st.st_mtime_ns, st.st_size))
             except OSError:
                 files.append((0, 0))
-        return (self._writes, date.today(), id(self.catalogue()), tuple(files))
+        # The time bucket bounds how long a write that left a file's size and (coarse) time
+        # stamp unchanged could go unnoticed.
+        bucket = int(time.monotonic() // MAX_AGE_S)
+        return (self._writes, bucket, date.today(), id(self.catalogue()), tuple(files))
 
     def _cached(self, key: str, build: Callable[[], T], *depends: Path) -> T:
         """``build()``, computed again only when the store, settings, catalogue or ``depends``

@@ -39,11 +39,49 @@ class Parsed:
 
 
 @dataclass
+class ModuleIndex:
+    """What checks look for in a module, gathered in one walk of its syntax tree."""
+
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=list)
+    calls: list[tuple[str, ast.Call]] = field(default_factory=list)
+    imports: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
 class PyModule:
     rel: str
     tree: ast.Module | None
     error: str | None = None
     line: int | None = None
+    _index: ModuleIndex | None = None
+
+    @property
+    def index(self) -> ModuleIndex:
+        if self._index is None:
+            self._index = _index(self.tree)
+        return self._index
+
+
+def _call_name(node: ast.Call) -> str:
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return node.func.id if isinstance(node.func, ast.Name) else ""
+
+
+def _index(tree: ast.Module | None) -> ModuleIndex:
+    found = ModuleIndex()
+    if tree is None:
+        return found
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.functions.append(node)
+        elif isinstance(node, ast.Call):
+            found.calls.append((_call_name(node), node))
+        elif isinstance(node, ast.Import):
+            found.imports.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.imports.append((node.module, node.lineno))
+    return found
 
 
 def is_test_path(rel: str) -> bool:

@@ -52,13 +52,11 @@ def _test_functions(ctx: AuditContext) -> list[tuple[str, int, str]]:
 def _find_test_functions(ctx: AuditContext) -> list[tuple[str, int, str]]:
     found: list[tuple[str, int, str]] = []
     for mod in ctx.modules:
-        if mod.tree is None or not is_test_path(mod.rel):
+        if not is_test_path(mod.rel):
             continue
-        for node in ast.walk(mod.tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
-                "test"
-            ):
-                found.append((mod.rel, node.lineno, node.name))
+        for fn in mod.index.functions:
+            if fn.name.startswith("test"):
+                found.append((mod.rel, fn.lineno, fn.name))
     return found
 
 

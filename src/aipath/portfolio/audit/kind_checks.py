@@ -12,13 +12,10 @@ from aipath.portfolio.audit.registry import Outcome, check, ev
 
 GROUP = "kind"
 TABLE_ROW = re.compile(r"^\s*\|.*\d.*\|\s*$")
+TIME_SPLIT_NAMES = re.compile(
+    r"backtest|rolling_origin|walk_forward|expanding_window|temporal_split|time_split"
+)
 RETRIEVAL_METRICS = re.compile(r"recall@|recall_at|mrr|reciprocal_rank|ndcg|hit_rate|hits@", re.I)
-
-
-def _call_name(node: ast.Call) -> str:
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return node.func.id if isinstance(node.func, ast.Name) else ""
 
 
 @check("model_card", "Model card or results table", group=GROUP, weight=10, kinds=("tabular",))
@@ -50,33 +47,23 @@ def time_split(ctx: AuditContext) -> Outcome:
     ordered: list[Evidence] = []
     shuffled: list[Evidence] = []
     for mod in ctx.modules:
-        if mod.tree is None:
-            continue
-        for node in ast.walk(mod.tree):
-            if isinstance(node, ast.Call):
-                name = _call_name(node)
-                if name == "TimeSeriesSplit":
-                    ordered.append(ev("TimeSeriesSplit", mod.rel, node.lineno))
-                elif name == "train_test_split":
-                    no_shuffle = any(
-                        k.arg == "shuffle"
-                        and isinstance(k.value, ast.Constant)
-                        and k.value.value is False
-                        for k in node.keywords
-                    )
-                    target = ordered if no_shuffle else shuffled
-                    target.append(
-                        ev(
-                            f"train_test_split({'shuffle=False' if no_shuffle else 'shuffled'})",
-                            mod.rel,
-                            node.lineno,
-                        )
-                    )
-            elif isinstance(node, ast.FunctionDef) and re.search(
-                r"backtest|rolling_origin|walk_forward|expanding_window|temporal_split|time_split",
-                node.name,
-            ):
-                ordered.append(ev(f"{node.name}()", mod.rel, node.lineno))
+        for name, call in mod.index.calls:
+            if name == "TimeSeriesSplit":
+                ordered.append(ev("TimeSeriesSplit", mod.rel, call.lineno))
+            elif name == "train_test_split":
+                no_shuffle = any(
+                    k.arg == "shuffle"
+                    and isinstance(k.value, ast.Constant)
+                    and k.value.value is False
+                    for k in call.keywords
+                )
+                label = "shuffle=False" if no_shuffle else "shuffled"
+                (ordered if no_shuffle else shuffled).append(
+                    ev(f"train_test_split({label})", mod.rel, call.lineno)
+                )
+        for fn in mod.index.functions:
+            if TIME_SPLIT_NAMES.search(fn.name):
+                ordered.append(ev(f"{fn.name}()", mod.rel, fn.lineno))
     fix = (
         "Validate on the most recent period only: TimeSeriesSplit or a rolling-origin backtest; "
         "never shuffle a time series before splitting."
@@ -152,15 +139,13 @@ def promotion_gate(ctx: AuditContext) -> Outcome:
     steps: dict[str, Evidence] = {}
     tested = False
     for mod in ctx.modules:
-        if mod.tree is None:
-            continue
-        for node in ast.walk(mod.tree):
-            if isinstance(node, ast.FunctionDef):
-                for step in ("retrain", "validate", "promote"):
-                    if step in node.name and not is_test_path(mod.rel):
-                        steps.setdefault(step, ev(f"{node.name}()", mod.rel, node.lineno))
-                if is_test_path(mod.rel) and "promot" in node.name:
-                    tested = True
+        is_test = is_test_path(mod.rel)
+        for fn in mod.index.functions:
+            for step in ("retrain", "validate", "promote"):
+                if step in fn.name and not is_test:
+                    steps.setdefault(step, ev(f"{fn.name}()", mod.rel, fn.lineno))
+            if is_test and "promot" in fn.name:
+                tested = True
     missing = [s for s in ("retrain", "validate", "promote") if s not in steps]
     fix = (
         "Write the loop as three functions — retrain on new data, validate the candidate against "

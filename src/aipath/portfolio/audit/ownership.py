@@ -59,24 +59,12 @@ def _api_apps(ctx: AuditContext) -> list[Evidence]:
 def _find_api_apps(ctx: AuditContext) -> list[Evidence]:
     found: list[Evidence] = []
     for mod in ctx.source_modules:
-        if mod.tree is None:
-            continue
-        for node in ast.walk(mod.tree):
-            if isinstance(node, ast.Call):
-                name = node.func.attr if isinstance(node.func, ast.Attribute) else None
-                if isinstance(node.func, ast.Name):
-                    name = node.func.id
-                if name in API_FACTORIES:
-                    found.append(ev(f"web app created with {name}()", mod.rel, node.lineno))
-            elif isinstance(node, ast.Import | ast.ImportFrom):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-                if isinstance(node, ast.ImportFrom) and node.module:
-                    names.append(node.module)
-                for imported in names:
-                    if imported.split(".")[0] in API_IMPORTS:
-                        found.append(
-                            ev(f"serving library {imported} imported", mod.rel, node.lineno)
-                        )
+        for name, call in mod.index.calls:
+            if name in API_FACTORIES:
+                found.append(ev(f"web app created with {name}()", mod.rel, call.lineno))
+        for imported, line in mod.index.imports:
+            if imported.split(".")[0] in API_IMPORTS:
+                found.append(ev(f"serving library {imported} imported", mod.rel, line))
     return found
 
 
@@ -131,13 +119,9 @@ def serving(ctx: AuditContext) -> Outcome:
     apps = _api_apps(ctx)
     batch: list[Evidence] = []
     for mod in ctx.source_modules:
-        if mod.tree is None:
-            continue
-        for node in ast.walk(mod.tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and BATCH_NAMES.match(
-                node.name
-            ):
-                batch.append(ev(f"inference function {node.name}()", mod.rel, node.lineno))
+        for fn in mod.index.functions:
+            if BATCH_NAMES.match(fn.name):
+                batch.append(ev(f"inference function {fn.name}()", mod.rel, fn.lineno))
     if apps and batch:
         return Outcome("pass", "an API and a batch/inference function", apps[:2] + batch[:2])
     if apps:

@@ -4,8 +4,8 @@ detect-secrets runs every plugin on every line through a dependency-injection la
 about 0.2 ms a line: tens of seconds on a medium repository.  So lines that no default plugin
 could report are dropped first: a line is kept if it has a long token with digits and letters,
 a known token prefix (AKIA, ghp_, xox, sk_live, eyJ, ...), a secret keyword, credentials in a
-URL, a quoted hex string, a private-key header or an IP address.  Configuration files (YAML, INI,
-.env, TOML) are scanned whole because detect-secrets parses their structure.  The kept lines are
+URL, a quoted hex string, a private-key header or an IP address.  Small configuration files (YAML,
+INI, .env, TOML) are scanned whole because detect-secrets parses their structure.  The kept lines are
 written, with a line map, to a mirror file of the same name, so detect-secrets' file-type and
 file-name filters still apply; the detection itself is detect-secrets' own.
 """
@@ -38,6 +38,7 @@ SENSITIVE_NAMES = re.compile(
     r"\.pypirc|\.netrc)$"
 )
 WHOLE_FILE_SUFFIXES = frozenset({"yaml", "yml", "ini", "cfg", "conf", "env", "toml", "properties"})
+WHOLE_FILE_MAX = 32_000  # larger config files (data catalogues, not settings) get the filter
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
 # Substrings of the keyword plugin's deny list (and other key words), matched on lower case.
 _KEYWORDS = (
@@ -50,7 +51,9 @@ _KEYWORDS = (
 _PREFIXES = (
     *("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox"),
     *("sk_live", "rk_live", "SG.", "eyJ", "sk-", "pypi-", "npm_", "glpat-", "sq0", "AKC"),
+    "hooks.slack.com",
 )
+_PLAIN_URL = re.compile(r"https?://[^\s'\"@]+")
 _BASIC_AUTH = re.compile(r"://[^\s/@]+:[^\s/@]+@")
 _QUOTED_HEX = re.compile(r"[\"'][0-9a-fA-F]{8,}[\"']")
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
@@ -70,6 +73,8 @@ def could_hold_secret(line: str) -> bool:
         return True
     if "AP" in line and _ARTIFACTORY.search(line):
         return True
+    if "://" in line:  # paths of credential-free URLs are long tokens, never secrets
+        line = _PLAIN_URL.sub(" ", line)
     for match in _TOKEN.finditer(line):
         token = match.group(0)
         if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
@@ -129,7 +134,9 @@ def scan_secrets(files: RepoFiles, *, seconds: float = SCAN_SECONDS) -> SecretSc
             if text is None:
                 continue
             result.scanned += 1
-            whole = entry.suffix in WHOLE_FILE_SUFFIXES or entry.name.startswith(".env")
+            whole = entry.size <= WHOLE_FILE_MAX and (
+                entry.suffix in WHOLE_FILE_SUFFIXES or entry.name.startswith(".env")
+            )
             kept = [
                 (number, line)
                 for number, line in enumerate(text.splitlines(), start=1)

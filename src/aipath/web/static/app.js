@@ -57,6 +57,7 @@
       const fresh = doc.getElementById(id);
       const current = document.getElementById(id);
       if (fresh && current) {
+        if (window.Plotly) current.querySelectorAll(".js-plotly-plot").forEach((div) => window.Plotly.purge(div));
         current.replaceWith(fresh);
         charts = charts || fresh.querySelector("[data-figure]") !== null;
       }

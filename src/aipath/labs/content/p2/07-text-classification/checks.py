@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from aipath.grader.feedback import assert_array, assert_beats, assert_close, assert_in_band, fail
 
 _CACHE: dict[str, Any] = {}
-_PROBE = (600, 150)  # training and test reviews of the leak probes: small, so they run fast
+_PROBE = (400, 100)  # training and test reviews of the leak probes: small, so they run fast
 # Words no review contains, so a vocabulary that holds them was fitted on the probe's test texts.
 _NONCE = ["zorblax quindle", "quindle zorblax fribbet", "fribbet zorblax"]
 
@@ -52,7 +52,8 @@ def _raw() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
 
 
 def _corpus() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-    """The published split, cleaned here (copies: a learner that edits its input changes nothing)."""
+    """The published split, cleaned here; copies, so a learner that edits its input changes
+    nothing."""
     if "corpus" not in _CACHE:
         train, y_train, test, y_test = _raw()
         _CACHE["corpus"] = ([_clean(t) for t in train], y_train, [_clean(t) for t in test], y_test)
@@ -193,7 +194,7 @@ def test_make_vectorizer(learner):
         )
     try:
         first.transform(["unfitted?"])
-    except Exception:  # noqa: BLE001 - any refusal to transform means it is not fitted yet
+    except (ValueError, AttributeError, TypeError):  # NotFittedError is both of the first two
         return
     fail("make_vectorizer() returned an already fitted vectorizer: return a new, unfitted one")
 
@@ -332,7 +333,7 @@ def test_scores_are_computed_from_the_predictions(learner):
 
 @pytest.mark.task(3)
 def test_macro_f1_beats_the_majority_baseline(learner):
-    result, predictions, y_test = _full(learner)
+    _result, predictions, y_test = _full(learner)
     score = float(f1_score(y_test, predictions, average="macro"))
     labels, counts = np.unique(y_test, return_counts=True)
     majority = np.full(len(y_test), labels[np.argmax(counts)])
@@ -375,8 +376,8 @@ def test_other_test_texts_do_not_change_predictions(learner):
     train, y_train, test, y_test = _sample(*_PROBE)
     _all_train, _ally, all_test, all_y = _corpus()
     n = len(test)
-    extra = all_test[n : n + 250] + _NONCE + _NONCE
-    extra_y = np.concatenate([all_y[n : n + 250], np.full(2 * len(_NONCE), "other")])
+    extra = all_test[n : n + 150] + _NONCE + _NONCE
+    extra_y = np.concatenate([all_y[n : n + 150], np.full(2 * len(_NONCE), "other")])
     base = _evaluate(learner, "probe", train, y_train, test, y_test)
     more = _evaluate(
         learner,
@@ -459,13 +460,17 @@ def _check_top(got: Any, vectorizer: Any, model: Any, k: int, what: str) -> None
             continue
         others = [o for o in weights if o != label]
         clue = ""
+        other_row = weights[others[0]]
         if len(weights) == 2 and np.allclose(
-            got_weights, np.sort(weights[others[0]])[::-1][:k], rtol=1e-9, atol=1e-12
+            np.array([other_row[position[n]] for n in chosen]),
+            np.sort(other_row)[::-1][:k],
+            rtol=1e-9,
+            atol=1e-12,
         ):
             clue = (
                 f" These are the top features of {others[0]!r}: the two classes are swapped. "
                 "With two classes coef_ has one row, the weights for classes_[1] "
-                f"({model.classes_[1]!r}); the most negative weights belong to classes_[0]"
+                f"({str(model.classes_[1])!r}); the most negative weights belong to classes_[0]"
             )
         elif np.allclose(np.sort(got_weights)[::-1], best, rtol=1e-9, atol=1e-12):
             clue = " The right features in the wrong order: strongest (largest weight) first."

@@ -1,5 +1,6 @@
 # expect: training and test texts together
-"""A known-wrong solution: the vectorizer learns its vocabulary and idf from the training and test texts."""
+"""A known-wrong solution: the vectorizer learns its vocabulary and idf from the training and
+test texts."""
 
 from __future__ import annotations
 
