@@ -177,6 +177,12 @@ def _lay_out(
     return placed_phases, skills, applied, notes
 
 
+# Below this share of the planned minutes the measured pace is too thin to project from.
+MIN_PROJECTED_PACE = 0.05
+# A projection never reaches further than this (a guard against absurd but valid paces).
+MAX_PROJECTION_DAYS = 365 * 30
+
+
 def _measure_pace(
     profile: Profile, progress: PlanProgress, today: date, original_finish: date
 ) -> tuple[PaceReport, float | None]:
@@ -193,8 +199,12 @@ def _measure_pace(
     actual = sum(m for d, m in recorded.items() if d >= first)
     planned = hpw * 60.0 * window / 7.0
     pace = actual / planned if planned > 0 else 0.0
-    if pace <= 0:
-        report = PaceReport("stalled", 0.0, window, actual, planned, round(spent_h, 2), None)
+    if pace < MIN_PROJECTED_PACE:
+        # A few seconds of checks (or nothing lately) is not a pace to project a date from:
+        # at 1e-5 of the plan the finish would be millennia away.
+        report = PaceReport(
+            "stalled", round(pace, 3), window, actual, planned, round(spent_h, 2), None
+        )
         return report, None
     return PaceReport(
         "measured", round(pace, 3), window, actual, planned, round(spent_h, 2), None
@@ -255,7 +265,8 @@ def build_plan(
             return None
         if h <= spent:
             return None
-        return now + timedelta(days=round((h - spent) / rate * 7))
+        days = round((h - spent) / rate * 7)
+        return now + timedelta(days=min(days, MAX_PROJECTION_DAYS))
 
     def projected_last_day(h: float) -> date | None:
         day = projected(h)
