@@ -154,6 +154,9 @@ def run_lab_times(runs: int = 3) -> dict[str, Any]:
             times = []
             status = ""
             for _ in range(runs):
+                if lab.manifest.dev_apply:  # the candidate acts on the folder: start it afresh
+                    shutil.rmtree(workdir)
+                    place_lab(lab, workdir, exercise_from=lab.solution)
                 result = run_many([request], mode="fork")[0]
                 times.append(result.duration_s)
                 status = result.status.value

@@ -14,6 +14,7 @@ import resource
 import sys
 import threading
 import weakref
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -58,15 +59,9 @@ def _vm_size_bytes() -> int:
     return 0
 
 
-def apply_limits(memory_mb: int) -> None:
-    """Cap memory at what the process already maps plus the lab's budget."""
-    budget = memory_mb * 1024 * 1024
-    limit = _vm_size_bytes() + budget
-    for name, value in (
-        (resource.RLIMIT_AS, limit),
-        (resource.RLIMIT_FSIZE, MAX_FILE_BYTES),
-        (resource.RLIMIT_CORE, 0),
-    ):
+def set_limits(limits: Iterable[tuple[int, int]]) -> None:
+    """Lower each ``(resource, value)`` soft limit, never above the hard limit; skip unsupported."""
+    for name, value in limits:
         try:
             _soft, hard = resource.getrlimit(name)
             if hard != resource.RLIM_INFINITY:
@@ -74,6 +69,18 @@ def apply_limits(memory_mb: int) -> None:
             resource.setrlimit(name, (value, hard))
         except (ValueError, OSError):
             continue
+
+
+def apply_limits(memory_mb: int) -> None:
+    """Cap memory at what the process already maps plus the lab's budget."""
+    budget = memory_mb * 1024 * 1024
+    set_limits(
+        (
+            (resource.RLIMIT_AS, _vm_size_bytes() + budget),
+            (resource.RLIMIT_FSIZE, MAX_FILE_BYTES),
+            (resource.RLIMIT_CORE, 0),
+        )
+    )
 
 
 def learner_frame(frame: FrameType | None, learner_path: str) -> FrameType | None:

@@ -42,18 +42,15 @@ class TestRun:
 
 
 def _limit_child(cpu_seconds: int) -> None:
-    for name, value in (
-        (resource.RLIMIT_CPU, cpu_seconds),
-        (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        try:
-            _soft, hard = resource.getrlimit(name)
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
-            resource.setrlimit(name, (value, hard))
-        except (ValueError, OSError):
-            continue
+    from aipath.grader.sandbox import set_limits
+
+    set_limits(
+        (
+            (resource.RLIMIT_CPU, cpu_seconds),
+            (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
+            (resource.RLIMIT_CORE, 0),
+        )
+    )
 
 
 def _interpreter(root: Path) -> str:
