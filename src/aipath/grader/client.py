@@ -53,10 +53,12 @@ def ping(socket_path: Path, timeout: float = 0.5) -> bool:
     return True
 
 
-def check_with_worker(socket_path: Path, request: CheckRequest) -> CheckResult:
-    reply = _exchange(
-        socket_path,
-        {"op": "check", "request": request.model_dump(mode="json")},
-        timeout=request.timeout_s + 30.0,
-    )
-    return CheckResult.model_validate(reply["result"])
+def check_with_worker(
+    socket_path: Path, request: CheckRequest, *, record_url: str | None = None
+) -> tuple[CheckResult, bool]:
+    """The verdict, and whether the worker recorded it in the store at ``record_url``."""
+    message: dict[str, Any] = {"op": "check", "request": request.model_dump(mode="json")}
+    if record_url is not None:
+        message["record_url"] = record_url
+    reply = _exchange(socket_path, message, timeout=request.timeout_s + 30.0)
+    return CheckResult.model_validate(reply["result"]), bool(reply.get("recorded"))

@@ -44,17 +44,24 @@ def untouched_result(lab: Lab, learner_file: Path) -> CheckResult:
     )
 
 
-def run_check(ws: Workspace, lab: Lab, *, use_worker: bool = True) -> CheckResult:
+def run_check(
+    ws: Workspace, lab: Lab, *, use_worker: bool = True, record_url: str | None = None
+) -> tuple[CheckResult, bool]:
+    """Run the check; the flag says whether the worker already recorded it in ``record_url``.
+
+    Letting the warm worker (which has the database libraries loaded) write the event spares
+    every `aipath check` the cost of importing them.
+    """
     learner_file = ws.lab_file(lab)
     if is_untouched(ws, lab):
-        return untouched_result(lab, learner_file)
+        return untouched_result(lab, learner_file), False
     request = build_request(lab, learner_file, ws.lab_dir(lab))
     if use_worker:
         try:
-            return check_with_worker(ws.socket_path, request)
+            return check_with_worker(ws.socket_path, request, record_url=record_url)
         except WorkerUnavailable:
             pass
-    return run_one(request, mode="cold")
+    return run_one(request, mode="cold"), False
 
 
 def save_result(ws: Workspace, result: CheckResult) -> Path:
@@ -76,11 +83,16 @@ def load_result(ws: Workspace, lab_id: str) -> CheckResult | None:
 
 
 def record_result(ws: Workspace, result: CheckResult) -> str | None:
+    """Append the run to the workspace's store (see :func:`record_to_store`)."""
+    return record_to_store(ws.db_url, result)
+
+
+def record_to_store(db_url: str, result: CheckResult) -> str | None:
     """Append the run to the store; return a warning instead of raising if the store fails."""
     from aipath.progress import ProgressStore
 
     try:
-        store = ProgressStore.open(ws.db_url)
+        store = ProgressStore.open(db_url)
     except Exception as exc:
         return f"progress not recorded: {exc}"
     try:
@@ -103,8 +115,10 @@ def record_result(ws: Workspace, result: CheckResult) -> str | None:
 def check_lab(
     ws: Workspace, lab: Lab, *, use_worker: bool = True, record: bool = True
 ) -> CheckResult:
-    result = run_check(ws, lab, use_worker=use_worker)
+    result, recorded = run_check(
+        ws, lab, use_worker=use_worker, record_url=ws.db_url if record else None
+    )
     save_result(ws, result)
-    if record:
+    if record and not recorded:
         record_result(ws, result)
     return result

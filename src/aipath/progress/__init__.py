@@ -38,11 +38,11 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "format_minutes": "aipath.progress.durations",
     "parse_duration": "aipath.progress.durations",
-    "ENV_DATABASE_URL": "aipath.progress.store",
+    "ENV_DATABASE_URL": "aipath.progress.location",
     "EXPORT_FORMAT": "aipath.progress.store",
     "EXPORT_VERSION": "aipath.progress.store",
     "ProgressStore": "aipath.progress.store",
-    "default_db_url": "aipath.progress.store",
+    "default_db_url": "aipath.progress.location",
     "BACKGROUNDS": "aipath.progress.types",
     "MARK_STATES": "aipath.progress.types",
     "TRACKS": "aipath.progress.types",

@@ -10,11 +10,9 @@ per-dialect SQL.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
@@ -34,6 +32,8 @@ from aipath.progress.engine import (
     safe_url,
     stored_revision,
 )
+from aipath.progress.location import ENV_DATABASE_URL as ENV_DATABASE_URL
+from aipath.progress.location import default_db_url as default_db_url
 from aipath.progress.models import Base
 from aipath.progress.types import (
     AuditRecord,
@@ -45,7 +45,6 @@ from aipath.progress.types import (
     parse_track,
 )
 
-ENV_DATABASE_URL: Final = "AIPATH_DATABASE_URL"
 EXPORT_FORMAT: Final = "aipath-progress"
 EXPORT_VERSION: Final = 1
 MAX_STUDY_MINUTES: Final = 24 * 60
@@ -63,14 +62,6 @@ _EVENT_COLUMNS: Final = (
     "text",
     "data",
 )
-
-
-def default_db_url(state_dir: Path) -> str:
-    """``sqlite:///<state_dir>/progress.db`` unless ``AIPATH_DATABASE_URL`` names another store."""
-    override = os.environ.get(ENV_DATABASE_URL, "").strip()
-    if override:
-        return override
-    return f"sqlite:///{(Path(state_dir) / 'progress.db').resolve()}"
 
 
 def _require_id(value: str, what: str) -> str:

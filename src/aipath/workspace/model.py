@@ -58,7 +58,7 @@ class Workspace:
 
     @property
     def db_url(self) -> str:
-        from aipath.progress import default_db_url
+        from aipath.progress.location import default_db_url
 
         return os.environ.get("AIPATH_DATABASE_URL") or default_db_url(self.state_dir)
 
