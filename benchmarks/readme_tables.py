@@ -1,0 +1,73 @@
+"""Print the README's performance tables from `benchmarks/results.json` (written by `make bench`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results.json"
+
+
+def checks(data: dict[str, Any]) -> str:
+    rows = [
+        "| lab | warm check (forked child) | `aipath check` with a worker | cold `python -m pytest` "
+        "| worker ÷ cold |",
+        "|---|---|---|---|---|",
+    ]
+    for lab in data["labs"]:
+        rows.append(
+            f"| {lab['lab']} | {lab['warm_median_s']:.3f} s | {lab['cli_worker_median_s']:.3f} s "
+            f"| {lab['cold_pytest_median_s']:.3f} s | {lab['cli_over_cold']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def labs(data: dict[str, Any]) -> str:
+    rows = ["| lab | tier | check time | time limit |", "|---|---|---|---|"]
+    for lab in data["labs"]:
+        rows.append(
+            f"| {lab['lab']} | {lab['tier']} | {lab['median_s']:.2f} s | {lab['timeout_s']:g} s |"
+        )
+    return "\n".join(rows)
+
+
+def dashboard(data: dict[str, Any]) -> str:
+    rows = ["| page | median | p99 | requests/s | errors |", "|---|---|---|---|---|"]
+    for key, label in (("home", "home `/`"), ("lab", f"lab `{data['lab']['page']}`")):
+        page = data[key]
+        rows.append(
+            f"| {label} | {page['median_ms']:.1f} ms | {page['p99_ms']:.1f} ms "
+            f"| {page['requests_per_s']:.0f} | {page['errors']} |"
+        )
+    return "\n".join(rows)
+
+
+def audit(data: dict[str, Any]) -> str:
+    repo, tree = data["aipath_repo"], data["generated_tree"]
+    return "\n".join(
+        [
+            "| repository | files | audit time | score |",
+            "|---|---|---|---|",
+            f"| this repository | {repo['files']} | {repo['median_s']:.2f} s | {repo['score']} |",
+            f"| generated tree | {tree['files']:,} | {tree['median_s']:.2f} s | {tree['score']} |",
+        ]
+    )
+
+
+def main() -> None:
+    data = json.loads(RESULTS.read_text(encoding="utf-8"))
+    readme = Path(__file__).parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    for marker, fn, key in (
+        ("BENCH_CHECKS", checks, "checks"),
+        ("BENCH_LABS", labs, "lab_times"),
+        ("BENCH_DASH", dashboard, "dashboard"),
+        ("BENCH_AUDIT", audit, "audit"),
+    ):
+        text = text.replace(marker, fn(data[key]))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
