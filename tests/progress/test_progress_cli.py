@@ -202,3 +202,14 @@ def test_workspace_option_finds_the_store(tmp_path: Path, monkeypatch: pytest.Mo
     aipath("log", "25m", "--workspace", str(tmp_path))
     with ProgressStore.open(f"sqlite:///{tmp_path / '.aipath' / 'progress.db'}") as store:
         assert [e.minutes for e in store.events()] == [25.0]
+
+
+def test_mark_accepts_resource_ids_like_the_dashboard(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    result = CliRunner().invoke(app, ["mark", "res.fluent-python", "done", "--db", url])
+    assert result.exit_code == 0, result.output
+    store = ProgressStore.open(url)
+    try:
+        assert store.marks()["res.fluent-python"] == "done"
+    finally:
+        store.close()

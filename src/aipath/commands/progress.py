@@ -244,7 +244,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("mark")
     def mark_command(
-        topic: Annotated[str, typer.Argument(help="a topic, skill, project or lab id")],
+        topic: Annotated[str, typer.Argument(help="a topic, skill, resource, project or lab id")],
         state: Annotated[str, typer.Argument(help=f"one of: {', '.join(MARK_STATES)}")],
         workspace: WorkspaceOpt = None,
         db: DbOpt = None,
@@ -254,7 +254,7 @@ def register(app: typer.Typer) -> None:
             raise AipathError(
                 f"unknown mark {state!r}", hint=f"use one of: {', '.join(MARK_STATES)}"
             )
-        check_roadmap_id(topic, ("topic", "skill", "project", "lab"))
+        check_roadmap_id(topic, ("topic", "skill", "resource", "project", "lab"))
         with open_progress(workspace, db) as store:
             store.mark(topic, state)
         console.print(f"{topic}: {state}")
