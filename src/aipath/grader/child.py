@@ -224,12 +224,21 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     ini.write_text(PYTEST_INI, encoding="ascii")
     checks = Path(request.lab_dir) / "checks.py"
     plugin = LabPlugin(module, learner_path, workdir, request.seed, writer)
-    args = [
+    args = pytest_args(checks, ini, run_dir)
+    status = pytest.main(args, plugins=[plugin])
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    writer.write(event="done", exitstatus=int(status))
+    return EXIT_OK
+
+
+def pytest_args(checks: Path, ini: Path, rootdir: Path) -> list[str]:
+    """The pytest command line of a check (also used by the worker's warm-up run)."""
+    return [
         str(checks),
         "-c",
         str(ini),
         "--rootdir",
-        str(run_dir),
+        str(rootdir),
         "-q",
         "--no-header",
         "-p",
@@ -243,10 +252,6 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
         "-W",
         "ignore::DeprecationWarning",
     ]
-    status = pytest.main(args, plugins=[plugin])
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    writer.write(event="done", exitstatus=int(status))
-    return EXIT_OK
 
 
 def main() -> None:

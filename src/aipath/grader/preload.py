@@ -92,6 +92,7 @@ def _settle_runtime() -> None:
     if torch is not None:
         with contextlib.suppress(Exception):
             torch.set_num_threads(1)
+    _warm_pytest()
     if "hypothesis" in sys.modules:
         with contextlib.suppress(Exception):
             from hypothesis import given, settings
@@ -103,3 +104,26 @@ def _settle_runtime() -> None:
                 return None
 
             warm()
+
+
+def _warm_pytest() -> None:
+    """Run one trivial check session in this process before any fork.
+
+    pytest and pluggy build caches lazily on their first session; built here, every forked
+    check shares them instead of building them again (~30 ms less per check, measured).
+    """
+    import tempfile
+    from pathlib import Path
+
+    with contextlib.suppress(Exception), tempfile.TemporaryDirectory() as tmp:
+        import pytest
+
+        from aipath.grader.child import PYTEST_INI, pytest_args
+
+        folder = Path(tmp)
+        (folder / "checks.py").write_text("def test_warm_up():\n    assert True\n")
+        (folder / "pytest.ini").write_text(PYTEST_INI)
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            pytest.main(pytest_args(folder / "checks.py", folder / "pytest.ini", folder))
+        sys.modules.pop("checks", None)

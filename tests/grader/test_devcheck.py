@@ -1,0 +1,84 @@
+"""`aipath dev check` in a real subprocess: both directions of every lab, and its JSON contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "labs"
+
+
+def dev_check(labs_dir: Path) -> tuple[int, dict[str, object]]:
+    env = {**os.environ, "AIPATH_LABS_DIR": str(labs_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "aipath", "dev", "check", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_fixture_catalogue_passes_with_the_contract_shape() -> None:
+    code, data = dev_check(FIXTURE)
+    assert code == 0, data
+    assert data["ok"] is True
+    labs = data["labs"]
+    assert isinstance(labs, list) and labs[0]["id"] == "p1-tiny"
+    lab = labs[0]
+    assert lab["solution"] == "passed"
+    assert lab["starter"] == "not-attempted"
+    assert {m["file"] for m in lab["mistakes"]} == {"plus.py", "floor.py", "none.py"}
+    for mistake in lab["mistakes"]:
+        assert {"file", "caught", "expected", "message"} <= mistake.keys()
+        assert mistake["caught"] is True
+        assert mistake["expected"].lower() in mistake["message"].lower()
+    assert [a["status"] for a in lab["alternatives"]] == ["passed"]
+
+
+def test_an_uncaught_mistake_and_a_broken_solution_fail_the_check(tmp_path: Path) -> None:
+    labs = tmp_path / "labs"
+    shutil.copytree(FIXTURE, labs)
+    lab_dir = labs / "p1" / "01-tiny"
+    # A "mistake" that is actually correct cannot be caught.
+    (lab_dir / "mistakes" / "not_a_mistake.py").write_text(
+        "# expect: looks like something\n"
+        "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n"
+    )
+    # A reference solution with a bug.
+    solution = lab_dir / "solution.py"
+    solution.write_text(solution.read_text().replace("return x / 2", "return x / 3"))
+    code, data = dev_check(labs)
+    assert code == 1
+    assert data["ok"] is False
+    lab = data["labs"][0]
+    assert lab["solution"] == "failed"
+    uncaught = [m for m in lab["mistakes"] if not m["caught"]]
+    assert [m["file"] for m in uncaught] == ["not_a_mistake.py"]
+    assert any("not_a_mistake.py is not caught" in p for p in lab["problems"])
+    assert any("solution.py does not pass" in p for p in lab["problems"])
+
+
+def test_dev_new_scaffolds_every_file_of_the_contract(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aipath.cli import app
+    from aipath.labs import load_manifest
+
+    result = CliRunner().invoke(
+        app, ["dev", "new", "p3-attention", "--title", "Attention", "--content-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "p3" / "01-attention"
+    for name in ("lab.toml", "README.md", "exercise.py", "solution.py", "checks.py"):
+        assert (folder / name).is_file(), name
+    assert list((folder / "mistakes").glob("*.py")) and list((folder / "alternatives").glob("*.py"))
+    manifest = load_manifest(folder)
+    assert manifest.id == "p3-attention" and manifest.phase == 3 and len(manifest.hints) == 3
+    again = CliRunner().invoke(app, ["dev", "new", "p3-attention", "--content-dir", str(tmp_path)])
+    assert again.exit_code == 2 and "already exists" in again.output
