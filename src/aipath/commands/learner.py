@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from aipath.commands.render import status_text, verdict_panel
@@ -316,11 +315,3 @@ def register(app: typer.Typer) -> None:
                 + str(ws.root)
                 + "[/] checks it each time you save."
             )
-
-
-def progress_bar(done: int, total: int) -> Progress:
-    progress = Progress(
-        TextColumn("Progress"), BarColumn(), TextColumn("{task.completed}/{task.total} labs")
-    )
-    progress.add_task("labs", total=total, completed=done)
-    return progress

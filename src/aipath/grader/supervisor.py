@@ -239,14 +239,13 @@ def assemble(
                 )
     if not finished:
         error = _abnormal_end(request, status, killed_at_deadline, current)
-        if error.kind is ErrorKind.INTERNAL or mode == "cold":
-            bootstrap = run_dir / "bootstrap-stderr.txt"
-            if bootstrap.exists() and not events:
-                tail = bootstrap.read_text(errors="replace")[-800:]
-                if tail.strip():
-                    error = ErrorInfo(
-                        kind=ErrorKind.INTERNAL, message=f"the checker could not start: {tail}"
-                    )
+        bootstrap = run_dir / "bootstrap-stderr.txt"  # only a cold child has one
+        if not events and bootstrap.exists():
+            tail = bootstrap.read_text(errors="replace")[-800:]
+            if tail.strip():
+                error = ErrorInfo(
+                    kind=ErrorKind.INTERNAL, message=f"the checker could not start: {tail}"
+                )
     if error is not None and current is not None:
         tests.append(TestOutcome(name=current, status=Status.ERROR, message=error.message))
     if error is not None:

@@ -109,9 +109,6 @@ class Catalogue:
                 mapping.setdefault(skill, []).append(lab.id)
         return mapping
 
-    def dependants(self, lab_id: str) -> list[str]:
-        return [lab.id for lab in self.labs if lab_id in lab.manifest.requires]
-
 
 def _format_validation_error(exc: ValidationError) -> str:
     parts = []

@@ -9,8 +9,9 @@ need this package stay fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aipath.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aipath.planner.discounts import DISCOUNTS, Discount
@@ -73,11 +74,4 @@ __all__ = [
     "update_profile",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
