@@ -22,7 +22,7 @@ ALWAYS = (
     "pytest",
     "numpy",
     "aipath.grader.plugin",
-    "aipath.grader.feedback",
+    "aipath.checks",
     "aipath.grader.child",
 )
 

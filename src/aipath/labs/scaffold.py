@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import pytest
 
-from aipath.grader.feedback import assert_close
+from aipath.checks import assert_close
 
 
 @pytest.mark.task(1)

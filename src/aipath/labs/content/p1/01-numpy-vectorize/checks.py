@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from aipath.grader.feedback import assert_array, fail, no_loops
+from aipath.checks import assert_array, fail, no_loops
 
 # Distances may come from the ‖a‖² + ‖b‖² − 2a·b expansion, whose rounding near 0 is ~1e-7.
 DIST_TOL = {"rtol": 1e-9, "atol": 1e-6}

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aipath.grader.feedback import assert_frame, fail
+from aipath.checks import assert_frame, fail
 
 WEATHER_COLUMNS = ["origin", "time", "temp", "wind_speed", "precip", "pressure", "visib"]
 
@@ -285,7 +285,7 @@ def test_add_plane_and_airline_real_tables(learner, tables, enriched):
     if frames_match(got, want):
         return
     check_enriched_shape(got, flights, planes, name)
-    assert_frame(got, want, name=name, mistakes={"order": "keep the flights in their order"})
+    assert_frame(got, want, name=name, clues={"order": "keep the flights in their order"})
 
 
 @pytest.mark.task(2)
@@ -318,7 +318,7 @@ def test_add_plane_and_airline_keeps_order_and_unknowns(learner):
         got,
         want,
         name=name,
-        mistakes={"order": "the flights must keep their original order (a left join keeps it)"},
+        clues={"order": "the flights must keep their original order (a left join keeps it)"},
     )
 
 
@@ -346,7 +346,7 @@ def check_summary(got: pd.DataFrame, enriched: pd.DataFrame, name: str) -> None:
         got,
         want,
         name=name,
-        mistakes={
+        clues={
             "order": "rows must be sorted by mean_dep_delay, largest first "
             "(sort_values('mean_dep_delay', ascending=False)); was the sorting lost?"
         },
@@ -401,7 +401,7 @@ def check_pivot(got: pd.DataFrame, flights: pd.DataFrame, name: str) -> None:
         want,
         name=name,
         check_column_order=True,
-        mistakes={"order": "months must be in ascending order"},
+        clues={"order": "months must be in ascending order"},
     )
 
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from aipath.grader.feedback import fail
+from aipath.checks import fail
 
 # ----- the test server --------------------------------------------------------------------------
 

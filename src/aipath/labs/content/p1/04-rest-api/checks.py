@@ -22,7 +22,7 @@ import pydantic
 import pytest
 import uvicorn
 
-from aipath.grader.feedback import fail
+from aipath.checks import fail
 
 
 def _test_client_class() -> Any:

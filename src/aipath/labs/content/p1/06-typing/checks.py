@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from aipath.grader.feedback import assert_close, fail
+from aipath.checks import assert_close, fail
 
 MYPY_OPTIONS = ["--strict", "--config-file=", "--no-error-summary", "--no-color-output"]
 PROBE_MODULE = "aipath_typing_probe"

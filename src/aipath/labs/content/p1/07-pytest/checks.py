@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from aipath.grader.feedback import assert_close, fail
+from aipath.checks import assert_close, fail
 from aipath.grader.sandbox import LearnerExit, SandboxViolation
 
 LAB_DIR = Path(__file__).resolve().parent

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from aipath.grader.feedback import assert_array, assert_close, fail
+from aipath.checks import assert_array, assert_close, fail
 
 FLOAT = {"rtol": 1e-9, "atol": 1e-10}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aipath.grader.feedback import assert_array, assert_close, fail, gradient_check
+from aipath.checks import assert_array, assert_close, fail, gradient_check
 
 
 # ----- the losses, as given in the exercise (the learner's copy is not trusted) -----------------

@@ -12,7 +12,7 @@ from scipy.special import betaincc, betaln
 from scipy.stats import bootstrap, norm, permutation_test, ttest_ind
 from scipy.stats import t as t_dist
 
-from aipath.grader.feedback import assert_array, assert_close, fail
+from aipath.checks import assert_array, assert_close, fail
 
 READY_MADE = {
     1: ("bootstrap",),

@@ -10,7 +10,7 @@ import pytest
 from scipy.special import log_softmax as scipy_log_softmax
 from scipy.stats import entropy as scipy_entropy
 
-from aipath.grader.feedback import assert_array, assert_close, assert_shape, fail
+from aipath.checks import assert_array, assert_close, assert_shape, fail
 
 BASES = {2.0: "bits (base 2)", math.e: "nats (base e)", 10.0: "base 10"}
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from aipath.grader.feedback import fail
+from aipath.checks import fail
 
 REPO_NAME = "practice-repo"
 STATE = "aipath-practice.json"

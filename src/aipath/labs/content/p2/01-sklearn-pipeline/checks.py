@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from aipath.grader.feedback import (
+from aipath.checks import (
     assert_array,
     assert_close,
     assert_frame,

@@ -20,7 +20,7 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from aipath.grader.feedback import assert_array, assert_beats, assert_frame, assert_in_band, fail
+from aipath.checks import assert_array, assert_beats, assert_frame, assert_in_band, fail
 
 MARGIN = 0.03  # the boosters must beat the forest's test RMSE by this fraction of it
 _CACHE: dict[str, Any] = {}

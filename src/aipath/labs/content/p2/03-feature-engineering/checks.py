@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from aipath.grader.feedback import assert_array, assert_beats, assert_close, assert_frame, fail
+from aipath.checks import assert_array, assert_beats, assert_close, assert_frame, fail
 
 MARGIN = 0.12  # the learner's test MAE must be this fraction below the raw baseline's
 _CACHE: dict[str, Any] = {}

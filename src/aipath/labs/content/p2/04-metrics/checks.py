@@ -21,7 +21,7 @@ from sklearn.metrics import (
 )
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from aipath.grader.feedback import assert_array, assert_close, fail
+from aipath.checks import assert_array, assert_close, fail
 
 # The checks call scikit-learn hundreds of times on tiny arrays: skip its argument validation.
 sklearn.set_config(skip_parameter_validation=True, assume_finite=True)

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_curve
 from sklearn.model_selection import train_test_split
 
-from aipath.grader.feedback import assert_array, assert_close, fail
+from aipath.checks import assert_array, assert_close, fail
 
 MAILING = {"tp": 112.0, "fp": -8.0, "fn": 0.0, "tn": 0.0}
 FEATURES = [

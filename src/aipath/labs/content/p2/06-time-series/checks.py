@@ -20,7 +20,7 @@ from statsmodels.tsa.stattools import adfuller
 from statsmodels.tsa.stattools import pacf as sm_pacf
 from threadpoolctl import threadpool_limits
 
-from aipath.grader.feedback import assert_array, assert_close, assert_in_band, fail
+from aipath.checks import assert_array, assert_close, assert_in_band, fail
 
 PERIOD = 12
 HORIZON = 24

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
-from aipath.grader.feedback import assert_array, assert_beats, assert_close, assert_in_band, fail
+from aipath.checks import assert_array, assert_beats, assert_close, assert_in_band, fail
 
 _CACHE: dict[str, Any] = {}
 _PROBE = (400, 100)  # training and test reviews of the leak probes: small, so they run fast

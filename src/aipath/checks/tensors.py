@@ -1,0 +1,95 @@
+"""Torch tensor comparisons whose messages name the dtype, device, shape and gradient state.
+
+A wrong tensor is often wrong in kind before it is wrong in value: float64 where the layer is
+float32, ``(B, T, H, D)`` where ``(B, H, T, D)`` was asked, a result still attached to the graph.
+The values are then compared by :func:`aipath.checks.assert_array`, so ``mistakes=`` works here
+exactly as it does for arrays (the wrong outputs may be tensors or arrays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from aipath.checks.compare import Mistakes, _wrong_output, assert_array
+from aipath.checks.failure import fail, none_message
+
+__all__ = ["assert_tensor", "to_numpy"]
+
+
+def to_numpy(value: Any) -> Any:
+    """A tensor (detached, on the CPU) as a NumPy array; anything else unchanged."""
+    if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _numpy_mistakes(mistakes: Mistakes | None) -> Mapping[str, Any] | None:
+    if not mistakes:
+        return None
+    return {label: (lambda c=c: to_numpy(_wrong_output(c))) for label, c in mistakes.items()}
+
+
+def assert_tensor(
+    actual: Any,
+    expected: Any,
+    *,
+    name: str = "result",
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    check_dtype: bool = True,
+    requires_grad: bool | None = None,
+    mistakes: Mistakes | None = None,
+) -> None:
+    """Compare a learner's tensor with the expected one (float32 tolerances by default).
+
+    ``requires_grad=False`` demands a result detached from the graph (an evaluation output);
+    ``True`` demands one that still carries it (a loss to call ``backward`` on).
+    """
+    import torch
+
+    if actual is None:
+        fail(none_message(name))
+    if not isinstance(actual, torch.Tensor):
+        fail(f"{name} should be a torch.Tensor; got {type(actual).__name__}")
+    want = expected if isinstance(expected, torch.Tensor) else torch.as_tensor(expected)
+    if actual.device.type != want.device.type:
+        fail(f"{name} is on {actual.device}; expected {want.device}")
+    if tuple(actual.shape) != tuple(want.shape):
+        known = None
+        for label, candidate in (mistakes or {}).items():
+            wrong = _wrong_output(candidate)
+            if wrong is not None and tuple(np.shape(to_numpy(wrong))) == tuple(actual.shape):
+                known = label
+                break
+        prefix = f"{name} looks like {known}. " if known else ""
+        fail(f"{prefix}{name} has shape {tuple(actual.shape)}; expected {tuple(want.shape)}")
+    if check_dtype and actual.dtype != want.dtype:
+        fail(f"{name} has dtype {actual.dtype}; expected {want.dtype}")
+    if requires_grad is False and actual.requires_grad:
+        fail(
+            f"{name} still requires grad (it is part of the autograd graph); compute it under "
+            "`torch.no_grad()` or `.detach()` it"
+        )
+    if requires_grad is True and not actual.requires_grad:
+        fail(
+            f"{name} does not require grad, so backward() cannot reach the parameters: was it "
+            "computed under no_grad, detached, or rebuilt from `.item()`/NumPy values?"
+        )
+    got = to_numpy(actual)
+    if got.dtype.kind == "f" and got.dtype.itemsize < 4:
+        got = got.astype(np.float32)
+    target = to_numpy(want)
+    if target.dtype.kind == "f" and target.dtype.itemsize < 4:
+        target = target.astype(np.float32)
+    assert_array(
+        got,
+        target,
+        name=name,
+        rtol=rtol,
+        atol=atol,
+        mistakes=_numpy_mistakes(mistakes),
+        check_dtype_kind=check_dtype,
+    )
