@@ -61,13 +61,8 @@ def _wrap_all(typer_app: typer.Typer) -> None:
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # an area not written yet must not break the others
-        if exc.name != _name:
-            raise
-        continue
-    _module.register(app)
+    # No guard: a renamed or broken command module must fail loudly, not drop its commands.
+    importlib.import_module(_name).register(app)
 _wrap_all(app)
 
 

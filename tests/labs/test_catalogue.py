@@ -64,13 +64,6 @@ def test_unknown_field_is_rejected(labs_copy: Path) -> None:
     assert "timout_s" in load_error(labs_copy)
 
 
-def test_unknown_skill_is_rejected(labs_copy: Path) -> None:
-    path = manifest(labs_copy)
-    path.write_text(path.read_text().replace("p1.python.numpy", "p1.python.nope"))
-    message = load_error(labs_copy)
-    assert "skills" in message and "p1.python.nope" in message
-
-
 def test_missing_file_is_named(labs_copy: Path) -> None:
     (labs_copy / "p1" / "01-tiny" / "checks.py").unlink()
     assert "checks.py is missing" in load_error(labs_copy)

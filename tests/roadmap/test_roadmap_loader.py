@@ -9,7 +9,6 @@ import pytest
 
 from aipath.errors import AipathError
 from aipath.roadmap import Roadmap, load_roadmap
-from aipath.roadmap.loader import roadmap_for_learner
 
 # The `edit` fixture (conftest.py): replace one snippet in one file of the data copy.
 Edit = Callable[[str, str, str], Path]
@@ -194,14 +193,3 @@ def test_extra_files_add_to_list_sections_and_errors_point_at_them(data_copy: Pa
     )
     message = load_error(data_copy)
     assert message.startswith("roadmap data error in more-tools.yaml: tools[0].url: ")
-
-
-def test_roadmap_for_learner_is_the_roadmap_until_a_catalogue_exists() -> None:
-    learner = roadmap_for_learner()
-    try:
-        import aipath.labs  # noqa: F401
-    except ModuleNotFoundError:
-        assert learner == load_roadmap()
-    else:  # once the catalogue exists, every skill is covered one way or the other
-        for skill in learner.all_skills():
-            assert bool(skill.labs) != bool(skill.reading_only)

@@ -32,7 +32,7 @@ def _context(workspace: Path | None) -> tuple[Workspace, Catalogue]:
 
     # Links into the roadmap are verified by `aipath dev check` and the test suite; a learner's
     # command skips re-validating them so a check answers sooner.
-    return find_workspace(workspace), load_catalogue(check_roadmap=False)
+    return find_workspace(workspace), load_catalogue()
 
 
 def _pick_lab(ws: Workspace, catalogue: Catalogue, lab_id: str | None) -> Lab:

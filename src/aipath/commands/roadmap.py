@@ -24,10 +24,10 @@ def roadmap_command(phase: PhaseOption = None, as_json: JsonOption = False) -> N
 
     With --json, the whole validated roadmap (or the one phase asked for), labs attached.
     """
-    from aipath.roadmap import roadmap_for_learner
+    from aipath.curriculum import roadmap_with_labs
     from aipath.roadmap.render import roadmap_tree
 
-    roadmap = roadmap_for_learner()
+    roadmap = roadmap_with_labs()
     chosen = None if phase is None else roadmap.phase(phase)
     if as_json:
         if chosen is None:
@@ -42,10 +42,11 @@ def resources_command(phase: PhaseOption = None, as_json: JsonOption = False) ->
     """The recommended books, courses and videos, optionally for one phase."""
     from pydantic import TypeAdapter
 
-    from aipath.roadmap import Resource, roadmap_for_learner
+    from aipath.curriculum import roadmap_with_labs
+    from aipath.roadmap import Resource
     from aipath.roadmap.render import resources_table
 
-    roadmap = roadmap_for_learner()
+    roadmap = roadmap_with_labs()
     if phase is None:
         resources, title = roadmap.resources, "Resources"
     else:

@@ -159,14 +159,18 @@ def run_dev_check(
 ) -> tuple[bool, list[LabReport], list[str]]:
     """Check the catalogue; returns (ok, per-lab reports, catalogue-level problems)."""
     global_problems: list[str] = []
-    if catalogue.content_dir.resolve() == CONTENT_DIR.resolve():
-        # Coverage is a property of the packaged catalogue; a custom collection covers what it covers.
-        try:
-            from aipath.roadmap.loader import roadmap_for_learner
+    from aipath.curriculum import check_links, roadmap_with_labs
+    from aipath.roadmap.loader import load_roadmap
 
-            roadmap_for_learner()
-        except AipathError as exc:
-            global_problems.append(f"roadmap coverage: {exc}")
+    try:
+        if catalogue.content_dir.resolve() == CONTENT_DIR.resolve():
+            # Coverage is a property of the packaged catalogue; a custom collection covers what
+            # it covers, but its links into the roadmap must still resolve.
+            roadmap_with_labs(catalogue)
+        else:
+            check_links(load_roadmap(), catalogue)
+    except AipathError as exc:
+        global_problems.append(f"roadmap links: {exc}")
     labs = [catalogue.get(i) for i in lab_ids] if lab_ids else list(catalogue)
     reports = {lab.id: LabReport(lab) for lab in labs}
     for lab in labs:

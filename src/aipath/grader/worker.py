@@ -99,7 +99,7 @@ def serve(
         from aipath.labs import load_catalogue
 
         try:
-            dirs = [lab.source_dir for lab in load_catalogue(check_roadmap=False)]
+            dirs = [lab.source_dir for lab in load_catalogue()]
         except Exception:  # a broken catalogue must not stop the worker from serving others
             dirs = []
         preload(dirs)

@@ -1,8 +1,8 @@
 """Discovery and validation of the lab catalogue.
 
 Labs live as folders ``content/p<phase>/<NN-slug>/``.  Loading the catalogue validates every
-manifest, the presence of the files the contract requires, the prerequisite graph and the links
-into the roadmap, and turns any problem into one :class:`AipathError` that names the lab, the file
+manifest, the presence of the files the contract requires, and the prerequisite graph (the links into the
+roadmap are :mod:`aipath.curriculum`'s job), and turns any problem into one :class:`AipathError` that names the lab, the file
 and the field — an author fixing a typo should never have to read a pydantic traceback.
 """
 
@@ -215,43 +215,17 @@ def _order(labs: list[Lab]) -> list[Lab]:
     return ordered
 
 
-def _check_roadmap_links(labs: list[Lab]) -> None:
-    """Every skill, topic and resource a lab names must exist in the roadmap data."""
-    from aipath.roadmap.loader import load_roadmap
-
-    roadmap = load_roadmap()
-    skills = {skill.id for skill in roadmap.all_skills()}
-    topics = {topic.id for phase in roadmap.phases for topic in phase.topics}
-    resources = {resource.id for resource in roadmap.resources}
-    for lab in labs:
-        for skill in lab.manifest.skills:
-            if skill not in skills:
-                raise AipathError(
-                    f"lab {lab.id}: lab.toml field skills: '{skill}' is not a roadmap skill id",
-                    hint="`aipath roadmap --json` lists the skill ids",
-                )
-        if lab.manifest.topic not in topics:
-            raise AipathError(
-                f"lab {lab.id}: lab.toml field topic: '{lab.manifest.topic}' is not a roadmap topic id"
-            )
-        for resource in lab.manifest.resources:
-            if resource not in resources:
-                raise AipathError(
-                    f"lab {lab.id}: lab.toml field resources: '{resource}' is not a roadmap resource id"
-                )
-
-
 ENV_LABS_DIR = "AIPATH_LABS_DIR"
 
 
-def load_catalogue(content_dir: Path | None = None, *, check_roadmap: bool = True) -> Catalogue:
+def load_catalogue(content_dir: Path | None = None) -> Catalogue:
     """Load and validate the catalogue (cached per folder).
 
     ``$AIPATH_LABS_DIR`` replaces the packaged content: authors try a lab collection of their
     own, and tests use a small fixture catalogue.
     """
     folder = content_dir or Path(os.environ.get(ENV_LABS_DIR) or CONTENT_DIR)
-    return _load_cached(folder.resolve(), check_roadmap, _fingerprint(folder))
+    return _load_cached(folder.resolve(), _fingerprint(folder))
 
 
 def _fingerprint(folder: Path) -> float:
@@ -263,15 +237,13 @@ def _fingerprint(folder: Path) -> float:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(folder: Path, check_roadmap: bool, _stamp: float) -> Catalogue:
-    return _load(folder, check_roadmap)
+def _load_cached(folder: Path, _stamp: float) -> Catalogue:
+    return _load(folder)
 
 
-def _load(content_dir: Path, check_roadmap: bool) -> Catalogue:
+def _load(content_dir: Path) -> Catalogue:
     labs = _discover(content_dir)
     for lab in labs:
         _check_files(lab)
     ordered = _order(labs)
-    if check_roadmap:
-        _check_roadmap_links(ordered)
     return Catalogue(labs=ordered, content_dir=content_dir)

@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-LAB_ID_PATTERN = r"^p[1-5]-[a-z0-9]+(-[a-z0-9]+)*$"
+from aipath.ids import LAB_ID
+
+LAB_ID_PATTERN = LAB_ID.pattern
 
 
 class LabManifest(BaseModel):

@@ -1,12 +1,12 @@
 """The seed's AI-engineer roadmap as validated data.
 
-Other areas import from here only: ``load_roadmap()`` for the static roadmap,
-``roadmap_for_learner()`` for the roadmap with labs attached from the lab catalogue.
+Other areas import from here only: ``load_roadmap()`` for the static roadmap.  The roadmap with labs attached is
+:func:`aipath.curriculum.roadmap_with_labs` (this package knows nothing of labs).
 """
 
 from __future__ import annotations
 
-from aipath.roadmap.loader import DATA_DIR, load_roadmap, roadmap_for_learner
+from aipath.roadmap.loader import DATA_DIR, load_roadmap
 from aipath.roadmap.model import (
     Community,
     HiringCriterion,
@@ -41,5 +41,4 @@ __all__ = [
     "Tool",
     "Topic",
     "load_roadmap",
-    "roadmap_for_learner",
 ]

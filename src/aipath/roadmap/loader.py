@@ -193,20 +193,3 @@ def load_roadmap(data_dir: Path | None = None) -> Roadmap:
     if data_dir is None:
         return _load_default()
     return _load(Path(data_dir))
-
-
-def roadmap_for_learner() -> Roadmap:
-    """The roadmap with each skill's labs attached from the lab catalogue, when there is one.
-
-    This is the single integration point with ``aipath.labs``: until that package exists the
-    plain roadmap is returned (every skill then carries its reading_only note).
-    """
-    roadmap = load_roadmap()
-    try:
-        from aipath.labs import load_catalogue  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "aipath.labs":
-            raise
-        return roadmap
-    skill_labs: dict[str, list[str]] = load_catalogue().skill_labs()
-    return roadmap.with_labs(skill_labs)

@@ -13,7 +13,6 @@ of the exact YAML file instead of at "the roadmap".
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Literal
 
@@ -29,13 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from aipath.errors import AipathError
-
-# A slug is the last part of every id: lower-case words joined by dashes.
-SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-PHASE_ID = re.compile(r"^p[1-9][0-9]*$")
-TOPIC_ID = re.compile(rf"^p[1-9][0-9]*\.{SLUG}$")
-SKILL_ID = re.compile(rf"^p[1-9][0-9]*\.{SLUG}\.{SLUG}$")
-LAB_ID = re.compile(rf"^p[1-9][0-9]*-{SLUG}$")
+from aipath.ids import LAB_ID, PHASE_ID, SKILL_ID, SLUG, TOPIC_ID  # one grammar for all ids
 
 # Validation context key set by ``Roadmap.with_labs``: only once the catalogue's labs are attached
 # can we tell a skill that no lab reaches from one whose lab simply is not attached yet.

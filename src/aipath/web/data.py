@@ -2,7 +2,7 @@
 
 Every number comes from a service: lab status from :mod:`aipath.workspace.learner`, the plan,
 pace and streak from :func:`aipath.planner.service.status_for`, the roadmap from
-:func:`aipath.roadmap.roadmap_for_learner`, notes, marks, hours and audits from the progress
+:func:`aipath.curriculum.roadmap_with_labs`, notes, marks, hours and audits from the progress
 store.  This module only reshapes their answers for the pages and the JSON API.
 
 Reading the store and planning takes tens of milliseconds, far more than rendering a page, so
@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aipath.curriculum import roadmap_with_labs
 from aipath.errors import AipathError
 from aipath.grader.results import CheckResult
 from aipath.grader.service import check_lab, load_result
@@ -29,7 +30,7 @@ from aipath.labs import Catalogue, Lab, load_catalogue
 from aipath.planner.render import describe_pace, plan_to_json
 from aipath.planner.service import StatusReport, status_for
 from aipath.progress import parse_duration
-from aipath.roadmap import Roadmap, load_roadmap, roadmap_for_learner
+from aipath.roadmap import Roadmap, load_roadmap
 from aipath.web import charts
 from aipath.web.markdown import highlight_python, render_markdown_file
 from aipath.web.schemas import (
@@ -181,7 +182,7 @@ class Dashboard:
             return self._roadmap[1], self._roadmap[2]
         notes: list[str] = []
         try:
-            roadmap = roadmap_for_learner()
+            roadmap = roadmap_with_labs(catalogue)
         except AipathError as exc:
             roadmap = load_roadmap()
             notes.append(f"labs are listed from their manifests because {exc.message}")

@@ -1,0 +1,17 @@
+"""The id grammar shared by the roadmap data and the lab manifests (one definition for both).
+
+``p3`` is a phase, ``p3.dl`` a topic, ``p3.dl.attention`` a skill and ``p3-attention`` a lab.
+"""
+
+from __future__ import annotations
+
+import re
+
+SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+PHASE_ID = re.compile(r"^p[1-9][0-9]*$")
+TOPIC_ID = re.compile(rf"^p[1-9][0-9]*\.{SLUG}$")
+SKILL_ID = re.compile(rf"^p[1-9][0-9]*\.{SLUG}\.{SLUG}$")
+LAB_ID = re.compile(rf"^p[1-5]-{SLUG}$")
+"""A lab id: its phase (1–5, the roadmap's five phases) and a slug."""
+
+__all__ = ["LAB_ID", "PHASE_ID", "SKILL_ID", "SLUG", "TOPIC_ID"]
