@@ -6,12 +6,11 @@ found through the workspace (``--workspace``) unless ``--db URL`` names one.
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-from datetime import date, datetime, time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -74,43 +73,6 @@ def parse_day(value: str, option: str) -> date:
         raise AipathError(
             f"{option} {value!r} is not a date", hint="write it as YYYY-MM-DD, e.g. 2027-01-04"
         ) from None
-
-
-def _suggest(wanted: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
-
-
-def check_roadmap_id(value: str, kinds: tuple[str, ...]) -> str:
-    """Refuse ids the roadmap does not have, so a typo does not silently log against nothing.
-
-    ``kinds`` picks what is accepted: ``topic``, ``skill``, ``resource``, ``project``, ``lab``.
-    """
-    from aipath.roadmap import load_roadmap
-
-    roadmap = load_roadmap()
-    known: set[str] = set()
-    if "topic" in kinds:
-        known |= {t.id for t in roadmap.all_topics()}
-    if "skill" in kinds:
-        known |= {s.id for s in roadmap.all_skills()}
-    if "resource" in kinds:
-        known |= {r.id for r in roadmap.resources}
-    if "project" in kinds:
-        known |= {p.id for p in roadmap.projects}
-    if value not in known and "lab" in kinds:
-        from aipath.labs import load_catalogue
-
-        # a broken catalogue must not stop marking roadmap ids; the id then stays unknown
-        with suppress(AipathError):
-            known |= set(load_catalogue().ids())
-    if value not in known:
-        raise AipathError(
-            f"unknown {' or '.join(kinds)} id {value!r}{_suggest(value, known)}",
-            hint="`aipath roadmap` lists topic and skill ids (like p1.python or "
-            "p1.python.asyncio); `aipath roadmap --json` lists resources and projects",
-        )
-    return value
 
 
 def _read_import(path: Path) -> dict[str, object]:
@@ -192,24 +154,14 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
     ) -> None:
         """Log study time outside the labs (reading, videos, courses) for the planner's pace."""
+        from aipath import learner_writes
+
         minutes = parse_duration(duration)
-        if resource and topic:
-            raise AipathError(
-                "give --resource or --topic, not both",
-                hint="a resource already belongs to its topics",
-            )
-        if resource:
-            check_roadmap_id(resource, ("resource",))
-        if topic:
-            check_roadmap_id(topic, ("topic", "skill"))
-        at: datetime | None = None
-        if on:
-            day = parse_day(on, "--on")
-            if day > date.today():
-                raise AipathError(f"--on {on} is in the future", hint="log time you have spent")
-            at = datetime.combine(day, time(12, 0)).astimezone()
+        day = parse_day(on, "--on") if on else None
         with open_progress(workspace, db) as store:
-            store.log_study(minutes, resource_id=resource, topic_id=topic, note=note, at=at)
+            learner_writes.log_study(
+                store, minutes, resource_id=resource, topic_id=topic, note=note, on=day
+            )
         against = f" on {resource or topic}" if resource or topic else ""
         console.print(f"logged {format_minutes(minutes)}{against}")
 
@@ -224,7 +176,9 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
     ) -> None:
         """Write your note on a topic; without TEXT, $EDITOR opens with the current note."""
-        check_roadmap_id(topic, ("topic", "skill"))
+        from aipath import learner_writes
+
+        learner_writes.check_id(topic, learner_writes.NOTE_KINDS)
         with open_progress(workspace, db) as store:
             current = store.notes().get(topic, "")
             if text is None:
@@ -239,7 +193,7 @@ def register(app: typer.Typer) -> None:
                     console.print("note unchanged")
                     return
                 text = edited.rstrip("\n")
-            store.write_note(topic, text)
+            learner_writes.write_note(store, topic, text)
         console.print(f"note saved on {topic}")
 
     @app.command("mark")
@@ -250,11 +204,8 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
     ) -> None:
         """Mark a topic done or skipped (the planner counts it), or back to pending."""
-        if state not in MARK_STATES:
-            raise AipathError(
-                f"unknown mark {state!r}", hint=f"use one of: {', '.join(MARK_STATES)}"
-            )
-        check_roadmap_id(topic, ("topic", "skill", "resource", "project", "lab"))
+        from aipath import learner_writes
+
         with open_progress(workspace, db) as store:
-            store.mark(topic, state)
+            learner_writes.mark(store, topic, state)
         console.print(f"{topic}: {state}")

@@ -28,7 +28,8 @@ from starlette.concurrency import run_in_threadpool
 import aipath
 from aipath.errors import AipathError
 from aipath.grader.results import CheckResult
-from aipath.web.data import Dashboard, NotFound
+from aipath.learner_writes import UnknownId
+from aipath.web.data import Dashboard
 from aipath.web.live import Broadcaster, Checker, LabWatcher, WorkerHandle
 from aipath.web.markdown import pygments_css
 from aipath.web.schemas import (
@@ -196,7 +197,7 @@ def create_app(
 
     @app.exception_handler(AipathError)
     async def _aipath_error(request: Request, exc: AipathError) -> Response:
-        status = 404 if isinstance(exc, NotFound) else 400
+        status = 404 if isinstance(exc, UnknownId) else 400
         return _error_page(request, status, exc.message, exc.hint)
 
     @app.exception_handler(RequestValidationError)
@@ -370,8 +371,6 @@ def create_app(
     @app.post("/api/study", tags=["progress"], responses=ERRORS)
     def api_study(body: StudyIn) -> Saved:
         """Log study time outside the labs, like `aipath log 1h30m --resource res.…`."""
-        if body.resource_id and body.topic_id:
-            raise AipathError("give a resource or a topic, not both")
         from aipath.progress import format_minutes
 
         minutes = dashboard.log_study(

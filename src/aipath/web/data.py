@@ -22,11 +22,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aipath import learner_writes
 from aipath.curriculum import roadmap_with_labs
 from aipath.errors import AipathError
 from aipath.grader.results import CheckResult
 from aipath.grader.service import check_lab, load_result
 from aipath.labs import Catalogue, Lab, load_catalogue
+from aipath.learner_writes import UnknownId
 from aipath.planner.render import describe_pace, plan_to_json
 from aipath.planner.service import StatusReport, status_for
 from aipath.progress import parse_duration
@@ -68,7 +70,7 @@ def _mtime(path: Path) -> int:
         return 0
 
 
-class NotFound(AipathError):
+class NotFound(UnknownId):
     """An id in a URL that names nothing (answered with 404)."""
 
 
@@ -415,29 +417,14 @@ class Dashboard:
             )
         return RoadmapView(phases=phases, notes=notes)
 
-    def _topic_ids(self) -> set[str]:
-        roadmap, _ = self.roadmap()
-        return {t.id for t in roadmap.all_topics()} | {s.id for s in roadmap.all_skills()}
-
-    def _resource_ids(self) -> set[str]:
-        roadmap, _ = self.roadmap()
-        return {r.id for r in roadmap.resources}
-
     def write_note(self, topic_id: str, text: str) -> None:
-        if topic_id not in self._topic_ids():
-            raise NotFound(f"unknown topic {topic_id!r}", hint="topic ids look like p1.python")
         with open_store(self.ws) as store:
-            store.write_note(topic_id, text.strip())
+            learner_writes.write_note(store, topic_id, text)
         self.changed()
 
     def mark(self, item_id: str, state: str) -> None:
-        if item_id not in self._topic_ids() | self._resource_ids():
-            raise NotFound(
-                f"unknown topic, skill or resource {item_id!r}",
-                hint="the Roadmap page shows every id",
-            )
         with open_store(self.ws) as store:
-            store.mark(item_id, state)
+            learner_writes.mark(store, item_id, state)
         self.changed()
 
     def log_study(
@@ -449,12 +436,10 @@ class Dashboard:
         note: str | None = None,
     ) -> int:
         minutes = parse_duration(duration)
-        if resource_id and resource_id not in self._resource_ids():
-            raise NotFound(f"unknown resource {resource_id!r}")
-        if topic_id and topic_id not in self._topic_ids():
-            raise NotFound(f"unknown topic {topic_id!r}")
         with open_store(self.ws) as store:
-            store.log_study(minutes, resource_id=resource_id, topic_id=topic_id, note=note)
+            learner_writes.log_study(
+                store, minutes, resource_id=resource_id, topic_id=topic_id, note=note
+            )
         self.changed()
         return minutes
 
