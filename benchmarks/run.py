@@ -31,8 +31,8 @@ def _section(name: str, module: str, function: str, **kwargs: Any) -> dict[str, 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     report = {
-        "checks": _section("checks", "aipath.grader.bench", "run_check_bench", runs=10),
-        "lab_times": _section("lab_times", "aipath.grader.bench", "run_lab_times", runs=3),
+        "checks": _section("checks", "aipath.dev.bench", "run_check_bench", runs=10),
+        "lab_times": _section("lab_times", "aipath.dev.bench", "run_lab_times", runs=3),
         "dashboard": _section("dashboard", "dashboard_bench", "run_dashboard_bench"),
         "audit": _section("audit", "audit_bench", "run_audit_bench"),
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -47,11 +47,31 @@ def _wrong_output(wrong: Any) -> Any:
     return wrong
 
 
-def assert_returned(value: Any, name: str = "result") -> Any:
-    """Fail with the "did you forget to return" message when ``value`` is None; else return it."""
+def assert_returned(
+    value: Any,
+    name: str = "result",
+    *,
+    what: str = "it",
+    of: type | tuple[type, ...] | None = None,
+) -> Any:
+    """Fail with the "did you forget to return" message when ``value`` is None; else return it.
+
+    ``what`` names what should have been returned (``"the fitted model"``); ``of`` is the type
+    (or types) the value must have: ``assert_returned(got, "clean(df)", of=pd.DataFrame)``.
+    """
     if value is None:
-        fail(none_message(name))
+        fail(none_message(name, what))
+    if of is not None and not isinstance(value, of):
+        kinds = of if isinstance(of, tuple) else (of,)
+        wanted = " or ".join(_type_name(k) for k in kinds)
+        fail(f"{name} should be a {wanted}; got {type(value).__name__}")
     return value
+
+
+def _type_name(kind: type) -> str:
+    module = kind.__module__.split(".")[0]
+    short = {"pandas": "pandas", "numpy": "numpy", "torch": "torch"}.get(module)
+    return f"{short}.{kind.__name__}" if short else kind.__name__
 
 
 def _index(index: tuple[int, ...]) -> str:
@@ -115,37 +135,42 @@ def assert_array(
     """
     got = _to_array(actual, name)
     want = np.asarray(expected)
-    known = matching_mistake(got, mistakes, rtol=max(rtol, 1e-9), atol=max(atol, 1e-12))
-    prefix = f"{name} looks like {known}. " if known else ""
+
+    def explain(message: str) -> NoReturn:
+        # The known-wrong outputs are looked at only once the comparison has failed, so lazy
+        # ``mistakes=`` callables cost nothing for a right answer.
+        known = matching_mistake(got, mistakes, rtol=max(rtol, 1e-9), atol=max(atol, 1e-12))
+        fail(f"{name} looks like {known}. {message}" if known else message)
+
     if got.shape != want.shape:
         hint = ""
         if got.ndim == 2 and want.ndim == 1 and got.shape == (want.shape[0], want.shape[0]):
             hint = " — an (N,) and an (N, 1) array broadcast into an (N, N) square"
-        fail(f"{prefix}{name} has shape {got.shape}; expected {want.shape}{hint}")
+        explain(f"{name} has shape {got.shape}; expected {want.shape}{hint}")
     if check_dtype_kind and want.dtype.kind in "biuf" and got.dtype.kind not in "biuf":
-        fail(f"{prefix}{name} has dtype {got.dtype}; expected numbers like {want.dtype}")
+        explain(f"{name} has dtype {got.dtype}; expected numbers like {want.dtype}")
     if check_dtype_kind and want.dtype.kind == "b" and got.dtype.kind != "b":
-        fail(f"{prefix}{name} has dtype {got.dtype}; expected booleans")
+        explain(f"{name} has dtype {got.dtype}; expected booleans")
     if want.dtype.kind not in "biufc" or got.dtype.kind not in "biufc":
         equal = got == want
         if np.all(equal):
             return
         index = tuple(int(i) for i in np.argwhere(~np.asarray(equal))[0])
-        fail(f"{prefix}{name}[{_index(index)}] is {_fmt(got[index])}; expected {_fmt(want[index])}")
+        explain(f"{name}[{_index(index)}] is {_fmt(got[index])}; expected {_fmt(want[index])}")
     g = got.astype(np.float64) if got.dtype.kind != "c" else got
     w = want.astype(np.float64) if want.dtype.kind != "c" else want
     g_nan, w_nan = np.isnan(g), np.isnan(w)
     if np.any(g_nan & ~w_nan):
         index = tuple(int(i) for i in np.argwhere(g_nan & ~w_nan)[0])
-        fail(
-            f"{prefix}{name} contains NaN at index [{_index(index)}] where {_fmt(w[index])} was expected "
+        explain(
+            f"{name} contains NaN at index [{_index(index)}] where {_fmt(w[index])} was expected "
             f"({int(np.sum(g_nan & ~w_nan))} NaN in all): a log(0), 0/0 or an overflow?"
         )
     g_inf = np.isinf(g) & ~np.isinf(w)
     if np.any(g_inf):
         index = tuple(int(i) for i in np.argwhere(g_inf)[0])
-        fail(
-            f"{prefix}{name} contains inf at index [{_index(index)}] where {_fmt(w[index])} was expected: "
+        explain(
+            f"{name} contains inf at index [{_index(index)}] where {_fmt(w[index])} was expected: "
             "an overflow (exp of a large number?) or a division by zero"
         )
     if exact:
@@ -160,8 +185,8 @@ def assert_array(
     first = tuple(int(i) for i in np.argwhere(~close)[0])
     count = int(np.sum(~close))
     where = f"[{_index(first)}]" if first else ""
-    fail(
-        f"{prefix}{name}{where} is {_fmt(g[first])}; expected {_fmt(w[first])}. "
+    explain(
+        f"{name}{where} is {_fmt(g[first])}; expected {_fmt(w[first])}. "
         f"{count} of {g.size} values differ; max abs error {_fmt(float(diff.max()))}, "
         f"max rel error {_fmt(float(rel.max()))}"
         + ("" if exact else f" (tolerance rtol={rtol:g}, atol={atol:g})")

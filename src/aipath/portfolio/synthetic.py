@@ -11,6 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from aipath.gitutil import git_env
+
 _CONTENTS: dict[str, bytes] = {
     "py": b'def handler(value: int) -> int:\n    """Double a value."""\n    return value * 2\n',
     "md": b"# Notes\n\nGenerated file.\n",
@@ -46,5 +48,12 @@ def make_large_tree(
             ["add", "-A"],
             [*identity, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message],
         ):
-            subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True, timeout=300)
+            subprocess.run(
+                ["git", *args],
+                cwd=dest,
+                env=git_env(),
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
     return dest

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aipath.errors import AipathError
+from aipath.gitutil import git_env
 from aipath.labs import Catalogue, Lab
 from aipath.workspace.config import ProfileConfig, WorkspaceConfig, write_config
 from aipath.workspace.model import CONFIG_FILE, Workspace
@@ -91,6 +92,7 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=aipath", "-c", "user.email=aipath@localhost", *args],
         cwd=root,
+        env=git_env(),
         check=True,
         capture_output=True,
         timeout=60,

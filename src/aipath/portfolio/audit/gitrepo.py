@@ -7,11 +7,12 @@ optional locks, and never prompts, so asking git about a repository cannot run i
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from aipath.gitutil import git_env
 
 GIT_TIMEOUT_S = 30.0
 MAX_COMMITS = 300
@@ -52,12 +53,7 @@ def git_available() -> bool:
 
 def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT_S) -> GitResult:
     """Run one git command in ``root``; failures and timeouts come back as ``ok=False``."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_OPTIONAL_LOCKS": "0",
-        "LC_ALL": "C",
-    }
+    env = git_env(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
     try:
         proc = subprocess.run(
             ["git", *_SAFE_CONFIG, "--no-pager", *args],
@@ -148,7 +144,7 @@ def blob_sizes(root: Path, shas: list[str]) -> dict[str, int]:
 
 
 def _batch_check(root: Path, shas: list[str]) -> bytes | None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = git_env()
     try:
         proc = subprocess.run(
             [
@@ -173,7 +169,7 @@ def lfs_paths(root: Path, paths: list[str]) -> set[str]:
     """Which of ``paths`` git stores through Git LFS (``filter=lfs`` in .gitattributes)."""
     if not paths:
         return set()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = git_env()
     try:
         proc = subprocess.run(
             ["git", *_SAFE_CONFIG, "check-attr", "-z", "--stdin", "filter"],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import copy
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from aipath.checks import fail
+from aipath.checks.git import run_git
 
 REPO_NAME = "practice-repo"
 STATE = "aipath-practice.json"
@@ -48,26 +48,6 @@ MARKER = re.compile(r"^(<{7}|={7}|>{7})")
 
 
 # ----- git access ----------------------------------------------------------------------------------
-
-
-def _env(home: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["LC_ALL"] = "C"
-    if home is not None:  # no global or system configuration: only the committed rules count
-        env.update(HOME=str(home), XDG_CONFIG_HOME=str(home), GIT_CONFIG_NOSYSTEM="1")
-    return env
-
-
-def run_git(cwd: Path, *args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-c", "core.quotepath=off", *args],
-        cwd=cwd,
-        env=_env(home),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 class Repo:

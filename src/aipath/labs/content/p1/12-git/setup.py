@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import shutil
 import struct
 import subprocess
 import zlib
 from pathlib import Path
+
+from aipath.checks.git import run_git
 
 REPO = "practice-repo"
 STATE = "aipath-practice.json"  # inside .git/: the hashes the checks compare against
@@ -95,28 +96,18 @@ Predict which customers will cancel their subscription next month.
 def _git(repo: Path, *args: str, who: str = "ada", when: int = 0) -> str:
     name, email = IDENTITY[who]
     stamp = f"{1767261600 + when * 3600} +0000"  # 2026-01-01 10:00 UTC plus `when` hours
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_AUTHOR_DATE=stamp,
-        GIT_COMMITTER_DATE=stamp,
-        GIT_CONFIG_NOSYSTEM="1",
-        LC_ALL="C",
-    )
-    result = subprocess.run(
-        [
-            "git",
-            "-c", f"user.name={name}",
-            "-c", f"user.email={email}",
-            "-c", "commit.gpgsign=false",
-            "-c", "core.autocrlf=false",
-            "-c", "core.hooksPath=/dev/null",
-            "-c", "init.defaultBranch=main",
-            *args,
-        ],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
+    result = run_git(
+        repo,
+        *args,
+        config=(
+            f"user.name={name}",
+            f"user.email={email}",
+            "commit.gpgsign=false",
+            "core.autocrlf=false",
+            "core.hooksPath=/dev/null",
+            "init.defaultBranch=main",
+        ),
+        env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp, "GIT_CONFIG_NOSYSTEM": "1"},
         check=True,
         timeout=60,
     )

@@ -4,11 +4,12 @@ fast-forward landing, and helpers written without copy.deepcopy."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from aipath.checks.git import git_env
 
 
 def conflict_blocks(text: str) -> list[tuple[int, int]]:
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(repo: Path, *command: str, allowed: tuple[int, ...] = (0,)) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = git_env()
     env.update(GIT_AUTHOR_NAME="Kim Learner", GIT_AUTHOR_EMAIL="kim@example.com")
     env.update(GIT_COMMITTER_NAME="Kim Learner", GIT_COMMITTER_EMAIL="kim@example.com")
     result = subprocess.run(

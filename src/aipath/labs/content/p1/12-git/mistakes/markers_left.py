@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from aipath.checks.git import git_env
 
 START, END = "<<<<<<<", ">>>>>>>"
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def git(repo: Path, *args: str, allowed: tuple[int, ...] = (0,)) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = git_env()
     result = subprocess.run(
         [
             "git",

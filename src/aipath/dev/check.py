@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from aipath.dev.lint import lint_lab
 from aipath.errors import AipathError
 from aipath.grader.preload import preload
 from aipath.grader.request import CheckRequest
@@ -25,8 +26,6 @@ from aipath.grader.supervisor import run_many
 from aipath.labs import CONTENT_DIR, Catalogue, Lab
 from aipath.workspace.create import place_lab
 
-MIN_MISTAKES = 3
-MIN_ALTERNATIVES = 1
 Role = Literal["solution", "starter", "mistake", "alternative"]
 
 
@@ -41,6 +40,34 @@ def expected_text(path: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def mistake_diff(solution: Path, other: Path) -> str:
+    """The unified diff from the reference to a mistake or alternative: the mistake at a glance.
+
+    Mistakes stay whole files (a learner's file is whole, and dev check runs them as they are);
+    this diff is how a reader sees what each one changes.
+    """
+    import difflib
+
+    return "".join(
+        difflib.unified_diff(
+            solution.read_text(encoding="utf-8").splitlines(keepends=True),
+            other.read_text(encoding="utf-8").splitlines(keepends=True),
+            fromfile="solution.py",
+            tofile=f"{other.parent.name}/{other.name}",
+            n=1,
+        )
+    )
+
+
+def changed_lines(solution: Path, other: Path) -> int:
+    """How many lines a mistake adds or removes relative to solution.py."""
+    return sum(
+        1
+        for line in mistake_diff(solution, other).splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
 
 
 def all_messages(result: CheckResult) -> str:
@@ -81,6 +108,10 @@ class LabReport:
             "solution_s": self.solution.duration_s if self.solution else None,
             "starter": self.starter.status.value if self.starter else "missing",
             "mistakes": self.mistakes,
+            "mistakes_caught_with_text": sum(bool(m["caught"]) for m in self.mistakes),
+            "mistakes_only_rejected": sum(
+                not m["caught"] and m["status"] in ("failed", "error") for m in self.mistakes
+            ),
             "alternatives": self.alternatives,
             "problems": self.problems,
         }
@@ -135,6 +166,7 @@ def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None
         report.mistakes.append(
             {
                 "file": name,
+                "changed_lines": changed_lines(candidate.lab.solution, candidate.path),
                 "caught": caught,
                 "expected": expected,
                 "status": result.status.value,
@@ -156,6 +188,7 @@ def run_dev_check(
     lab_ids: list[str] | None = None,
     parallel: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_lab_done: Callable[[LabReport, int, int], None] | None = None,
 ) -> tuple[bool, list[LabReport], list[str]]:
     """Check the catalogue; returns (ok, per-lab reports, catalogue-level problems)."""
     global_problems: list[str] = []
@@ -174,15 +207,7 @@ def run_dev_check(
     labs = [catalogue.get(i) for i in lab_ids] if lab_ids else list(catalogue)
     reports = {lab.id: LabReport(lab) for lab in labs}
     for lab in labs:
-        if len(lab.mistakes()) < MIN_MISTAKES:
-            reports[lab.id].problems.append(
-                f"has {len(lab.mistakes())} mistakes; the contract asks for at least {MIN_MISTAKES}"
-            )
-        if len(lab.alternatives()) < MIN_ALTERNATIVES:
-            reports[lab.id].problems.append(
-                f"has {len(lab.alternatives())} alternative solutions; the contract asks for "
-                f"at least {MIN_ALTERNATIVES}"
-            )
+        reports[lab.id].problems.extend(lint_lab(lab))
     scratch = Path(tempfile.mkdtemp(prefix="aipath-devcheck-"))
     try:
         candidates: list[Candidate] = []
@@ -191,14 +216,23 @@ def run_dev_check(
         preload([lab.source_dir for lab in labs])
         total = len(candidates)
         done = 0
+        left = {lab.id: 0 for lab in labs}
+        for candidate in candidates:
+            left[candidate.lab.id] += 1
+        labs_done = 0
 
         def record(index: int, result: CheckResult) -> None:
-            nonlocal done
+            nonlocal done, labs_done
             done += 1
             candidate = candidates[index]
             _judge(reports[candidate.lab.id], candidate, result)
             if on_progress is not None:
                 on_progress(done, total)
+            left[candidate.lab.id] -= 1
+            if left[candidate.lab.id] == 0:
+                labs_done += 1
+                if on_lab_done is not None:
+                    on_lab_done(reports[candidate.lab.id], labs_done, len(labs))
 
         run_many(
             [c.request for c in candidates],
