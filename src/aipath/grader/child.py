@@ -21,10 +21,18 @@ from types import FrameType, ModuleType
 from typing import NoReturn
 
 from aipath.grader import sandbox
-from aipath.grader.events import EVENTS_FILE, OUTPUT_FILE, REQUEST_FILE, EventWriter
+from aipath.grader.events import (
+    EVENTS_FILE,
+    OUTPUT_FILE,
+    REQUEST_FILE,
+    DoneEvent,
+    ErrorEvent,
+    EventWriter,
+    TimeoutEvent,
+)
 from aipath.grader.learnerframes import describe_exception
 from aipath.grader.request import CheckRequest
-from aipath.grader.results import ErrorKind
+from aipath.grader.results import ErrorInfo, ErrorKind
 
 EXIT_OK = 0
 EXIT_TIMEOUT = 124
@@ -59,9 +67,12 @@ def run_child(request: CheckRequest, run_dir: Path) -> NoReturn:
     except BaseException as exc:  # the engine itself failed: still leave a verdict behind
         with contextlib.suppress(BaseException):
             writer.write(
-                event="error",
-                kind=ErrorKind.INTERNAL.value,
-                message=f"the checker failed: {type(exc).__name__}: {exc}",
+                ErrorEvent(
+                    error=ErrorInfo(
+                        kind=ErrorKind.INTERNAL,
+                        message=f"the checker failed: {type(exc).__name__}: {exc}",
+                    )
+                )
             )
     finally:
         with contextlib.suppress(BaseException):
@@ -103,11 +114,12 @@ def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) 
 
             source = linecache.getline(learner_path, learner.f_lineno).strip() or None
         writer.write(
-            event="timeout",
-            line=line,
-            source=source,
-            function=learner.f_code.co_name if learner is not None else None,
-            elapsed=round(time.monotonic() - started, 2),
+            TimeoutEvent(
+                line=line,
+                source=source,
+                function=learner.f_code.co_name if learner is not None else None,
+                elapsed=round(time.monotonic() - started, 2),
+            )
         )
         sandbox.REAL_EXIT(EXIT_TIMEOUT)
 
@@ -115,24 +127,31 @@ def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) 
     signal.setitimer(signal.ITIMER_REAL, request.timeout_s)
 
 
+def _error(
+    writer: EventWriter,
+    kind: ErrorKind,
+    message: str,
+    *,
+    line: int | None = None,
+    source: str | None = None,
+) -> None:
+    writer.write(ErrorEvent(error=ErrorInfo(kind=kind, message=message, line=line, source=source)))
+
+
 def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> ModuleType | None:
     learner_path = str(path)
     try:
         source = path.read_bytes()
     except FileNotFoundError:
-        writer.write(
-            event="error",
-            kind=ErrorKind.MISSING_FILE.value,
-            message=f"{path.name} is missing from {path.parent}: it was deleted or renamed. "
+        _error(
+            writer,
+            ErrorKind.MISSING_FILE,
+            f"{path.name} is missing from {path.parent}: it was deleted or renamed. "
             f"Rename it back, or run `aipath reset {request.lab_id}` for a fresh starter.",
         )
         return None
     except OSError as exc:
-        writer.write(
-            event="error",
-            kind=ErrorKind.MISSING_FILE.value,
-            message=f"{path} cannot be read: {exc.strerror}",
-        )
+        _error(writer, ErrorKind.MISSING_FILE, f"{path} cannot be read: {exc.strerror}")
         return None
     try:
         code = compile(source, learner_path, "exec", dont_inherit=True)
@@ -144,21 +163,21 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
             stripped = text.lstrip()
             pointer = "\n    " + " " * max(0, exc.offset - 1 - (len(text) - len(stripped))) + "^"
             text = stripped
-        writer.write(
-            event="error",
-            kind=ErrorKind.SYNTAX.value,
-            message=f"syntax error at line {line}: {exc.msg}\n    {text}{pointer}",
+        _error(
+            writer,
+            ErrorKind.SYNTAX,
+            f"syntax error at line {line}: {exc.msg}\n    {text}{pointer}",
             line=line,
             source=text,
         )
         return None
     except ValueError as exc:  # e.g. null bytes in the file
-        writer.write(event="error", kind=ErrorKind.SYNTAX.value, message=f"{path.name}: {exc}")
+        _error(writer, ErrorKind.SYNTAX, f"{path.name}: {exc}")
         return None
 
     spec = importlib.util.spec_from_file_location(request.module_name, learner_path)
     if spec is None:
-        writer.write(event="error", kind=ErrorKind.INTERNAL.value, message="cannot load module")
+        _error(writer, ErrorKind.INTERNAL, "cannot load module")
         return None
     module = importlib.util.module_from_spec(spec)
     sys.modules[request.module_name] = module
@@ -168,7 +187,7 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
         return module  # a TODO at module level: the checks will report it as not attempted
     except BaseException as exc:
         info = describe_exception(exc, learner_path, context="while importing your file")
-        writer.write(event="error", **info.model_dump(mode="json"))
+        writer.write(ErrorEvent(error=info))
         return None
     return module
 
@@ -202,17 +221,13 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     if request.dev_apply:
         apply = getattr(module, request.dev_apply, None)
         if not callable(apply):
-            writer.write(
-                event="error",
-                kind=ErrorKind.INTERNAL.value,
-                message=f"candidate has no function {request.dev_apply}()",
-            )
+            _error(writer, ErrorKind.INTERNAL, f"candidate has no function {request.dev_apply}()")
             return EXIT_OK
         try:
             apply(workdir)
         except BaseException as exc:
             info = describe_exception(exc, learner_path, context="while applying the candidate")
-            writer.write(event="error", **info.model_dump(mode="json"))
+            writer.write(ErrorEvent(error=info))
             return EXIT_OK
         # dev_apply runs only author files in `aipath dev check` (e.g. git steps via subprocess);
         # the guards go up once it is done, before any check runs.
@@ -227,7 +242,7 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     args = pytest_args(checks, ini, run_dir)
     status = pytest.main(args, plugins=[plugin])
     signal.setitimer(signal.ITIMER_REAL, 0)
-    writer.write(event="done", exitstatus=int(status))
+    writer.write(DoneEvent(exitstatus=int(status)))
     return EXIT_OK
 
 

@@ -7,36 +7,98 @@ with a completed ``write()`` before the next step starts, a child killed mid-tes
 
 from __future__ import annotations
 
-import json
 import os
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from aipath.grader.results import ErrorInfo, TestOutcome
 
 EVENTS_FILE = "events.jsonl"
 OUTPUT_FILE = "output.txt"
 REQUEST_FILE = "request.json"
 
 
+class EventKind(StrEnum):
+    """What one line of the child's log says happened."""
+
+    START = "start"  # a check began (its name)
+    TEST = "test"  # a check ended (its outcome)
+    ERROR = "error"  # the run ended with an error before or outside the checks
+    COLLECT_ERROR = "collect_error"  # the lab's checks.py could not be loaded
+    TIMEOUT = "timeout"  # the child's own alarm fired (where the learner's code was)
+    DONE = "done"  # pytest returned
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartEvent(_Event):
+    event: Literal[EventKind.START] = EventKind.START
+    name: str
+
+
+class TestEvent(_Event):
+    event: Literal[EventKind.TEST] = EventKind.TEST
+    outcome: TestOutcome
+
+
+class ErrorEvent(_Event):
+    event: Literal[EventKind.ERROR] = EventKind.ERROR
+    error: ErrorInfo
+
+
+class CollectErrorEvent(_Event):
+    event: Literal[EventKind.COLLECT_ERROR] = EventKind.COLLECT_ERROR
+    message: str
+
+
+class TimeoutEvent(_Event):
+    event: Literal[EventKind.TIMEOUT] = EventKind.TIMEOUT
+    line: int | None = None
+    source: str | None = None
+    function: str | None = None
+    elapsed: float = 0.0
+
+
+class DoneEvent(_Event):
+    event: Literal[EventKind.DONE] = EventKind.DONE
+    exitstatus: int
+
+
+ChildEvent = Annotated[
+    StartEvent | TestEvent | ErrorEvent | CollectErrorEvent | TimeoutEvent | DoneEvent,
+    Field(discriminator="event"),
+]
+_ADAPTER: TypeAdapter[ChildEvent] = TypeAdapter(ChildEvent)
+
+
 class EventWriter:
+    """Appends one event per ``write()`` call (a single ``os.write``: a kill cannot split it)."""
+
     def __init__(self, path: Path) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
-    def write(self, **event: Any) -> None:
-        data = (json.dumps(event, default=str) + "\n").encode("utf-8")
-        os.write(self._fd, data)
+    def write(
+        self,
+        event: StartEvent | TestEvent | ErrorEvent | CollectErrorEvent | TimeoutEvent | DoneEvent,
+    ) -> None:
+        os.write(self._fd, (event.model_dump_json() + "\n").encode("utf-8"))
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
+def read_events(path: Path) -> list[ChildEvent]:
+    """The events of a finished child, in order; a line cut by a kill mid-write is skipped."""
+    events: list[ChildEvent] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return events
     for line in text.splitlines():
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill mid-write
-        if isinstance(value, dict):
-            events.append(value)
+            events.append(_ADAPTER.validate_json(line))
+        except ValidationError:
+            continue
     return events

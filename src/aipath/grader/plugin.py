@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from aipath.grader.events import EventWriter
+from aipath.grader.events import CollectErrorEvent, EventWriter, StartEvent, TestEvent
 from aipath.grader.learnerframes import describe_exception, learner_frames
-from aipath.grader.results import OUTPUT_CAP, Status
+from aipath.grader.results import OUTPUT_CAP, ErrorInfo, Status, TestOutcome
 
 
 def reseed(seed: int) -> None:
@@ -94,13 +94,14 @@ class LabPlugin:
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._started[nodeid] = time.perf_counter()
-        self.writer.write(event="start", name=location[2])
+        self.writer.write(StartEvent(name=location[2]))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.writer.write(
-                event="collect_error",
-                message=f"the lab's checks.py could not be loaded: {report.longreprtext[-1500:]}",
+                CollectErrorEvent(
+                    message=f"the lab's checks.py could not be loaded: {report.longreprtext[-1500:]}"
+                )
             )
 
     @pytest.hookimpl(wrapper=True)
@@ -118,16 +119,27 @@ class LabPlugin:
         name = item.name
         output = _cap("".join(text for _section, text in report.sections if text))
         duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())
-        base: dict[str, Any] = {
-            "event": "test",
-            "name": name,
-            "task": task_of(item),
-            "output": output,
-            "duration_s": round(duration, 4),
-        }
+        task = task_of(item)
+        seconds = round(duration, 4)
+
+        def outcome(status: Status, message: str, error: ErrorInfo | None = None) -> None:
+            self.writer.write(
+                TestEvent(
+                    outcome=TestOutcome(
+                        name=name,
+                        task=task,
+                        status=status,
+                        message=message,
+                        output=output,
+                        duration_s=seconds,
+                        error=error,
+                    )
+                )
+            )
+
         excinfo = call.excinfo
         if excinfo is None:
-            self.writer.write(**base, status=Status.PASSED.value, message="")
+            outcome(Status.PASSED, "")
             return
         exc = excinfo.value
         if isinstance(exc, NotImplementedError):
@@ -136,16 +148,14 @@ class LabPlugin:
             if frames:
                 where = f" (`{frames[-1].name}` still raises NotImplementedError)"
             message = f"not attempted yet{where}"
-            self.writer.write(**base, status=Status.NOT_ATTEMPTED.value, message=message)
+            outcome(Status.NOT_ATTEMPTED, message)
             return
         if isinstance(exc, AssertionError) and not learner_frames(excinfo.tb, self.learner_path):
             text = str(exc).strip() or report.longreprtext.strip().splitlines()[-1]
-            self.writer.write(**base, status=Status.FAILED.value, message=text)
+            outcome(Status.FAILED, text)
             return
         if isinstance(exc, pytest.skip.Exception):
-            self.writer.write(**base, status=Status.PASSED.value, message=f"skipped: {exc}")
+            outcome(Status.PASSED, f"skipped: {exc}")
             return
         info = describe_exception(exc, self.learner_path, context=f"while checking {name}")
-        self.writer.write(
-            **base, status=Status.ERROR.value, message=info.message, error=info.model_dump()
-        )
+        outcome(Status.ERROR, info.message, info)

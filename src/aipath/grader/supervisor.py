@@ -21,9 +21,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from aipath.grader.events import EVENTS_FILE, OUTPUT_FILE, REQUEST_FILE, read_events
+from aipath.grader.events import (
+    EVENTS_FILE,
+    OUTPUT_FILE,
+    REQUEST_FILE,
+    CollectErrorEvent,
+    DoneEvent,
+    ErrorEvent,
+    StartEvent,
+    TestEvent,
+    TimeoutEvent,
+    read_events,
+)
 from aipath.grader.request import CheckRequest
 from aipath.grader.results import (
     OUTPUT_CAP,
@@ -214,27 +225,26 @@ def assemble(
     current: str | None = None
     finished = False
     for event in events:
-        kind = event.get("event")
-        if kind == "start":
-            current = str(event.get("name"))
-        elif kind == "test":
-            tests.append(_outcome(event))
+        if isinstance(event, StartEvent):
+            current = event.name
+        elif isinstance(event, TestEvent):
+            tests.append(event.outcome)
             current = None
-        elif kind == "error":
-            error = ErrorInfo.model_validate({k: v for k, v in event.items() if k != "event"})
+        elif isinstance(event, ErrorEvent):
+            error = event.error
             finished = True
-        elif kind == "collect_error":
-            error = ErrorInfo(kind=ErrorKind.INTERNAL, message=str(event.get("message")))
+        elif isinstance(event, CollectErrorEvent):
+            error = ErrorInfo(kind=ErrorKind.INTERNAL, message=event.message)
             finished = True
-        elif kind == "timeout":
+        elif isinstance(event, TimeoutEvent):
             error = _timeout_error(request, event, current)
             finished = True
-        elif kind == "done":
+        elif isinstance(event, DoneEvent):
             finished = True
-            if not tests and event.get("exitstatus") not in (0, 1, 5):
+            if not tests and event.exitstatus not in (0, 1, 5):
                 error = ErrorInfo(
                     kind=ErrorKind.INTERNAL,
-                    message=f"pytest could not run the lab's checks (exit {event.get('exitstatus')})"
+                    message=f"pytest could not run the lab's checks (exit {event.exitstatus})"
                     f": {_read_output(run_dir)[-1200:]}",
                 )
     if not finished:
@@ -269,18 +279,13 @@ def assemble(
     return result
 
 
-def _outcome(event: dict[str, Any]) -> TestOutcome:
-    data = {k: v for k, v in event.items() if k != "event"}
-    return TestOutcome.model_validate(data)
-
-
-def _timeout_error(request: CheckRequest, event: dict[str, Any], current: str | None) -> ErrorInfo:
-    line = event.get("line")
-    source = event.get("source")
+def _timeout_error(request: CheckRequest, event: TimeoutEvent, current: str | None) -> ErrorInfo:
+    line = event.line
+    source = event.source
     during = f" during the check {current}" if current else ""
     where = ""
     if line:
-        func = event.get("function")
+        func = event.function
         where = f"; it was running line {line}" + (f" in {func}()" if func else "")
         if source:
             where += f": {source}"
