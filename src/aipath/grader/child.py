@@ -254,8 +254,10 @@ def pytest_args(checks: Path, ini: Path, rootdir: Path) -> list[str]:
         str(ini),
         "--rootdir",
         str(rootdir),
-        "-q",
-        "--no-header",
+        # pytest's own report (dots, FAILURES, the summary line) is not the learner's output:
+        # without the terminal reporter, what lands in the output file is what their code printed.
+        "-p",
+        "no:terminal",
         "-p",
         "no:cacheprovider",
         "-p",
