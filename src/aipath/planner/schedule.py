@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from aipath.planner.discounts import Discount, rules_for
+from aipath.planner.done import lab_done, project_done, skill_done
 from aipath.planner.model import (
     DiscountApplied,
     JobReadyInput,
@@ -43,7 +44,6 @@ PACE_WINDOW_DAYS = 28
 ON_TRACK_DAYS = 3  # projected finish within this many days of the original counts as on track
 SKIPPED_RULE = "marked-skipped"
 MAX_OVERDUE_SHOWN = 3
-DONE_STATES = frozenset({"done", "skipped"})
 
 
 def date_at(start: date, hours: float, hours_per_week: float) -> date:
@@ -80,10 +80,6 @@ def _matching_rule(skill_id: str, topic_id: str, rules: Iterable[Discount]) -> D
         if skill_id in rule.targets or topic_id in rule.targets:
             return rule
     return None
-
-
-def _is_marked(marks: dict[str, str], *ids: str, states: frozenset[str] = DONE_STATES) -> bool:
-    return any(marks.get(i) in states for i in ids)
 
 
 def _lay_out(
@@ -126,7 +122,7 @@ def _lay_out(
             for skill in topic.skills:
                 base = skill.hours * scale
                 keep = 1.0
-                if _is_marked(marks, skill.id, topic.id, states=frozenset({"skipped"})):
+                if "skipped" in (marks.get(skill.id), marks.get(topic.id)):
                     keep = 0.0
                     skipped_hours += base
                     skipped_ids.append(skill.id)
@@ -211,6 +207,269 @@ def _measure_pace(
     ), (hpw * pace)
 
 
+@dataclass
+class _Projection:
+    """Dates on the hour axis: planned (from the profile) and projected (from the measured pace)."""
+
+    start: date
+    hours_per_week: float
+    today: date
+    spent: float
+    rate: float | None
+
+    def planned_last_day(self, h: float) -> date:
+        return last_day(self.start, h, self.hours_per_week)
+
+    def projected(self, h: float) -> date | None:
+        if self.rate is None or h <= self.spent:
+            return None
+        days = round((h - self.spent) / self.rate * 7)
+        return self.today + timedelta(days=min(days, MAX_PROJECTION_DAYS))
+
+    def projected_last_day(self, h: float) -> date | None:
+        day = self.projected(h)
+        return None if day is None else max(self.today, day - timedelta(days=1))
+
+    def work(
+        self,
+        kind: str,
+        ident: str,
+        title: str,
+        hours: float,
+        due_h: float,
+        *,
+        overdue: bool = False,
+    ) -> WorkItem:
+        return WorkItem(
+            kind,
+            ident,
+            title,
+            hours,
+            self.planned_last_day(due_h),
+            overdue,
+            self.projected_last_day(due_h),
+        )
+
+
+@dataclass
+class _Placed:
+    """The roadmap laid out on the hour axis, with what the learner has done."""
+
+    skills: list[_Skill]
+    lab_rows: list[tuple[LabInput, float]]
+    left_out: list[str]
+    marks: dict[str, str]
+    progress: PlanProgress
+
+    def lab_done(self, lab: LabInput) -> bool:
+        return lab_done(lab.id, self.progress.passed_labs, self.marks)
+
+    def skill_done(self, s: _Skill) -> bool:
+        mine = [lab.id for lab, _ in self.lab_rows if s.id in lab.skills]
+        return skill_done(s.id, s.topic, mine, self.progress.passed_labs, self.marks)
+
+
+def _place_labs(
+    labs: Sequence[LabInput], skills: list[_Skill]
+) -> tuple[list[tuple[LabInput, float]], list[str]]:
+    """Each lab is due at the end of the last planned skill it practises (and after its prerequisites)."""
+    skill_by_id = {s.id: s for s in skills}
+    lab_rows: list[tuple[LabInput, float]] = []
+    left_out: list[str] = []
+    due_by_lab: dict[str, float] = {}
+    for lab in labs:
+        ends = [skill_by_id[s].end_h for s in lab.skills if s in skill_by_id]
+        if not ends:
+            left_out.append(lab.id)
+            continue
+        due = max([*ends, *(due_by_lab.get(r, 0.0) for r in lab.requires)])
+        due_by_lab[lab.id] = due
+        lab_rows.append((lab, due))
+    return lab_rows, left_out
+
+
+def _pace_status(pace: PaceReport, projected_finish: date | None, finish: date) -> PaceReport:
+    """Ahead, behind or on track, once a finish could be projected."""
+    if projected_finish is None:
+        return pace
+    delta = (projected_finish - finish).days
+    status = "on-track" if abs(delta) <= ON_TRACK_DAYS else ("behind" if delta > 0 else "ahead")
+    return PaceReport(
+        status,
+        pace.pace,
+        pace.window_days,
+        pace.actual_minutes,
+        pace.planned_minutes,
+        pace.spent_hours,
+        delta,
+    )
+
+
+def _phase_plans(
+    placed_phases: list[tuple[PhaseInput, float, float, float]], placed: _Placed, when: _Projection
+) -> list[PhasePlan]:
+    plans: list[PhasePlan] = []
+    for phase, base, h0, h1 in placed_phases:
+        mine = [s for s in placed.skills if s.phase == phase.number]
+        total = sum(s.hours for s in mine)
+        done = sum(s.hours for s in mine if placed.skill_done(s))
+        plans.append(
+            PhasePlan(
+                id=phase.id,
+                number=phase.number,
+                title=phase.title,
+                base_hours=round(base, 1),
+                hours=round(h1 - h0, 1),
+                start=date_at(when.start, h0, when.hours_per_week),
+                end=when.planned_last_day(h1),
+                start_h=round(h0, 2),
+                end_h=round(h1, 2),
+                done_fraction=round(done / total, 4) if total > 0 else 1.0,
+                projected_start=when.projected(h0) if h0 > when.spent else None,
+                projected_end=when.projected_last_day(h1),
+            )
+        )
+    return plans
+
+
+def _lab_plans(placed: _Placed, when: _Projection) -> tuple[LabPlan, ...]:
+    return tuple(
+        LabPlan(
+            id=lab.id,
+            title=lab.title,
+            phase=lab.phase,
+            topic=lab.topic,
+            minutes=lab.minutes,
+            due_h=round(due, 2),
+            week=week_of(when.start, when.planned_last_day(due)),
+            due=when.planned_last_day(due),
+            done=placed.lab_done(lab),
+            projected_due=None if placed.lab_done(lab) else when.projected_last_day(due),
+        )
+        for lab, due in sorted(placed.lab_rows, key=lambda row: row[1])
+    )
+
+
+def _project_plans(
+    projects: Sequence[ProjectInput], placed: _Placed, when: _Projection
+) -> list[ProjectPlan]:
+    skill_by_id = {s.id: s for s in placed.skills}
+    plans: list[ProjectPlan] = []
+    for proj in projects:
+        ends = [skill_by_id[s].end_h for s in proj.skills if s in skill_by_id]
+        if not ends:
+            continue
+        due = max(ends)
+        done = project_done(proj.id, placed.progress.done_projects, placed.marks)
+        plans.append(
+            ProjectPlan(
+                id=proj.id,
+                title=proj.title,
+                phase=proj.phase,
+                due_h=round(due, 2),
+                week=week_of(when.start, when.planned_last_day(due)),
+                due=when.planned_last_day(due),
+                done=done,
+                projected_due=None if done else when.projected_last_day(due),
+            )
+        )
+    plans.sort(key=lambda p: p.due_h)
+    return plans
+
+
+def _job_ready_hours(
+    job: JobReadyInput, phase_plans: list[PhasePlan], total_h: float, notes: list[str]
+) -> float:
+    """Job-ready is a fraction of the way through its phase."""
+    job_phase = next((p for p in phase_plans if p.number == job.phase), None)
+    if job_phase is None:
+        notes.append(f"the roadmap has no phase {job.phase}; job-ready is set at the finish")
+        return total_h
+    return job_phase.start_h + job.fraction * (job_phase.end_h - job_phase.start_h)
+
+
+def _blockers(
+    job: JobReadyInput,
+    job_h: float,
+    lab_plans: tuple[LabPlan, ...],
+    project_plans: list[ProjectPlan],
+    when: _Projection,
+) -> list[WorkItem]:
+    """What stands between the learner and the job-ready point."""
+    blockers = [
+        when.work("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due_h)
+        for lab in lab_plans
+        if not lab.done and lab.phase <= job.phase and lab.due_h <= job_h + 1e-9
+    ]
+    blockers += [
+        when.work("project", p.id, p.title, 0.0, p.due_h)
+        for p in project_plans
+        if not p.done and p.phase <= job.phase
+    ]
+    return blockers
+
+
+def _this_week(
+    position: float,
+    placed: _Placed,
+    lab_plans: tuple[LabPlan, ...],
+    project_plans: list[ProjectPlan],
+    when: _Projection,
+) -> list[WorkItem]:
+    """Overdue labs, the study hours that fall in this week, and what falls due in it."""
+    week_end = position + when.hours_per_week
+    items: list[WorkItem] = [
+        when.work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h, overdue=True)
+        for lp in lab_plans
+        if not lp.done and lp.due_h <= position
+    ][:MAX_OVERDUE_SHOWN]
+    for s in placed.skills:
+        if s.hours <= 0 or placed.skill_done(s) or s.end_h <= position or s.start_h >= week_end:
+            continue
+        overlap = min(s.end_h, week_end) - max(s.start_h, position)
+        items.append(when.work("study", s.id, s.title, round(overlap, 1), s.end_h))
+    items += [
+        when.work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h)
+        for lp in lab_plans
+        if not lp.done and position < lp.due_h <= week_end
+    ]
+    items += [
+        when.work("project", pp.id, pp.title, 0.0, pp.due_h)
+        for pp in project_plans
+        if not pp.done and position < pp.due_h <= week_end
+    ]
+    return items
+
+
+def _next_up(
+    placed: _Placed,
+    lab_plans: tuple[LabPlan, ...],
+    project_plans: list[ProjectPlan],
+    when: _Projection,
+) -> tuple[WorkItem, ...]:
+    """Unfinished labs whose prerequisites are done, projects, and reading-only skills."""
+    finished = {lp.id for lp in lab_plans if lp.done}
+    requires = {lab.id: lab.requires for lab, _ in placed.lab_rows}
+    practised = {s for lab, _ in placed.lab_rows for s in lab.skills}
+    candidates: list[tuple[float, WorkItem]] = [
+        (lp.due_h, when.work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h))
+        for lp in lab_plans
+        if not lp.done and all(r in finished for r in requires.get(lp.id, ()))
+    ]
+    candidates += [
+        (pp.due_h, when.work("project", pp.id, pp.title, 0.0, pp.due_h))
+        for pp in project_plans
+        if not pp.done
+    ]
+    candidates += [
+        (s.end_h, when.work("study", s.id, s.title, round(s.hours, 1), s.end_h))
+        for s in placed.skills
+        if s.hours > 0 and not placed.skill_done(s) and s.id not in practised
+    ]
+    candidates.sort(key=lambda c: c[0])
+    return tuple(item for _, item in candidates[:3])
+
+
 def build_plan(
     phases: Sequence[PhaseInput],
     labs: Sequence[LabInput],
@@ -231,157 +490,22 @@ def build_plan(
     placed_phases, skills, discounts, notes = _lay_out(phases, profile, marks)
     total_h = skills[-1].end_h if skills else 0.0
     base_total = sum(base for _, base, _, _ in placed_phases)
-    skill_by_id = {s.id: s for s in skills}
+    lab_rows, left_out = _place_labs(labs, skills)
+    placed = _Placed(skills, lab_rows, left_out, marks, prog)
 
-    # labs: due at the end of the last planned skill they practise
-    lab_rows: list[tuple[LabInput, float]] = []
-    left_out: list[str] = []
-    due_by_lab: dict[str, float] = {}
-    for lab in labs:
-        ends = [skill_by_id[s].end_h for s in lab.skills if s in skill_by_id]
-        if not ends:
-            left_out.append(lab.id)
-            continue
-        due = max([*ends, *(due_by_lab.get(r, 0.0) for r in lab.requires)])
-        due_by_lab[lab.id] = due
-        lab_rows.append((lab, due))
-
-    def lab_done(lab: LabInput) -> bool:
-        return lab.id in prog.passed_labs or _is_marked(marks, lab.id, lab.topic)
-
-    def skill_done(s: _Skill) -> bool:
-        if _is_marked(marks, s.id, s.topic):
-            return True
-        mine = [lab for lab, _ in lab_rows if s.id in lab.skills]
-        return bool(mine) and all(lab_done(lab) for lab in mine)
-
-    # pace and projection
     finish = last_day(start, total_h, hpw)
     pace, rate = _measure_pace(profile, prog, now, finish)
-    spent = pace.spent_hours
-
-    def projected(h: float) -> date | None:
-        if rate is None:
-            return None
-        if h <= spent:
-            return None
-        days = round((h - spent) / rate * 7)
-        return now + timedelta(days=min(days, MAX_PROJECTION_DAYS))
-
-    def projected_last_day(h: float) -> date | None:
-        day = projected(h)
-        return None if day is None else max(now, day - timedelta(days=1))
-
-    def work(
-        kind: str, ident: str, title: str, hours: float, due_h: float, *, overdue: bool = False
-    ) -> WorkItem:
-        return WorkItem(
-            kind,
-            ident,
-            title,
-            hours,
-            last_day(start, due_h, hpw),
-            overdue,
-            projected_last_day(due_h),
-        )
-
+    when = _Projection(start, hpw, now, pace.spent_hours, rate)
     projected_finish: date | None = None
     if rate is not None:
-        projected_finish = now if spent >= total_h else projected_last_day(total_h)
-        if projected_finish is not None:
-            delta = (projected_finish - finish).days
-            status = (
-                "on-track" if abs(delta) <= ON_TRACK_DAYS else ("behind" if delta > 0 else "ahead")
-            )
-            pace = PaceReport(
-                status,
-                pace.pace,
-                pace.window_days,
-                pace.actual_minutes,
-                pace.planned_minutes,
-                pace.spent_hours,
-                delta,
-            )
+        projected_finish = now if when.spent >= total_h else when.projected_last_day(total_h)
+        pace = _pace_status(pace, projected_finish, finish)
 
-    phase_plans: list[PhasePlan] = []
-    for phase, base, h0, h1 in placed_phases:
-        mine = [s for s in skills if s.phase == phase.number]
-        total = sum(s.hours for s in mine)
-        done = sum(s.hours for s in mine if skill_done(s))
-        phase_plans.append(
-            PhasePlan(
-                id=phase.id,
-                number=phase.number,
-                title=phase.title,
-                base_hours=round(base, 1),
-                hours=round(h1 - h0, 1),
-                start=date_at(start, h0, hpw),
-                end=last_day(start, h1, hpw),
-                start_h=round(h0, 2),
-                end_h=round(h1, 2),
-                done_fraction=round(done / total, 4) if total > 0 else 1.0,
-                projected_start=projected(h0) if h0 > spent else None,
-                projected_end=projected_last_day(h1),
-            )
-        )
+    phase_plans = _phase_plans(placed_phases, placed, when)
+    lab_plans = _lab_plans(placed, when)
+    project_plans = _project_plans(projects, placed, when)
+    job_h = _job_ready_hours(job, phase_plans, total_h, notes)
 
-    lab_plans = tuple(
-        LabPlan(
-            id=lab.id,
-            title=lab.title,
-            phase=lab.phase,
-            topic=lab.topic,
-            minutes=lab.minutes,
-            due_h=round(due, 2),
-            week=week_of(start, last_day(start, due, hpw)),
-            due=last_day(start, due, hpw),
-            done=lab_done(lab),
-            projected_due=None if lab_done(lab) else projected_last_day(due),
-        )
-        for lab, due in sorted(lab_rows, key=lambda row: row[1])
-    )
-
-    project_plans: list[ProjectPlan] = []
-    for proj in projects:
-        ends = [skill_by_id[s].end_h for s in proj.skills if s in skill_by_id]
-        if not ends:
-            continue
-        due = max(ends)
-        done = proj.id in prog.done_projects or _is_marked(marks, proj.id)
-        project_plans.append(
-            ProjectPlan(
-                id=proj.id,
-                title=proj.title,
-                phase=proj.phase,
-                due_h=round(due, 2),
-                week=week_of(start, last_day(start, due, hpw)),
-                due=last_day(start, due, hpw),
-                done=done,
-                projected_due=None if done else projected_last_day(due),
-            )
-        )
-    project_plans.sort(key=lambda p: p.due_h)
-
-    # job-ready: a fraction of the way through its phase
-    job_phase = next((p for p in phase_plans if p.number == job.phase), None)
-    if job_phase is None:
-        job_h = total_h
-        notes.append(f"the roadmap has no phase {job.phase}; job-ready is set at the finish")
-    else:
-        job_h = job_phase.start_h + job.fraction * (job_phase.end_h - job_phase.start_h)
-    job_date = last_day(start, job_h, hpw)
-    blockers: list[WorkItem] = [
-        work("lab", lab.id, lab.title, lab.minutes / 60.0, lab.due_h)
-        for lab in lab_plans
-        if not lab.done and lab.phase <= job.phase and lab.due_h <= job_h + 1e-9
-    ]
-    blockers += [
-        work("project", p.id, p.title, 0.0, p.due_h)
-        for p in project_plans
-        if not p.done and p.phase <= job.phase
-    ]
-
-    # this week and next up
     # Where the learner stands on the hour axis: the hours they spent once any are recorded,
     # otherwise where the calendar says they should be.
     if now < start:
@@ -389,66 +513,19 @@ def build_plan(
     elif pace.status == "no-history":
         position = (now - start).days / 7 * hpw
     else:
-        position = spent
-    week_end = position + hpw
-    this_week: list[WorkItem] = [
-        work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h, overdue=True)
-        for lp in lab_plans
-        if not lp.done and lp.due_h <= position
-    ][:MAX_OVERDUE_SHOWN]
-    for s in skills:
-        if s.hours <= 0 or skill_done(s) or s.end_h <= position or s.start_h >= week_end:
-            continue
-        overlap = min(s.end_h, week_end) - max(s.start_h, position)
-        this_week.append(work("study", s.id, s.title, round(overlap, 1), s.end_h))
-    this_week += [
-        work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h)
-        for lp in lab_plans
-        if not lp.done and position < lp.due_h <= week_end
-    ]
-    this_week += [
-        work("project", pp.id, pp.title, 0.0, pp.due_h)
-        for pp in project_plans
-        if not pp.done and position < pp.due_h <= week_end
-    ]
+        position = when.spent
 
-    # next up: unfinished labs whose prerequisites are done, projects, and reading-only skills
-    finished = {lp.id for lp in lab_plans if lp.done}
-    requires = {lab.id: lab.requires for lab, _ in lab_rows}
-    practised = {s for lab, _ in lab_rows for s in lab.skills}
-    candidates: list[tuple[float, WorkItem]] = [
-        (lp.due_h, work("lab", lp.id, lp.title, lp.minutes / 60.0, lp.due_h))
-        for lp in lab_plans
-        if not lp.done and all(r in finished for r in requires.get(lp.id, ()))
-    ]
-    candidates += [
-        (pp.due_h, work("project", pp.id, pp.title, 0.0, pp.due_h))
-        for pp in project_plans
-        if not pp.done
-    ]
-    candidates += [
-        (
-            s.end_h,
-            work("study", s.id, s.title, round(s.hours, 1), s.end_h),
-        )
-        for s in skills
-        if s.hours > 0 and not skill_done(s) and s.id not in practised
-    ]
-    candidates.sort(key=lambda c: c[0])
-    next_up = tuple(item for _, item in candidates[:3])
-
-    weeks = math.ceil(total_h / hpw) if total_h > 0 else 0
     return Plan(
         profile=profile,
         today=now,
         start=start,
         finish=finish,
-        job_ready=job_date,
+        job_ready=last_day(start, job_h, hpw),
         job_ready_h=round(job_h, 2),
         job_ready_phase=job.phase,
         total_hours=round(total_h, 1),
         base_hours=round(base_total, 1),
-        weeks=weeks,
+        weeks=math.ceil(total_h / hpw) if total_h > 0 else 0,
         phases=tuple(phase_plans),
         skills=tuple(
             SkillPlan(
@@ -459,7 +536,7 @@ def build_plan(
                 hours=round(s.hours, 2),
                 start_h=round(s.start_h, 2),
                 end_h=round(s.end_h, 2),
-                done=skill_done(s),
+                done=placed.skill_done(s),
                 has_labs=any(s.id in lab.skills for lab, _ in lab_rows),
             )
             for s in skills
@@ -467,12 +544,12 @@ def build_plan(
         labs=lab_plans,
         projects=tuple(project_plans),
         discounts=tuple(discounts),
-        blockers=tuple(blockers),
+        blockers=tuple(_blockers(job, job_h, lab_plans, project_plans, when)),
         pace=pace,
         projected_finish=projected_finish,
-        projected_job_ready=projected_last_day(job_h) if rate is not None else None,
-        this_week=tuple(this_week),
-        next_up=next_up,
+        projected_job_ready=when.projected_last_day(job_h) if rate is not None else None,
+        this_week=tuple(_this_week(position, placed, lab_plans, project_plans, when)),
+        next_up=_next_up(placed, lab_plans, project_plans, when),
         notes=tuple(notes),
         left_out_labs=tuple(left_out),
     )

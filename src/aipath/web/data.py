@@ -29,6 +29,7 @@ from aipath.grader.results import CheckResult
 from aipath.grader.service import check_lab, load_result
 from aipath.labs import Catalogue, Lab, load_catalogue
 from aipath.learner_writes import UnknownId
+from aipath.planner.done import is_marked
 from aipath.planner.render import describe_pace, plan_to_json
 from aipath.planner.service import StatusReport, status_for
 from aipath.progress import parse_duration
@@ -370,7 +371,7 @@ class Dashboard:
                             title=skill.title,
                             description=skill.description,
                             hours=skill.hours,
-                            done=skill_done.get(skill.id, False) or marks.get(skill.id) == "done",
+                            done=skill_done.get(skill.id, False),  # planner.done: one meaning
                             reading_only=skill.reading_only if not labs else None,
                             labs=labs,
                         )
@@ -384,7 +385,7 @@ class Dashboard:
                         url=res.url,
                         hours=res.hours,
                         level=res.level,
-                        done=marks.get(res.id) == "done",
+                        done=is_marked(marks, res.id),
                         logged_minutes=round(studied.get(res.id, 0.0), 1),
                     )
                     for res in roadmap.resources_for_topic(topic.id)
