@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, delete, insert, select
@@ -38,6 +38,7 @@ from aipath.progress.models import Base
 from aipath.progress.types import (
     AuditRecord,
     Event,
+    EventKind,
     LabState,
     Profile,
     parse_background,
@@ -84,11 +85,17 @@ def _aware(at: datetime | None) -> datetime:
 
 
 class _ExportEvent(BaseModel):
+    """An event as exported: :class:`Event` without the local insertion ``id``.
+
+    ``Event`` is the definition; this schema mirrors it field for field (a test holds the two
+    and the ``events`` table to the same names), adding only the bounds an import must check.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     uid: str = Field(min_length=1, max_length=32)
     at: datetime
-    kind: Literal["check", "hint", "solution", "study", "note", "mark", "audit"]
+    kind: EventKind
     lab_id: str | None = None
     topic_id: str | None = None
     resource_id: str | None = None
@@ -305,7 +312,7 @@ class ProgressStore:
             id=int(row["id"]),
             uid=str(row["uid"]),
             at=row["at"],
-            kind=str(row["kind"]),
+            kind=cast(EventKind, str(row["kind"])),
             lab_id=row["lab_id"],
             topic_id=row["topic_id"],
             resource_id=row["resource_id"],

@@ -84,7 +84,7 @@ class Event:
     id: int
     uid: str
     at: datetime
-    kind: str
+    kind: EventKind
     lab_id: str | None = None
     topic_id: str | None = None
     resource_id: str | None = None
