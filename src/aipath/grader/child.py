@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import NoReturn
@@ -102,6 +103,11 @@ def _redirect_output(run_dir: Path) -> None:
     sys.unraisablehook = sys.__unraisablehook__
 
 
+WALL_CLOCK_FACTOR = 3.0
+"""A check may take this many times its CPU limit in wall-clock time (a busy machine shares its
+cores) before the wall-clock alarm stops it."""
+
+
 def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) -> None:
     started = time.monotonic()
 
@@ -123,8 +129,30 @@ def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) 
         )
         sandbox.REAL_EXIT(EXIT_TIMEOUT)
 
+    # The lab's limit is CPU time: a loop that never ends is stopped after the same amount of
+    # computing on an idle laptop and on a loaded CI machine, inside the learner's own line.
+    # Wall-clock time is the backstop for code that blocks without computing (a sleep, a read).
+    signal.signal(signal.SIGPROF, on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, request.timeout_s)
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, request.timeout_s)
+    signal.setitimer(signal.ITIMER_REAL, request.timeout_s * WALL_CLOCK_FACTOR)
+
+
+def _import_lab_libraries(checks: Path) -> None:
+    """Import the libraries the lab's checks use before the clock starts.
+
+    A warm worker has them already; a cold child would otherwise spend the learner's time limit
+    importing torch.  Only the trusted checks file is read: a name in the learner's file must
+    not choose what runs before the guards are up.
+    """
+    from aipath.grader.preload import imported_modules
+
+    for name in imported_modules([checks]):
+        if name in sys.modules or name.startswith("aipath.labs"):
+            continue
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module(name)
 
 
 def _error(
@@ -206,6 +234,7 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     tempfile.tempdir = str(run_dir)
 
+    _import_lab_libraries(Path(request.lab_dir) / "checks.py")
     sandbox.apply_limits(request.memory_mb)
     if not request.dev_apply:
         sandbox.install_guards(learner_path)
@@ -241,6 +270,7 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     plugin = LabPlugin(module, learner_path, workdir, request.seed, writer)
     args = pytest_args(checks, ini, run_dir)
     status = pytest.main(args, plugins=[plugin])
+    signal.setitimer(signal.ITIMER_PROF, 0)
     signal.setitimer(signal.ITIMER_REAL, 0)
     writer.write(DoneEvent(exitstatus=int(status)))
     return EXIT_OK

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from aipath.grader.child import WALL_CLOCK_FACTOR
 from aipath.grader.events import (
     EVENTS_FILE,
     OUTPUT_FILE,
@@ -98,7 +99,8 @@ def start(request: CheckRequest, mode: Mode) -> Running:
         pid = popen.pid
         allowance = COLD_IMPORT_ALLOWANCE_S
     pidfd = os.pidfd_open(pid)
-    deadline = started + request.timeout_s + GRACE_S + allowance
+    # The child stops itself (CPU limit, then its wall-clock alarm); this deadline is the backstop.
+    deadline = started + request.timeout_s * WALL_CLOCK_FACTOR + GRACE_S + allowance
     return Running(request, pid, pidfd, run_dir, started, deadline, mode, popen)
 
 
