@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -124,7 +124,7 @@ def test_plan_output_explains_discounts(db_url: str) -> None:
 
 
 def test_replanning_after_logged_study(db_url: str) -> None:
-    start = date.today().replace(day=1)
+    start = date.today() - timedelta(days=14)  # enough days for a pace to be measured
     with ProgressStore.open(db_url) as store:
         store.set_profile(Profile(start=start, hours_per_week=20))
     for _ in range(2):
@@ -165,3 +165,18 @@ def test_status_without_a_plan_says_so(db_url: str) -> None:
 )
 def test_plan_rejects_bad_options(db_url: str, args: list[str], message: str) -> None:
     assert message in aipath_fails("plan", "--db", db_url, *args)
+
+
+def test_no_projection_from_one_evening(db_url: str) -> None:
+    """Day one: one lab and 1h30m logged is not a pace; the plan says when it will be."""
+    today = date.today()
+    with ProgressStore.open(db_url) as store:
+        store.set_profile(Profile(start=today, hours_per_week=20))
+    aipath("log", "1h30m", "--db", db_url)
+    data = json.loads(aipath("plan", "--db", db_url, "--json"))
+    assert data["pace"]["status"] == "measuring"
+    assert data["projected_finish"] is None
+    out = aipath("status", "--db", db_url)
+    flat = " ".join(out.split())
+    assert "pace is measured after 5 h over 7 days" in flat
+    assert "over 1 day" in flat and "1 days" not in flat

@@ -5,11 +5,15 @@ and — when the learner's answer equals a known-wrong output — *which mistake
 See ``docs/lab-authoring.md`` for an example of each.
 
 Torch helpers import torch only when called, so NumPy-only labs stay fast in a cold check.
+Three submodules are imported on their own, as they load more: ``aipath.checks.servers``
+(uvicorn and FastAPI's TestClient), ``aipath.checks.mutation`` (running a learner's tests
+against mutants) and ``aipath.checks.git`` (git without the caller's ``GIT_*`` environment).
 """
 
 from __future__ import annotations
 
 from aipath.checks.bands import assert_beats, assert_in_band
+from aipath.checks.calls import LEARNER_ERRORS, call_learner, raised
 from aipath.checks.compare import (
     Mistakes,
     assert_array,
@@ -17,19 +21,39 @@ from aipath.checks.compare import (
     assert_frame,
     assert_returned,
     assert_shape,
+    assert_tuple,
     frame_difference,
     matching_mistake,
+    mistake_table,
 )
-from aipath.checks.data import digits, help_pages, rdataset, rdataset_doc, text_corpus
-from aipath.checks.failure import CheckFailure, fail, fmt
+from aipath.checks.data import (
+    ames,
+    cached,
+    copied,
+    digits,
+    help_pages,
+    rdataset,
+    rdataset_doc,
+    text_corpus,
+)
+from aipath.checks.failure import CheckFailure, fail, fmt, none_message
 from aipath.checks.gradients import gradient_check, numerical_gradient
-from aipath.checks.static import called_names, forbid_calls, no_loops
+from aipath.checks.static import (
+    called_names,
+    forbid_calls,
+    forbid_imports,
+    imported_modules,
+    module_names,
+    no_loops,
+)
 from aipath.checks.tensors import assert_tensor, to_numpy
 from aipath.checks.training import assert_reaches, run_until, seed_everything
 
 __all__ = [
+    "LEARNER_ERRORS",
     "CheckFailure",
     "Mistakes",
+    "ames",
     "assert_array",
     "assert_beats",
     "assert_close",
@@ -39,17 +63,27 @@ __all__ = [
     "assert_returned",
     "assert_shape",
     "assert_tensor",
+    "assert_tuple",
+    "cached",
+    "call_learner",
     "called_names",
+    "copied",
     "digits",
     "fail",
     "fmt",
     "forbid_calls",
+    "forbid_imports",
     "frame_difference",
     "gradient_check",
     "help_pages",
+    "imported_modules",
     "matching_mistake",
+    "mistake_table",
+    "module_names",
     "no_loops",
+    "none_message",
     "numerical_gradient",
+    "raised",
     "rdataset",
     "rdataset_doc",
     "run_until",

@@ -7,13 +7,15 @@ mistake* it looks like.
 
 ``mistakes=`` has one meaning everywhere: a mapping from a description of the mistake ("softmax
 over axis 0") to the output that mistake produces on the same input — or to a zero-argument
-callable that computes that output, called only when the comparison has already failed.
+callable that computes that output, called only when the comparison has already failed.  The
+whole mapping may be such a callable too (``mistakes=partial(softmax_mistakes, x)``).  A wrong
+output that is None, or whose computation raises, is skipped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -29,12 +31,27 @@ __all__ = [
     "assert_frame",
     "assert_returned",
     "assert_shape",
+    "assert_tuple",
     "frame_difference",
     "matching_mistake",
+    "mistake_table",
 ]
 
-Mistakes = Mapping[str, Any]
-"""Description of a mistake → the wrong output it gives (or a callable computing it lazily)."""
+Mistakes = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+"""Description of a mistake → the wrong output it gives (or a callable computing it lazily);
+or a zero-argument callable returning that mapping, called only when a comparison fails."""
+
+
+def mistake_table(mistakes: Mistakes | None) -> Mapping[str, Any]:
+    """The mapping behind ``mistakes=`` (calling it when it is lazy; ``{}`` when it fails)."""
+    if mistakes is None:
+        return {}
+    if callable(mistakes):
+        try:
+            return mistakes()
+        except Exception:
+            return {}
+    return mistakes
 
 
 def _wrong_output(wrong: Any) -> Any:
@@ -68,6 +85,38 @@ def assert_returned(
     return value
 
 
+def assert_tuple(
+    value: Any,
+    parts: int | Sequence[str],
+    name: str = "result",
+    *,
+    allow_list: bool = False,
+) -> tuple[Any, ...]:
+    """The learner's tuple result, checked: not None, a tuple of the right length; returned.
+
+    ``parts`` is the length, or the names of the parts (they make the message):
+    ``X, y = assert_tuple(learner.load_titanic(), ("X", "y"), "load_titanic()")`` fails with
+    ``load_titanic() should return a tuple (X, y); got DataFrame``.  ``allow_list=True``
+    accepts a list of the right length too.
+    """
+    if isinstance(parts, int):
+        length, shape, what = parts, f"of {parts} values", "the tuple"
+    else:
+        names = [parts] if isinstance(parts, str) else list(parts)
+        length, shape = len(names), f"({', '.join(names)})"
+        what = shape
+    if value is None:
+        fail(none_message(name, what))
+    accepted = isinstance(value, tuple) or (allow_list and isinstance(value, list))
+    if accepted and len(value) == length:
+        return tuple(value)
+    if isinstance(value, tuple | list):
+        got = f"a {type(value).__name__} of {len(value)} values"
+    else:
+        got = type(value).__name__
+    fail(f"{name} should return a tuple {shape}; got {got}")
+
+
 def _type_name(kind: type) -> str:
     module = kind.__module__.split(".")[0]
     short = {"pandas": "pandas", "numpy": "numpy", "torch": "torch"}.get(module)
@@ -89,16 +138,16 @@ def _to_array(actual: Any, name: str) -> np.ndarray[Any, Any]:
 
 
 def matching_mistake(
-    actual: Any, mistakes: Mapping[str, Any] | None, *, rtol: float = 1e-9, atol: float = 1e-12
+    actual: Any, mistakes: Mistakes | None, *, rtol: float = 1e-9, atol: float = 1e-12
 ) -> str | None:
     """The name of the first known-wrong output the learner's answer equals, if any."""
-    if not mistakes or actual is None:
+    if mistakes is None or actual is None:
         return None
     try:
         got = np.asarray(actual, dtype=float)
     except (TypeError, ValueError):
         return None
-    for label, candidate in mistakes.items():
+    for label, candidate in mistake_table(mistakes).items():
         wrong = _wrong_output(candidate)
         if wrong is None:
             continue
@@ -112,6 +161,7 @@ def matching_mistake(
 
 
 def assert_shape(actual: Any, shape: tuple[int, ...], *, name: str = "result") -> None:
+    """Fail unless ``actual`` reads as an array of exactly ``shape``, quoting both shapes."""
     got = _to_array(actual, name)
     if got.shape != tuple(shape):
         fail(f"{name} has shape {got.shape}; expected {tuple(shape)}")
@@ -213,7 +263,7 @@ def assert_close(
         fail(f"{name} is NaN; expected {_fmt(expected)}: a log(0), 0/0 or an overflow?")
     if math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
         return
-    for label, candidate in (mistakes or {}).items():
+    for label, candidate in mistake_table(mistakes).items():
         wrong = _wrong_output(candidate)
         if not isinstance(wrong, int | float | np.number) or isinstance(wrong, bool):
             continue
@@ -259,7 +309,7 @@ def assert_frame(
     message = frame_difference(actual, expected, name=name, clues=clues, **options)  # type: ignore[arg-type]
     if message is None:
         return
-    for label, candidate in (mistakes or {}).items():
+    for label, candidate in mistake_table(mistakes).items():
         wrong = _wrong_output(candidate)
         if wrong is None:
             continue

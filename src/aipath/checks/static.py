@@ -16,7 +16,14 @@ from typing import Any
 
 from aipath.checks.failure import fail
 
-__all__ = ["called_names", "forbid_calls", "module_names", "no_loops"]
+__all__ = [
+    "called_names",
+    "forbid_calls",
+    "forbid_imports",
+    "imported_modules",
+    "module_names",
+    "no_loops",
+]
 
 
 def called_names(tree: ast.AST) -> list[tuple[str, int]]:
@@ -135,6 +142,32 @@ def forbid_calls(
     for name, line in called_names(tree):
         if name in banned:
             fail(f"your code uses `{name}`{where} (line {line}); {why}")
+
+
+def imported_modules(tree: ast.AST) -> list[tuple[str, int]]:
+    """Every module the code imports, as ``(dotted name, line)`` (relative imports left out)."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node.lineno))
+    return sorted(found, key=lambda item: item[1])
+
+
+def forbid_imports(learner_file: Path | str, packages: Iterable[str], why: str) -> None:
+    """Fail when the learner's file imports any of ``packages`` (or a module inside one).
+
+    ``forbid_imports(learner_file, ["sklearn", "scipy"], "this lab builds the metrics from
+    NumPy alone")`` rejects ``import sklearn``, ``from sklearn.metrics import f1_score`` and
+    ``import scipy.stats as st`` alike.
+    """
+    banned = set(packages)
+    tree = ast.parse(Path(learner_file).read_text(encoding="utf-8"))
+    for module, line in imported_modules(tree):
+        parts = module.split(".")
+        if any(".".join(parts[:n]) in banned for n in range(1, len(parts) + 1)):
+            fail(f"your file imports {module} (line {line}); {why}")
 
 
 def _only_raises_not_implemented(tree: ast.Module) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from aipath.checks.compare import Mistakes, _wrong_output, assert_array
+from aipath.checks.compare import Mistakes, _wrong_output, assert_array, mistake_table
 from aipath.checks.failure import fail, none_message
 
 __all__ = ["assert_tensor", "to_numpy"]
@@ -26,10 +26,17 @@ def to_numpy(value: Any) -> Any:
     return value
 
 
-def _numpy_mistakes(mistakes: Mistakes | None) -> Mapping[str, Any] | None:
-    if not mistakes:
+def _numpy_mistakes(mistakes: Mistakes | None) -> Mistakes | None:
+    if mistakes is None:
         return None
-    return {label: (lambda c=c: to_numpy(_wrong_output(c))) for label, c in mistakes.items()}
+
+    def table() -> Mapping[str, Any]:
+        return {
+            label: (lambda c=c: to_numpy(_wrong_output(c)))
+            for label, c in mistake_table(mistakes).items()
+        }
+
+    return table
 
 
 def assert_tensor(
@@ -59,7 +66,7 @@ def assert_tensor(
         fail(f"{name} is on {actual.device}; expected {want.device}")
     if tuple(actual.shape) != tuple(want.shape):
         known = None
-        for label, candidate in (mistakes or {}).items():
+        for label, candidate in mistake_table(mistakes).items():
             wrong = _wrong_output(candidate)
             if wrong is not None and tuple(np.shape(to_numpy(wrong))) == tuple(actual.shape):
                 known = label

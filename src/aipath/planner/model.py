@@ -181,6 +181,8 @@ class PaceReport:
 
     ``status`` is one of ``not-started`` (today is before the start),
     ``no-history`` (nothing recorded yet: the plan is the original one),
+    ``measuring`` (too little recorded to project from; ``window_days`` then counts the days
+    since the first record),
     ``ahead``, ``on-track``, ``behind``, ``stalled`` (nothing in the window).
     """
 

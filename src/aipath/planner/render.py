@@ -124,6 +124,11 @@ def plan_to_json(plan: Plan) -> dict[str, object]:
     }
 
 
+def _days(count: int) -> str:
+    """``1`` → ``day``, ``3`` → ``3 days``: as in "over the last day"."""
+    return "day" if count == 1 else f"{count} days"
+
+
 def describe_pace(plan: Plan) -> str:
     """One sentence on the measured pace, shared by every front end."""
     pace = plan.pace
@@ -131,13 +136,22 @@ def describe_pace(plan: Plan) -> str:
         return f"the plan starts on {plan.start.isoformat()}"
     if pace.status == "no-history":
         return "no study time recorded yet: dates are the original plan"
+    if pace.status == "measuring":
+        from aipath.planner.schedule import MIN_PACE_DAYS, MIN_PACE_HOURS
+
+        return (
+            f"pace is measured after {MIN_PACE_HOURS:g} h over {MIN_PACE_DAYS} days; so far "
+            f"{pace.spent_hours:g} h over "
+            f"{'1 day' if pace.window_days == 1 else f'{pace.window_days} days'}: dates are the "
+            "original plan"
+        )
     if pace.status == "stalled":
         return (
-            f"nothing recorded in the last {pace.window_days} days: no projection "
+            f"almost nothing recorded in the last {_days(pace.window_days)}: no projection "
             f"(log study with `aipath log`)"
         )
     assert pace.pace is not None and pace.delta_days is not None
-    ratio = f"{pace.pace:.0%} of the planned time over the last {pace.window_days} days"
+    ratio = f"{pace.pace:.0%} of the planned time over the last {_days(pace.window_days)}"
     days = abs(pace.delta_days)
     if pace.status == "on-track":
         return f"on track — {ratio}"

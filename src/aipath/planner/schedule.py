@@ -177,6 +177,12 @@ def _lay_out(
 MIN_PROJECTED_PACE = 0.05
 # A projection never reaches further than this (a guard against absurd but valid paces).
 MAX_PROJECTION_DAYS = 365 * 30
+# No projection until this much has been measured: one evening's log is not a pace, and a plan
+# that swings from "behind by 237 days" to "ahead by 422" misleads more than it tells.
+MIN_PACE_HOURS = 5.0
+MIN_PACE_DAYS = 7
+# Once measured, the pace projected with stays within these multiples of the planned hours.
+PACE_BOUNDS = (0.25, 3.0)
 
 
 def _measure_pace(
@@ -191,6 +197,12 @@ def _measure_pace(
     if not recorded:
         return PaceReport("no-history", None, 0, 0.0, 0.0, 0.0, None), None
     window = min(PACE_WINDOW_DAYS, (today - start).days + 1)
+    measured_days = (today - min(recorded)).days + 1
+    if spent_h < MIN_PACE_HOURS or measured_days < MIN_PACE_DAYS:
+        report = PaceReport(
+            "measuring", None, measured_days, spent_h * 60.0, 0.0, round(spent_h, 2), None
+        )
+        return report, None
     first = today - timedelta(days=window - 1)
     actual = sum(m for d, m in recorded.items() if d >= first)
     planned = hpw * 60.0 * window / 7.0
@@ -202,9 +214,10 @@ def _measure_pace(
             "stalled", round(pace, 3), window, actual, planned, round(spent_h, 2), None
         )
         return report, None
+    low, high = PACE_BOUNDS
     return PaceReport(
         "measured", round(pace, 3), window, actual, planned, round(spent_h, 2), None
-    ), (hpw * pace)
+    ), (hpw * min(max(pace, low), high))
 
 
 @dataclass

@@ -34,6 +34,7 @@ FAVICON = (
 PACE_LABELS = {
     "not-started": "not started",
     "no-history": "not measured yet",
+    "measuring": "measuring",
     "stalled": "stalled",
     "ahead": "ahead",
     "on-track": "on track",

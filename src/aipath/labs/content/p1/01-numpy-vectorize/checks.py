@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from aipath.checks import assert_array, fail, no_loops
+from aipath.checks import assert_array, assert_returned, fail, no_loops
 
 # Distances may come from the ‖a‖² + ‖b‖² − 2a·b expansion, whose rounding near 0 is ~1e-7.
 DIST_TOL = {"rtol": 1e-9, "atol": 1e-6}
@@ -31,26 +31,6 @@ def ref_logsumexp(x: np.ndarray) -> np.ndarray:
 def ref_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
-
-
-def compare(got, want, *, name, mistakes=None, exact=False, **tol) -> None:
-    """Pass at once when the values match; otherwise let assert_array explain the difference.
-
-    ``mistakes`` is a function returning {description: wrong output}, so the known-wrong outputs
-    are only computed for an answer that needs explaining (entries set to None are skipped).
-    """
-    try:
-        g = np.asarray(got, dtype=np.float64)
-        if g.shape == want.shape and (
-            np.array_equal(g, want)
-            if exact
-            else np.allclose(g, want, rtol=tol.get("rtol", 1e-9), atol=tol.get("atol", 1e-12))
-        ):
-            return
-    except (TypeError, ValueError):
-        pass
-    known = {k: v for k, v in (mistakes() if mistakes else {}).items() if v is not None}
-    assert_array(got, want, name=name, mistakes=known, exact=exact, **tol)
 
 
 def call(func, *args):
@@ -80,7 +60,9 @@ def test_pairwise_distances_values(learner, rng):
         if got is not None and np.shape(got) == (m, n) and n != m:
             fail(f"{name} has shape {np.shape(got)}, transposed: rows must follow a, columns b")
         want = ref_pairwise(a, b)
-        compare(got, want, name=name, mistakes=partial(pairwise_mistakes, a, b, want), **DIST_TOL)
+        assert_array(
+            got, want, name=name, mistakes=partial(pairwise_mistakes, a, b, want), **DIST_TOL
+        )
 
 
 @pytest.mark.task(1)
@@ -89,13 +71,13 @@ def test_pairwise_distances_to_itself(learner, rng):
     name = "pairwise_distances(a, a)"
     got = call(learner.pairwise_distances, a, a)
     if got is not None and np.isnan(np.asarray(got, dtype=float)).any():
-        where = tuple(int(i) for i in np.argwhere(np.isnan(got))[0])
+        where = ", ".join(str(int(i)) for i in np.argwhere(np.isnan(got))[0])
         fail(
-            f"{name} contains NaN at {where} (distance of a point to itself or a near twin): "
+            f"{name} contains NaN at [{where}] (distance of a point to itself or a near twin): "
             "rounding made a squared distance slightly negative and np.sqrt of it is NaN; "
             "clip the squared distances at 0 (np.maximum(d2, 0)) before the square root"
         )
-    compare(got, ref_pairwise(a, a), name=name, **DIST_TOL)
+    assert_array(got, ref_pairwise(a, a), name=name, **DIST_TOL)
     got = np.asarray(got)
     if np.abs(np.diag(got)).max() > 1e-6:
         fail(f"{name} has {np.abs(np.diag(got)).max():.3g} on its diagonal; expected 0")
@@ -134,7 +116,7 @@ def test_standardize_values(learner, rng):
                 "statistics met an (N, 1) column and broadcast into an (N, N) square — "
                 "column statistics are reductions over axis=0"
             )
-        compare(got, want, name=name, mistakes=partial(standardize_mistakes, X))
+        assert_array(got, want, name=name, mistakes=partial(standardize_mistakes, X))
 
 
 @pytest.mark.task(2)
@@ -148,7 +130,7 @@ def test_standardize_constant_column(learner, rng):
             f"{name} gives NaN in column 1: its standard deviation is 0 and 0/0 is NaN; "
             "a constant column must become all 0.0 (divide by 1 where the std is 0)"
         )
-    compare(got, ref_standardize(X), name=name)
+    assert_array(got, ref_standardize(X), name=name)
 
 
 @pytest.mark.task(2)
@@ -187,7 +169,7 @@ def test_one_hot_values(learner, rng):
                 f"{name} has {shape[-1]} columns; expected num_classes = {k} "
                 f"(shape {want.shape}), even when some classes do not occur"
             )
-        compare(got, want, name=name, exact=True)
+        assert_array(got, want, name=name, exact=True)
 
 
 @pytest.mark.task(3)
@@ -262,7 +244,7 @@ def test_logsumexp_values(learner, rng):
                 f"{name} has shape {np.shape(got)}; expected {want.shape}: the reduced axis is "
                 "still there (keepdims=True); return one value per row"
             )
-        compare(got, want, name=name, mistakes=partial(logsumexp_mistakes, x))
+        assert_array(got, want, name=name, mistakes=partial(logsumexp_mistakes, x))
 
 
 @pytest.mark.task(4)
@@ -272,7 +254,7 @@ def test_softmax_values(learner, rng):
         want = ref_softmax(x)
         got = call(learner.softmax, x)
         name = f"softmax(logits of shape {shape})"
-        compare(got, want, name=name, mistakes=partial(softmax_mistakes, x))
+        assert_array(got, want, name=name, mistakes=partial(softmax_mistakes, x))
 
 
 LARGE = np.array(
@@ -288,9 +270,10 @@ LARGE = np.array(
 def _finite_or_fail(got, name: str) -> None:
     arr = np.asarray(got, dtype=float)
     if not np.isfinite(arr).all():
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        where = ", ".join(str(i) for i in first)
         fail(
-            f"{name} gives {arr[where]} at {where} for logits as large as ±1000: np.exp(1000) "
+            f"{name}[{where}] is {arr[first]} for logits as large as ±1000: np.exp(1000) "
             "overflows to inf (and np.exp(-1000) underflows to 0, so 0/0 or inf/inf is NaN); "
             "subtract each row's max before np.exp"
         )
@@ -302,11 +285,9 @@ def test_large_logits_do_not_overflow(learner):
         lse = call(learner.logsumexp, LARGE)
         probs = call(learner.softmax, LARGE)
     for got, name in ((lse, "logsumexp(large logits)"), (probs, "softmax(large logits)")):
-        if got is None:
-            fail(f"{name} is None: did you forget to `return` it?")
-        _finite_or_fail(got, name)
-    compare(lse, ref_logsumexp(LARGE), name="logsumexp(large logits)")
-    compare(probs, ref_softmax(LARGE), name="softmax(large logits)")
+        _finite_or_fail(assert_returned(got, name), name)
+    assert_array(lse, ref_logsumexp(LARGE), name="logsumexp(large logits)")
+    assert_array(probs, ref_softmax(LARGE), name="softmax(large logits)")
 
 
 @pytest.mark.task(4)

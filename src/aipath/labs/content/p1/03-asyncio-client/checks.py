@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from aipath.checks import fail
+from aipath.checks import assert_returned, fail
 
 # ----- the test server --------------------------------------------------------------------------
 
@@ -217,8 +217,7 @@ def blocking_sleeps() -> Iterator[list[float]]:
 def _check_fetched(
     result: Any, *, url: str, status: int, body: str | None, attempts: int, call: str
 ) -> None:
-    if result is None:
-        fail(f"{call} returned None: did you forget to `return` the Fetched?")
+    assert_returned(result, call, what="the Fetched")
     for attribute in ("url", "status", "body", "attempts"):
         if not hasattr(result, attribute):
             fail(f"{call} returned a {type(result).__name__}; expected a Fetched(url, status, "
@@ -247,8 +246,7 @@ def test_fetch_once_returns_status_and_text(learner, server: TestServer) -> None
     expected = [(200, "item 3"), (503, "busy, retry later"), (404, "not found")]
     urls = (ok, busy, missing)
     for url, want, got in zip(urls, expected, results, strict=True):
-        if got is None:
-            fail(f"fetch_once(client, {url!r}, 2.0) returned None: return (status, text)")
+        assert_returned(got, f"fetch_once(client, {url!r}, 2.0)", what="(status, text)")
         if not isinstance(got, tuple) or len(got) != 2:
             fail(f"fetch_once(client, {url!r}, 2.0) returned {got!r}; expected a tuple "
                  f"(status_code, text) like {want!r}")
@@ -404,9 +402,7 @@ def all_run(learner) -> Iterator[AllRun]:
 
 
 def _results_list(run: AllRun) -> list[Any]:
-    results = run.results
-    if results is None:
-        fail("fetch_all returned None: did you forget to `return` the list of results?")
+    results = assert_returned(run.results, "fetch_all(...)", what="the list of results")
     try:
         results = list(results)
     except TypeError:

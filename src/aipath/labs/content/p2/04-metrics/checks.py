@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import gc
 import math
 import sys
@@ -21,7 +20,7 @@ from sklearn.metrics import (
 )
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from aipath.checks import assert_array, assert_close, fail
+from aipath.checks import assert_array, assert_close, assert_tuple, fail, forbid_imports
 
 # The checks call scikit-learn hundreds of times on tiny arrays: skip its argument validation.
 sklearn.set_config(skip_parameter_validation=True, assume_finite=True)
@@ -79,14 +78,6 @@ def _show(y, s=None):
     return text
 
 
-def _floats(result, count, name):
-    if result is None:
-        fail(f"{name} is None: did you forget to `return` it?")
-    if not isinstance(result, tuple | list) or len(result) != count:
-        fail(f"{name} should return a tuple of {count} values; got {result!r}")
-    return result
-
-
 def _sklearn_pr(y, s):
     """scikit-learn's PR curve in this lab's order: decreasing thresholds, no final (1, 0) point."""
     precision, recall, thresholds = precision_recall_curve(y, s)
@@ -114,26 +105,21 @@ def _order_probe(learner, y, s):
 @pytest.mark.task(1)
 def test_numpy_only(learner, learner_file):
     learner.confusion_counts(np.array([1, 0]), np.array([1, 0]))  # the starter stops here
-    tree = ast.parse(learner_file.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
-        for name in names:
-            if name.split(".")[0] in FORBIDDEN:
-                fail(
-                    f"your file imports {name} (line {node.lineno}); this lab builds the metrics "
-                    "from NumPy alone — the checks use scikit-learn to verify you"
-                )
+    forbid_imports(
+        learner_file,
+        FORBIDDEN,
+        "this lab builds the metrics from NumPy alone — the checks use scikit-learn to verify you",
+    )
 
 
 @pytest.mark.task(1)
 def test_confusion_counts(learner):
     y_true = np.array([1, 1, 0, 0, 1, 0, 1, 0, 0])
     y_pred = np.array([1, 0, 1, 0, 1, 1, 0, 0, 0])
-    got = _floats(learner.confusion_counts(y_true, y_pred), 4, "confusion_counts(y_true, y_pred)")
+    got = assert_tuple(
+        learner.confusion_counts(y_true, y_pred), 4, "confusion_counts(y_true, y_pred)",
+        allow_list=True,
+    )
     for value in got:
         if not isinstance(value, int | np.integer):
             fail(f"confusion_counts should return ints; got {type(value).__name__} {value!r}")
@@ -183,7 +169,8 @@ def test_zero_division_gives_zero(learner):
                 f"ZeroDivisionError: a division by zero when {why}; return 0.0 for that metric "
                 "(sklearn's zero_division=0)"
             )
-        values = np.asarray(_floats(result, 3, "precision_recall_f1"), dtype=float)
+        values = assert_tuple(result, 3, "precision_recall_f1", allow_list=True)
+        values = np.asarray(values, dtype=float)
         if np.any(np.isnan(values)):
             fail(
                 f"precision_recall_f1({_show(y_true)}, y_pred={y_pred.tolist()}) is "
@@ -208,7 +195,10 @@ def test_precision_recall_f1_match_sklearn(learner):
     def check(data):
         y_true, y_pred = data
         got = np.asarray(
-            _floats(learner.precision_recall_f1(y_true, y_pred), 3, "precision_recall_f1"),
+            assert_tuple(
+                learner.precision_recall_f1(y_true, y_pred), 3, "precision_recall_f1",
+                allow_list=True,
+            ),
             dtype=float,
         )
         p, r, f = precision_recall_fscore_support(
@@ -235,7 +225,9 @@ def test_precision_recall_f1_match_sklearn(learner):
 @pytest.mark.task(2)
 def test_roc_curve_example(learner):
     y, s = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
-    fpr, tpr, thresholds = _floats(learner.roc_curve(y, s), 3, "roc_curve")
+    fpr, tpr, thresholds = assert_tuple(
+        learner.roc_curve(y, s), 3, "roc_curve", allow_list=True
+    )
     assert_array(
         thresholds, [np.inf, 0.8, 0.4, 0.35, 0.1], name=f"roc_curve({_show(y, s)}) thresholds"
     )
@@ -269,7 +261,9 @@ def test_tied_scores_share_one_point(learner):
             "samples cross the threshold together, so they share one ROC point (a tie counts "
             "one half); group equal scores before computing the curve"
         )
-    fpr, tpr, thresholds = _floats(learner.roc_curve(y, s), 3, "roc_curve")
+    fpr, tpr, thresholds = assert_tuple(
+        learner.roc_curve(y, s), 3, "roc_curve", allow_list=True
+    )
     if np.size(thresholds) != 2:
         fail(
             f"with every score tied at 0.5, roc_curve has {np.size(thresholds)} points; expected 2 "
@@ -278,7 +272,9 @@ def test_tied_scores_share_one_point(learner):
     y2 = np.array([0, 1, 1, 0, 1, 0])
     s2 = np.array([0.2, 0.7, 0.2, 0.7, 0.9, 0.2])
     sk_fpr, sk_tpr, sk_thr = sk_roc_curve(y2, s2, drop_intermediate=False)
-    fpr, tpr, thresholds = _floats(learner.roc_curve(y2, s2), 3, "roc_curve")
+    fpr, tpr, thresholds = assert_tuple(
+        learner.roc_curve(y2, s2), 3, "roc_curve", allow_list=True
+    )
     name = f"roc_curve({_show(y2, s2)})"
     assert_array(thresholds, sk_thr, name=f"{name} thresholds (tied samples share a point)")
     assert_array(fpr, sk_fpr, name=f"{name} fpr")
@@ -299,7 +295,9 @@ def test_roc_matches_sklearn(learner):
     def check(data):
         y, s = data
         sk_fpr, sk_tpr, sk_thr = sk_roc_curve(y, s, drop_intermediate=False)
-        fpr, tpr, thresholds = _floats(learner.roc_curve(y, s), 3, "roc_curve")
+        fpr, tpr, thresholds = assert_tuple(
+            learner.roc_curve(y, s), 3, "roc_curve", allow_list=True
+        )
         name = f"roc_curve({_show(y, s)})"
         assert_array(thresholds, sk_thr, name=f"{name} thresholds")
         assert_array(fpr, sk_fpr, name=f"{name} fpr", mistakes={"tpr in place of fpr": sk_tpr})
@@ -322,7 +320,9 @@ def test_roc_matches_sklearn(learner):
 @pytest.mark.task(3)
 def test_pr_curve_example(learner):
     y, s = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
-    precision, recall, thresholds = _floats(learner.pr_curve(y, s), 3, "pr_curve")
+    precision, recall, thresholds = assert_tuple(
+        learner.pr_curve(y, s), 3, "pr_curve", allow_list=True
+    )
     assert_array(thresholds, [0.8, 0.4, 0.35, 0.1], name=f"pr_curve({_show(y, s)}) thresholds")
     assert_array(
         precision,
@@ -352,7 +352,9 @@ def test_pr_curve_and_average_precision_match_sklearn(learner):
     def check(data):
         y, s = data
         sk_precision, sk_recall, sk_thr = _sklearn_pr(y, s)
-        precision, recall, thresholds = _floats(learner.pr_curve(y, s), 3, "pr_curve")
+        precision, recall, thresholds = assert_tuple(
+            learner.pr_curve(y, s), 3, "pr_curve", allow_list=True
+        )
         name = f"pr_curve({_show(y, s)})"
         assert_array(thresholds, sk_thr, name=f"{name} thresholds (distinct scores, decreasing)")
         assert_array(precision, sk_precision, name=f"{name} precision")
@@ -399,7 +401,9 @@ def test_best_f1_threshold(learner):
     def check(data):
         y, s = data
         thresholds, f1 = _f1_at_each_threshold(y, s)
-        result = _floats(learner.best_f1_threshold(y, s), 2, "best_f1_threshold")
+        result = assert_tuple(
+            learner.best_f1_threshold(y, s), 2, "best_f1_threshold", allow_list=True
+        )
         threshold, best = float(result[0]), result[1]
         name = f"best_f1_threshold({_show(y, s)})"
         assert_close(best, float(f1.max()), name=f"{name} F1", rtol=1e-9)

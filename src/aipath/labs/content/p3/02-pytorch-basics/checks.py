@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch._dynamo  # the first optimizer imports it (~1.3 s): imported here, the warm worker pays it once
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
@@ -187,7 +188,9 @@ def _autograd(X, y, W, b, loss_of) -> tuple[float, torch.Tensor, torch.Tensor]:
 
 def _classifier_mistakes(X, y, W, b) -> dict[str, dict[str, Any]]:
     """For each of (loss, dW, db): description → the value that mistake gives."""
-    summed = functools.partial(_autograd, X, y, W, b, lambda z, t: F.cross_entropy(z, t, reduction="sum"))
+    summed = functools.partial(
+        _autograd, X, y, W, b, lambda z, t: F.cross_entropy(z, t, reduction="sum")
+    )
     double = functools.partial(
         _autograd, X, y, W, b, lambda z, t: F.cross_entropy(torch.softmax(z, dim=1), t)
     )
@@ -202,7 +205,9 @@ def _classifier_mistakes(X, y, W, b) -> dict[str, dict[str, Any]]:
     }
 
 
-def _check_gradients(result: Any, X, y, W, b, call: str, extra: dict[str, Any] | None = None) -> None:
+def _check_gradients(
+    result: Any, X, y, W, b, call: str, extra: dict[str, Any] | None = None
+) -> None:
     if not isinstance(result, tuple) or len(result) != 3:
         fail(f"{call} should return a tuple (loss, dW, db); got {type(result).__name__}")
     loss, dW, db = result
@@ -258,7 +263,13 @@ def test_gradients_do_not_accumulate_and_inputs_stay_untouched(learner):
     )
     call = "linear_classifier_gradients called a second time with the same W and b"
     _check_gradients(
-        second, X, y, W_before, b_before, call, {"dW": {clue: 2 * want_dW}, "db": {clue: 2 * want_db}}
+        second,
+        X,
+        y,
+        W_before,
+        b_before,
+        call,
+        {"dW": {clue: 2 * want_dW}, "db": {clue: 2 * want_db}},
     )
     for name, tensor, before in (("W", W, W_before), ("b", b, b_before)):
         if not torch.equal(tensor.detach(), before):
@@ -298,7 +309,9 @@ def test_digits_dataset(learner):
             "'mat1 and mat2 must have the same dtype'"
         )
     if tuple(features.shape) != (4, 64):
-        fail(f"the features of {name} of 4 items have shape {tuple(features.shape)}; expected (4, 64)")
+        fail(
+            f"the features of {name} of 4 items have shape {tuple(features.shape)}; expected (4, 64)"
+        )
     assert_array(
         features.numpy(),
         (X[index] / 16.0).astype(np.float32),
@@ -486,7 +499,12 @@ def _trained_state() -> dict[str, torch.Tensor]:
     seed_everything(0)
     model = _model(3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    _ref_epoch(model, DataLoader(_dataset("train"), batch_size=64, shuffle=True), optimizer, nn.CrossEntropyLoss())
+    _ref_epoch(
+        model,
+        DataLoader(_dataset("train"), batch_size=64, shuffle=True),
+        optimizer,
+        nn.CrossEntropyLoss(),
+    )
     return _state(model)
 
 
@@ -510,11 +528,7 @@ def _eval_result(got: Any) -> tuple[float, float]:
 
 
 def _training_mode_message(calls: int, total: int, changed: float | None) -> str:
-    stats = (
-        f" — the batch-norm running statistics moved by up to {changed:.3g}"
-        if changed
-        else ""
-    )
+    stats = f" — the batch-norm running statistics moved by up to {changed:.3g}" if changed else ""
     return (
         f"evaluate ran the model in training mode ({calls} of {total} batches){stats}: in "
         "training mode dropout drops activations at random and batch norm normalizes with each "
@@ -526,7 +540,9 @@ def _training_mode_message(calls: int, total: int, changed: float | None) -> str
 def _max_change(before: dict[str, torch.Tensor], model: nn.Module) -> float:
     after = model.state_dict()
     return max(
-        float((after[k].double() - v.double()).abs().max()) for k, v in before.items() if v.is_floating_point()
+        float((after[k].double() - v.double()).abs().max())
+        for k, v in before.items()
+        if v.is_floating_point()
     )
 
 
@@ -565,9 +581,10 @@ def test_evaluate_matches_a_reference(learner):
         accuracy,
         want_accuracy,
         name="evaluate(...)['accuracy'] on 517 validation digits",
-        rtol=1e-9,
+        rtol=1e-6,  # a float32 mean of the hits is as right as hits / n
         mistakes={
-            "the number of correct predictions: divide by the number of samples": want_accuracy * 517,
+            "the number of correct predictions: divide by the number of samples": want_accuracy
+            * 517,
             "the accuracy in percent: return a fraction in [0, 1]": want_accuracy * 100,
         },
     )
@@ -621,9 +638,15 @@ def _trained_pair() -> tuple[nn.Module, torch.optim.Optimizer]:
 def _same_tensors(a: Any, b: Any) -> bool:
     """Deep equality of nested dicts/lists of tensors and plain values."""
     if isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.equal(a.detach(), b.detach())
+        return (
+            isinstance(a, torch.Tensor)
+            and a.shape == b.shape
+            and torch.equal(a.detach(), b.detach())
+        )
     if isinstance(b, dict):
-        return isinstance(a, dict) and set(a) == set(b) and all(_same_tensors(a[k], b[k]) for k in b)
+        return (
+            isinstance(a, dict) and set(a) == set(b) and all(_same_tensors(a[k], b[k]) for k in b)
+        )
     if isinstance(b, list | tuple):
         return (
             isinstance(a, list | tuple)
@@ -680,7 +703,11 @@ def _contents(content: Any, model: nn.Module, optimizer: torch.optim.Optimizer) 
         "model": [v for v in values if _is_model_state(v, model)],
         "optimizer": [v for v in values if _is_optimizer_state(v)],
         "ints": [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
-        + [int(v) for v in values if isinstance(v, torch.Tensor) and v.numel() == 1 and not v.is_floating_point()],
+        + [
+            int(v)
+            for v in values
+            if isinstance(v, torch.Tensor) and v.numel() == 1 and not v.is_floating_point()
+        ],
     }
 
 
@@ -730,8 +757,10 @@ def test_load_checkpoint_restores_fresh_objects(learner, tmp_path):
     epoch = _call("load_checkpoint", learner.load_checkpoint, path, fresh_model, fresh_optimizer)
     if epoch is None:
         fail("load_checkpoint returned None: return the epoch stored in the checkpoint")
-    if isinstance(epoch, torch.Tensor) or isinstance(epoch, bool) or not isinstance(epoch, int | np.integer):
-        fail(f"load_checkpoint should return the epoch as an int; got {type(epoch).__name__} {epoch!r}")
+    if isinstance(epoch, torch.Tensor | bool) or not isinstance(epoch, int | np.integer):
+        fail(
+            f"load_checkpoint should return the epoch as an int; got {type(epoch).__name__} {epoch!r}"
+        )
     if int(epoch) != 3:
         fail(f"load_checkpoint returned epoch {epoch}; the checkpoint was saved with epoch=3")
     for key, want in model.state_dict().items():
@@ -781,7 +810,9 @@ def _history(got: Any, epochs: list[int], call: str) -> list[dict[str, float]]:
         missing = [k for k in _KEYS if k not in row]
         if missing:
             fail(f"a record returned by {call} lacks {missing}; expected the keys {list(_KEYS)}")
-        rows.append({k: _number(row[k], f"{call}: record[{k!r}]", graph_clue=_RUNNING_LOSS) for k in _KEYS})
+        rows.append(
+            {k: _number(row[k], f"{call}: record[{k!r}]", graph_clue=_RUNNING_LOSS) for k in _KEYS}
+        )
     numbers = [int(r["epoch"]) for r in rows]
     if len(rows) == len(epochs) and numbers != epochs:
         fail(f"{call} returned records for epochs {numbers}; expected {epochs} (counting from 1)")
@@ -789,8 +820,16 @@ def _history(got: Any, epochs: list[int], call: str) -> list[dict[str, float]]:
 
 
 @pytest.mark.task(6)
-def test_fit_trains_and_checkpoints(learner, tmp_path):
+def test_fit_trains_and_checkpoints(learner, tmp_path, monkeypatch):
     seed_everything(0)
+    saves: list[str] = []
+    real_save = torch.save
+
+    def counting_save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
+        saves.append(str(f))
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", counting_save)
     train_loader = DataLoader(_dataset("train"), batch_size=64, shuffle=True)
     val_loader = DataLoader(_dataset("val"), batch_size=128)
     loss_fn = nn.CrossEntropyLoss()
@@ -802,7 +841,7 @@ def test_fit_trains_and_checkpoints(learner, tmp_path):
     if len(rows) != 4:
         fail(f"{call} returned {len(rows)} records; expected 4, one per epoch")
     assert_reaches(
-        [r["train_loss"] for r in rows], 0.35, name=f"{call}: train_loss", within=4, unit="epochs"
+        [r["train_loss"] for r in rows], 0.4, name=f"{call}: train_loss", within=4, unit="epochs"
     )
     val_loss, val_accuracy, _ = _ref_evaluate(model, val_loader, loss_fn)
     assert_close(
@@ -810,9 +849,23 @@ def test_fit_trains_and_checkpoints(learner, tmp_path):
         val_loss,
         name=f"{call}: the last record's val_loss (vs the final model evaluated on val_loader)",
         rtol=1e-5,
-        mistakes={"the training loss: evaluate on val_loader after each epoch": rows[-1]["train_loss"]},
+        mistakes={
+            "the training loss: evaluate on val_loader after each epoch": rows[-1]["train_loss"]
+        },
     )
-    assert_in_band(rows[-1]["val_accuracy"], 0.9, 1.0, name=f"{call}: the final val_accuracy")
+    assert_close(
+        rows[-1]["val_accuracy"],
+        val_accuracy,
+        name=f"{call}: the last record's val_accuracy (vs the final model on val_loader)",
+        rtol=1e-6,
+    )
+    assert_in_band(val_accuracy, 0.9, 1.0, name=f"{call}: the final val_accuracy")
+    written = saves.count(str(path))
+    if written < 4:
+        fail(
+            f"{call} saved the checkpoint {written} time(s) in 4 epochs: save it at the end of "
+            "every epoch, so that a run killed in epoch k loses that epoch only"
+        )
     content = _contents(_read_checkpoint(path, "fit"), model, optimizer)
     if 4 not in content["ints"]:
         fail(
@@ -828,11 +881,15 @@ def test_fit_resumes_exactly(learner, tmp_path):
     loss_fn = nn.CrossEntropyLoss()
     val_loader = DataLoader(_dataset("val", 128), batch_size=128)
 
-    def run(seed: int, epochs: int, path: Any) -> tuple[list[dict[str, float]], RecordingSet, nn.Module, torch.optim.Optimizer]:
+    def run(
+        seed: int, epochs: int, path: Any
+    ) -> tuple[list[dict[str, float]], RecordingSet, nn.Module, torch.optim.Optimizer]:
         data = RecordingSet(_dataset("train", 512))
         loader = DataLoader(data, batch_size=64, shuffle=True)
         model, optimizer = _adam_model(seed)
-        got = _call("fit", learner.fit, model, optimizer, loss_fn, loader, val_loader, epochs, path, 3)
+        got = _call(
+            "fit", learner.fit, model, optimizer, loss_fn, loader, val_loader, epochs, path, 3
+        )
         return got, data, model, optimizer
 
     straight_path, resumed_path = tmp_path / "straight.pt", tmp_path / "resumed.pt"
@@ -875,7 +932,11 @@ def test_fit_resumes_exactly(learner, tmp_path):
         for key in ("train_loss", "val_loss"):
             if not math.isclose(a[key], b[key], rel_tol=1e-5, abs_tol=1e-7):
                 prefix = f"{call}: epoch {3 + index}'s {key} is {a[key]:.6g}; the straight run's is {b[key]:.6g}"
-                fail(f"{prefix} — {_NO_OPTIMIZER}" if not saved["optimizer"] else f"{prefix}: the resumed run does not continue the straight one")
+                fail(
+                    f"{prefix} — {_NO_OPTIMIZER}"
+                    if not saved["optimizer"]
+                    else f"{prefix}: the resumed run does not continue the straight one"
+                )
     assert_array(
         _flat(_state(resumed_model)),
         _flat(_state(straight_model)),

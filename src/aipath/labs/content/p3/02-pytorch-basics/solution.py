@@ -15,7 +15,9 @@ from torch.utils.data import DataLoader, Dataset
 def linear_classifier_gradients(
     X: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Tensor
 ) -> tuple[float, torch.Tensor, torch.Tensor]:
-    W = W.detach().clone().requires_grad_(True)  # fresh leaves: the caller's tensors stay as they are
+    W = (
+        W.detach().clone().requires_grad_(True)
+    )  # fresh leaves: the caller's tensors stay as they are
     b = b.detach().clone().requires_grad_(True)
     loss = F.cross_entropy(X @ W + b, y)
     loss.backward()

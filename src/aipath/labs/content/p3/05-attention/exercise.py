@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math  # noqa: F401  (math.sqrt is handy)
 
-import torch
+import torch  # noqa: F401  (torch.softmax, torch.tril, torch.sin, …)
 from torch import Tensor, nn
 
 

@@ -104,10 +104,10 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, idx: Tensor) -> Tensor:
-        B, T = idx.shape
-        if T > self.block_size:
-            raise ValueError(f"sequence of {T} tokens is longer than block_size={self.block_size}")
-        positions = torch.arange(T, device=idx.device)
+        length = idx.shape[1]
+        if length > self.block_size:
+            raise ValueError(f"{length} tokens is more than block_size={self.block_size}")
+        positions = torch.arange(length, device=idx.device)
         x = self.tok_emb(idx) + self.pos_emb(positions)
         for block in self.blocks:
             x = block(x)
@@ -115,9 +115,7 @@ class GPT(nn.Module):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
-def lr_at(
-    step: int, *, max_lr: float, min_lr: float, warmup_steps: int, total_steps: int
-) -> float:
+def lr_at(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, total_steps: int) -> float:
     """Linear warm-up from 0 to max_lr over warmup_steps, then cosine down to min_lr."""
     if step < warmup_steps:
         return max_lr * step / warmup_steps
@@ -184,15 +182,16 @@ def train(
     train_ids: Tensor,
     vocab_size: int,
     *,
-    steps: int = 300,
-    block_size: int = 32,
-    batch_size: int = 32,
+    steps: int = 200,
+    block_size: int = 16,
+    batch_size: int = 64,
     d_model: int = 64,
     n_layer: int = 2,
     n_head: int = 4,
-    max_lr: float = 1e-2,
-    min_lr: float = 1e-3,
-    warmup_steps: int = 30,
+    tie_weights: bool = False,
+    max_lr: float = 5e-3,
+    min_lr: float = 5e-4,
+    warmup_steps: int = 20,
     weight_decay: float = 0.1,
     max_norm: float = 1.0,
     seed: int = 0,
@@ -200,14 +199,12 @@ def train(
     """Train a new GPT on train_ids; returns (model, {"losses", "lrs", "grad_norms"})."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = GPT(vocab_size, block_size, d_model, n_layer, n_head)
+    model = GPT(vocab_size, block_size, d_model, n_layer, n_head, tie_weights)
     optimizer = configure_optimizer(model, lr=max_lr, weight_decay=weight_decay)
     history: dict[str, list[float]] = {"losses": [], "lrs": [], "grad_norms": []}
     model.train()
     for step in range(steps):
-        lr = lr_at(
-            step, max_lr=max_lr, min_lr=min_lr, warmup_steps=warmup_steps, total_steps=steps
-        )
+        lr = lr_at(step, max_lr=max_lr, min_lr=min_lr, warmup_steps=warmup_steps, total_steps=steps)
         x, y = get_batch(train_ids, block_size, batch_size, generator)
         loss, norm = train_step(model, optimizer, x, y, lr=lr, max_norm=max_norm)
         history["losses"].append(loss)

@@ -1,8 +1,10 @@
-"""A neural network from scratch in NumPy — the reference."""
+# expect: within 0.05 of ln 10
+"""Mistake: weights drawn from a standard normal without scaling them down."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -48,8 +50,8 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 # ----- task 3: the network ----------------------------------------------------------------------
 def init_params(layer_sizes: list[int], rng: np.random.Generator) -> Params:
     params: Params = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]), start=1):
-        params[f"W{layer}"] = 0.01 * rng.standard_normal((fan_in, fan_out))
+    for layer, (fan_in, fan_out) in enumerate(pairwise(layer_sizes), start=1):
+        params[f"W{layer}"] = rng.standard_normal((fan_in, fan_out))
         params[f"b{layer}"] = np.zeros(fan_out)
     return params
 

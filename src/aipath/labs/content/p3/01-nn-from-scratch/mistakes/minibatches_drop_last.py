@@ -1,8 +1,10 @@
-"""A neural network from scratch in NumPy — the reference."""
+# expect: last, smaller batch
+"""Mistake: the last, incomplete batch is dropped."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -48,7 +50,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 # ----- task 3: the network ----------------------------------------------------------------------
 def init_params(layer_sizes: list[int], rng: np.random.Generator) -> Params:
     params: Params = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]), start=1):
+    for layer, (fan_in, fan_out) in enumerate(pairwise(layer_sizes), start=1):
         params[f"W{layer}"] = 0.01 * rng.standard_normal((fan_in, fan_out))
         params[f"b{layer}"] = np.zeros(fan_out)
     return params
@@ -98,7 +100,7 @@ def iterate_minibatches(
     X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     order = rng.permutation(len(X))
-    for start in range(0, len(X), batch_size):
+    for start in range(0, len(X) - batch_size + 1, batch_size):
         index = order[start : start + batch_size]
         yield X[index], y[index]
 

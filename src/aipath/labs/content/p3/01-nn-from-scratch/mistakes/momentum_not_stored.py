@@ -1,8 +1,10 @@
-"""A neural network from scratch in NumPy — the reference."""
+# expect: momentum has no effect
+"""Mistake: the new velocity is a local variable, never stored: plain SGD."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -48,7 +50,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 # ----- task 3: the network ----------------------------------------------------------------------
 def init_params(layer_sizes: list[int], rng: np.random.Generator) -> Params:
     params: Params = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]), start=1):
+    for layer, (fan_in, fan_out) in enumerate(pairwise(layer_sizes), start=1):
         params[f"W{layer}"] = 0.01 * rng.standard_normal((fan_in, fan_out))
         params[f"b{layer}"] = np.zeros(fan_out)
     return params
@@ -89,8 +91,8 @@ def sgd_momentum_step(
     params: Params, grads: Params, velocity: Params, lr: float, momentum: float
 ) -> None:
     for name in params:
-        velocity[name] = momentum * velocity[name] - lr * grads[name]
-        params[name] = params[name] + velocity[name]
+        v = momentum * velocity[name] - lr * grads[name]
+        params[name] = params[name] + v
 
 
 # ----- task 5: mini-batches ---------------------------------------------------------------------
