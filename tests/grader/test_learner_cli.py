@@ -131,3 +131,15 @@ def test_next_shows_the_readme(fixture_workspace: Path) -> None:
     code, out = run("next", "-w", str(fixture_workspace))
     assert code == 0
     assert "Tiny fixture lab" in out
+
+
+def test_init_on_an_existing_workspace_changes_its_profile(
+    fixture_labs: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    assert run("init", str(ws))[0] == 0
+    code, out = run("init", str(ws), "--hours", "15", "--background", "developer")
+    assert code == 0, out
+    assert "profile saved: 15 h/week, developer" in flat(out)
+    code, out = run("profile", "-w", str(ws))
+    assert "15 h/week, developer" in flat(out)

@@ -180,3 +180,19 @@ def test_no_projection_from_one_evening(db_url: str) -> None:
     flat = " ".join(out.split())
     assert "pace is measured after 5 h over 7 days" in flat
     assert "over 1 day" in flat and "1 days" not in flat
+
+
+def test_profile_command_shows_and_changes_the_profile(db_url: str) -> None:
+    out = aipath("profile", "--hours", "15", "--background", "developer", "--db", db_url)
+    assert "profile saved: 15 h/week, developer" in " ".join(out.split())
+    out = aipath("profile", "--track", "nlp", "--db", db_url)
+    assert "track nlp" in out
+    out = aipath("profile", "--track", "none", "--db", db_url)
+    assert "no track yet" in out
+    assert "profile:" in aipath("profile", "--db", db_url)
+
+
+def test_plan_options_say_that_they_are_kept(db_url: str) -> None:
+    aipath("plan", "--db", db_url, "--hours", "20")
+    out = aipath("plan", "--db", db_url, "--hours", "5")
+    assert "profile saved: 5 h/week" in " ".join(out.split())

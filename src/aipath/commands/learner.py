@@ -70,10 +70,13 @@ def register(app: typer.Typer) -> None:
         directory: Annotated[
             Path | None, typer.Argument(help="where to create it (default ~/aipath)")
         ] = None,
-        hours: Annotated[float, typer.Option(help="hours you can study per week")] = 20.0,
+        hours: Annotated[
+            float | None, typer.Option(help="hours you can study per week (default 20)")
+        ] = None,
         background: Annotated[
-            str, typer.Option(help="beginner | developer | data-scientist")
-        ] = "beginner",
+            str | None,
+            typer.Option(help="beginner | developer | data-scientist (default beginner)"),
+        ] = None,
         track: Annotated[str | None, typer.Option(help="nlp | vision | agents | rl")] = None,
         start: Annotated[
             str | None, typer.Option(help="start date, YYYY-MM-DD (default today)")
@@ -90,8 +93,8 @@ def register(app: typer.Typer) -> None:
         try:
             profile = ProfileConfig.model_validate(
                 {
-                    "hours_per_week": hours,
-                    "background": background,
+                    "hours_per_week": 20.0 if hours is None else hours,
+                    "background": background or "beginner",
                     "track": track,
                     "start": start or date.today().isoformat(),
                 }
@@ -102,6 +105,22 @@ def register(app: typer.Typer) -> None:
         report = init_workspace(target, load_catalogue(), profile)
         verb = "created" if report.created else "updated"
         console.print(f"[green]Workspace {verb}[/] at {report.workspace.root}")
+        given = any(v is not None for v in (hours, background, track, start))
+        if not report.created and given:
+            # An existing workspace keeps its progress; the options given change its profile.
+            from aipath.commands.plan import describe_profile
+            from aipath.planner.service import update_profile
+            from aipath.progress.store import ProgressStore
+
+            with ProgressStore.open(report.workspace.db_url) as store:
+                changed = update_profile(
+                    store,
+                    hours=hours,
+                    background=background,
+                    track=track,
+                    start=date.fromisoformat(start) if start else None,
+                )
+            console.print(f"  [green]profile saved:[/] {describe_profile(changed)}")
         console.print(f"  {len(report.labs_added)} labs placed under {report.workspace.labs_dir}")
         if report.git:
             console.print("  a git repository with a first commit: commit your work as you go")

@@ -23,7 +23,7 @@ from aipath.planner.render import (
     plan_to_json,
     plan_to_markdown,
 )
-from aipath.progress.types import BACKGROUNDS, TRACKS
+from aipath.progress.types import BACKGROUNDS, TRACKS, Profile
 
 TodayOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
@@ -131,7 +131,61 @@ def _print_plan(plan: Plan) -> None:
         console.print(f"[yellow]note:[/] {note}")
 
 
+def describe_profile(profile: Profile) -> str:
+    """``15 h/week, developer, track nlp, from 2026-12-03``: the profile in one line."""
+    track = f", track {profile.track}" if profile.track else ", no track yet"
+    return (
+        f"{profile.hours_per_week:g} h/week, {profile.background}{track}, "
+        f"from {profile.start.isoformat()}"
+    )
+
+
 def register(app: typer.Typer) -> None:
+    @app.command("profile")
+    def profile_command(
+        hours: Annotated[
+            Optional[float],  # noqa: UP045
+            typer.Option("--hours", help="hours of study per week"),
+        ] = None,
+        background: Annotated[
+            Optional[str],  # noqa: UP045
+            typer.Option("--background", help=" | ".join(BACKGROUNDS)),
+        ] = None,
+        track: Annotated[
+            Optional[str],  # noqa: UP045
+            typer.Option("--track", help=f"{' | '.join(TRACKS)} | none"),
+        ] = None,
+        start: Annotated[
+            Optional[str],  # noqa: UP045
+            typer.Option("--start", help="first day of study (YYYY-MM-DD)"),
+        ] = None,
+        workspace: WorkspaceOpt = None,
+        db: DbOpt = None,
+    ) -> None:
+        """Show your profile, or change it (hours per week, background, track, start)."""
+        from dataclasses import replace
+
+        from aipath.planner.service import update_profile
+
+        start_day = parse_day(start, "--start") if start else None
+        with open_progress(workspace, db) as store:
+            before = store.get_profile()
+            clear_track = track is not None and track.lower() == "none"
+            profile = update_profile(
+                store,
+                start=start_day,
+                hours=hours,
+                background=background,
+                track=None if clear_track else track,
+            )
+            if clear_track and profile.track is not None:
+                profile = replace(profile, track=None)
+                store.set_profile(profile)
+        changed = before is None or profile != before
+        console.print(
+            f"{'[green]profile saved:[/]' if changed else 'profile:'} {describe_profile(profile)}"
+        )
+
     @app.command("plan")
     def plan_command(
         start: Annotated[
@@ -171,10 +225,14 @@ def register(app: typer.Typer) -> None:
         with open_progress(workspace, db) as store:
             from aipath.planner.service import plan_for, update_profile
 
+            before = store.get_profile()
             profile = update_profile(
                 store, start=start_day, hours=hours, background=background, track=track, today=now
             )
             plan = plan_for(store, profile=profile, today=now)
+        if before is not None and profile != before and not as_json:
+            # The options are kept for the next plan: say so, so nothing sticks silently.
+            console.print(f"[green]profile saved:[/] {describe_profile(profile)}")
         for path, content in (
             (ics, plan_to_ics(plan) if ics else b""),
             (markdown, plan_to_markdown(plan).encode() if markdown else b""),

@@ -10,8 +10,12 @@ from aipath.workspace.model import CONFIG_FILE, ENV_WORKSPACE, Workspace
 
 
 def default_workspace_path() -> Path:
-    """Where `make run` puts a learner's first workspace: a visible folder they can open."""
-    return Path(os.environ.get("AIPATH_HOME", Path.home() / "aipath")).expanduser()
+    """Where `make run` puts a learner's first workspace: ``$AIPATH_WORKSPACE`` or ``~/aipath``.
+
+    One name for one idea: the same variable tells `make run` where to create the workspace and
+    every later command where to find it, in any shell.
+    """
+    return Path(os.environ.get(ENV_WORKSPACE) or Path.home() / "aipath").expanduser()
 
 
 def _containing(start: Path) -> Path | None:
