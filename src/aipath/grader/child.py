@@ -147,7 +147,10 @@ def _import_lab_libraries(checks: Path) -> None:
     """
     from aipath.grader.preload import imported_modules
 
-    for name in imported_modules([checks]):
+    names = imported_modules([checks])
+    if "torch" in names or any(n.startswith("torch.") for n in names):
+        names.append("torch._dynamo")  # the first optimizer imports it (~3 s)
+    for name in names:
         if name in sys.modules or name.startswith("aipath.labs"):
             continue
         with contextlib.suppress(Exception), warnings.catch_warnings():

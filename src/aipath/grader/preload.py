@@ -92,6 +92,10 @@ def _settle_runtime() -> None:
     if torch is not None:
         with contextlib.suppress(Exception):
             torch.set_num_threads(1)
+        # The first optimizer a process builds imports torch._dynamo (~3 s): once, here.
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module("torch._dynamo")
     _warm_pytest()
     if "hypothesis" in sys.modules:
         with contextlib.suppress(Exception):

