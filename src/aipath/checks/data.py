@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
