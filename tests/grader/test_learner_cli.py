@@ -80,7 +80,10 @@ def test_hints_are_tiered_and_recorded(fixture_workspace: Path) -> None:
     assert "Hint 1/3" in outputs[0] and "multiplication" in outputs[0]
     assert "Hint 2/3" in outputs[1]
     assert "Hint 3/3" in outputs[2] and "return x * 2" in outputs[2]
+    assert "last hint" in outputs[2] and "last hint" not in outputs[1]
     assert "last hint" in outputs[3]
+    again = run("hint", "p1-tiny", "--all", "-w", str(fixture_workspace))[1]
+    assert "Hint 1/3" in again and "Hint 2/3" in again and "Hint 3/3" in again
     _code, out = run("list", "--json", "-w", str(fixture_workspace))
     assert json.loads(out)[0]["hints_shown"] == 3
 

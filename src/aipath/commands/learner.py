@@ -236,21 +236,35 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def hint(
         lab_id: Annotated[str | None, typer.Argument(metavar="[LAB]")] = None,
+        show_all: Annotated[
+            bool, typer.Option("--all", help="show the hints revealed so far again")
+        ] = False,
         workspace: WorkspaceOpt = None,
     ) -> None:
         """Reveal the next hint: a nudge, then the approach, then a near-solution."""
-        from aipath.workspace.learner import reveal_hint
+        from rich.markdown import Markdown
+
+        from aipath.workspace.learner import reveal_hint, shown_hints
 
         ws, catalogue = _context(workspace)
         lab = _pick_lab(ws, catalogue, lab_id)
+        total = len(lab.manifest.hints)
+        if show_all:
+            seen = shown_hints(ws, lab)
+            if not seen:
+                console.print(f"no hints revealed for {lab.id} yet: `aipath hint {lab.id}`")
+            for tier, text in enumerate(seen, start=1):
+                console.print(f"[bold]Hint {tier}/{total}[/] for {lab.id}")
+                console.print(Markdown(text))
+            return
         shown = reveal_hint(ws, lab)
         console.print(f"[bold]Hint {shown.tier}/{shown.total}[/] for {lab.id}")
-        from rich.markdown import Markdown
-
         console.print(Markdown(shown.text))
-        if not shown.new:
+        if shown.tier == shown.total:
+            # Say it with the last tier itself, not one call later.
             console.print(
-                "[dim](that was the last hint; `aipath solution` shows the reference after a pass)[/]"
+                "[dim](that is the last hint; `aipath hint --all` shows them again, "
+                "`aipath solution` the reference after a pass)[/]"
             )
 
     @app.command()

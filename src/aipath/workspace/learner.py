@@ -89,6 +89,13 @@ def reveal_hint(ws: Workspace, lab: Lab) -> HintReveal:
     return HintReveal(tier=tier, total=len(hints), text=hints[tier - 1], new=new)
 
 
+def shown_hints(ws: Workspace, lab: Lab) -> list[str]:
+    """The hint tiers already revealed, in order (to read them again without revealing more)."""
+    with open_store(ws) as store:
+        shown = store.hints_shown(lab.id)
+    return list(lab.manifest.hints[:shown])
+
+
 def solution_text(ws: Workspace, lab: Lab, *, confirmed: bool) -> tuple[str, bool]:
     """The reference solution; before a pass only with confirmation. Records the reveal."""
     with open_store(ws) as store:
