@@ -40,8 +40,8 @@ def test_yaml_syntax_error_names_file_line_and_column(edit: Edit) -> None:
 def test_wrong_type_names_the_field_path_inside_the_file(edit: Edit) -> None:
     data = edit(
         "phase3.yaml",
-        'hours: 22\n            reading_only: "No lab yet: p3-cnn',
-        'hours: lots\n            reading_only: "No lab yet: p3-cnn',
+        "ResNet stack them.\n            hours: 22\n",
+        "ResNet stack them.\n            hours: lots\n",
     )
     message = load_error(data)
     assert message.startswith(
