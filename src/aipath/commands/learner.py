@@ -175,8 +175,14 @@ def register(app: typer.Typer) -> None:
             print(json.dumps([row.to_json() for row in rows], indent=2))
             return
         table = Table(title="Labs")
+        # The id is what the learner types: it never wraps or gets cut; the title folds instead.
         for column in ("phase", "id", "title", "min", "status", "requires"):
-            table.add_column(column)
+            if column == "id":
+                table.add_column(column, no_wrap=True, min_width=max(len(r.lab.id) for r in rows))
+            elif column in ("title", "requires"):
+                table.add_column(column, overflow="fold", ratio=1)
+            else:
+                table.add_column(column)
         for row in rows:
             status = status_text("passed") if row.done else status_text(row.status)
             table.add_row(
