@@ -4,6 +4,7 @@ tests pass and which the audit scores at least 85."""
 from __future__ import annotations
 
 import importlib.metadata
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -96,9 +97,42 @@ def test_generated_code_is_mypy_strict_clean(
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
-def test_audit_scores_at_least_85_and_its_own_tests_pass(kind: str, scaffolded: Scaffold) -> None:
-    root = scaffolded(kind)
+def test_an_untouched_scaffold_scores_nothing(kind: str, scaffolded: Scaffold) -> None:
+    """The template is aipath's work, not the learner's: 0, said so, never a done project."""
+    report = audit_repository(scaffolded(kind), kind)
+    assert report.untouched_scaffold
+    assert report.score == 0
+    assert any("exactly as `aipath project new` generated it" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_the_fingerprint_deleted_still_reads_as_the_scaffold(
+    kind: str, scaffolded: Scaffold, tmp_path: Path
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(scaffolded(kind), root)
+    git(root, "rm", "-q", ".aipath-scaffold.json")
+    git(root, "commit", "-q", "-m", "Scaffold cleanup")
+    assert audit_repository(root, kind).untouched_scaffold
+
+
+def _worked_on(root: Path, tmp_path: Path) -> Path:
+    """A copy of the scaffold with one commit of the learner's own."""
+    copy = tmp_path / "worked"
+    shutil.copytree(root, copy)
+    readme = copy / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nMy notes on the results.\n")
+    git(copy, "commit", "-q", "-am", "Write up what I found")
+    return copy
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_audit_scores_at_least_85_and_its_own_tests_pass(
+    kind: str, scaffolded: Scaffold, tmp_path: Path
+) -> None:
+    root = _worked_on(scaffolded(kind), tmp_path)
     plain = audit_repository(root, kind)
+    assert not plain.untouched_scaffold
     assert plain.score >= 85, plain.to_markdown()
     assert [c.id for c in plain.checks() if c.status == "fail"] == []
     assert plain.check("tests_pass").status == "skip"
@@ -135,3 +169,18 @@ def test_names_become_valid_packages() -> None:
     assert slugify("My Titanic Project!") == "my-titanic-project"
     assert package_name("2026-portfolio") == "p_2026_portfolio"
     assert package_name(slugify("Ames Valuation")) == "ames_valuation"
+
+
+def test_an_untouched_scaffold_never_marks_its_project_done() -> None:
+    from datetime import UTC, datetime
+
+    from aipath.planner.inputs import projects_done_by_audit
+    from aipath.planner.model import ProjectInput
+    from aipath.progress.types import AuditRecord
+
+    project = ProjectInput(id="proj.tabular", title="Tabular", phase=2, skills=())
+    at = datetime.now(UTC)
+    untouched = AuditRecord(at, "/x", "tabular", 90, {"untouched_scaffold": True})
+    worked = AuditRecord(at, "/y", "tabular", 90, {"untouched_scaffold": False})
+    assert projects_done_by_audit([project], [untouched]) == frozenset()
+    assert projects_done_by_audit([project], [worked]) == {"proj.tabular"}

@@ -81,7 +81,13 @@ def projects_done_by_audit(
     projects: Iterable[ProjectInput], audits: Iterable[AuditRecord]
 ) -> frozenset[str]:
     """Projects whose audit (matched by kind: ``tabular`` ↔ ``proj.tabular``) passed."""
-    passed_kinds = {a.kind for a in audits if a.kind and a.score >= PASSING_AUDIT_SCORE}
+    passed_kinds = {
+        a.kind
+        for a in audits
+        if a.kind
+        and a.score >= PASSING_AUDIT_SCORE
+        and not a.report.get("untouched_scaffold", False)  # the template is not the learner's
+    }
     done: set[str] = set()
     for proj in projects:
         short = proj.id.split(".", 1)[-1]

@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 
 from aipath.errors import AipathError
+from aipath.portfolio.fingerprint import SCAFFOLD_SUBJECT, write_fingerprint
 from aipath.portfolio.kinds import KINDS, KindSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -320,6 +321,7 @@ def create_project(kind: str, dest: Path, *, name: str | None = None) -> Path:
         _write(dest / "reports" / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         for target, template in late:
             _write(dest / target, env.get_template(template).render({**context, "m": metrics}))
+        write_fingerprint(dest, kind)
         _git(dest, "init", "-q", "-b", "main")
         _git(dest, "add", "-A")
         _git(
@@ -328,7 +330,7 @@ def create_project(kind: str, dest: Path, *, name: str | None = None) -> Path:
             "-q",
             "--no-verify",
             "-m",
-            f"Scaffold {spec.title.split(' (')[0]} ({kind})",
+            f"{SCAFFOLD_SUBJECT}{spec.title.split(' (')[0]} ({kind})",
         )
     except BaseException:
         if created:

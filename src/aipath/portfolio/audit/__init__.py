@@ -152,6 +152,9 @@ def audit_repository(
                 GroupResult(id=group_id, title=title, score=_score(checks), checks=checks)
             )
     score = _score(results) or 0
+    untouched = _untouched_scaffold(root, is_git, notes)
+    if untouched:
+        score = 0
     return AuditReport(
         path=str(root),
         kind=ctx.kind,
@@ -162,4 +165,42 @@ def audit_repository(
         files_seen=len(files.entries),
         is_git=is_git,
         duration_s=round(time.monotonic() - started, 2),
+        untouched_scaffold=untouched,
     )
+
+
+def _untouched_scaffold(root: Path, is_git: bool, notes: list[str]) -> bool:
+    """True when the repository is aipath's scaffold as generated (then nothing is the learner's).
+
+    A pass, a done mark or an audit score reflects what the learner did: the template's own
+    README, tests and metrics are aipath's work, so they earn nothing until the learner changes
+    the project.
+    """
+    from aipath.portfolio.audit.gitrepo import history, run_git
+    from aipath.portfolio.fingerprint import scaffold_state
+
+    subjects: list[str] | None = None
+    clean = False
+    if is_git:
+        commits = history(root)
+        subjects = None if commits is None else [c.subject for c in commits]
+        status = run_git(root, "status", "--porcelain")
+        clean = status.ok and not status.out.strip()
+    state = scaffold_state(root, subjects, clean)
+    if state is None:
+        return False
+    if state.untouched:
+        notes.append(
+            "this is the scaffold exactly as `aipath project new` generated it: the score counts "
+            "your work, so it is 0 until you change the project and commit"
+        )
+        return True
+    notes.append(
+        f"{state.unchanged} of {state.fingerprinted} generated files are unchanged"
+        + (
+            f"; {state.learner_commits} commit(s) after the scaffold"
+            if state.learner_commits
+            else ""
+        )
+    )
+    return False

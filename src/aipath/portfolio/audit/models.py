@@ -64,6 +64,10 @@ class AuditReport(BaseModel):
     files_seen: int = 0
     is_git: bool = False
     duration_s: float = 0.0
+    untouched_scaffold: bool = Field(
+        default=False,
+        description="every file is still as `aipath project new` wrote it: the score is 0",
+    )
 
     def checks(self) -> Iterator[CheckResult]:
         for group in self.groups:

@@ -21,6 +21,19 @@ from pathlib import Path
 
 from aipath.portfolio.audit.walker import FileEntry, RepoFiles
 
+
+def _fingerprint(files: RepoFiles, entry: FileEntry) -> bool:
+    """aipath's own scaffold fingerprint (hashes only): not a place a secret can hide."""
+    from aipath.portfolio.fingerprint import FINGERPRINT_FILE, is_fingerprint
+
+    if entry.rel != FINGERPRINT_FILE:
+        return False
+    try:
+        return is_fingerprint((files.root / entry.rel).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 SCAN_SECONDS = 20.0
 MAX_SCAN_FILES = 5_000
 SKIP_SUFFIXES = frozenset(
@@ -119,7 +132,9 @@ def scan_secrets(files: RepoFiles, *, seconds: float = SCAN_SECONDS) -> SecretSc
     except ImportError:
         result.error = "detect-secrets is not installed (pip install detect-secrets)"
         return result
-    candidates = [e for e in files.entries if e.suffix not in SKIP_SUFFIXES]
+    candidates = [
+        e for e in files.entries if e.suffix not in SKIP_SUFFIXES and not _fingerprint(files, e)
+    ]
     result.candidates = len(candidates)
     deadline = time.monotonic() + seconds
     with _LOCK, tempfile.TemporaryDirectory(prefix="aipath-secrets-") as tmp, default_settings():
