@@ -16,9 +16,10 @@ from rich.rule import Rule
 from aipath.commands.render import verdict_panel
 from aipath.console import console
 from aipath.grader.results import CheckResult
-from aipath.grader.service import check_lab
+from aipath.grader.service import check_lab, load_result
 from aipath.grader.worker import BackgroundWorker
 from aipath.labs import Catalogue, Lab
+from aipath.workspace.autocheck import AutoCheckLease, result_mtime, wait_for_new_result
 from aipath.workspace.learner import lab_rows, next_lab, reveal_hint
 from aipath.workspace.model import Workspace
 from aipath.workspace.watch import EventSource, Key, Saved, WatcherFailed
@@ -49,6 +50,22 @@ def _check(ws: Workspace, catalogue: Catalogue, lab: Lab) -> CheckResult:
     return result
 
 
+def _follow(ws: Workspace, catalogue: Catalogue, lab: Lab, seen: dict[str, int]) -> None:
+    """Show the verdict the lease holder writes for ``lab`` (it checks; this process does not)."""
+    if result_mtime(ws, lab.id) == seen.get(lab.id, 0):
+        wait_for_new_result(ws, lab.id, seen.get(lab.id, 0), lab.manifest.timeout_s * 3 + 10)
+    seen[lab.id] = result_mtime(ws, lab.id)
+    result = load_result(ws, lab.id)
+    if result is None:
+        console.print(f"[yellow]no verdict for {lab.id} yet[/]")
+        return
+    console.print(Rule(lab.id))
+    console.print(verdict_panel(result, title=f"{lab.id}: {lab.manifest.title}"))
+    if result.passed:
+        console.print("[green]Passed![/] Press [bold]n[/] for the next lab.")
+    _footer(ws, catalogue, lab)
+
+
 def _interrupt_on_sigterm() -> None:
     """Let `kill` stop the loop like Ctrl-C does, so the worker is shut down cleanly."""
 
@@ -64,11 +81,26 @@ def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = F
     worker = BackgroundWorker(ws.socket_path)
     if not worker.start():
         console.print("[yellow]The warm worker did not start; checks run cold (slower).[/]")
+    lease = AutoCheckLease(ws, "aipath watch")
+    leading = lease.acquire()
+    if not leading:
+        console.print(
+            f"[dim]{lease.holder()} already checks each save in this workspace: this window "
+            "shows its verdicts instead of checking twice (press c to check here anyway).[/]"
+        )
+    seen = {row.lab.id: result_mtime(ws, row.lab.id) for row in lab_rows(ws, catalogue)}
     source = EventSource(ws.labs_dir, manual=manual)
     source.start()
     if manual:
         console.print("Polling for changes every second (--manual).")
     current = lab
+
+    def on_save(saved: Lab) -> None:
+        if leading:
+            _check(ws, catalogue, saved)
+        else:
+            _follow(ws, catalogue, saved, seen)
+
     try:
         _check(ws, catalogue, current)
         for event in source:
@@ -86,10 +118,10 @@ def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = F
                     if saved is not None:
                         changed[saved.id] = saved
                 if current.id in changed:
-                    _check(ws, catalogue, current)
+                    on_save(current)
                 elif changed:
                     current = changed[sorted(changed)[0]]
-                    _check(ws, catalogue, current)
+                    on_save(current)
             elif isinstance(event, Key):
                 if event.char == "q":
                     break
@@ -115,4 +147,5 @@ def run_watch(ws: Workspace, catalogue: Catalogue, lab: Lab, *, manual: bool = F
         pass
     finally:
         source.close()
+        lease.release()
         worker.stop()

@@ -128,6 +128,31 @@ class Checker:
         except Exception:  # the page already got "check-failed"; keep watching
             log.exception("checking %s after a save failed", lab.id)
 
+    def followed(self, lab: Lab) -> None:
+        """Another process checks saves (e.g. `aipath watch`): publish its verdict when it lands."""
+        if lab.id in self._waiting:
+            return
+        self._waiting.add(lab.id)
+        task = asyncio.create_task(self._follow(lab))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self, lab: Lab) -> None:
+        from aipath.workspace.autocheck import result_mtime, wait_for_new_result
+
+        ws = self.dashboard.ws
+        try:
+            since = result_mtime(ws, lab.id)
+            self.broadcaster.publish({"type": "checking", "lab": lab.id, "trigger": "save"})
+            arrived = await anyio.to_thread.run_sync(
+                wait_for_new_result, ws, lab.id, since, lab.manifest.timeout_s * 3 + 10
+            )
+            result = self.dashboard.result(lab.id) if arrived else None
+            if result is not None:
+                self.broadcaster.publish(verdict_event(lab, result, "save"))
+        finally:
+            self._waiting.discard(lab.id)
+
     async def drain(self) -> None:
         """Wait for the checks started by saves (tests and shutdown)."""
         while self._tasks:
@@ -165,7 +190,13 @@ class LabWatcher:
     async def run(self) -> None:
         from watchfiles import awatch
 
+        from aipath.workspace.autocheck import AutoCheckLease
+
         root = self.dashboard.ws.labs_dir
+        self.lease = AutoCheckLease(self.dashboard.ws, "the dashboard")
+        self.leading = self.lease.acquire()
+        if not self.leading:
+            log.info("%s checks each save; the dashboard shows its verdicts", self.lease.holder())
         for polling in (False, True):
             self.mode = "polling" if polling else "native"
             try:
@@ -178,7 +209,10 @@ class LabWatcher:
                     poll_delay_ms=500,
                 ):
                     for lab in self._labs_of({Path(p) for _change, p in changes}):
-                        self.checker.saved(lab)
+                        if self.leading:
+                            self.checker.saved(lab)
+                        else:
+                            self.checker.followed(lab)
                 return
             except Exception as exc:  # e.g. the inotify watch limit: poll instead
                 if self.stop_event.is_set() or polling:
@@ -192,6 +226,9 @@ class LabWatcher:
 
     def stop(self) -> None:
         self.stop_event.set()
+        lease = getattr(self, "lease", None)
+        if lease is not None:
+            lease.release()
 
 
 class WorkerHandle:
