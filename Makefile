@@ -38,7 +38,7 @@ unit: install
 	fi
 
 devcheck: install
-	$(BIN)/aipath dev check
+	$(BIN)/aipath dev check --all
 
 test: lint types unit devcheck
 

@@ -82,3 +82,27 @@ def test_dev_new_scaffolds_every_file_of_the_contract(tmp_path: Path) -> None:
     assert manifest.id == "p3-attention" and manifest.phase == 3 and len(manifest.hints) == 3
     again = CliRunner().invoke(app, ["dev", "new", "p3-attention", "--content-dir", str(tmp_path)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_unchanged_green_labs_are_skipped_until_a_file_changes(tmp_path: Path) -> None:
+    labs = tmp_path / "labs"
+    shutil.copytree(FIXTURE, labs)
+    env = {**os.environ, "AIPATH_LABS_DIR": str(labs), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "aipath", "dev", "check", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return " ".join(done.stdout.split())
+
+    assert "p1-tiny ok" in run()
+    assert "nothing changed" in run()
+    assert "p1-tiny ok" in run("--all")  # CI ignores the cache
+    readme = labs / "p1" / "01-tiny" / "README.md"
+    readme.write_text(readme.read_text() + "\nOne more line.\n", encoding="utf-8")
+    assert "p1-tiny ok" in run()

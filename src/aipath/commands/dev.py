@@ -22,13 +22,36 @@ def dev_check(
     labs: Annotated[list[str] | None, typer.Argument(help="only these labs")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     parallel: Annotated[int | None, typer.Option(help="checks at once (default: CPUs)")] = None,
+    check_all: Annotated[
+        bool, typer.Option("--all", help="every lab, also those unchanged since a green run")
+    ] = False,
 ) -> None:
-    """Every lab: solution and alternatives pass, starter is not-attempted, mistakes are caught."""
+    """Every lab: solution and alternatives pass, starter is not-attempted, mistakes are caught.
+
+    Without lab ids and without --all, labs unchanged since their last green run (same files,
+    same check library and engine) are skipped.
+    """
     from aipath.dev.check import LabReport, run_dev_check
+    from aipath.dev.greencache import GreenCache
     from aipath.labs import load_catalogue
 
     started = time.perf_counter()
     catalogue = load_catalogue()
+    cache = GreenCache()
+    if not labs and not check_all:
+        todo = [lab.id for lab in catalogue if not cache.is_green(lab)]
+        skipped = len(catalogue) - len(todo)
+        if skipped and not as_json:
+            console.print(
+                f"{skipped} labs unchanged since their last green run are skipped (--all checks them)"
+            )
+        if not todo:
+            if not as_json:
+                console.print("[green]all labs ok[/] (nothing changed)")
+            else:
+                print(json.dumps({"ok": True, "seconds": 0.0, "problems": [], "labs": []}))
+            raise typer.Exit(0)
+        labs = todo
     if as_json:
         ok, reports, problems = run_dev_check(catalogue, lab_ids=labs, parallel=parallel)
     elif console.is_terminal:
@@ -70,6 +93,10 @@ def dev_check(
             catalogue, lab_ids=labs, parallel=parallel, on_lab_done=lab_line
         )
     elapsed = time.perf_counter() - started
+    if not problems:
+        for report in reports:
+            cache.record(report.lab, report.ok)
+        cache.save()
     if as_json:
         print(
             json.dumps(
