@@ -213,3 +213,24 @@ def test_mark_accepts_resource_ids_like_the_dashboard(tmp_path: Path) -> None:
         assert store.marks()["res.fluent-python"] == "done"
     finally:
         store.close()
+
+
+def test_import_keeps_the_learners_profile_unless_asked(tmp_path: Path) -> None:
+    from aipath.progress import Profile
+
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    with ProgressStore.open(source) as store:
+        store.set_profile(Profile(start=date(2026, 1, 5), hours_per_week=5))
+    with ProgressStore.open(target) as store:
+        store.set_profile(Profile(start=date(2026, 2, 2), hours_per_week=25))
+    export = tmp_path / "export.json"
+    aipath("export", str(export), "--db", source)
+    out = aipath("import", str(export), "--db", target)
+    assert "kept your profile" in out
+    with ProgressStore.open(target) as store:
+        profile = store.get_profile()
+        assert profile is not None and profile.hours_per_week == 25
+    aipath("import", str(export), "--db", target, "--replace-profile")
+    with ProgressStore.open(target) as store:
+        profile = store.get_profile()
+        assert profile is not None and profile.hours_per_week == 5

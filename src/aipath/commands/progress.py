@@ -120,13 +120,27 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_command(
         file: Annotated[Path, typer.Argument(help="a JSON file written by `aipath export`")],
+        replace_profile: Annotated[
+            bool,
+            typer.Option(
+                "--replace-profile", help="also take the export's profile (hours, background)"
+            ),
+        ] = False,
         workspace: WorkspaceOpt = None,
         db: DbOpt = None,
     ) -> None:
-        """Merge an export into the progress store (events already there are skipped)."""
+        """Merge an export into the progress store (events already there are skipped).
+
+        Your profile stays as it is unless you pass --replace-profile (or have none yet).
+        """
         data = _read_import(file)
         with open_progress(workspace, db) as store:
-            added = store.import_json(data)
+            kept = store.get_profile()
+            added = store.import_json(data, replace_profile=replace_profile)
+            if kept is not None and not replace_profile and data.get("profile"):
+                console.print(
+                    "kept your profile (the export's is ignored; --replace-profile takes it)"
+                )
         events = data.get("events")
         total = len(events) if isinstance(events, list) else 0
         console.print(f"imported {added} new events ({total - added} were already there)")

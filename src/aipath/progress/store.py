@@ -429,11 +429,12 @@ class ProgressStore:
             "events": events,
         }
 
-    def import_json(self, data: Mapping[str, object]) -> int:
+    def import_json(self, data: Mapping[str, object], *, replace_profile: bool = False) -> int:
         """Merge an export into this store; returns how many events were new.
 
-        Events are matched on ``uid``, so importing the same file twice adds
-        nothing; the file's profile, when it has one, replaces the stored one.
+        Events are matched on ``uid``, so importing the same file twice adds nothing.  The
+        file's profile is taken only when this store has none, or with ``replace_profile``: an
+        import never silently changes the learner's week and background.
         """
         if not isinstance(data, Mapping):
             raise AipathError(
@@ -482,7 +483,8 @@ class ProgressStore:
                 new_rows.append(ev.model_dump())
             if new_rows:
                 conn.execute(insert(self._events), new_rows)
-            if profile_row is not None:
+            has_profile = conn.execute(select(self._profile.c.id)).first() is not None
+            if profile_row is not None and (replace_profile or not has_profile):
                 conn.execute(delete(self._profile))
                 conn.execute(insert(self._profile), [profile_row])
         return len(new_rows)
