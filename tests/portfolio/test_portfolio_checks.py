@@ -243,3 +243,32 @@ def test_files_managed_by_git_lfs_are_not_flagged(tmp_path: Path) -> None:
         files = {ev.file for ev in report.check(check_id).evidence}
         assert "big.csv" not in files
         assert "other.parquet" in files
+
+
+def test_day_one_audit_messages_say_what_was_found(tmp_path: Path) -> None:
+    """The audit slips a new learner met: each message now matches its evidence."""
+    write(
+        tmp_path,
+        {
+            "README.md": """\
+                # House prices
+
+                ## Results
+
+                The goal is accuracy in dollars for buyers.
+                Test MAE is 23,400 and RMSE is 35,100 on 586 held-out houses.
+            """,
+            "train.py": "import json\n\n\ndef main() -> None:\n    print(json.dumps({}))\n\n\nmain()\n",
+            "tests/test_train.py": "def test_it():\n    assert True\n",
+            "deploy/Dockerfile.tmpl": "FROM python:latest\nRUN pip install x\n",
+        },
+    )
+    (tmp_path / "data.csv").write_text("a,b\n" + "1,2\n" * 700_000, encoding="utf-8")
+    report = audit_repository(tmp_path)
+    metric = report.check("business_metric")
+    assert metric.status == "pass" and metric.summary.startswith("MAE, RMSE"), metric.summary
+    entry = report.check("entry_point")
+    assert "nothing to run" not in entry.summary and "train.py" in str(entry.model_dump())
+    assert "Dockerfile.tmpl" not in str(report.check("dockerfile").model_dump())
+    large = report.check("large_files")
+    assert "no file over 1 MB" not in large.summary and "data.csv" in large.summary

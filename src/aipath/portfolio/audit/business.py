@@ -97,16 +97,32 @@ def business_metric(ctx: AuditContext) -> Outcome:
     )
     named: tuple[int, str] | None = None
     for start, block in _blocks(doc.text):
-        match = METRICS.search(block)
-        if not match:
-            continue
-        line = start + block.count("\n", 0, match.start())
-        if NUMBER.search(METRICS.sub(" ", block)):
-            first = block[match.start() :].splitlines()[0]
+        # Every metric of the block that has a number on its own line, in the order written:
+        # "MAE 23,400 (RMSE 35,000)" is reported as MAE and RMSE, not as the first word that
+        # happens to look like a metric ("accuracy" in a sentence about the goal).
+        measured: list[tuple[int, str, str]] = []
+        for match in METRICS.finditer(block):
+            text_line = block[block.rfind("\n", 0, match.start()) + 1 :].split("\n", 1)[0]
+            if NUMBER.search(METRICS.sub(" ", text_line)):
+                line = start + block.count("\n", 0, match.start())
+                measured.append((line, match.group(0), text_line))
+        if measured:
+            names = list(dict.fromkeys(m[1] for m in measured))
+            line, _name, first = measured[0]
             return Outcome(
-                "pass", f"{match.group(0)} reported", [ev(snippet(first), doc.rel, line)]
+                "pass", f"{', '.join(names[:3])} reported", [ev(snippet(first), doc.rel, line)]
             )
-        named = named or (line, match.group(0))
+        found = list(METRICS.finditer(block))
+        if found and NUMBER.search(METRICS.sub(" ", block)):  # e.g. a table: header, then values
+            names = list(dict.fromkeys(m.group(0) for m in found))
+            line = start + block.count("\n", 0, found[0].start())
+            first = block[found[0].start() :].splitlines()[0]
+            return Outcome(
+                "pass", f"{', '.join(names[:3])} reported", [ev(snippet(first), doc.rel, line)]
+            )
+        if found:
+            line = start + block.count("\n", 0, found[0].start())
+            named = named or (line, found[0].group(0))
     if named:
         return Outcome(
             "warn",

@@ -195,12 +195,16 @@ def lint(ctx: AuditContext) -> Outcome:
 
 
 def _public_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Public functions and methods, without pytest tests (``test_*`` and ``Test*`` classes):
+    a test is not an API, and nobody annotates one."""
     out: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith(
-            "_"
+            ("_", "test")
         ):
             out.append(node)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            continue
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (

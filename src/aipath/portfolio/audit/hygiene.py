@@ -64,21 +64,30 @@ def secrets(ctx: AuditContext) -> Outcome:
     if (empty := _nothing_to_scan(ctx)) is not None:
         return empty
     scan = scan_secrets(ctx.files)
-    evidence: list[Evidence] = [
-        ev("credentials file in the repository", rel) for rel in scan.sensitive_files[:6]
+    # One finding per place: a credentials file whose lines also hit counts once per line, so the
+    # number in the summary is the number of findings listed (up to the cap, said so).
+    hit_files = {hit.file for hit in scan.hits}
+    unique_hits = list(dict.fromkeys((hit.kind, hit.file, hit.line) for hit in scan.hits))
+    findings: list[Evidence] = [
+        ev("credentials file in the repository", rel)
+        for rel in scan.sensitive_files
+        if rel not in hit_files
     ]
-    evidence += [ev(f"{hit.kind}", hit.file, hit.line) for hit in scan.hits[:10]]
+    findings += [ev(kind, file, line) for kind, file, line in unique_hits]
+    cap = 12
+    evidence = findings[:cap]
     fix = (
         "Revoke the key now (it is public once pushed), move it to an environment variable or a "
         "git-ignored .env, then purge it from history with git filter-repo."
     )
     if scan.error:
         return Outcome("warn", scan.error, evidence, fix="pip install detect-secrets")
-    found = len(scan.hits) + len(scan.sensitive_files)
+    found = len(findings)
     if found:
-        kinds = sorted({hit.kind for hit in scan.hits})
+        kinds = sorted({kind for kind, _f, _l in unique_hits})
         what = ", ".join(kinds[:3]) or "credential files"
-        return Outcome("fail", f"{found} possible secret(s): {what}", evidence, fix=fix)
+        shown = "" if found <= cap else f" (first {cap} listed)"
+        return Outcome("fail", f"{found} possible secret(s){shown}: {what}", evidence, fix=fix)
     if scan.incomplete:
         return Outcome(
             "warn",
@@ -119,6 +128,14 @@ def large_files(ctx: AuditContext) -> Outcome:
         return Outcome("fail", f"{len(fails)} file(s) over 10 MB", fails[:8] + warns[:4], fix=fix)
     if warns:
         return Outcome("warn", f"{len(warns)} large or binary file(s)", warns[:8], fix=fix)
+    biggest = max((e for e in ctx.files.entries), key=lambda e: e.size, default=None)
+    if biggest is not None and biggest.size >= BIG_BINARY:
+        # Text files between 1 and 5 MB are allowed: say so rather than "no file over 1 MB".
+        return Outcome(
+            "pass",
+            f"no binary over 1 MB and no file over 5 MB (largest: {biggest.rel}, "
+            f"{human_size(biggest.size)})",
+        )
     return Outcome("pass", "no file over 1 MB")
 
 

@@ -97,6 +97,19 @@ def entry_point(ctx: AuditContext) -> Outcome:
                 guards.append(
                     ev("script guarded by if __name__ == '__main__'", mod.rel, node.lineno)
                 )
+                break
+        else:
+            # A plain script (train.py calling main() or fitting a model at the top level) is
+            # something to run too, only not an installable command.
+            calls = [
+                n
+                for n in mod.tree.body
+                if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+            ]
+            if calls and "/" not in mod.rel.removeprefix("scripts/"):
+                guards.append(
+                    ev("script that runs its code at the top level", mod.rel, calls[0].lineno)
+                )
     if guards:
         return Outcome(
             "warn",
@@ -136,13 +149,19 @@ def serving(ctx: AuditContext) -> Outcome:
     )
 
 
+TEMPLATE_SUFFIXES = (".tmpl", ".template", ".j2", ".jinja", ".example", ".sample", ".in")
+
+
 def _dockerfiles(ctx: AuditContext) -> list[str]:
     names = [
         e.rel
         for e in ctx.files.entries
-        if e.name == "Dockerfile"
-        or e.name.endswith(".Dockerfile")
-        or e.name.startswith("Dockerfile.")
+        if (
+            e.name == "Dockerfile"
+            or e.name.endswith(".Dockerfile")
+            or e.name.startswith("Dockerfile.")
+        )
+        and not e.name.endswith(TEMPLATE_SUFFIXES)  # a template is not a Dockerfile yet
     ]
     return sorted(names, key=lambda rel: (rel.count("/"), rel))
 
