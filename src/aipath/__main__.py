@@ -1,3 +1,3 @@
-from aipath.cli import main
+from aipath.quick import main
 
 main()

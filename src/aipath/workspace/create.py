@@ -7,7 +7,6 @@ untouched starter (safe to refresh, and instantly "not attempted") from the lear
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import shutil
@@ -21,6 +20,7 @@ from aipath.gitutil import git_env
 from aipath.labs import Catalogue, Lab
 from aipath.workspace.config import ProfileConfig, WorkspaceConfig, write_config
 from aipath.workspace.model import CONFIG_FILE, Workspace
+from aipath.workspace.starters import file_hash, read_starters
 
 GITIGNORE = """# aipath's own state (progress database, results, backups)
 .aipath/
@@ -28,18 +28,6 @@ __pycache__/
 *.pyc
 .ipynb_checkpoints/
 """
-
-
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def read_starters(ws: Workspace) -> dict[str, str]:
-    try:
-        data = json.loads(ws.starters_path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def _write_starters(ws: Workspace, starters: dict[str, str]) -> None:

@@ -1,0 +1,163 @@
+"""The quick path of `aipath check`: straight to a warm worker, standard library and Rich only.
+
+A learner runs `aipath check` all day; importing the whole CLI (typer, pydantic models of the
+roadmap and catalogue, SQLAlchemy) cost three times the check itself.  When a worker is running
+and the call is the common one — the current lab, or the lab named by its exact id when it is
+already the current one — this module reads the few facts it needs (the lab's ``lab.toml``,
+the workspace's ``aipath.toml``), sends the request, lets the worker record the run, writes
+``results/<lab>.json`` and renders the verdict.  Anything else (no worker, ``--cold``, a lab id
+fragment, a lab that is not the current one, a broken manifest) returns ``None`` and the full
+CLI handles the call exactly as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from aipath.grader.wire import WorkerUnavailable, exchange
+from aipath.workspace.model import CONFIG_FILE, Workspace
+
+__all__ = ["main", "quick_check"]
+
+CONTENT_DIR = Path(__file__).parent / "labs" / "content"
+ENV_LABS_DIR = "AIPATH_LABS_DIR"
+
+
+def _parse(args: list[str]) -> tuple[str | None, bool, Path | None] | None:
+    """``check [LAB] [--json] [-w DIR]``; None for anything the quick path does not take."""
+    lab: str | None = None
+    as_json = False
+    workspace: Path | None = None
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--json":
+            as_json = True
+        elif arg in ("-w", "--workspace") and rest:
+            workspace = Path(rest.pop(0))
+        elif arg.startswith("--workspace="):
+            workspace = Path(arg.split("=", 1)[1])
+        elif arg.startswith("-") or lab is not None:
+            return None  # --cold, --help, anything new: the full CLI knows
+        else:
+            lab = arg
+    return lab, as_json, workspace
+
+
+def _workspace(explicit: Path | None) -> Workspace | None:
+    from aipath.errors import AipathError
+    from aipath.workspace.locate import find_workspace
+
+    try:
+        return find_workspace(explicit)
+    except AipathError:
+        return None
+
+
+def _current_lab(ws: Workspace) -> str | None:
+    try:
+        data = tomllib.loads((ws.root / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    current = data.get("current_lab")
+    return current if isinstance(current, str) else None
+
+
+def _manifest(lab_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """The folder and raw manifest of the lab with exactly this id (no validation here)."""
+    root = Path(os.environ.get(ENV_LABS_DIR) or CONTENT_DIR)
+    phase = lab_id.split("-", 1)[0]
+    for path in sorted(root.glob(f"{phase}/*/lab.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return None
+        if data.get("id") == lab_id:
+            return path.parent, data
+    return None
+
+
+def _save(ws: Workspace, lab_id: str, result: dict[str, Any]) -> str:
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    ws.results_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=ws.results_dir, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, ws.results_dir / f"{lab_id}.json")
+    return text
+
+
+def quick_check(args: list[str]) -> int | None:
+    """The exit code of a quick `aipath check`, or None to hand the call to the full CLI."""
+    parsed = _parse(args)
+    if parsed is None:
+        return None
+    lab_id, as_json, explicit = parsed
+    ws = _workspace(explicit)
+    if ws is None or not ws.socket_path.exists():
+        return None
+    current = _current_lab(ws)
+    if lab_id is None:
+        lab_id = current
+    if lab_id is None or lab_id != current:
+        return None  # the full CLI also makes it the current lab
+    found = _manifest(lab_id)
+    if found is None:
+        return None
+    source, manifest = found
+    exercise = str(manifest.get("exercise", "exercise.py"))
+    lab_dir = ws.labs_dir / source.parent.name / source.name
+    learner_file = lab_dir / exercise
+    from aipath.workspace.starters import file_hash, read_starters
+
+    try:
+        if file_hash(learner_file) == read_starters(ws).get(lab_id) == file_hash(source / exercise):
+            return None  # an untouched starter: the full path answers without running
+    except OSError:
+        return None
+    timeout_s = float(manifest.get("timeout_s", 10.0))
+    request: dict[str, Any] = {
+        "lab_id": lab_id,
+        "lab_dir": str(source),
+        "learner_file": str(learner_file),
+        "module_name": Path(exercise).stem,
+        "workdir": str(lab_dir),
+        "timeout_s": timeout_s,
+        "memory_mb": int(manifest.get("memory_mb", 1024)),
+    }
+    message = {"op": "check", "request": request, "record_url": ws.db_url}
+    try:
+        reply = exchange(ws.socket_path, message, timeout=timeout_s + 30.0)
+    except WorkerUnavailable:
+        return None
+    result = reply.get("result")
+    if not isinstance(result, dict) or not reply.get("recorded"):
+        return None  # the worker could not record it: the full path records it itself
+    text = _save(ws, lab_id, result)
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        from aipath.commands.render import verdict_panel_from_json
+        from aipath.console import console
+
+        title = f"{lab_id}: {manifest.get('title', '')}".rstrip(": ")
+        console.print(verdict_panel_from_json(result, title=title))
+    return 0 if result.get("status") == "passed" else 1
+
+
+def main() -> None:
+    """Console-script entry point: the quick path when it applies, else the full CLI."""
+    args = sys.argv[1:]
+    if args[:1] == ["check"]:
+        code = quick_check(args[1:])
+        if code is not None:
+            sys.exit(code)
+    from aipath.cli import main as full_main
+
+    full_main()

@@ -1,0 +1,69 @@
+"""The quick `aipath check` path: straight to the worker, without the heavy libraries.
+
+It must give the same verdict and record the same event as the full CLI, and it must not import
+what makes the CLI slow to start (the roadmap's pydantic models, SQLAlchemy, pandas, numpy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from aipath.grader.worker import BackgroundWorker
+from aipath.workspace.model import Workspace
+from aipath.workspace.store import open_store
+
+SOLUTION = Path(__file__).parents[1] / "fixtures" / "labs" / "p1" / "01-tiny" / "solution.py"
+HEAVY = ("pydantic", "sqlalchemy", "pandas", "numpy", "typer", "aipath.roadmap", "aipath.labs")
+
+PROBE = """
+import json, sys
+from aipath.quick import quick_check
+code = quick_check(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _quick(ws: Path, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args, "-w", str(ws)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_quick_check_answers_without_the_heavy_libraries(fixture_workspace: Path) -> None:
+    ws = Workspace(fixture_workspace)
+    target = ws.labs_dir / "p1" / "01-tiny" / "exercise.py"
+    shutil.copy(SOLUTION, target)
+    config = ws.config_path.read_text(encoding="utf-8")
+    if "current_lab" not in config:  # a top-level key, before any [table]
+        ws.config_path.write_text('current_lab = "p1-tiny"\n' + config, encoding="utf-8")
+    with BackgroundWorker(ws.socket_path):
+        probe = _quick(fixture_workspace, "--json")
+        assert probe["code"] == 0
+        loaded = set(probe["modules"])  # type: ignore[arg-type]
+        heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY)
+        assert not heavy, f"the quick path imported {heavy[:8]}"
+        saved = json.loads((ws.results_dir / "p1-tiny.json").read_text(encoding="utf-8"))
+        assert saved["status"] == "passed" and saved["mode"] == "warm"
+        target.write_text("def double(x):\n    return x + 2\n\n\ndef half(x):\n    return x / 2\n")
+        assert _quick(fixture_workspace)["code"] == 1
+    with open_store(ws) as store:
+        state = store.lab_states()["p1-tiny"]
+    assert state.attempts == 2 and state.ever_passed  # the worker recorded both runs
+
+
+def test_anything_else_goes_to_the_full_cli(fixture_workspace: Path) -> None:
+    for args in (["--cold"], ["p1-ti"], ["--help"]):
+        assert _quick(fixture_workspace, *args)["code"] is None
+    # no worker running: the full CLI (which runs cold) takes the call
+    assert _quick(fixture_workspace)["code"] is None
