@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from aipath.checks.compare import _to_array
+from aipath.checks.compare import _index, _to_array
 from aipath.checks.failure import fail
 from aipath.checks.failure import fmt as _fmt
 
@@ -62,7 +62,7 @@ def gradient_check(
         if ratio is not None:
             clue = f" Yours is {_fmt(ratio)} × the numerical gradient everywhere: a constant factor (1/n, ½, 2) is off."
     fail(
-        f"{name} relative error {rel:.3g} (must be ≤ {tol:g}); worst at index {worst}: "
+        f"{name} relative error {rel:.3g} (must be ≤ {tol:g}); worst at {name}[{_index(worst)}]: "
         f"yours {_fmt(got[worst])}, numerical {_fmt(numeric[worst])}.{clue}"
     )
 

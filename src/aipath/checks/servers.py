@@ -84,7 +84,14 @@ def serve_app(
         lifespan="auto",
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="lab-uvicorn", daemon=True)
+
+    def run() -> None:
+        # uvicorn ends a failed startup with sys.exit(3) after logging why; in this thread that
+        # only means "not started", which the loop below reports.
+        with contextlib.suppress(SystemExit):
+            server.run()
+
+    thread = threading.Thread(target=run, name="lab-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout
     while not server.started:

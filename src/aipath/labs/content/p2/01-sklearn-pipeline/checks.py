@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from aipath.checks import (
+    LEARNER_ERRORS,
     assert_array,
     assert_close,
     assert_frame,
@@ -173,7 +174,7 @@ def test_make_pipeline_handles_missing_and_unseen(learner):
     )[FEATURES]
     try:
         predicted = np.asarray(pipe.predict(odd))
-    except _LEARNER_ERRORS as exc:
+    except LEARNER_ERRORS as exc:
         fail(
             f"predict() on a passenger with a missing age and a class never seen in training "
             f"('crew') raised {type(exc).__name__}: {str(exc)[:200]}. Impute inside the "

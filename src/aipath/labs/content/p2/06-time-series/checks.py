@@ -596,7 +596,6 @@ def _learner_forecast(learner: Any, number: int) -> Any:
 @pytest.mark.task(5)
 def test_forecast_index(learner):
     co2 = _co2()
-    history = co2.iloc[:-HORIZON]
     got = _series_or_fail(_learner_forecast(learner, 0), "forecast(history, 24)")
     want_index = co2.index[-HORIZON:]
     if len(got) != HORIZON:
@@ -653,7 +652,6 @@ def _other_future(series: pd.Series) -> pd.Series:
 
 @pytest.mark.task(5)
 def test_backtest_does_not_look_ahead(learner):
-    co2 = _co2()
     base = _backtest(learner)
     other = _backtest(learner, other_future=True)
     if np.allclose(
