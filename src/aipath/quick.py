@@ -151,6 +151,57 @@ def quick_check(args: list[str]) -> int | None:
     return 0 if result.get("status") == "passed" else 1
 
 
+def _help_cache() -> Path:
+    """Where `aipath --help` is kept, keyed by everything that shapes it.
+
+    The key covers the version, every command module's size and modification time and the
+    terminal width, so the cached text is always what the full CLI would print now.
+    """
+    import hashlib
+    import shutil
+
+    import aipath
+
+    root = Path(__file__).parent
+    parts = [aipath.__version__, str(shutil.get_terminal_size().columns)]
+    for path in sorted([root / "cli.py", *(root / "commands").glob("*.py")]):
+        stat = path.stat()
+        parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "aipath" / f"help-{key}.txt"
+
+
+def quick_help() -> bool:
+    """Print `aipath --help` from the cache, rendering it once with the full CLI on a miss."""
+    cache = _help_cache()
+    try:
+        sys.stdout.write(cache.read_text(encoding="utf-8"))
+        return True
+    except OSError:
+        pass
+    from typer.testing import CliRunner
+
+    from aipath.cli import app
+
+    result = CliRunner().invoke(app, ["--help"], terminal_width=_terminal_width())
+    if result.exit_code != 0 or not result.output.strip():
+        return False
+    sys.stdout.write(result.output)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(result.output, encoding="utf-8")
+    except OSError:
+        pass  # no cache folder: the next --help renders again
+    return True
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
 def main() -> None:
     """Console-script entry point: the quick path when it applies, else the full CLI."""
     args = sys.argv[1:]
@@ -158,6 +209,8 @@ def main() -> None:
         code = quick_check(args[1:])
         if code is not None:
             sys.exit(code)
+    elif args in (["--help"], ["-h"]) and quick_help():
+        sys.exit(0)
     from aipath.cli import main as full_main
 
     full_main()

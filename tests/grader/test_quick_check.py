@@ -67,3 +67,24 @@ def test_anything_else_goes_to_the_full_cli(fixture_workspace: Path) -> None:
         assert _quick(fixture_workspace, *args)["code"] is None
     # no worker running: the full CLI (which runs cold) takes the call
     assert _quick(fixture_workspace)["code"] is None
+
+
+def test_help_is_rendered_once_then_read_from_the_cache(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "100"}
+
+    def help_text() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "aipath", "--help"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = help_text()
+    assert "Usage: aipath" in first and "check" in first
+    cached = list((tmp_path / "aipath").glob("help-*.txt"))
+    assert len(cached) == 1
+    assert help_text() == first
