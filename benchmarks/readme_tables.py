@@ -11,14 +11,22 @@ RESULTS = Path(__file__).parent / "results.json"
 
 def checks(data: dict[str, Any]) -> str:
     rows = [
-        "| lab | warm check (forked child) | `aipath check` with a worker | cold `python -m pytest` "
-        "| worker ÷ cold |",
-        "|---|---|---|---|---|",
+        "| lab | warm check (forked child) | `aipath check` with a worker | ÷ warm "
+        "| `aipath check --cold` | cold `python -m pytest` | worker ÷ cold |",
+        "|---|---|---|---|---|---|---|",
     ]
     for lab in data["labs"]:
         rows.append(
             f"| {lab['lab']} | {lab['warm_median_s']:.3f} s | {lab['cli_worker_median_s']:.3f} s "
+            f"| {lab.get('cli_worker_over_warm', 0):.2f} | {lab.get('cli_cold_median_s', 0):.3f} s "
             f"| {lab['cold_pytest_median_s']:.3f} s | {lab['cli_over_cold']:.2f} |"
+        )
+    startup = data.get("startup")
+    if startup:
+        rows.append("")
+        rows.append(
+            f"CLI start-up: `aipath --help` {startup['help_median_s']:.3f} s (cached help); "
+            f"`aipath list --help` {startup['full_cli_median_s']:.3f} s (the full CLI)."
         )
     return "\n".join(rows)
 

@@ -66,8 +66,18 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
             timeout=600,
         )
 
-    cli()
+    cli()  # the full CLI makes it the current lab; later calls take the quick path
     cli_median, _ = _median(cli, runs)
+
+    def cli_cold() -> None:
+        subprocess.run(
+            [exe, "check", lab.id, "--json", "--cold", "-w", str(ws.root)],
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
+
+    cli_cold_median, _ = _median(cli_cold, max(3, runs // 3))
 
     env = {
         **os.environ,
@@ -106,6 +116,8 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         "runs": runs,
         "warm_median_s": round(warm_median, 4),
         "cli_worker_median_s": round(cli_median, 4),
+        "cli_worker_over_warm": round(cli_median / warm_median, 2),
+        "cli_cold_median_s": round(cli_cold_median, 4),
         "cold_pytest_median_s": round(cold_median, 4),
         "cli_over_cold": round(cli_median / cold_median, 3),
     }
@@ -127,9 +139,23 @@ def run_check_bench(runs: int = 10) -> dict[str, Any]:
         preload([lab.source_dir for lab in chosen])
         with BackgroundWorker(ws.socket_path):
             labs = [bench_lab(ws, lab, runs) for lab in chosen]
+        startup = _startup(runs)
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
-    return {"labs": labs, "cpu_count": os.cpu_count()}
+    return {"labs": labs, "startup": startup, "cpu_count": os.cpu_count()}
+
+
+def _startup(runs: int) -> dict[str, float]:
+    """`aipath --help` (the cached help) and `aipath list --help` (the full CLI starting)."""
+    exe = _aipath_exe()
+
+    def run(*args: str) -> Callable[[], None]:
+        return lambda: subprocess.run([exe, *args], check=False, capture_output=True, timeout=120)
+
+    run("--help")()  # fills the help cache
+    help_median, _ = _median(run("--help"), runs)
+    full_median, _ = _median(run("list", "--help"), runs)
+    return {"help_median_s": round(help_median, 4), "full_cli_median_s": round(full_median, 4)}
 
 
 def run_lab_times(runs: int = 3) -> dict[str, Any]:
