@@ -149,7 +149,7 @@ def _startup(runs: int) -> dict[str, float]:
     """`aipath --help` (the cached help) and `aipath list --help` (the full CLI starting)."""
     exe = _aipath_exe()
 
-    def run(*args: str) -> Callable[[], None]:
+    def run(*args: str) -> Callable[[], object]:
         return lambda: subprocess.run([exe, *args], check=False, capture_output=True, timeout=120)
 
     run("--help")()  # fills the help cache
