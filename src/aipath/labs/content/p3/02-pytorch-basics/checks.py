@@ -135,7 +135,7 @@ def _number(value: Any, name: str, *, graph_clue: str = "") -> float:
         if value.requires_grad:
             fail(
                 f"{name} is a torch.Tensor that requires grad, not a float: it is still attached "
-                f"to the autograd graph{graph_clue}. Convert each batch's value with `.item()`"
+                f"to the autograd graph{graph_clue}. Turn each loss into a float with `.item()` before adding it up"
             )
         fail(
             f"{name} is a torch.Tensor ({value!r}), not a Python float: `.item()` is missing "
