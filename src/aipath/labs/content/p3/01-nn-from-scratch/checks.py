@@ -403,6 +403,12 @@ def test_softmax_cross_entropy(learner, rng):
         2,
     )
     want, grad, probs = ref_ce(logits, y)
+    column_max = (
+        "each column's max subtracted (logits.max(axis=0), a max over the batch) instead of each "
+        "row's: softmax is unchanged only when one number is subtracted from a whole row, so "
+        "subtract logits.max(axis=1, keepdims=True)"
+    )
+    col_loss, col_grad, _ = ref_ce(logits - logits.max(axis=0, keepdims=True), y)
     assert_close(
         loss,
         want,
@@ -411,8 +417,11 @@ def test_softmax_cross_entropy(learner, rng):
         mistakes={
             f"the sum over the batch: the loss is the mean over the N = {n} rows": want * n,
             "the cross-entropy without its minus sign": -want,
+            column_max: col_loss,
         },
     )
+    every_row = probs.copy()
+    every_row[:, y] -= 1.0
     check_backward(
         dlogits,
         lambda v: ref_ce(v, y)[0],
@@ -427,6 +436,10 @@ def test_softmax_cross_entropy(learner, rng):
             "by N": probs,
             "the softmax probabilities / N: subtract 1 at each row's label first": probs / n,
             "a sign error: it is (softmax − one-hot) / N": -grad,
+            "1 subtracted in every row at every label's column: dlogits[:, y] -= 1 picks all "
+            "rows × the columns y. Pair each row with its own label, dlogits[np.arange(N), y] -= 1 "
+            "(or subtract a one-hot matrix)": every_row / n,
+            column_max: col_grad,
         },
     )
 
@@ -457,6 +470,17 @@ def test_softmax_cross_entropy_on_large_logits(learner, rng):
         what = f"loss {loss:g} and {bad} non-finite entries in dlogits"
         shifted = logits - logits.max(axis=1, keepdims=True)
         loss2, _d2, finite2 = run(shifted)
+        loss3, _d3, finite3 = run(shifted + 1000.0)
+        if finite2 and finite3 and math.isclose(loss3, want, rel_tol=1e-9):
+            fail(
+                f"softmax_cross_entropy on logits of size up to 2000 gives {what}, yet it gives "
+                f"the right loss {want:.6g} when every logit is shifted by the same 1000: it "
+                "handles a shift of the whole batch but not rows of very different sizes (here "
+                "from −1000 to 2000). That looks like one max subtracted for the whole batch "
+                "(logits.max() without axis=1): every row far below the largest logit underflows "
+                "to exp(−1000) = 0 in every entry, and 0 / 0 is nan. Subtract each row's own max, "
+                "logits.max(axis=1, keepdims=True)"
+            )
         if finite2 and math.isclose(loss2, want, rel_tol=1e-9):
             fail(
                 f"softmax_cross_entropy on logits of size up to 2000 gives {what}, yet on the "
@@ -482,6 +506,62 @@ def test_softmax_cross_entropy_on_large_logits(learner, rng):
             * 6
         },
     )
+    check_confidently_wrong(learner)
+
+
+def check_confidently_wrong(learner: Any) -> None:
+    """Rows whose label's logit lies far below the row's max: the right loss is large (about the
+    gap), and log(softmax) gives log(0) = inf once the label's probability underflows (a gap
+    beyond ~745 in float64); a probability clipped or padded with ε caps the loss at −log ε."""
+    n, c = 4, 10
+
+    def case(gap: float) -> tuple[np.ndarray, np.ndarray, float]:
+        logits = 3.0 * np.random.default_rng(11).normal(size=(n, c))
+        y = np.arange(n) % c
+        others = np.where(np.eye(c, dtype=bool)[y], -np.inf, logits)
+        logits[np.arange(n), y] = others.max(axis=1) - gap
+        return logits, y, ref_ce(logits, y)[0]
+
+    results = {}
+    for gap in (600.0, 900.0, 1800.0):
+        logits, y, want = case(gap)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss, _dlogits = unpack(
+                learner.softmax_cross_entropy(logits.copy(), y.copy()),
+                "softmax_cross_entropy(logits, y)",
+                "(loss, dlogits)",
+                2,
+            )
+        results[gap] = (float(assert_returned(loss, "loss")), want)
+    where = "rows whose label's logit is {gap:g} below the row's max"
+    for gap, (loss, want) in results.items():
+        if math.isclose(loss, want, rel_tol=1e-9):
+            continue
+        low_ok = math.isclose(*results[600.0], rel_tol=1e-9)
+        if math.isinf(loss) and low_ok:
+            fail(
+                f"the loss for {where.format(gap=gap)} is {loss:g}; expected {want:.6g}. It is "
+                "right for a gap of 600 and infinite beyond: that looks like log(softmax), the "
+                "log of a probability that underflowed to 0 (exp(−745) is 0 in float64). "
+                "Compute log p = shifted − log Σ exp(shifted) directly and take −log p at the "
+                "label, never the log of p itself"
+            )
+        capped = results[1800.0][0]
+        if (
+            math.isfinite(loss)
+            and loss < want
+            and math.isclose(results[900.0][0], capped, rel_tol=1e-6)
+        ):
+            fail(
+                f"the loss for {where.format(gap=gap)} is {loss:.6g}; expected {want:.6g}. It "
+                f"is {capped:.6g} for a gap of 900 and of 1800 alike: the loss is capped, as "
+                "when the probability is clipped or padded with a small ε before the log "
+                f"(−log ε = {capped:.3g}, e.g. np.log(p + 1e-12) or np.clip). A confidently wrong "
+                "prediction must cost its full loss: compute log p = shifted − log Σ exp(shifted) "
+                "directly"
+            )
+        assert_close(loss, want, name=f"the loss for {where.format(gap=gap)}", rtol=1e-9)
 
 
 # ----- task 3: the network ----------------------------------------------------------------------
@@ -635,6 +715,14 @@ def test_loss_and_grads(learner, learner_file, rng, sizes):
     relu_last = (
         "a ReLU after the last affine layer too: the logits go to the softmax as they are, no ReLU"
     )
+    two_layers = {}
+    if len(sizes) > 3:
+        first_two = {k: params[k] for k in ("W1", "b1", "W2", "b2")}
+        two_layers[
+            f"the loss of the first two layers only (W1, W2): these params have L = "
+            f"len(params) // 2 = {len(sizes) - 1} affine layers; loop over all of them instead "
+            "of naming W1 and W2"
+        ] = ref_loss(first_two, X, y)
     assert_close(
         loss,
         ref_loss(params, X, y),
@@ -643,6 +731,7 @@ def test_loss_and_grads(learner, learner_file, rng, sizes):
         mistakes={
             f"the summed loss: it is the mean over the N = {n} samples": ref_loss(params, X, y) * n,
             relu_last: ref_loss(params, X, y, relu_last=True),
+            **two_layers,
         },
     )
     if not isinstance(grads, dict) or sorted(grads) != sorted(params):
@@ -725,6 +814,15 @@ def momentum_runs(p0, grads, lr, mu):
         "a step up the gradient (a sign error): v ← momentum · v − lr · grad": run(
             lambda p, v, g: (p + (mu * v + lr * g), mu * v + lr * g)
         ),
+        "the dampened form v ← momentum · v + (1 − momentum) · grad, p ← p − lr · v (an "
+        "exponential average of the gradients, as in Adam's first moment): every step is "
+        "(1 − momentum) times too small. Here the gradient enters undamped: v ← momentum · v "
+        "− lr · grad, p ← p + v": run(
+            lambda p, v, g: (
+                p - lr * (mu * v + (1 - mu) * g),
+                mu * v + (1 - mu) * g,
+            )
+        ),
     }
 
 
@@ -761,9 +859,9 @@ def test_sgd_momentum_step(learner, rng):
 
 
 # ----- task 5: mini-batches ---------------------------------------------------------------------
-def batch_case() -> tuple[np.ndarray, np.ndarray]:
-    """23 samples whose first feature is twice their label: a pair shows where it came from."""
-    ids = np.arange(23)
+def batch_case(n: int = 23) -> tuple[np.ndarray, np.ndarray]:
+    """n samples whose first feature is twice their label: a pair shows where it came from."""
+    ids = np.arange(n)
     return np.column_stack([2.0 * ids, 2.0 * ids + 1.0]), ids.copy()
 
 
@@ -827,6 +925,17 @@ def test_minibatches_cover_every_sample_once(learner):
             "23: some came twice, others never (drawn with replacement?). Use "
             "rng.permutation(len(X))"
         )
+    X, y = batch_case(20)
+    what = "iterate_minibatches(X, y, 5, rng) on 20 samples"
+    sizes = [len(yb) for _, yb in collect(learner, X, y, 5, np.random.default_rng(0), what)]
+    if sizes != [5, 5, 5, 5]:
+        if sizes[:4] == [5, 5, 5, 5] and all(s == 0 for s in sizes[4:]):
+            fail(
+                f"{what} yielded batches of sizes {sizes}: an empty batch at the end when "
+                "batch_size divides the number of samples (N // batch_size + 1 batches?). There "
+                "are ceil(N / batch_size) batches: for start in range(0, N, batch_size)"
+            )
+        fail(f"{what} yielded batches of sizes {sizes}; expected [5, 5, 5, 5]")
 
 
 @pytest.mark.task(5)
@@ -914,6 +1023,14 @@ def test_standardize(learner, rng):
             f"{tiny}. A held-out value in such a feature must not blow up: divide by 1 where the "
             "training std is 0"
         )
+    centred = X_other[:, 2] - X_train[:, 2].mean()
+    if np.all(b[:, 2] == 0) and np.any(np.abs(centred) > 1e-6):
+        fail(
+            "feature 2 is constant in X_train (std 0), and standardize set it to 0 in X_other "
+            f"too, where it varies (X_other[0, 2] − the training mean is {centred[0]:.6g}): such "
+            "a feature is only centred — subtract the training mean and divide by 1 — so a "
+            "held-out value that differs from the training constant is kept"
+        )
     mean = X_train.mean(axis=0)
     for ddof in (0, 1):
         std = X_train.std(axis=0, ddof=ddof)
@@ -926,6 +1043,10 @@ def test_standardize(learner, rng):
     own_std = np.where(X_other.std(axis=0) > 0, X_other.std(axis=0), 1.0)
     both = np.vstack([X_train, X_other])
     both_std = np.where(both.std(axis=0) > 0, both.std(axis=0), 1.0)
+    row_std = X_train.std(axis=1, keepdims=True)
+    per_sample = (X_train - X_train.mean(axis=1, keepdims=True)) / np.where(
+        row_std > 0, row_std, 1.0
+    )
     assert_array(
         a,
         (X_train - mean) / std,
@@ -935,6 +1056,9 @@ def test_standardize(learner, rng):
         mistakes={
             "statistics of X_train and X_other together: the held-out rows leak into the scaling; "
             "use the training mean and std only": (X_train - both.mean(axis=0)) / both_std,
+            "each sample (row) scaled by its own mean and std, axis=1: standardize each "
+            "feature (column) over the training set, X_train.mean(axis=0) and "
+            "X_train.std(axis=0)": per_sample,
         },
     )
     assert_array(
@@ -971,9 +1095,20 @@ def test_train_epoch_reshuffles_every_epoch(learner, monkeypatch):
             yield X_batch, y_batch
 
     monkeypatch.setattr(learner, "iterate_minibatches", watched)
+    real_loss_and_grads = learner.loss_and_grads
+    batch_losses: list[list[Any]] = []
+
+    def watched_loss(*args, **kwargs):
+        result = real_loss_and_grads(*args, **kwargs)
+        if isinstance(result, tuple | list) and len(result) == 2 and batch_losses:
+            batch_losses[-1].append(result[0])
+        return result
+
+    monkeypatch.setattr(learner, "loss_and_grads", watched_loss)
     losses = []
     rng = np.random.default_rng(5)
     for epoch in range(2):
+        batch_losses.append([])
         loss = learner.train_epoch(params, velocity, X.copy(), y.copy(), **TRAIN, rng=rng)
         losses.append(loss)
         if epoch == 0:
@@ -1033,6 +1168,44 @@ def test_train_epoch_reshuffles_every_epoch(learner, monkeypatch):
             "draw a new permutation from it on every call (a generator made with a fixed seed "
             "inside train_epoch repeats the same order every epoch)"
         )
+    for epoch, (loss, seen_losses, seen) in enumerate(
+        zip(losses, batch_losses, calls, strict=True), start=1
+    ):
+        check_epoch_loss(float(loss), seen_losses, [len(b) for b in seen], epoch)
+
+
+def check_epoch_loss(value: float, seen_losses: list[Any], sizes: list[int], epoch: int) -> None:
+    """train_epoch's return against the losses its loss_and_grads calls gave in that epoch: their
+    mean (or the mean weighted by batch size, the mean over the samples). Compared only when
+    there was one loss_and_grads call per mini-batch."""
+    try:
+        batch = [float(v) for v in seen_losses]
+    except (TypeError, ValueError):
+        return
+    if not batch or len(batch) != len(sizes):
+        return
+    plain = float(np.mean(batch))
+    weighted = float(np.average(batch, weights=sizes))
+    if any(math.isclose(value, m, rel_tol=1e-6) for m in (plain, weighted)):
+        return
+    assert_close(
+        value,
+        plain,
+        name=(
+            f"train_epoch's return value in epoch {epoch} (the mean of the {len(batch)} batch "
+            "losses its loss_and_grads calls gave)"
+        ),
+        rtol=1e-6,
+        mistakes={
+            "the loss of the last batch only: average the losses of all the epoch's batches": (
+                batch[-1]
+            ),
+            "the loss of the first batch only: average the losses of all the epoch's batches": (
+                batch[0]
+            ),
+            "the sum of the batch losses: return their mean": float(np.sum(batch)),
+        },
+    )
 
 
 def hidden_twins(params: dict[str, np.ndarray]) -> str | None:

@@ -12,12 +12,14 @@ outputs of the known mistakes are computed on the same input and a match is name
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import pytest
 import torch
@@ -97,22 +99,28 @@ def variant_cell(
     update: str = "f*c+i*g",
     biases: str = "both",
     output_from_old_c: bool = False,
+    forget_shift: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An LSTM step with one part changed: what a known mistake computes on the same input."""
     with torch.no_grad():
         pre = x @ params["weight_ih"].T + h @ params["weight_hh"].T
-        if biases in ("both", "ih"):
+        if biases in ("both", "ih", "ih twice"):
             pre = pre + params["bias_ih"]
-        if biases in ("both", "hh"):
+        if biases in ("both", "hh", "hh twice"):
+            pre = pre + params["bias_hh"]
+        if biases == "ih twice":
+            pre = pre + params["bias_ih"]
+        if biases == "hh twice":
             pre = pre + params["bias_hh"]
         chunks = dict(zip(order, pre.chunk(4, dim=1), strict=True))
-        i, f, o = gate(chunks["i"]), gate(chunks["f"]), gate(chunks["o"])
+        i, f, o = gate(chunks["i"]), gate(chunks["f"] + forget_shift), gate(chunks["o"])
         g = candidate(chunks["g"])
         c_next = {
             "f*c+i*g": lambda: f * c + i * g,
             "f*c+g": lambda: f * c + g,
             "c+i*g": lambda: c + i * g,
             "i*c+f*g": lambda: i * c + f * g,
+            "f*c+(1-f)*g": lambda: f * c + (1 - f) * g,
         }[update]()
         source = c if output_from_old_c else c_next
         h_next = o * (squash(source) if squash is not None else source)
@@ -149,9 +157,8 @@ def cell_mistakes(
             "h = o · sigmoid(c): the cell output takes tanh, h = o · tanh(c_new)": v(
                 squash=torch.sigmoid
             ),
-            "h computed from the old cell state: h = o · tanh(c_new), with the c just updated": v(
-                output_from_old_c=True
-            ),
+            "h computed from the old cell state, o · tanh(c): the read-out takes the c just "
+            "updated, h = o · tanh(c_new)": v(output_from_old_c=True),
             "c = f · c + g, without the input gate: c_new = f · c + i · g": v(update="f*c+g"),
             "c = c + i · g, without the forget gate: c_new = f · c + i · g": v(update="c+i*g"),
             "the input and forget gates swapped (the blocks read as f, i, g, o, or c = i · c + "
@@ -164,6 +171,15 @@ def cell_mistakes(
                 biases="hh"
             ),
             "no bias at all: both biases go into the gates": v(biases="none"),
+            "bias_ih added twice and bias_hh not at all: the gates take x Wᵢₕᵀ + bᵢₕ + h Wₕₕᵀ "
+            "+ bₕₕ": v(biases="ih twice"),
+            "bias_hh added twice and bias_ih not at all: the gates take x Wᵢₕᵀ + bᵢₕ + h Wₕₕᵀ "
+            "+ bₕₕ": v(biases="hh twice"),
+            "c = f · c + (1 − f) · g, the forget gate coupled to the input (as in a GRU): the "
+            "LSTM has its own input gate, c_new = f · c + i · g": v(update="f*c+(1-f)*g"),
+            "1 added to the forget gate's pre-activation, sigmoid(f + 1): the forget-bias trick "
+            "belongs in the initial bias_hh/bias_ih of a model, not in the cell's equations — the "
+            "cell adds only the given biases": v(forget_shift=1.0),
             "the state read as (c, h): it is (h, c), hidden state first": lambda: variant_cell(
                 x, c, h, params
             ),
@@ -386,12 +402,64 @@ def run_model(
     return logits, (h, c)
 
 
+def check_time_first_layout(
+    model: nn.Module, tokens: torch.Tensor, logits: torch.Tensor, label: str, vocab: int, hidden: int
+) -> None:
+    """Name the (T, B, ·) → (B, T, ·) reshape: the batch's logits are its rows' own, scrambled.
+
+    Each row is run alone (a batch of one cannot be scrambled); when the batch's logits differ
+    from those rows but equal them laid out time-first and reshaped, that is what happened.
+    """
+    batch, steps = tokens.shape
+    with torch.no_grad():
+        rows = torch.cat(
+            [
+                run_model(model, tokens[b : b + 1], None, f"model(tokens[{b}:{b + 1}], None)",
+                          vocab, hidden)[0]
+                for b in range(batch)
+            ]
+        )
+        got = logits.detach()
+        if torch.allclose(got, rows, rtol=1e-5, atol=1e-6):
+            return
+        scrambled = rows.transpose(0, 1).reshape(batch, steps, vocab)
+        if torch.allclose(got, scrambled, rtol=1e-5, atol=1e-6):
+            fail(
+                f"the logits of {label} are each row's own logits laid out time-first and "
+                "reshaped: the per-step outputs were stacked (T, B, H) — torch.stack(hs) or "
+                "torch.cat(hs) — and then reshaped or viewed as (B, T, H), which mixes time steps "
+                "and rows. Stack along dim=1, torch.stack(hs, dim=1), or transpose(0, 1) before "
+                "reshaping"
+            )
+
+
+def state_order_mistake(first: torch.Tensor, second: torch.Tensor) -> str:
+    """Which slot of a returned LSTM state holds c: |h| = o·|tanh(c)| < |c| at every entry."""
+    if bool((first.abs() >= second.abs()).all()) and not torch.equal(first, second):
+        return (
+            "a model that returns its state as (c, h) but reads it as (h, c): return the hidden "
+            "state first, (h, c) — the state it returned, handed back swapped, gives the right "
+            "logits"
+        )
+    if bool((second.abs() >= first.abs()).all()) and not torch.equal(first, second):
+        return (
+            "a model that reads its state as (c, h) but returns (h, c): unpack the state it is "
+            "given as h, c = state — the state it returned, handed back swapped, gives the right "
+            "logits"
+        )
+    return (
+        "a model that reads its state in another order than it returns it: both are (h, c) — "
+        "the state it returned, handed back swapped, gives the right logits"
+    )
+
+
 @pytest.mark.task(2)
 def test_char_lstm_shapes_and_parameters(learner):
     vocab, hidden, embed = 11, 8, 5
     model = make_model(learner, vocab, hidden, embed)
     tokens = torch.randint(0, vocab, (3, 7))
     logits, _state = run_model(model, tokens, None, "model(tokens (3, 7), None)", vocab, hidden)
+    check_time_first_layout(model, tokens, logits, "model(tokens (3, 7), None)", vocab, hidden)
     if logits.grad_fn is None:
         fail("the logits have no autograd history: training could not reach the parameters")
     count = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -409,18 +477,33 @@ def test_char_lstm_none_state_means_zeros(learner):
     vocab, hidden = 11, 8
     model = make_model(learner, vocab, hidden, 5)
     tokens = torch.randint(0, vocab, (3, 6))
+    earlier = torch.randint(0, vocab, (3, 4))
     with torch.no_grad():
+        # an earlier call first: None must mean zeros whatever the model ran before
+        _, before = run_model(model, earlier, None, "model(other tokens (3, 4), None)", vocab, hidden)
+        before = (before[0].clone(), before[1].clone())
         from_none, _ = run_model(model, tokens, None, "model(tokens, None)", vocab, hidden)
         zeros = (torch.zeros(3, hidden), torch.zeros(3, hidden))
         from_zeros, _ = run_model(
             model, tokens, zeros, "model(tokens, (zeros, zeros))", vocab, hidden
         )
+
+    def from_previous_state() -> torch.Tensor:
+        with torch.no_grad():
+            return run_model(model, tokens, before, "model(tokens, state)", vocab, hidden)[0]
+
     assert_tensor(
         from_none,
         from_zeros,
-        name="model(tokens, None) logits compared with model(tokens, (zeros (3, 8), zeros (3, 8)))",
+        name="model(tokens, None) logits, after an earlier call, compared with "
+        "model(tokens, (zeros (3, 8), zeros (3, 8)))",
         rtol=1e-5,
         atol=1e-6,
+        mistakes={
+            "a model that keeps its state between calls: with state=None it continued from the "
+            "state of the previous call (stored on the module?) — None means zeros; carrying the "
+            "state is the caller's job (train_tbptt hands it on)": from_previous_state,
+        },
     )
 
 
@@ -447,6 +530,19 @@ def test_char_lstm_continues_from_the_state_it_is_given(learner):
         fresh, _ = run_model(
             model, tokens[:, 5:], None, "model(tokens[:, 5:], None)", vocab, hidden
         )
+    check_time_first_layout(model, tokens, full, "model(tokens (3, 9), None)", vocab, hidden)
+
+    def swapped_state() -> torch.Tensor:
+        with torch.no_grad():
+            return run_model(
+                model,
+                tokens[:, 5:],
+                (state[1].clone(), state[0].clone()),
+                "model(tokens[:, 5:], (state[1], state[0]))",
+                vocab,
+                hidden,
+            )[0]
+
     assert_tensor(
         first,
         full[:, :5],
@@ -461,7 +557,10 @@ def test_char_lstm_continues_from_the_state_it_is_given(learner):
         "against steps 5–8 of model(tokens)",
         rtol=1e-5,
         atol=1e-6,
-        mistakes={"a model that ignores the state it is given (it starts from zeros)": fresh},
+        mistakes={
+            "a model that ignores the state it is given (it starts from zeros)": fresh,
+            state_order_mistake(state[0], state[1]): swapped_state,
+        },
     )
     assert_tensor(
         h2,
@@ -490,6 +589,7 @@ def test_char_lstm_is_causal_and_keeps_rows_apart(learner):
         base, _ = run_model(model, tokens, None, "model(tokens (4, 8), None)", vocab, hidden)
         other, _ = run_model(model, changed, None, "model(tokens (4, 8), None)", vocab, hidden)
         alone, _ = run_model(model, tokens[1:2], None, "model(tokens[1:2], None)", vocab, hidden)
+    check_time_first_layout(model, tokens, base, "model(tokens (4, 8), None)", vocab, hidden)
     moved = (base[:, :5] - other[:, :5]).abs().max().item()
     if moved > 1e-6:
         fail(
@@ -533,6 +633,7 @@ class RecordingLM(ReferenceLM):
     def __init__(self, vocab: int, hidden: int, embed: int) -> None:
         super().__init__(vocab, hidden, embed)
         self.calls: list[dict[str, Any]] = []
+        self.clip_calls: list[Any] = []  # the max_norm of each clip_grad_norm_ call (run_tbptt)
 
     def forward(self, tokens: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         record: dict[str, Any] = {"tokens": torch.as_tensor(tokens).detach().clone(), "state": None}
@@ -622,6 +723,10 @@ def test_make_streams(learner, length, batch):
             "continues chunk k": ids[: batch * per_row].reshape(per_row, batch).T.contiguous(),
             "the streams laid out (L, B), time along the rows: this lab keeps one stream per row, "
             "(B, L)": want.T.contiguous(),
+            "the leftover ids dropped at the front (the last B·L ids kept): keep the first B·L, "
+            "ids[:B·L], so that row 0 starts at the start of the text": ids[
+                length - batch * per_row :
+            ].reshape(batch, per_row),
         },
     )
 
@@ -635,12 +740,36 @@ def tbptt_case() -> tuple[RecordingLM, RecordingSGD, torch.Tensor, int]:
     return model, optimizer, streams, chunk
 
 
+def recording_clip(calls: list[Any]) -> contextlib.ExitStack:
+    """Patch clip_grad_norm_ (torch.nn.utils and its submodule) to note each max_norm it gets.
+
+    A learner's module that imported the function by name gets patched too (see run_tbptt);
+    one that clips some other way records nothing, and the values alone are judged.
+    """
+    real = torch.nn.utils.clip_grad.clip_grad_norm_
+
+    def clip_grad_norm_(parameters: Any, max_norm: Any = None, *args: Any, **kwargs: Any) -> Any:
+        calls.append(max_norm)
+        return real(parameters, max_norm, *args, **kwargs)
+
+    stack = contextlib.ExitStack()
+    for owner in (torch.nn.utils, torch.nn.utils.clip_grad):
+        stack.enter_context(mock.patch.object(owner, "clip_grad_norm_", clip_grad_norm_))
+    return stack
+
+
 def run_tbptt(
     learner: Any, max_norm: float
 ) -> tuple[RecordingLM, RecordingSGD, torch.Tensor, int, Any]:
     model, optimizer, streams, chunk = tbptt_case()
+    real = torch.nn.utils.clip_grad.clip_grad_norm_
     try:
-        losses = learner.train_tbptt(model, optimizer, streams.clone(), chunk, max_norm)
+        with recording_clip(model.clip_calls) as stack:
+            if getattr(learner, "clip_grad_norm_", None) is real:  # from torch.nn.utils import …
+                stack.enter_context(
+                    mock.patch.object(learner, "clip_grad_norm_", torch.nn.utils.clip_grad_norm_)
+                )
+            losses = learner.train_tbptt(model, optimizer, streams.clone(), chunk, max_norm)
     except NotImplementedError:
         raise
     except RuntimeError as exc:
@@ -724,6 +853,7 @@ def gradient_mistakes(
     names: list[str],
     values: list[torch.Tensor],
     tokens: torch.Tensor,
+    targets: torch.Tensor,
     state: Any,
     want: list[torch.Tensor],
     previous: list[torch.Tensor] | None,
@@ -741,6 +871,19 @@ def gradient_mistakes(
     found[
         "a summed loss (reduction='sum'): use the mean cross-entropy over the chunk's B·T positions"
     ] = lambda: [g * tokens.numel() for g in want]
+    batch, steps = targets.shape
+    mixed = (
+        "while the other stays batch-first: each logit row then meets another position's "
+        "target — flatten both the same way, logits.reshape(-1, V) and targets.reshape(-1)"
+    )
+    found["the targets flattened time-first (targets.T.reshape(-1)) " + mixed] = (
+        lambda: reference_grads(
+            reference, names, values, tokens, targets.T.reshape(batch, steps), state
+        )
+    )
+    found["the logits flattened time-first (logits.transpose(0, 1)) " + mixed] = lambda: reference_grads(
+        reference, names, values, tokens, targets.reshape(steps, batch).T, state
+    )
     return found
 
 
@@ -763,7 +906,9 @@ def test_train_tbptt_steps_on_each_chunks_gradient(learner):
         with torch.no_grad():
             params = dict(zip(names, values, strict=True))
             want_losses.append(chunk_loss(reference, params, tokens, targets, state).item())
-        candidates = gradient_mistakes(reference, names, values, tokens, state, want, previous)
+        candidates = gradient_mistakes(
+            reference, names, values, tokens, targets, state, want, previous
+        )
         grads = seen["grads"]
         for index, name in enumerate(names):
             got = grads[index]
@@ -784,6 +929,18 @@ def test_train_tbptt_steps_on_each_chunks_gradient(learner):
         previous = [g for g in grads if g is not None]
     if not isinstance(losses, list | tuple) or len(losses) != 3:
         fail(f"train_tbptt should return a list of 3 losses, one per chunk; got {losses!r:.80}")
+    for k, got in enumerate(losses):
+        if isinstance(got, torch.Tensor):
+            kept = (
+                ", and it still holds its chunk's autograd graph (a grad_fn): a list of them keeps "
+                "every chunk's graph alive"
+                if got.grad_fn is not None
+                else ""
+            )
+            fail(
+                f"the loss returned for chunk {k + 1} is a torch.Tensor, not a float{kept}. "
+                "Append loss.item()"
+            )
     for k, (got, want_loss) in enumerate(zip(losses, want_losses, strict=True)):
         assert_close(float(got), want_loss, name=f"the loss returned for chunk {k + 1}", rtol=1e-4)
 
@@ -815,6 +972,17 @@ def test_train_tbptt_clips_the_gradient_norm(learner):
     model, optimizer, streams, chunk, _losses = run_tbptt(learner, max_norm)
     names = [n for n, _ in model.named_parameters()]
     reference = ReferenceLM(13, 6, 4)
+    for given in model.clip_calls:
+        try:
+            same = math.isclose(float(given), max_norm)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            fail(
+                f"clip_grad_norm_ was called with max_norm={given!r}, but train_tbptt was given "
+                f"max_norm={max_norm}: pass the argument on, clip_grad_norm_(model.parameters(), "
+                "max_norm)"
+            )
     for k, seen in enumerate(optimizer.seen[: len(model.calls)]):
         tokens, targets, state = chunk_case(model, streams, chunk, k)
         grads = [g for g in seen["grads"] if g is not None]
@@ -840,17 +1008,24 @@ def reference_perplexity(
     streams: torch.Tensor,
     chunk: int,
     *,
-    carry: bool = True,
+    carry: str = "on",
     shifted: bool = True,
     combine: str = "exp-mean",
 ) -> float:
+    """The perplexity, or (with another ``carry``/``shifted``/``combine``) what a slip gives.
+
+    ``carry``: "on" (the state handed from chunk to chunk), "off" (every chunk from zeros),
+    "first" (every chunk after the first from the first chunk's final state).
+    """
     state = None
-    total, count, means = 0.0, 0, []
+    total, count, means, rows, steps = 0.0, 0, [], 0, 0
     with torch.no_grad():
         for start in range(0, streams.shape[1] - 1, chunk):
             targets = streams[:, start + 1 : start + 1 + chunk]
             inputs = streams[:, start : start + targets.shape[1]]
-            logits, state = model(inputs, state if carry else None)
+            logits, new_state = model(inputs, None if carry == "off" else state)
+            if carry == "on" or (carry == "first" and state is None):
+                state = new_state
             loss = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]),
                 (targets if shifted else inputs).reshape(-1),
@@ -858,6 +1033,8 @@ def reference_perplexity(
             ).item()
             total += loss
             count += targets.numel()
+            rows += targets.shape[0]
+            steps += targets.shape[1]
             means.append(loss / targets.numel())
     mean = total / count
     return {
@@ -867,6 +1044,10 @@ def reference_perplexity(
         "2**mean": lambda: 2.0**mean,
         "mean": lambda: mean,
         "mean-of-exp": lambda: sum(math.exp(m) for m in means) / len(means),
+        "sum-of-means/count": lambda: math.exp(sum(means) / count),
+        "sum/rows": lambda: math.exp(total / rows),
+        "sum/steps": lambda: math.exp(total / steps),
+        "sum/chunks": lambda: math.exp(total / len(means)),
     }[combine]()
 
 
@@ -887,8 +1068,21 @@ def perplexity_mistakes(
         "the mean of the per-chunk perplexities: take the exp once, of the mean over all "
         "characters": v(combine="mean-of-exp"),
         "the state reset to zeros at each chunk: carry it from chunk to chunk, as in training": v(
-            carry=False
+            carry="off"
         ),
+        "every chunk after the first started from the first chunk's final state: the state "
+        "was not updated from chunk to chunk — take the state each call returns, "
+        "`logits, state = model(inputs, state)`": v(carry="first"),
+        "the per-chunk mean losses added up and then divided by the number of targets: either "
+        "sum with reduction='sum' and divide by the count, or average the means — not both": v(
+            combine="sum-of-means/count"
+        ),
+        "the summed loss divided by the number of rows (B per chunk), not by the number of "
+        "predicted characters (B·T per chunk, targets.numel())": v(combine="sum/rows"),
+        "the summed loss divided by the number of time steps (T per chunk), not by the number "
+        "of predicted characters (B·T per chunk, targets.numel())": v(combine="sum/steps"),
+        "the summed loss divided by the number of chunks, not by the number of predicted "
+        "characters (B·T per chunk, targets.numel())": v(combine="sum/chunks"),
         "the inputs used as targets (not shifted by one)": v(shifted=False),
     }
 

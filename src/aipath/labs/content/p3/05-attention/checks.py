@@ -198,6 +198,11 @@ def weight_mistakes(
         found[f"scores divided by √d_v (the values' width, {d_v}) instead of √d_k ({d_k})"] = (
             lambda: ref_weights(q, k, mask, divide_by=float(d_v))
         )
+    for size, axes in wrong_axis_sizes(q, k, d_v).items():
+        found[
+            f"scores divided by √{size}, the size of {axes}, instead of √d_k = √{d_k}: d_k is the "
+            "last axis of q, q.shape[-1], whatever the leading dimensions"
+        ] = lambda size=size: ref_weights(q, k, mask, divide_by=float(size))
     if mask is not None:
         found.update(
             {
@@ -220,6 +225,26 @@ def weight_mistakes(
             }
         )
     return found
+
+
+def wrong_axis_sizes(q: torch.Tensor, k: torch.Tensor, d_v: int | None) -> dict[int, str]:
+    """Size → which axes of q and k have it, for every axis but d_k (a scale read off the wrong
+    axis). Sizes equal to d_k (indistinguishable from the right scale) or to d_v (named apart)
+    are left out."""
+    d_k = q.shape[-1]
+    leading = (
+        {0: "the batch size", 1: "the number of heads"} if q.dim() == 4 else {0: "the batch size"}
+    )
+    names: dict[int, list[str]] = {}
+    for axis in range(q.dim() - 1):
+        what = (
+            "the number of queries T_q" if axis == q.dim() - 2 else leading.get(axis, "a batch dim")
+        )
+        names.setdefault(q.shape[axis], []).append(f"q.shape[{axis}] ({what})")
+    names.setdefault(k.shape[-2], []).append("k.shape[-2] (the number of keys T_k)")
+    return {
+        size: " and of ".join(labels) for size, labels in names.items() if size not in (d_k, d_v, 1)
+    }
 
 
 def output_mistakes(
@@ -592,6 +617,14 @@ def ref_mha(query, key, value, params, num_heads, mask=None, *, variant: str = "
             return x.permute(0, 2, 3, 1).reshape(batch, t_q, width)
         return x.transpose(1, 2).reshape(batch, t_q, width)
 
+    if variant == "kv from query":
+        key = value = query
+    if variant == "v from key":
+        value = key
+    if variant == "no out bias":
+        params = {**params, "b_o": torch.zeros_like(params["b_o"])}
+    if variant == "no in biases":
+        params = {**params, **{f"b_{p}": torch.zeros_like(params[f"b_{p}"]) for p in "qkv"}}
     q, k, v = split(project(query, "q")), split(project(key, "k")), split(project(value, "v"))
     divide_by = {"scale d_model": float(width), "no scale": 1.0}.get(variant)
     heads = ref_weights(q, k, mask, divide_by=divide_by) @ v
@@ -612,12 +645,23 @@ MHA_MISTAKES = {
     "attention d_k is the width of one head, D // H",
     "no scale": "unscaled scores: divide q·kᵀ by √d_head",
     "no out proj": "the output projection (w_o, b_o) left out",
+    "no out bias": "the output bias b_o left out: the output projection is out @ w_o.T + b_o",
+    "no in biases": "the biases b_q, b_k, b_v left out of the input projections: x @ w.T + b",
+    "kv from query": "keys and values projected from `query` instead of from `key` and `value`: "
+    "in cross-attention they come from a different sequence (k = key @ w_k.T + b_k, "
+    "v = value @ w_v.T + b_v)",
+    "v from key": "values projected from `key` instead of from `value` (v = value @ w_v.T + b_v)",
     "w not transposed": "x @ w + b instead of x @ w.T + b: the weights follow nn.Linear's "
     "(out_features, in_features) layout",
 }
 
 
 def mha_mistakes(query, key, value, params, num_heads, mask):
+    skip = set()
+    if key is query:  # self-attention: these read the same tensors as the right answer
+        skip.add("kv from query")
+    if value is key:
+        skip.add("v from key")
     return {
         label: (
             lambda variant=variant: ref_mha(
@@ -625,6 +669,7 @@ def mha_mistakes(query, key, value, params, num_heads, mask):
             )
         )
         for variant, label in MHA_MISTAKES.items()
+        if variant not in skip
     }
 
 
@@ -780,6 +825,8 @@ def test_multi_head_attention_is_built_not_borrowed(learner, learner_file):
 
 # ----- task 4: sinusoidal positional encodings ---------------------------------------------------
 def ref_sinusoidal(num_positions, d_model, base, *, variant: str = "") -> torch.Tensor:
+    if variant == "base ignored":
+        base = 10000.0
     position = torch.arange(num_positions, dtype=F64)[:, None] + (1 if variant == "from 1" else 0)
     pair = torch.arange(d_model // 2, dtype=F64)
     exponent = {"i": pair / d_model}.get(variant, 2 * pair / d_model)
@@ -830,6 +877,12 @@ def test_sinusoidal_encoding_formula(learner):
             )
             for variant, label in SINUSOIDAL_MISTAKES.items()
         }
+        if base != 10000.0:
+            mistakes[f"the base argument ignored: 10000 used instead of base={base:g}"] = (
+                lambda n=num_positions, d=d_model, b=base: ref_sinusoidal(
+                    n, d, b, variant="base ignored"
+                )
+            )
         if isinstance(got, torch.Tensor) and got.is_floating_point() and got.dtype != torch.float32:
             fail(
                 f"{name} has dtype {got.dtype}; expected torch.float32, the dtype the encodings "
@@ -845,6 +898,10 @@ def ref_rope(x, positions=None, base=10000.0, *, variant: str = "") -> torch.Ten
     half = dim // 2
     if positions is None or variant == "positions ignored":
         positions = torch.arange(length)
+    if variant == "from 1":
+        positions = torch.arange(1, length + 1)
+    if variant == "base ignored":
+        base = 10000.0
     pair = torch.arange(half, dtype=F64)
     exponent = pair / dim if variant == "freq i" else 2 * pair / dim
     angle = positions.to(F64)[:, None] * base ** (-exponent)[None, :]
@@ -886,6 +943,14 @@ def rope_mistakes(x, positions, base):
     }
     if positions is None:
         found.pop(ROPE_MISTAKES["positions ignored"])
+        found[
+            "default positions counted from 1: without a positions argument the tokens are at "
+            "0, 1, …, T − 1 (torch.arange(T)), and the first one is not rotated"
+        ] = lambda: ref_rope(x, None, base, variant="from 1")
+    if base != 10000.0:
+        found[f"the base argument ignored: 10000 used instead of base={base:g}"] = lambda: ref_rope(
+            x, positions, base, variant="base ignored"
+        )
     return found
 
 
@@ -993,6 +1058,7 @@ ROPE_ATTENTION_MISTAKES = {
     "keys": "RoPE applied to only the keys: rotate both q and k",
     "none": "no RoPE at all: rotate q and k with apply_rope before the attention",
     "interleaved": INTERLEAVED,
+    "mask dropped": "the mask not passed on: rope_attention must hand its mask to attention",
 }
 
 
@@ -1005,6 +1071,8 @@ def ref_rope_attention(q, k, v, positions=None, mask=None, base=10000.0, *, vari
     rq = q if variant in ("keys", "none") else rot(q)
     rk = k if variant in ("queries", "none") else rot(k)
     rv = rot(v) if variant == "values" else v
+    if variant == "mask dropped":
+        mask = None
     return F.scaled_dot_product_attention(rq, rk, rv, attn_mask=mask)
 
 
@@ -1032,6 +1100,7 @@ def test_rope_attention_matches_reference(learner):
                     )
                 )
                 for variant, label in ROPE_ATTENTION_MISTAKES.items()
+                if mask is not None or variant != "mask dropped"
             },
             source="the reference RoPE on q and k, then F.scaled_dot_product_attention",
             note=note_on(learner, "rope_attention", ("attention", "apply_rope")),
@@ -1061,6 +1130,7 @@ def test_rope_attention_ignores_a_common_shift(learner):
         mistakes = {
             label: (lambda v_=variant: ref_rope_attention(q, k, v, variant=v_))
             for variant, label in ROPE_ATTENTION_MISTAKES.items()
+            if variant != "mask dropped"  # no mask here: it would equal the right answer
         }
         known = named(base, mistakes, 1e-5, 1e-5)
         fail(

@@ -70,7 +70,10 @@ HIDDEN = 384
 VOCAB = 30522
 LABELS = ("great", "other")
 
-# ----- no network: every name lookup and internet connection in this process is refused ---------
+# --- candidate for aipath.checks ---
+# No network: every name lookup and internet connection in this process is refused and
+# recorded (Unix sockets, which the grader may use, stay open). Useful to any lab that loads
+# models or data and must prove it works offline.
 NETWORK_ATTEMPTS: list[str] = []
 _LOOKUPS = {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"}
 
@@ -258,7 +261,9 @@ def _embedding_mistakes(texts: tuple[str, ...], size: int) -> dict[str, Any]:
     }
 
 
-# ----- watching the learner run the model -------------------------------------------------------
+# --- candidate for aipath.checks ---
+# A forward hook that records how a model was called (mode, autograd, input shape, mask),
+# keyword arguments included: p3-pytorch-basics has a positional-only cousin.
 @dataclass
 class Call:
     training: bool
@@ -340,6 +345,12 @@ def _embed(learner: Any, texts: tuple[str, ...], *, training: bool = False, **op
             **options,
         )
     model.eval()
+    if texts and not log.calls:
+        fail(
+            "embed() never ran the model it was given (no call went through its hooks): run "
+            "the model passed in as model(**batch). A model loaded inside embed() ignores the "
+            "one handed over (a fine-tuned one, say), and model.forward(...) skips the hooks"
+        )
     matrix = _as_matrix(got, "embed(...)")
     if matrix.ndim == 3 and matrix.shape[0] == len(texts) and matrix.shape[2] == HIDDEN:
         fail(
