@@ -510,9 +510,10 @@ def test_softmax_cross_entropy_on_large_logits(learner, rng):
 
 
 def check_confidently_wrong(learner: Any) -> None:
-    """Rows whose label's logit lies far below the row's max: the right loss is large (about the
-    gap), and log(softmax) gives log(0) = inf once the label's probability underflows (a gap
-    beyond ~745 in float64); a probability clipped or padded with ε caps the loss at −log ε."""
+    """Rows whose label's logit lies far below the row's max (a confident, wrong prediction): the
+    right loss is about the gap. The gaps keep the label's probability representable in float64
+    (e^−400 ≈ 2e-174), so −log(softmax) is exact here too; a probability clipped or padded with
+    ε before the log caps the loss at −log ε, the same for every gap."""
     n, c = 4, 10
 
     def case(gap: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -523,7 +524,7 @@ def check_confidently_wrong(learner: Any) -> None:
         return logits, y, ref_ce(logits, y)[0]
 
     results = {}
-    for gap in (600.0, 900.0, 1800.0):
+    for gap in (50.0, 200.0, 400.0):
         logits, y, want = case(gap)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -534,34 +535,25 @@ def check_confidently_wrong(learner: Any) -> None:
                 2,
             )
         results[gap] = (float(assert_returned(loss, "loss")), want)
-    where = "rows whose label's logit is {gap:g} below the row's max"
     for gap, (loss, want) in results.items():
         if math.isclose(loss, want, rel_tol=1e-9):
             continue
-        low_ok = math.isclose(*results[600.0], rel_tol=1e-9)
-        if math.isinf(loss) and low_ok:
-            fail(
-                f"the loss for {where.format(gap=gap)} is {loss:g}; expected {want:.6g}. It is "
-                "right for a gap of 600 and infinite beyond: that looks like log(softmax), the "
-                "log of a probability that underflowed to 0 (exp(−745) is 0 in float64). "
-                "Compute log p = shifted − log Σ exp(shifted) directly and take −log p at the "
-                "label, never the log of p itself"
-            )
-        capped = results[1800.0][0]
+        name = f"the loss for rows whose label's logit is {gap:g} below the row's max"
+        capped = results[400.0][0]
         if (
             math.isfinite(loss)
             and loss < want
-            and math.isclose(results[900.0][0], capped, rel_tol=1e-6)
+            and math.isclose(results[200.0][0], capped, rel_tol=1e-6)
         ):
             fail(
-                f"the loss for {where.format(gap=gap)} is {loss:.6g}; expected {want:.6g}. It "
-                f"is {capped:.6g} for a gap of 900 and of 1800 alike: the loss is capped, as "
-                "when the probability is clipped or padded with a small ε before the log "
-                f"(−log ε = {capped:.3g}, e.g. np.log(p + 1e-12) or np.clip). A confidently wrong "
-                "prediction must cost its full loss: compute log p = shifted − log Σ exp(shifted) "
-                "directly"
+                f"{name} is {loss:.6g}; expected {want:.6g}. It is {capped:.6g} for a gap of "
+                "200 and of 400 alike: the loss is capped, as when the probability is clipped or "
+                f"padded with a small ε before the log (−log ε = {capped:.3g}, e.g. "
+                "np.log(p + 1e-12) or np.clip), though p itself (about e^−gap) is still a "
+                "float64 number. A confidently wrong prediction must cost its full −log p: take "
+                "the log of p itself, or better, compute log p = shifted − log Σ exp(shifted)"
             )
-        assert_close(loss, want, name=f"the loss for {where.format(gap=gap)}", rtol=1e-9)
+        assert_close(loss, want, name=name, rtol=1e-9)
 
 
 # ----- task 3: the network ----------------------------------------------------------------------
