@@ -12,11 +12,12 @@ with the same budget (epochs, batch size, Adam's learning rate), and evaluated b
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import functools
 import math
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aipath.checks import (
+    CheckFailure,
     assert_tensor,
     digits,
     fail,
@@ -236,12 +238,67 @@ def args_text(**kwargs: Any) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
+def run_probing_padding(
+    func: Callable[..., Any],
+    label: str,
+    reference: Callable[..., torch.Tensor],
+    **inputs: Any,
+) -> Any:
+    """``run(func, label, **inputs)``; when it crashes on a padding that differs between H and W,
+    try the same call with (pH, pH) and with (pW, pW): if both of those match ``reference``, say
+    so, as the crash then comes from how the two paddings are applied."""
+    try:
+        return run(func, label, **inputs)
+    except CheckFailure as exc:
+        ph, pw = pair(inputs["padding"])
+        if ph == pw or " raised " not in str(exc):
+            raise
+        for same in ((ph, ph), (pw, pw)):
+            probe = clones(**(inputs | {"padding": same}))
+            try:
+                got = func(**probe)
+                want = reference(**(inputs | {"padding": same}))
+                ok = (
+                    isinstance(got, torch.Tensor)
+                    and tuple(got.shape) == tuple(want.shape)
+                    and torch.allclose(got.detach().to(want.dtype), want, rtol=RTOL, atol=ATOL)
+                )
+            except Exception:  # the probe itself failed: say nothing more
+                ok = False
+            if not ok:
+                raise
+        fail(
+            f"{exc}. The same call works with padding {(ph, ph)} and with padding {(pw, pw)}: "
+            "it breaks only when H and W get different paddings, so look at how the pair "
+            f"reaches F.pad — F.pad(x, (pw, pw, ph, ph)) pads W by pw and H by ph (its pairs "
+            "start from the last dim)"
+        )
+
+
 def pair(value: Any) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
 def out_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
+
+
+# float64 in, float64 out (tasks 1 to 3) ----------------------------------------------------
+def assert_keeps_float64(got: Any, label: str) -> None:
+    if isinstance(got, torch.Tensor) and got.dtype != torch.float64:
+        fail(
+            f"{label} returned {got.dtype} for float64 inputs: keep the input's dtype (a tensor "
+            "you create yourself, with torch.zeros, torch.full, torch.empty or torch.tensor, is "
+            "float32 unless you pass dtype=x.dtype)"
+        )
+
+
+def float64_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(300)
+    x = torch.randn(2, 3, 7, 6, generator=generator, dtype=torch.float64)
+    weight = torch.randn(4, 3, 3, 2, generator=generator, dtype=torch.float64)
+    bias = torch.randn(4, generator=generator, dtype=torch.float64)
+    return x, weight, bias
 
 
 # ----- task 1: output size and im2col ------------------------------------------------------------
@@ -257,8 +314,30 @@ SIZE_CASES = [
 ]
 
 
+# Description → a wrong formula for the output size; one is named only when the learner's function
+# agrees with it on every case of SIZE_CASES, so one coincidence does not name the wrong cause.
+SIZE_MISTAKES: dict[str, Callable[[int, int, int, int], int]] = {
+    "the +1 left out (off by one: the first position counts too, so it is "
+    "(size + 2·padding − kernel) // stride + 1)": lambda n, k, s, p: (n + 2 * p - k) // s,
+    "rounded up instead of down: a window that would run past the padded edge is "
+    "dropped, so floor (//), not ceil": lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1,
+    "the padding counted on one side only; it is added on both sides, + 2·padding": (
+        lambda n, k, s, p: (n + p - k) // s + 1
+    ),
+    "the +1 inside the division, (size + 2·padding − kernel + 1) // stride; add 1 after "
+    "dividing": lambda n, k, s, p: (n + 2 * p - k + 1) // s,
+    "the stride ignored: with stride s only every s-th position is kept": (
+        lambda n, k, s, p: n + 2 * p - k + 1
+    ),
+    "the padding ignored: p zeros are added on each side, so it is size + 2·padding": (
+        lambda n, k, s, p: (n - k) // s + 1
+    ),
+}
+
+
 @pytest.mark.task(1)
 def test_conv_output_size(learner):
+    results: list[tuple[tuple[int, int, int, int], str, int]] = []
     for size, kernel, stride, padding in SIZE_CASES:
         label = f"conv_output_size({size}, {kernel}, stride={stride}, padding={padding})"
         got = call_learner(
@@ -279,26 +358,24 @@ def test_conv_output_size(learner):
             if float(got) != want:
                 fail(f"{label} is {got!r}; expected the int {want}")
             fail(f"{label} is the float {got!r}; return the int {want} (use //)")
-        if int(got) == want:
-            continue
-        mistakes = {
-            "the +1 left out (off by one: the first position counts too, so it is "
-            "(size + 2·padding − kernel) // stride + 1)": span // stride,
-            "rounded up instead of down: a window that would run past the padded edge is "
-            "dropped, so floor (//), not ceil": -(-span // stride) + 1,
-            "the padding counted on one side only; it is added on both sides, + 2·padding": (
-                size + padding - kernel
-            )
-            // stride
-            + 1,
-            "the +1 inside the division, (size + 2·padding − kernel + 1) // stride; add 1 after "
-            "dividing": (span + 1) // stride,
-            "the stride ignored: with stride s only every s-th position is kept": span + 1,
-        }
-        clue = next((text for text, value in mistakes.items() if value == int(got)), None)
-        fail(
-            f"{label} is {int(got)}; expected {want}" + (f" — it looks like {clue}" if clue else "")
-        )
+        results.append(((size, kernel, stride, padding), label, int(got)))
+    wrong = [(case, label, got) for case, label, got in results if got != out_size(*case)]
+    if not wrong:
+        return
+    case, label, got = wrong[0]
+    clue = next(
+        (
+            text
+            for text, formula in SIZE_MISTAKES.items()
+            if all(value == formula(*args) for args, _label, value in results)
+        ),
+        None,
+    )
+    fail(
+        f"{label} is {got}; expected {out_size(*case)}"
+        + (f" — it looks like {clue}" if clue else "")
+        + (f" ({len(wrong)} of the {len(results)} cases are wrong)" if len(wrong) > 1 else "")
+    )
 
 
 # (label, x shape, weight shape, stride, padding, bias?)
@@ -332,7 +409,7 @@ def case_inputs(index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | 
 
 def im2col_mistakes(x: torch.Tensor, kernel: Any, stride: Any, padding: Any) -> dict[str, Any]:
     """Description → the columns that mistake gives on (x, kernel, stride, padding)."""
-    (kh, kw), (ph, pw) = pair(kernel), pair(padding)
+    (kh, kw), (ph, pw), (sh, sw) = pair(kernel), pair(padding), pair(stride)
     n, c = x.shape[:2]
     ref = F.unfold(x, kernel, stride=stride, padding=padding)
     rows, length = ref.shape[1:]
@@ -342,7 +419,7 @@ def im2col_mistakes(x: torch.Tensor, kernel: Any, stride: Any, padding: Any) -> 
     def unfold_padded(pad: tuple[int, ...]) -> torch.Tensor:
         return F.unfold(F.pad(x, pad), kernel, stride=stride)
 
-    return {
+    found: dict[str, Any] = {
         "padding applied to the batch and channel dims instead of H and W: F.pad's pairs run "
         "from the last dim backwards, so F.pad(x, (pw, pw, ph, ph)) pads W, then H": lambda: (
             unfold_padded((0, 0, 0, 0, ph, ph, pw, pw))
@@ -373,10 +450,24 @@ def im2col_mistakes(x: torch.Tensor, kernel: Any, stride: Any, padding: Any) -> 
         "each patch flipped (offset (kH−1−i, kW−1−j) where (i, j) belongs)": lambda: (
             ref.reshape(n, c, kh, kw, length).flip(2, 3).reshape(n, rows, length)
         ),
+        "the kernel offsets taken column by column, offset (i, j) at row c·kH·kW + j·kH + i; "
+        "F.unfold goes row by row within a patch, c·kH·kW + i·kW + j (loop over i outside, j "
+        "inside)": lambda: (
+            ref.reshape(n, c, kh, kw, length).transpose(2, 3).reshape(n, rows, length)
+        ),
         "one position short along H and W: the output size lacks its +1": lambda: ref.reshape(
             n, rows, h_out, w_out
         )[:, :, : h_out - 1, : w_out - 1].reshape(n, rows, -1),
     }
+    if sh != sw:
+        found["the stride pair read backwards, (sW, sH): a pair is (for H, for W)"] = lambda: (
+            F.unfold(x, kernel, stride=(sw, sh), padding=padding)
+        )
+    if kh != kw:
+        found["the kernel pair read backwards, (kW, kH): a pair is (for H, for W)"] = lambda: (
+            F.unfold(x, (kw, kh), stride=stride, padding=padding)
+        )
+    return found
 
 
 @pytest.mark.task(1)
@@ -395,9 +486,30 @@ def test_im2col_matches_unfold(learner, learner_file, index):
     kernel = (w_shape[2], w_shape[3]) if w_shape[2] != w_shape[3] else w_shape[2]
     settings = args_text(kernel_size=kernel, stride=stride, padding=padding)
     label = f"im2col(x {tuple(x.shape)}, {settings})"
-    got = run(learner.im2col, label, x=x, kernel_size=kernel, stride=stride, padding=padding)
+    got = run_probing_padding(
+        learner.im2col,
+        label,
+        lambda x, kernel_size, stride, padding: F.unfold(
+            x, kernel_size, stride=stride, padding=padding
+        ),
+        x=x,
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+    )
     want = F.unfold(x, kernel, stride=stride, padding=padding)
     compare(got, want, label, im2col_mistakes(x, kernel, stride, padding))
+
+
+@pytest.mark.task(1)
+def test_im2col_keeps_float64(learner):
+    seed_everything(0)
+    x, _weight, _bias = float64_inputs()
+    label = "im2col(x (2, 3, 7, 6) float64, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))"
+    got = run(learner.im2col, label, x=x, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))
+    assert_keeps_float64(got, label)
+    want = F.unfold(x, (3, 2), stride=(2, 1), padding=(1, 0))
+    compare(got, want, label, im2col_mistakes(x, (3, 2), (2, 1), (1, 0)))
 
 
 # ----- task 2: conv2d ----------------------------------------------------------------------------
@@ -405,7 +517,7 @@ def conv_mistakes(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: Any, padding: Any
 ) -> dict[str, Any]:
     """Description → the output that mistake gives on (x, weight, bias, stride, padding)."""
-    (ph, pw) = pair(padding)
+    (ph, pw), (sh, sw) = pair(padding), pair(stride)
     c_out, c_in, kh, kw = weight.shape
     ref = F.conv2d(x, weight, bias, stride, padding)
     h_out, w_out = ref.shape[2:]
@@ -439,7 +551,21 @@ def conv_mistakes(
         "one position short along H and W: the output size lacks its +1": lambda: ref[
             :, :, : h_out - 1, : w_out - 1
         ],
+        "the kernel offsets of the patch rows taken column by column (j·kH + i) while the "
+        "weight is flattened row by row (i·kW + j): im2col's row c·kH·kW + i·kW + j holds offset "
+        "(i, j), as in F.unfold": lambda: F.conv2d(
+            x, weight.reshape(c_out, c_in, kw, kh).transpose(2, 3), bias, stride, padding
+        ),
+        "the weight flattened column by column (weight.transpose(2, 3).reshape(C_out, -1)) "
+        "while the patch rows go row by row, i·kW + j: flatten it as it is, "
+        "weight.reshape(C_out, -1)": lambda: F.conv2d(
+            x, weight.transpose(2, 3).reshape(c_out, c_in, kh, kw), bias, stride, padding
+        ),
     }
+    if sh != sw:
+        found["the stride pair read backwards, (sW, sH): a pair is (for H, for W)"] = lambda: (
+            F.conv2d(x, weight, bias, (sw, sh), padding)
+        )
     if bias is not None:
         found["the bias left out"] = lambda: F.conv2d(x, weight, None, stride, padding)
         found[
@@ -467,7 +593,16 @@ def test_conv2d_matches_torch(learner, learner_file, index):
         f"bias {None if bias is None else tuple(bias.shape)}, "
         f"{args_text(stride=stride, padding=padding)})"
     )
-    got = run(learner.conv2d, label, x=x, weight=weight, bias=bias, stride=stride, padding=padding)
+    got = run_probing_padding(
+        learner.conv2d,
+        label,
+        lambda x, weight, bias, stride, padding: F.conv2d(x, weight, bias, stride, padding),
+        x=x,
+        weight=weight,
+        bias=bias,
+        stride=stride,
+        padding=padding,
+    )
     want = F.conv2d(x, weight, bias, stride, padding)
     compare(got, want, label, conv_mistakes(x, weight, bias, stride, padding))
 
@@ -518,6 +653,20 @@ def test_conv2d_gradients_match_torch(learner, learner_file):
         )
 
 
+@pytest.mark.task(2)
+def test_conv2d_keeps_float64(learner):
+    seed_everything(0)
+    x, weight, bias = float64_inputs()
+    label = (
+        "conv2d(x (2, 3, 7, 6) float64, weight (4, 3, 3, 2) float64, bias (4,) float64, "
+        "stride=(2, 1), padding=(1, 0))"
+    )
+    got = run(learner.conv2d, label, x=x, weight=weight, bias=bias, stride=(2, 1), padding=(1, 0))
+    assert_keeps_float64(got, label)
+    want = F.conv2d(x, weight, bias, (2, 1), (1, 0))
+    compare(got, want, label, conv_mistakes(x, weight, bias, (2, 1), (1, 0)))
+
+
 # ----- task 3: max pooling -----------------------------------------------------------------------
 # (label, x shape, kernel_size, stride)
 POOL_CASES = [
@@ -561,9 +710,34 @@ def pool_mistakes(x: torch.Tensor, kernel: Any, stride: Any) -> dict[str, Any]:
             "the minimum of each window": lambda: -F.max_pool2d(-x, kernel, stride),
         }
     )
+    sh, sw = pair(kernel if stride is None else stride)
+    n, c = x.shape[:2]
+    found[
+        "windows that mix channels: im2col's rows are channel first, c·kH·kW + offset, so "
+        "reading them as (N, kH·kW, C, L) puts values of different channels in one window; "
+        "reshape them as (N, C, kH·kW, L), or fold C into the batch first"
+    ] = lambda: (
+        F.unfold(x, kernel, stride=(sh, sw)).reshape(n, kh * kw, c, -1).amax(1).reshape(ref.shape)
+    )
     if kh != kw:
         found["the kernel read as (kW, kH); a pair is (for H, for W)"] = lambda: F.max_pool2d(
             x, (kw, kh), stride if stride is not None else (kw, kh)
+        )
+        for side, size in (("kH×kH", kh), ("kW×kW", kw)):
+            square = (size, size)
+            text = (
+                f"a square {side} window for a {kh}×{kw} kernel: use both sizes of the pair, "
+                "kH for the height and kW for the width"
+            )
+            found[text] = lambda sq=square: F.max_pool2d(
+                x, sq, stride if stride is not None else sq
+            )
+            found[text + " (the stride was read from the pair)"] = lambda sq=square: F.max_pool2d(
+                x, sq, (sh, sw)
+            )
+    if sh != sw:
+        found["the stride pair read backwards, (sW, sH): a pair is (for H, for W)"] = lambda: (
+            F.max_pool2d(x, kernel, (sw, sh))
         )
     return found
 
@@ -591,6 +765,16 @@ def test_max_pool2d_matches_torch(learner, learner_file, index):
         got = run(learner.max_pool2d, label, x=x, kernel_size=kernel, stride=stride)
     want = F.max_pool2d(x, kernel, stride)
     compare(got, want, label, pool_mistakes(x, kernel, stride))
+
+
+@pytest.mark.task(3)
+def test_max_pool2d_keeps_float64(learner):
+    seed_everything(0)
+    x = float64_inputs()[0] - 0.8
+    label = "max_pool2d(x (2, 3, 7, 6) float64, kernel_size=(3, 2), stride=(2, 1))"
+    got = run(learner.max_pool2d, label, x=x, kernel_size=(3, 2), stride=(2, 1))
+    assert_keeps_float64(got, label)
+    compare(got, F.max_pool2d(x, (3, 2), (2, 1)), label, pool_mistakes(x, (3, 2), (2, 1)))
 
 
 # ----- task 4: the residual block ----------------------------------------------------------------
@@ -625,6 +809,11 @@ def make_block(learner: Any, channels: int) -> nn.Module:
             )
         if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
             fail(f"{label}.{name} should be a plain Conv2d (groups=1, dilation=1, zero padding)")
+        if conv.bias is not None:
+            fail(
+                f"{label}.{name} has a bias: the task asks for bias=False — the batch norm right "
+                "after it has its own shift (β), which makes a bias redundant"
+            )
     for name in ("bn1", "bn2"):
         bn = getattr(block, name)
         if not isinstance(bn, nn.BatchNorm2d):
@@ -694,6 +883,17 @@ def block_reference(
             ),
             "conv1 used in both places (conv2 never used)": lambda: F.relu(
                 norm(conv(h, w1, b1), block.bn2) + x
+            ),
+            "the ReLU before bn1 (conv1 → ReLU → bn1); the order is conv1 → bn1 → ReLU": lambda: (
+                F.relu(norm(conv(norm(F.relu(conv(x, w1, b1)), block.bn1), w2, b2), block.bn2) + x)
+            ),
+            "a ReLU between conv2 and bn2; the second convolution goes straight into bn2, and the "
+            "only ReLU after it comes after adding x": lambda: F.relu(
+                norm(F.relu(conv(h, w2, b2)), block.bn2) + x
+            ),
+            "a ReLU after bn2 as well as after the addition, ReLU(ReLU(bn2(...)) + x); the "
+            "branch ends with bn2, then x is added, then the one last ReLU": lambda: F.relu(
+                F.relu(branch) + x
             ),
             "batch norm before each convolution (bn → conv) instead of after it (conv → bn)": (
                 lambda: F.relu(
@@ -840,27 +1040,98 @@ def build(learner: Any) -> nn.Module:
     return model
 
 
+# --- candidate for aipath.checks ---------------------------------------------------------------
+class TrainingRecord:
+    """What a learner's training loop did, seen from outside: the optimizers it created (class
+    name and learning rate), every forward pass of the model (training mode, grad enabled, the
+    input batch) and every cross-entropy it computed (value, batch size, reduction)."""
+
+    def __init__(self) -> None:
+        self.optimizers: list[tuple[str, Any]] = []
+        self.forwards: list[tuple[bool, bool, torch.Tensor]] = []
+        self.losses: list[tuple[float, int, str | None, bool]] = []
+
+    @contextlib.contextmanager
+    def watching(self, model: nn.Module) -> Iterator[None]:
+        record = self
+        original_init = torch.optim.Optimizer.__init__
+        original_ce = F.cross_entropy
+
+        def init(opt: Any, params: Any, defaults: dict[str, Any], *args: Any, **kw: Any) -> None:
+            record.optimizers.append((type(opt).__name__, dict(defaults).get("lr")))
+            original_init(opt, params, defaults, *args, **kw)
+
+        def cross_entropy(input: Any, target: Any, *args: Any, **kw: Any) -> Any:
+            loss = original_ce(input, target, *args, **kw)
+            reduction = None if args else kw.get("reduction", "mean")
+            with contextlib.suppress(Exception):  # an unusual loss: record nothing
+                record.losses.append(
+                    (
+                        float(loss.detach().double().sum() if reduction == "none" else loss),
+                        len(target),
+                        reduction,
+                        torch.is_grad_enabled(),
+                    )
+                )
+            return loss
+
+        def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            if args and isinstance(args[0], torch.Tensor):
+                batch = args[0].detach().clone()
+                record.forwards.append((module.training, torch.is_grad_enabled(), batch))
+
+        handle = model.register_forward_pre_hook(pre_hook)
+        torch.optim.Optimizer.__init__ = init  # type: ignore[method-assign]
+        F.cross_entropy = cross_entropy
+        try:
+            yield
+        finally:
+            torch.optim.Optimizer.__init__ = original_init  # type: ignore[method-assign]
+            F.cross_entropy = original_ce
+            handle.remove()
+
+    def epochs_of(self, items: list[Any], rows: Callable[[Any], int], n: int) -> list[list[Any]]:
+        """``items`` cut into consecutive groups of exactly ``n`` rows; [] when they do not cut."""
+        groups: list[list[Any]] = [[]]
+        seen = 0
+        for item in items:
+            groups[-1].append(item)
+            seen += rows(item)
+            if seen == n:
+                groups.append([])
+                seen = 0
+            elif seen > n:
+                return []
+        return groups[:-1] if seen == 0 else []
+
+
 @functools.lru_cache(maxsize=1)
-def trained(learner: Any) -> tuple[nn.Module, Any]:
-    """The learner's model after the learner's train() on the split, with the returned losses."""
+def trained(learner: Any) -> tuple[nn.Module, Any, TrainingRecord]:
+    """The learner's model after the learner's train() on the split, with the returned losses.
+
+    The model is handed over in evaluation mode, as accuracy() leaves it: train() must switch it
+    to training mode itself (model.train() at the start of each epoch)."""
     seed_everything(0)
     train_x, train_y, _test_x, _test_y = digit_split()
     model = build(learner)
+    model.eval()
     label = (
         f"train(model, images (500, 1, 8, 8), labels (500,), epochs={EPOCHS}, "
         f"batch_size={BATCH}, lr={LR})"
     )
-    losses = call_learner(
-        learner.train,
-        label,
-        model,
-        train_x.clone(),
-        train_y.clone(),
-        epochs=EPOCHS,
-        batch_size=BATCH,
-        lr=LR,
-    )
-    return model, losses
+    record = TrainingRecord()
+    with record.watching(model):
+        losses = call_learner(
+            learner.train,
+            label,
+            model,
+            train_x.clone(),
+            train_y.clone(),
+            epochs=EPOCHS,
+            batch_size=BATCH,
+            lr=LR,
+        )
+    return model, losses, record
 
 
 @pytest.mark.task(5)
@@ -916,12 +1187,78 @@ def test_build_model(learner):
         )
     x = torch.randn(5, 1, 8, 8)
     model.train()
-    logits = call_learner(model, "build_model()(x (5, 1, 8, 8))", x)
+    inside = {id(m) for block in blocks for m in block.modules() if m is not block}
+    called: list[nn.Module] = []
+    kinds = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.Linear, learner.ResidualBlock)
+    handles = [
+        m.register_forward_pre_hook(lambda module, _args: called.append(module))
+        for m in model.modules()
+        if isinstance(m, kinds) and id(m) not in inside
+    ]
+    try:
+        logits = call_learner(model, "build_model()(x (5, 1, 8, 8))", x)
+    finally:
+        for handle in handles:
+            handle.remove()
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (5, 10):
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         fail(
             f"build_model() maps images (5, 1, 8, 8) to {shape}; expected logits (5, 10), one "
             "row per image"
+        )
+    check_layer_order(called, learner.ResidualBlock)
+
+
+def check_layer_order(called: list[nn.Module], block_type: type) -> None:
+    """The layers a forward pass of build_model() ran, in order, against the task's network."""
+
+    def kind(module: nn.Module) -> str:
+        return "ResidualBlock" if isinstance(module, block_type) else type(module).__name__
+
+    got = [kind(m) for m in called]
+    want = ["Conv2d", "BatchNorm2d", "ResidualBlock", "MaxPool2d", "Linear"]
+    if got != want:
+        seen = " → ".join(got) or "none of them"
+        clue = ""
+        both = "MaxPool2d" in got and "ResidualBlock" in got
+        if both and got.index("MaxPool2d") < got.index("ResidualBlock"):
+            clue = (
+                " — the MaxPool2d runs before the ResidualBlock; the task pools after it, "
+                "so the block works on the full 8×8 maps"
+            )
+        if not clue and got[:1] == ["Conv2d"] and got[1:2] != ["BatchNorm2d"]:
+            clue = (
+                " — no BatchNorm2d right after the first Conv2d: the network starts with "
+                "Conv2d → BatchNorm2d → ReLU"
+            )
+        if not clue and "MaxPool2d" not in got:
+            clue = " — no nn.MaxPool2d ran: use nn.MaxPool2d(2) after the block"
+        fail(
+            f"a forward pass of build_model() runs the layers {seen}; expected "
+            "Conv2d → BatchNorm2d → (ReLU) → ResidualBlock → MaxPool2d → (Flatten) → Linear" + clue
+        )
+    stem, _bn, _block, pool, head = called
+    shape = (stem.in_channels, stem.out_channels, stem.kernel_size, stem.padding)
+    if shape != (1, 16, (3, 3), (1, 1)) or stem.stride != (1, 1):
+        fail(
+            f"the first layer of build_model() is Conv2d({stem.in_channels}, {stem.out_channels}, "
+            f"kernel_size={stem.kernel_size}, stride={stem.stride}, padding={stem.padding}); "
+            "expected Conv2d(1, 16, 3, padding=1, bias=False)"
+        )
+    if stem.bias is not None:
+        fail(
+            "the first Conv2d of build_model() has a bias: the task asks for bias=False — the "
+            "BatchNorm2d right after it has its own shift, which makes a bias redundant"
+        )
+    if pair(pool.kernel_size) != (2, 2) or pair(pool.stride) != (2, 2):
+        fail(
+            f"build_model()'s pooling is MaxPool2d(kernel_size={pool.kernel_size}, "
+            f"stride={pool.stride}); expected MaxPool2d(2), which halves 8×8 to 4×4"
+        )
+    if (head.in_features, head.out_features) != (16 * 4 * 4, 10):
+        fail(
+            f"build_model()'s last layer is Linear({head.in_features}, {head.out_features}); "
+            "expected Linear(16·4·4 = 256, 10)"
         )
 
 
@@ -982,7 +1319,8 @@ def test_accuracy_in_evaluation_mode(learner):
         "the number of correct images, not the fraction": want * len(labels),
     }
     for text, wrong in mistakes.items():
-        if math.isclose(value, wrong, abs_tol=1e-6) and not math.isclose(wrong, want, abs_tol=1e-6):
+        close = math.isclose(value, wrong, rel_tol=1e-5, abs_tol=1e-6)
+        if close and not math.isclose(wrong, want, abs_tol=1e-6):
             fail(f"{label} is {value:.4g}, which looks like {text}; expected {want:.4g}")
     fail(
         f"{label} is {value:.4g}; expected {want:.4g} (60 of the 100 labels are the model's "
@@ -992,9 +1330,15 @@ def test_accuracy_in_evaluation_mode(learner):
 
 @pytest.mark.task(5)
 def test_train_returns_a_loss_per_epoch(learner):
-    _model, losses = trained(learner)
+    _model, losses, record = trained(learner)
     if losses is None:
         fail("train() returned None: return the list of the mean training loss of each epoch")
+    if isinstance(losses, list | tuple) and any(isinstance(v, torch.Tensor) for v in losses):
+        fail(
+            "train() returned torch.Tensor losses; return plain floats (loss.item()): a tensor "
+            "loss keeps its whole autograd graph alive, and adding them up builds an ever longer "
+            "one"
+        )
     try:
         values = [float(v) for v in losses]
     except (TypeError, ValueError, RuntimeError):
@@ -1012,11 +1356,96 @@ def test_train_returns_a_loss_per_epoch(learner):
             f"first, {values[-1]:.4g} in the last. Is optimizer.step() called after "
             "loss.backward(), and optimizer.zero_grad() before it?"
         )
+    check_epoch_means(values, record)
+
+
+def check_epoch_means(values: list[float], record: TrainingRecord) -> None:
+    """Each returned value must be its epoch's mean batch loss (plain or weighted by batch size).
+
+    Judged only when every cross-entropy train() computed could be read (with gradients, a known
+    reduction) and they cut into epochs of exactly the 500 training images."""
+    if not record.losses or any(r is None or not g for _v, _n, r, g in record.losses):
+        return
+    epochs = record.epochs_of(record.losses, lambda item: item[1], N_TRAIN)
+    if len(epochs) != len(values):
+        return
+    epoch_means = [[v / n if r in ("sum", "none") else v for v, n, r, _g in b] for b in epochs]
+    for number, (value, batches) in enumerate(zip(values, epochs, strict=True), start=1):
+        means = epoch_means[number - 1]
+        sizes = [n for _v, n, _r, _g in batches]
+        plain = sum(means) / len(means)
+        weighted = sum(m * n for m, n in zip(means, sizes, strict=True)) / sum(sizes)
+
+        def near(a: float, b: float) -> bool:
+            return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6)
+
+        if near(value, plain) or near(value, weighted):
+            continue
+        clues = {
+            "the loss of the epoch's last batch only": means[-1],
+            "the loss of the epoch's first batch only": means[0],
+            "the sum of the batch losses, not their mean": sum(means),
+        }
+        if number > 1:
+            previous = [m for earlier in epoch_means[:number] for m in earlier]
+            clues["a running mean over every batch so far, not over this epoch's"] = sum(
+                previous
+            ) / len(previous)
+        clue = next((text for text, wrong in clues.items() if near(value, wrong)), None)
+        fail(
+            f"train() returned {value:.6g} as the loss of epoch {number}"
+            + (f", which is {clue}" if clue else "")
+            + f"; the mean of that epoch's {len(means)} batch losses is {weighted:.6g} "
+            f"(weighted by batch size; {plain:.6g} unweighted). Return the mean training loss "
+            "of each epoch"
+        )
+
+
+@pytest.mark.task(5)
+def test_train_follows_the_recipe(learner):
+    """Adam with the given lr, training mode for every step, a new order every epoch."""
+    _model, _losses, record = trained(learner)
+    if record.optimizers:
+        names = [name for name, _lr in record.optimizers]
+        adams = [(name, lr) for name, lr in record.optimizers if name in ("Adam", "AdamW")]
+        if not adams:
+            fail(
+                f"train() created torch.optim.{names[0]}; the task asks for Adam: "
+                "torch.optim.Adam(model.parameters(), lr=lr)"
+            )
+        name, lr = adams[0]
+        try:
+            used = float(lr)
+        except (TypeError, ValueError, RuntimeError):
+            used = None
+        if used is not None and not math.isclose(used, LR, rel_tol=1e-6):
+            fail(
+                f"train(..., lr={LR}) created {name} with lr={used:g}: pass train's lr argument "
+                "on to the optimizer"
+            )
+    stepping = [(mode, batch) for mode, grad, batch in record.forwards if grad]
+    in_eval = sum(1 for mode, _batch in stepping if not mode)
+    if in_eval:
+        fail(
+            f"{in_eval} of the {len(stepping)} forward passes that train() ran with gradients "
+            "were in evaluation mode (the check handed train() a model in eval mode, as "
+            "accuracy() leaves it), so batch norm did not use the batch statistics nor update "
+            "its running ones: call model.train() at the start of each epoch"
+        )
+    epochs = record.epochs_of(stepping, lambda item: len(item[1]), N_TRAIN)
+    if len(epochs) == EPOCHS:
+        seen = [torch.cat([batch for _mode, batch in epoch]) for epoch in epochs]
+        if all(torch.equal(seen[0], other) for other in seen[1:]):
+            fail(
+                f"all {EPOCHS} epochs of train() fed the model the same images in the same "
+                "order: shuffle them every epoch, order = torch.randperm(N), and take the "
+                "batches from order"
+            )
 
 
 @pytest.mark.task(5)
 def test_cnn_beats_an_mlp_with_the_same_budget(learner):
-    model, _losses = trained(learner)
+    model, _losses, _record = trained(learner)
     _train_x, _train_y, test_x, test_y = digit_split()
     seed_everything(0)
     model.eval()
