@@ -13,7 +13,15 @@ against mutants) and ``aipath.checks.git`` (git without the caller's ``GIT_*`` e
 from __future__ import annotations
 
 from aipath.checks.bands import assert_beats, assert_in_band
-from aipath.checks.calls import LEARNER_ERRORS, call_learner, raised
+from aipath.checks.calls import (
+    LEARNER_ERRORS,
+    assert_unchanged,
+    call_learner,
+    call_with_inputs,
+    describe_inputs,
+    raised,
+    run_on_copies,
+)
 from aipath.checks.compare import (
     Mistakes,
     assert_array,
@@ -38,6 +46,7 @@ from aipath.checks.data import (
 )
 from aipath.checks.failure import CheckFailure, fail, fmt, none_message
 from aipath.checks.gradients import gradient_check, numerical_gradient
+from aipath.checks.models import hf_offline, minilm, minilm_path
 from aipath.checks.static import (
     called_names,
     forbid_calls,
@@ -46,7 +55,7 @@ from aipath.checks.static import (
     module_names,
     no_loops,
 )
-from aipath.checks.tensors import assert_tensor, to_numpy
+from aipath.checks.tensors import assert_tensor, tensor_mistake, to_numpy
 from aipath.checks.training import assert_reaches, run_until, seed_everything
 
 __all__ = [
@@ -64,10 +73,13 @@ __all__ = [
     "assert_shape",
     "assert_tensor",
     "assert_tuple",
+    "assert_unchanged",
     "cached",
     "call_learner",
+    "call_with_inputs",
     "called_names",
     "copied",
+    "describe_inputs",
     "digits",
     "fail",
     "fmt",
@@ -76,8 +88,11 @@ __all__ = [
     "frame_difference",
     "gradient_check",
     "help_pages",
+    "hf_offline",
     "imported_modules",
     "matching_mistake",
+    "minilm",
+    "minilm_path",
     "mistake_table",
     "module_names",
     "no_loops",
@@ -86,8 +101,10 @@ __all__ = [
     "raised",
     "rdataset",
     "rdataset_doc",
+    "run_on_copies",
     "run_until",
     "seed_everything",
+    "tensor_mistake",
     "text_corpus",
     "to_numpy",
 ]

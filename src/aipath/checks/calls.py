@@ -8,12 +8,23 @@ untouched: it is how the grader tells a task that is not attempted yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from aipath.checks.failure import fail
 
-__all__ = ["LEARNER_ERRORS", "call_learner", "raised"]
+__all__ = [
+    "LEARNER_ERRORS",
+    "assert_unchanged",
+    "call_learner",
+    "call_with_inputs",
+    "describe_inputs",
+    "raised",
+    "run_on_copies",
+]
 
 LEARNER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
@@ -63,3 +74,139 @@ def raised(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Exception | N
     except Exception as exc:  # learner code may raise anything: the caller judges it
         return exc
     return None
+
+
+def describe_inputs(inputs: Mapping[str, Any]) -> str:
+    """``x (2, 3, 7, 7), weight (4, 3, 3, 3), stride 1``: a call's inputs as a message quotes them.
+
+    Tensors and arrays by shape (a short 1-D integer tensor by value: positions, lengths),
+    modules by class, mappings by their keys, anything else by ``repr``; ``None`` is left out.
+    """
+    parts = []
+    for key, value in inputs.items():
+        shape = getattr(value, "shape", None)
+        if value is None:
+            continue
+        if _is_short_int_vector(value):
+            parts.append(f"{key} {value.tolist()}")
+        elif shape is not None and hasattr(value, "dtype"):
+            kind = "array " if type(value).__module__ == "numpy" else ""
+            parts.append(f"{key} {kind}{tuple(shape)}")
+        elif hasattr(value, "parameters") and hasattr(value, "forward"):
+            parts.append(f"{key} {type(value).__name__}")
+        elif isinstance(value, Mapping):
+            parts.append(f"{key} {{{', '.join(map(str, value))}}}")
+        else:
+            parts.append(f"{key} {value!r}")
+    return ", ".join(parts)
+
+
+def _is_short_int_vector(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return (
+        torch is not None
+        and isinstance(value, torch.Tensor)
+        and value.dim() == 1
+        and value.numel() <= 12
+        and not value.is_floating_point()
+        and value.dtype != torch.bool
+    )
+
+
+def _installed_roots() -> tuple[str, ...]:
+    """Folders of installed code (the standard library, site-packages, aipath itself)."""
+    import sysconfig
+
+    import aipath
+
+    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.add(str(Path(aipath.__file__).parent))
+    return tuple(sorted(roots))
+
+
+def _learner_line(func: Callable[..., Any], exc: BaseException) -> str:
+    """`` — at line N of your file: `code``` for the deepest frame of the learner's code.
+
+    The learner's file is the one ``func`` was defined in, or — when ``func`` is a library object
+    the learner built, e.g. an ``nn.Sequential`` — the deepest frame outside installed code.
+    """
+    path = getattr(getattr(func, "__code__", None), "co_filename", None)
+    if path is None:
+        module = sys.modules.get(getattr(func, "__module__", None) or "")
+        path = getattr(module, "__file__", None)
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if path and f.filename == path]
+    if not mine:
+        roots = _installed_roots()
+        mine = [f for f in frames if not f.filename.startswith(roots) and "<" not in f.filename]
+    if not mine:
+        return ""
+    return f" — at line {mine[-1].lineno} of your file: `{(mine[-1].line or '').strip()}`"
+
+
+def call_with_inputs(
+    what: str,
+    func: Callable[..., Any],
+    *args: Any,
+    given: str | None = None,
+    errors: tuple[type[BaseException], ...] = (Exception,),
+    **kwargs: Any,
+) -> Any:
+    """``func(*args, **kwargs)``; a crash fails as "{what} raised E: … — at line N of your file:
+    `code`. The inputs were x (2, 3), k 3", so a shape mismatch reads as one, not as a bare
+    torch traceback.  ``given`` describes the inputs instead when the caller has better names.
+
+    ``NotImplementedError`` (an untouched TODO) and running out of memory pass through: the
+    grader reports those itself.
+    """
+    try:
+        return func(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except MemoryError:
+        raise
+    except errors as exc:
+        if isinstance(exc, RuntimeError) and "allocate" in str(exc).lower():
+            raise  # torch's out-of-memory: the grader names it
+        inputs = given or describe_inputs({f"arg{i}": a for i, a in enumerate(args)} | kwargs)
+        fail(
+            f"{what} raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+            f"{_learner_line(func, exc)}. The inputs were {inputs}"
+        )
+
+
+def assert_unchanged(
+    what: str, passed: Mapping[str, Any], kept: Mapping[str, Any], *, advice: str = ""
+) -> None:
+    """Fail when learner code changed, in place, a tensor or array it was given.
+
+    ``passed`` are the objects the learner got, ``kept`` untouched copies of them.
+    """
+    import numpy as np
+
+    for key, original in kept.items():
+        given = passed[key]
+        if not hasattr(original, "shape") or not hasattr(original, "dtype"):
+            continue
+        a = np.asarray(given.detach().cpu() if hasattr(given, "detach") else given, dtype=float)
+        b = np.asarray(
+            original.detach().cpu() if hasattr(original, "detach") else original, dtype=float
+        )
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            change = float(np.nanmax(np.abs(a - b))) if a.shape == b.shape else float("nan")
+            fail(
+                f"{what} changed its input `{key}` in place (max change {change:.3g}). The "
+                "caller's tensors must stay as they were: use out-of-place operations"
+                + (f" ({advice})" if advice else "")
+            )
+
+
+def run_on_copies(what: str, func: Callable[..., Any], *, advice: str = "", **inputs: Any) -> Any:
+    """The learner's ``func`` on copies of ``inputs`` (:func:`aipath.checks.copied`) (crashes quoted, see
+    :func:`call_with_inputs`); fails too when it changed those inputs in place."""
+    from aipath.checks.data import copied
+
+    passed = copied(dict(inputs))
+    got = call_with_inputs(what, func, **passed)
+    assert_unchanged(what, passed, inputs, advice=advice)
+    return got

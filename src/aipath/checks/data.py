@@ -33,8 +33,9 @@ T = TypeVar("T")
 def copied(value: T) -> T:
     """A copy of what a cached loader returns, deep enough that a learner cannot spoil it.
 
-    Frames, series and arrays are copied (``.copy()``), and so are the lists, tuples and dicts
-    holding them; anything else (a fitted model, a number, a string) is returned as it is.
+    Frames, series and arrays are copied (``.copy()``), torch tensors cloned, and so are the
+    lists, tuples and dicts holding them; anything else (a fitted model, a number, a string) is
+    returned as it is.
     """
     if isinstance(value, tuple):
         return type(value)(copied(v) for v in value) if type(value) is tuple else value
@@ -42,6 +43,8 @@ def copied(value: T) -> T:
         return [copied(v) for v in value]  # type: ignore[return-value]
     if isinstance(value, dict):
         return {k: copied(v) for k, v in value.items()}  # type: ignore[return-value]
+    if type(value).__module__ == "torch" and hasattr(value, "clone"):
+        return value.clone()  # type: ignore[no-any-return]
     copy = getattr(value, "copy", None)
     if isinstance(value, np.ndarray) or (
         callable(copy) and type(value).__module__.split(".")[0] == "pandas"

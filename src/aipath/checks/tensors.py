@@ -16,7 +16,7 @@ import numpy as np
 from aipath.checks.compare import Mistakes, _wrong_output, assert_array, mistake_table
 from aipath.checks.failure import fail, none_message
 
-__all__ = ["assert_tensor", "to_numpy"]
+__all__ = ["assert_tensor", "tensor_mistake", "to_numpy"]
 
 
 def to_numpy(value: Any) -> Any:
@@ -100,3 +100,14 @@ def assert_tensor(
         mistakes=_numpy_mistakes(mistakes),
         check_dtype_kind=check_dtype,
     )
+
+
+def tensor_mistake(
+    actual: Any, mistakes: Mistakes | None, *, rtol: float = 1e-5, atol: float = 1e-6
+) -> str | None:
+    """The known mistake whose output a learner's tensor equals (shape and values), if any."""
+    if not mistakes or actual is None or not hasattr(actual, "detach"):
+        return None
+    from aipath.checks.compare import matching_mistake
+
+    return matching_mistake(to_numpy(actual), _numpy_mistakes(mistakes), rtol=rtol, atol=atol)

@@ -16,7 +16,6 @@ import contextlib
 import copy
 import functools
 import math
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,15 @@ from torch import nn
 from aipath.checks import (
     CheckFailure,
     assert_tensor,
+    assert_unchanged,
+    call_with_inputs,
+    copied,
     digits,
     fail,
     forbid_calls,
-    matching_mistake,
+    run_on_copies,
     seed_everything,
+    tensor_mistake,
     to_numpy,
 )
 
@@ -76,68 +79,7 @@ UNFOLD_QUALIFIED = [
 ]
 
 
-LEARNER_FILE: str | None = None  # set by the autouse fixture below, for call_learner's messages
-
-
-@pytest.fixture(autouse=True)
-def _remember_learner_file(learner_file):
-    global LEARNER_FILE
-    LEARNER_FILE = str(learner_file)
-
-
 # --- candidate for aipath.checks -----------------------------------------------------------------
-def shapes_of(args: dict[str, Any]) -> str:
-    """``x (2, 3, 7, 7), weight (4, 3, 3, 3), stride 1``: a call's inputs, as messages say them."""
-    parts = []
-    for key, value in args.items():
-        if isinstance(value, torch.Tensor):
-            parts.append(f"{key} {tuple(value.shape)}")
-        elif isinstance(value, np.ndarray):
-            parts.append(f"{key} array {value.shape}")
-        elif isinstance(value, nn.Module):
-            parts.append(f"{key} {type(value).__name__}")
-        elif value is not None:
-            parts.append(f"{key} {value!r}")
-    return ", ".join(parts)
-
-
-def call_learner(func: Callable[..., Any], label: str, *args: Any, **kwargs: Any) -> Any:
-    """Call a learner's function; turn a crash into a failure that quotes the inputs' shapes.
-
-    ``NotImplementedError`` (an untouched TODO) passes through.  Any other exception becomes
-    "<label> raised <Error>: <message> — at line N of your file: `code`" followed by the shapes
-    that went in, so a shape mismatch reads as one, not as a bare torch traceback.
-    """
-    try:
-        return func(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # the learner's code crashed: say where and on what
-        code = getattr(func, "__code__", None)
-        learner_file = LEARNER_FILE or getattr(code, "co_filename", None)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == learner_file]
-        where = ""
-        if frames:
-            where = (
-                f" — at line {frames[-1].lineno} of your file: `{(frames[-1].line or '').strip()}`"
-            )
-        inputs = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
-        fail(
-            f"{label} raised {type(exc).__name__}: {str(exc).strip()[:300]}{where}. "
-            f"The inputs were {shapes_of(inputs)}"
-        )
-
-
-def assert_unchanged(label: str, passed: dict[str, Any], kept: dict[str, Any]) -> None:
-    """Fail when a learner's function changed one of the tensors it was given, in place."""
-    for key, original in kept.items():
-        given = passed[key]
-        if isinstance(original, torch.Tensor) and not torch.equal(given, original):
-            change = (given.double() - original.double()).abs().max().item()
-            fail(
-                f"{label} changed its input `{key}` in place (max change {change:.3g}). The "
-                "caller's tensors must stay as they were: use out-of-place operations"
-            )
 
 
 def forbid_qualified(
@@ -197,24 +139,6 @@ def forbid_qualified(
 
 
 # --- shared helpers ------------------------------------------------------------------------------
-def clones(**tensors: Any) -> dict[str, Any]:
-    return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in tensors.items()}
-
-
-def run(func: Callable[..., Any], label: str, **inputs: Any) -> Any:
-    """The learner's ``func`` on clones of ``inputs``; also fails if it changed them in place."""
-    passed = clones(**inputs)
-    got = call_learner(func, label, **passed)
-    assert_unchanged(label, passed, inputs)
-    return got
-
-
-def named(got: Any, mistakes: dict[str, Any], rtol: float = RTOL, atol: float = ATOL) -> str | None:
-    """The first known mistake whose output (same shape and values) the learner's result equals."""
-    if not isinstance(got, torch.Tensor):
-        return None
-    lazy = {k: (lambda c=c: to_numpy(c() if callable(c) else c)) for k, c in mistakes.items()}
-    return matching_mistake(to_numpy(got).astype(np.float64), lazy, rtol=rtol, atol=atol)
 
 
 def compare(got: Any, want: torch.Tensor, label: str, mistakes: dict[str, Any]) -> None:
@@ -224,7 +148,7 @@ def compare(got: Any, want: torch.Tensor, label: str, mistakes: dict[str, Any]) 
     if not isinstance(got, torch.Tensor):
         fail(f"{label} should return a torch.Tensor; got {type(got).__name__}")
     if tuple(got.shape) != tuple(want.shape):
-        known = named(got, mistakes)
+        known = tensor_mistake(got, mistakes, rtol=RTOL, atol=ATOL)
         if known:
             fail(
                 f"{label} looks like {known}. Its shape is {tuple(got.shape)}; expected "
@@ -248,13 +172,13 @@ def run_probing_padding(
     try the same call with (pH, pH) and with (pW, pW): if both of those match ``reference``, say
     so, as the crash then comes from how the two paddings are applied."""
     try:
-        return run(func, label, **inputs)
+        return run_on_copies(label, func, **inputs)
     except CheckFailure as exc:
         ph, pw = pair(inputs["padding"])
         if ph == pw or " raised " not in str(exc):
             raise
         for same in ((ph, ph), (pw, pw)):
-            probe = clones(**(inputs | {"padding": same}))
+            probe = copied(dict(**inputs | {"padding": same}))
             try:
                 got = func(**probe)
                 want = reference(**(inputs | {"padding": same}))
@@ -340,8 +264,8 @@ def test_conv_output_size(learner):
     results: list[tuple[tuple[int, int, int, int], str, int]] = []
     for size, kernel, stride, padding in SIZE_CASES:
         label = f"conv_output_size({size}, {kernel}, stride={stride}, padding={padding})"
-        got = call_learner(
-            learner.conv_output_size, label, size, kernel, stride=stride, padding=padding
+        got = call_with_inputs(
+            label, learner.conv_output_size, size, kernel, stride=stride, padding=padding
         )
         want = out_size(size, kernel, stride, padding)
         span = size + 2 * padding - kernel
@@ -506,7 +430,9 @@ def test_im2col_keeps_float64(learner):
     seed_everything(0)
     x, _weight, _bias = float64_inputs()
     label = "im2col(x (2, 3, 7, 6) float64, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))"
-    got = run(learner.im2col, label, x=x, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))
+    got = run_on_copies(
+        label, learner.im2col, x=x, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)
+    )
     assert_keeps_float64(got, label)
     want = F.unfold(x, (3, 2), stride=(2, 1), padding=(1, 0))
     compare(got, want, label, im2col_mistakes(x, (3, 2), (2, 1), (1, 0)))
@@ -622,7 +548,7 @@ def test_conv2d_gradients_match_torch(learner, learner_file):
         k: v.clone().requires_grad_(True) for k, v in (("x", x), ("weight", weight), ("bias", bias))
     }
     label = "conv2d(x (2, 3, 7, 6), weight (4, 3, 3, 2), bias (4,), stride=(2, 1), padding=(1, 0))"
-    got = call_learner(learner.conv2d, label, **leaves, stride=stride, padding=padding)
+    got = call_with_inputs(label, learner.conv2d, **leaves, stride=stride, padding=padding)
     compare(got, want, label, conv_mistakes(x, weight, bias, stride, padding))
     if not got.requires_grad:
         fail(
@@ -661,7 +587,9 @@ def test_conv2d_keeps_float64(learner):
         "conv2d(x (2, 3, 7, 6) float64, weight (4, 3, 3, 2) float64, bias (4,) float64, "
         "stride=(2, 1), padding=(1, 0))"
     )
-    got = run(learner.conv2d, label, x=x, weight=weight, bias=bias, stride=(2, 1), padding=(1, 0))
+    got = run_on_copies(
+        label, learner.conv2d, x=x, weight=weight, bias=bias, stride=(2, 1), padding=(1, 0)
+    )
     assert_keeps_float64(got, label)
     want = F.conv2d(x, weight, bias, (2, 1), (1, 0))
     compare(got, want, label, conv_mistakes(x, weight, bias, (2, 1), (1, 0)))
@@ -759,10 +687,10 @@ def test_max_pool2d_matches_torch(learner, learner_file, index):
     call = f"max_pool2d(x {tuple(x.shape)}, {args_text(kernel_size=kernel)}"
     if stride is None:
         label = call + ")"
-        got = run(learner.max_pool2d, label, x=x, kernel_size=kernel)
+        got = run_on_copies(label, learner.max_pool2d, x=x, kernel_size=kernel)
     else:
         label = call + f", stride={stride!r})"
-        got = run(learner.max_pool2d, label, x=x, kernel_size=kernel, stride=stride)
+        got = run_on_copies(label, learner.max_pool2d, x=x, kernel_size=kernel, stride=stride)
     want = F.max_pool2d(x, kernel, stride)
     compare(got, want, label, pool_mistakes(x, kernel, stride))
 
@@ -772,7 +700,7 @@ def test_max_pool2d_keeps_float64(learner):
     seed_everything(0)
     x = float64_inputs()[0] - 0.8
     label = "max_pool2d(x (2, 3, 7, 6) float64, kernel_size=(3, 2), stride=(2, 1))"
-    got = run(learner.max_pool2d, label, x=x, kernel_size=(3, 2), stride=(2, 1))
+    got = run_on_copies(label, learner.max_pool2d, x=x, kernel_size=(3, 2), stride=(2, 1))
     assert_keeps_float64(got, label)
     compare(got, F.max_pool2d(x, (3, 2), (2, 1)), label, pool_mistakes(x, (3, 2), (2, 1)))
 
@@ -780,7 +708,7 @@ def test_max_pool2d_keeps_float64(learner):
 # ----- task 4: the residual block ----------------------------------------------------------------
 def make_block(learner: Any, channels: int) -> nn.Module:
     label = f"ResidualBlock({channels})"
-    block = call_learner(learner.ResidualBlock, label, channels)
+    block = call_with_inputs(label, learner.ResidualBlock, channels)
     if not isinstance(block, nn.Module):
         fail(f"{label} should be an nn.Module; got {type(block).__name__}")
     missing = [name for name in ("conv1", "bn1", "conv2", "bn2") if not hasattr(block, name)]
@@ -829,7 +757,7 @@ def make_block(learner: Any, channels: int) -> nn.Module:
 
 def forward(block: nn.Module, x: torch.Tensor, label: str) -> torch.Tensor:
     passed = x.clone()
-    got = call_learner(block, label, passed)
+    got = call_with_inputs(label, block, passed)
     assert_unchanged(label, {"x": passed}, {"x": x})
     if not isinstance(got, torch.Tensor):
         fail(f"{label} should return a torch.Tensor; got {type(got).__name__}")
@@ -1034,7 +962,7 @@ def mlp_baseline() -> float:
 
 
 def build(learner: Any) -> nn.Module:
-    model = call_learner(learner.build_model, "build_model()")
+    model = call_with_inputs("build_model()", learner.build_model)
     if not isinstance(model, nn.Module):
         fail(f"build_model() should return an nn.Module; got {type(model).__name__}")
     return model
@@ -1121,9 +1049,9 @@ def trained(learner: Any) -> tuple[nn.Module, Any, TrainingRecord]:
     )
     record = TrainingRecord()
     with record.watching(model):
-        losses = call_learner(
-            learner.train,
+        losses = call_with_inputs(
             label,
+            learner.train,
             model,
             train_x.clone(),
             train_y.clone(),
@@ -1139,7 +1067,7 @@ def test_to_images(learner):
     seed_everything(0)
     X = digits()[0][:40]
     label = "to_images(X (40, 64))"
-    got = call_learner(learner.to_images, label, X.copy())
+    got = call_with_inputs(label, learner.to_images, X.copy())
     want = reference_images(X)
     mistakes = {
         "channels-last images (N, 8, 8, 1), NHWC; PyTorch's layers want NCHW, (N, 1, 8, 8)": (
@@ -1156,7 +1084,7 @@ def test_to_images(learner):
         "by row, so reshape(-1, 1, 8, 8) as it is": want.transpose(-2, -1),
     }
     if isinstance(got, torch.Tensor) and got.dtype != torch.float32:
-        known = named(got, mistakes)
+        known = tensor_mistake(got, mistakes, rtol=RTOL, atol=ATOL)
         if known is None and tuple(got.shape) == tuple(want.shape):
             close = np.allclose(
                 to_numpy(got).astype(np.float64), to_numpy(want), rtol=RTOL, atol=ATOL
@@ -1196,7 +1124,7 @@ def test_build_model(learner):
         if isinstance(m, kinds) and id(m) not in inside
     ]
     try:
-        logits = call_learner(model, "build_model()(x (5, 1, 8, 8))", x)
+        logits = call_with_inputs("build_model()(x (5, 1, 8, 8))", model, x)
     finally:
         for handle in handles:
             handle.remove()
@@ -1289,7 +1217,7 @@ def test_accuracy_in_evaluation_mode(learner):
     model, images, labels = bn_model()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     label = "accuracy(model, images (100, 1, 8, 8), labels (100,))"
-    got = call_learner(learner.accuracy, label, model, images.clone(), labels.clone())
+    got = call_with_inputs(label, learner.accuracy, model, images.clone(), labels.clone())
     if got is None:
         fail(f"{label} returned None: did you forget to `return` it?")
     try:
@@ -1450,7 +1378,9 @@ def test_cnn_beats_an_mlp_with_the_same_budget(learner):
     seed_everything(0)
     model.eval()
     with torch.no_grad():
-        logits = call_learner(model, "the trained model on the test images (1297, 1, 8, 8)", test_x)
+        logits = call_with_inputs(
+            "the trained model on the test images (1297, 1, 8, 8)", model, test_x
+        )
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(test_y), 10):
         fail("the trained model does not map the test images (1297, 1, 8, 8) to logits (1297, 10)")
     score = float((logits.argmax(dim=1) == test_y).double().mean())

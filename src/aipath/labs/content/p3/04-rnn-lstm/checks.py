@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -29,46 +27,14 @@ from torch import nn
 from aipath.checks import (
     assert_close,
     assert_tensor,
+    call_with_inputs,
     fail,
     forbid_calls,
     seed_everything,
     text_corpus,
 )
 
-
 # --- candidate for aipath.checks -----------------------------------------------------------------
-def call_learner(
-    label: str, func: Callable[..., Any], *args: Any, given: str | None = None, **kwargs: Any
-) -> Any:
-    """Call a learner's function; a shape or type crash becomes a failure quoting the inputs.
-
-    ``NotImplementedError`` (an untouched TODO) passes through, and so does anything that is not
-    a ``RuntimeError``/``ValueError``/``TypeError``/``IndexError`` (the grader reports those with
-    the learner's lines).  The message reads "<label> raised <Error>: <message> (line N of your
-    file: `code`); it was given (3, 5), (16, 5), …" — the shapes of the tensors that went in,
-    or ``given`` when the caller describes them better (with names).
-    """
-    try:
-        return func(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-        if "allocate" in str(exc).lower():
-            raise  # out of memory: the grader says so itself
-        module = sys.modules.get(getattr(func, "__module__", None) or "")
-        path = getattr(module, "__file__", None)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if path and f.filename == path]
-        where = ""
-        if frames:
-            where = f" (line {frames[-1].lineno} of your file: `{(frames[-1].line or '').strip()}`)"
-        shapes = [str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor)]
-        shapes += [
-            f"{k}={tuple(v.shape) if isinstance(v, torch.Tensor) else repr(v)}"
-            for k, v in kwargs.items()
-        ]
-        inputs = given or ", ".join(shapes)
-        suffix = f"; it was given {inputs}" if inputs else ""
-        fail(f"{label} raised {type(exc).__name__}: {str(exc).strip()}{where}{suffix}")
 
 
 # --- the lab's settings --------------------------------------------------------------------------
@@ -265,7 +231,7 @@ def test_lstm_cell_matches_nn_lstm_cell(learner):
         "c": c.clone(),
         **{k: v.clone() for k, v in params.items()},
     }
-    got = call_learner(
+    got = call_with_inputs(
         "lstm_cell(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)",
         learner.lstm_cell,
         inputs["x"],
@@ -321,7 +287,7 @@ def test_lstm_cell_gradients_match(learner):
         (ours["x"], (ours["h"], ours["c"])),
     )
     ((want_h * weigh_h).sum() + (want_c * weigh_c).sum()).backward()
-    got = call_learner(
+    got = call_with_inputs(
         "lstm_cell(...)",
         learner.lstm_cell,
         theirs["x"],
@@ -365,7 +331,7 @@ def test_lstm_cell_gradients_match(learner):
 # ----- task 2: the character model ---------------------------------------------------------------
 def make_model(learner: Any, vocab: int, hidden: int, embed: int) -> nn.Module:
     seed_everything(0)
-    model = call_learner(
+    model = call_with_inputs(
         f"CharLSTM({vocab}, hidden_size={hidden}, embed_size={embed})",
         learner.CharLSTM,
         vocab,
@@ -380,7 +346,7 @@ def make_model(learner: Any, vocab: int, hidden: int, embed: int) -> nn.Module:
 def run_model(
     model: nn.Module, tokens: torch.Tensor, state: Any, label: str, vocab: int, hidden: int
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    out = call_learner(label, model, tokens.clone(), state)
+    out = call_with_inputs(label, model, tokens.clone(), state)
     if not isinstance(out, tuple | list) or len(out) != 2:
         fail(f"{label} should return (logits, (h, c)); got {type(out).__name__}")
     logits, new_state = out
@@ -723,7 +689,7 @@ def test_make_streams(learner, length, batch):
     ids = torch.arange(length)
     per_row = length // batch
     want = ids[: batch * per_row].reshape(batch, per_row)
-    got = call_learner(
+    got = call_with_inputs(
         f"make_streams(arange({length}), {batch})", learner.make_streams, ids.clone(), batch
     )
     if not isinstance(got, torch.Tensor):
@@ -1123,7 +1089,7 @@ def test_perplexity(learner):
     streams = torch.randint(0, 13, (2, 3 * 4 + 1))
     before = [p.detach().clone() for p in model.parameters()]
     label = "perplexity(model, streams (2, 13), chunk_len=4)"
-    got = call_learner(label, learner.perplexity, model, streams.clone(), 4)
+    got = call_with_inputs(label, learner.perplexity, model, streams.clone(), 4)
     for p, old in zip(model.parameters(), before, strict=True):
         if not torch.equal(p.detach(), old):
             fail("perplexity() changed the model's parameters: it only measures, it must not train")
@@ -1164,7 +1130,7 @@ def test_trained_char_lstm_beats_the_unigram_baseline(learner):
     model = make_model(learner, vocab, HIDDEN, EMBED)
     few = val_streams[:2, : 2 * VAL_CHUNK + 1]  # 128 targets: exp of a summed loss stays finite
     label = f"your perplexity(model, validation streams {tuple(few.shape)}, {VAL_CHUNK})"
-    call_learner(label, learner.perplexity, model, few.clone(), VAL_CHUNK)  # before training
+    call_with_inputs(label, learner.perplexity, model, few.clone(), VAL_CHUNK)  # before training
     seed_everything(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     window = ROUND * CHUNK
@@ -1173,7 +1139,7 @@ def test_trained_char_lstm_beats_the_unigram_baseline(learner):
     for r in range(BUDGET // ROUND):
         start = (r % windows) * window
         part = train_streams[:, start : start + window + 1].clone()
-        call_learner(
+        call_with_inputs(
             f"train_tbptt(model, optimizer, streams {tuple(part.shape)}, chunk_len={CHUNK})",
             learner.train_tbptt,
             model,
@@ -1199,7 +1165,7 @@ def test_trained_char_lstm_beats_the_unigram_baseline(learner):
             "For scale: a table of which character follows which scores about 12 here"
         )
     label = label.replace("(model", "(trained model")
-    theirs = call_learner(label, learner.perplexity, model, few.clone(), VAL_CHUNK)
+    theirs = call_with_inputs(label, learner.perplexity, model, few.clone(), VAL_CHUNK)
     if isinstance(theirs, torch.Tensor) and theirs.numel() == 1:
         theirs = theirs.item()
     assert_close(

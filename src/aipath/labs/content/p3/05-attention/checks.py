@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -27,12 +26,17 @@ from torch import nn
 from aipath.checks import (
     CheckFailure,
     assert_tensor,
+    call_with_inputs,
+    describe_inputs,
     fail,
     forbid_calls,
-    matching_mistake,
+    run_on_copies,
     seed_everything,
-    to_numpy,
+    tensor_mistake,
 )
+
+# How to keep the caller's tensors: named when a function changed one in place.
+IN_PLACE_ADVICE = "q / s, not q /= s or q.div_(s); x.masked_fill, not x.masked_fill_"
 
 F64 = torch.float64
 NEG_INF = float("-inf")
@@ -49,20 +53,6 @@ BUILD_IT = (
 
 
 # --- candidate for aipath.checks -----------------------------------------------------------------
-def shapes_of(args: Any) -> str:
-    """``q (2, 5, 8), k (2, 7, 8), num_heads 3``: the inputs of a call, as a message quotes them."""
-    parts = []
-    for key, value in args.items():
-        small_ints = isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() <= 12
-        if small_ints and not value.is_floating_point() and value.dtype != torch.bool:
-            parts.append(f"{key} {value.tolist()}")
-        elif isinstance(value, torch.Tensor):
-            parts.append(f"{key} {tuple(value.shape)}")
-        elif isinstance(value, dict):
-            parts.append(f"{key} {{{', '.join(map(str, value))}}}")
-        elif value is not None:
-            parts.append(f"{key} {value!r}")
-    return ", ".join(parts)
 
 
 def describe(value: Any) -> str:
@@ -72,62 +62,7 @@ def describe(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
-def call_learner(func: Callable[..., Any], label: str, **kwargs: Any) -> Any:
-    """Call a learner's function; turn a crash into a failure that quotes the inputs' shapes.
-
-    ``NotImplementedError`` (an untouched TODO) passes through.  Any other exception becomes
-    "<label> raised <Error>: <message> — at line N of your file: `code`" followed by the shapes
-    that went in, so a shape mismatch reads as one, not as a bare torch traceback.
-    """
-    try:
-        return func(**kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # the learner's code crashed: say where and on what
-        learner_file = getattr(getattr(func, "__code__", None), "co_filename", None)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == learner_file]
-        where = ""
-        if frames:
-            where = (
-                f" — at line {frames[-1].lineno} of your file: `{(frames[-1].line or '').strip()}`"
-            )
-        fail(
-            f"{label} raised {type(exc).__name__}: {str(exc).strip()[:300]}{where}. "
-            f"The inputs: {shapes_of(kwargs)}"
-        )
-
-
-def assert_unchanged(label: str, passed: dict[str, Any], kept: dict[str, Any]) -> None:
-    """Fail when a learner's function changed one of the tensors it was given, in place."""
-    for key, original in kept.items():
-        given = passed[key]
-        if isinstance(original, torch.Tensor) and not torch.equal(given, original):
-            change = (given.double() - original.double()).abs().max().item()
-            fail(
-                f"{label} changed its input `{key}` in place (max change {change:.3g}). The "
-                "caller's tensors must stay as they were: use out-of-place operations "
-                "(q / s, not q /= s or q.div_(s); x.masked_fill, not x.masked_fill_)"
-            )
-
-
 # --- shared helpers --------------------------------------------------------------------------------
-def clones(**tensors: Any) -> dict[str, Any]:
-    return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in tensors.items()}
-
-
-def run(func: Callable[..., Any], name: str, **inputs: Any) -> Any:
-    """The learner's ``func`` on clones of ``inputs``; also fails if it changed them in place."""
-    passed = clones(**inputs)
-    got = call_learner(func, name, **passed)
-    assert_unchanged(name, passed, inputs)
-    return got
-
-
-def named(got: Any, mistakes: dict[str, Any], rtol: float, atol: float) -> str | None:
-    if not isinstance(got, torch.Tensor):
-        return None
-    lazy = {k: (lambda c=c: to_numpy(c() if callable(c) else c)) for k, c in mistakes.items()}
-    return matching_mistake(to_numpy(got), lazy, rtol=rtol, atol=atol)
 
 
 def compare(got, want, *, name, mistakes=None, rtol, atol, source="", note=None) -> None:
@@ -316,7 +251,7 @@ def test_attention_weights_scale_and_axis(learner):
     for d_k in (4, 16):
         q, k = torch.randn(2, 5, d_k, dtype=F64), torch.randn(2, 7, d_k, dtype=F64)
         name = f"attention_weights(q {tuple(q.shape)}, k {tuple(k.shape)})"
-        got = run(learner.attention_weights, name, q=q, k=k)
+        got = run_on_copies(name, learner.attention_weights, q=q, k=k, advice=IN_PLACE_ADVICE)
         want = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
         assert_tensor(
             got, want, name=name, rtol=1e-7, atol=1e-9, mistakes=weight_mistakes(q, k, None)
@@ -329,13 +264,15 @@ def test_attention_weights_with_a_mask(learner):
     q, k = torch.randn(2, 5, 8, dtype=F64), torch.randn(2, 7, 8, dtype=F64)
     mask = random_mask(5, 7)
     name = "attention_weights(q (2, 5, 8), k (2, 7, 8), mask (5, 7))"
-    got = run(learner.attention_weights, name, q=q, k=k, mask=mask)
+    got = run_on_copies(
+        name, learner.attention_weights, q=q, k=k, mask=mask, advice=IN_PLACE_ADVICE
+    )
     want = F.softmax((q @ k.transpose(-2, -1) / math.sqrt(8)).masked_fill(~mask, NEG_INF), dim=-1)
     mistakes = weight_mistakes(q, k, mask)
     if (
         isinstance(got, torch.Tensor)
         and got.shape == want.shape
-        and named(got, mistakes, 1e-7, 1e-9) is None
+        and tensor_mistake(got, mistakes, rtol=1e-7, atol=1e-9) is None
     ):
         leak = got.detach().double().masked_fill(mask, 0.0).abs().max().item()
         if not math.isfinite(leak) or leak > 1e-9:
@@ -379,8 +316,8 @@ def attention_cases() -> list[tuple[str, dict[str, Any], torch.Tensor]]:
 def test_attention_matches_torch(learner):
     seed_everything(0)
     for label, inputs, want in attention_cases():
-        name = f"attention({shapes_of(inputs)})"
-        got = run(learner.attention, name, **inputs)
+        name = f"attention({describe_inputs(inputs)})"
+        got = run_on_copies(name, learner.attention, **inputs, advice=IN_PLACE_ADVICE)
         compare(
             got,
             want,
@@ -399,14 +336,22 @@ def test_a_future_token_never_changes_a_past_output(learner):
     q, k, v = (torch.randn(1, 2, length, 8, dtype=F64) for _ in range(3))
     mask = torch.tril(torch.ones(length, length, dtype=torch.bool))
     name = "attention(q, k, v (1, 2, 6, 8), mask=causal)"
-    base = run(learner.attention, name, q=q, k=k, v=v, mask=mask)
+    base = run_on_copies(name, learner.attention, q=q, k=k, v=v, mask=mask, advice=IN_PLACE_ADVICE)
     if not isinstance(base, torch.Tensor) or base.shape != q.shape:
         fail(f"{name} should be a tensor of shape {tuple(q.shape)}; got {describe(base)}")
     for t in range(1, length):
         moved = [x.clone() for x in (q, k, v)]
         for x in moved:
             x[..., t, :] += 3.0 * torch.randn(1, 2, 8, dtype=F64)
-        out = run(learner.attention, name, q=moved[0], k=moved[1], v=moved[2], mask=mask)
+        out = run_on_copies(
+            name,
+            learner.attention,
+            q=moved[0],
+            k=moved[1],
+            v=moved[2],
+            mask=mask,
+            advice=IN_PLACE_ADVICE,
+        )
         change = (out[..., :t, :] - base[..., :t, :]).detach().abs().amax(dim=(0, 1, 3))
         if not bool(torch.isfinite(change).all()) or change.max().item() > 1e-9:
             where = int(torch.nan_to_num(change, nan=math.inf).argmax())
@@ -417,7 +362,7 @@ def test_a_future_token_never_changes_a_past_output(learner):
                 if math.isnan(size)
                 else (f"changed the output at {what} by {size:.3g}")
             )
-            known = named(base, output_mistakes(q, k, v, mask), 1e-7, 1e-9)
+            known = tensor_mistake(base, output_mistakes(q, k, v, mask), rtol=1e-7, atol=1e-9)
             fail(
                 f"with a causal mask, changing token {t} (its query, key and value) {how}, though "
                 f"{what} may only see positions 0…{where}"
@@ -429,7 +374,9 @@ def test_a_future_token_never_changes_a_past_output(learner):
 def test_attention_is_built_not_borrowed(learner, learner_file):
     seed_everything(0)
     q = torch.randn(1, 3, 4, dtype=F64)
-    run(learner.attention, "attention(q, k, v (1, 3, 4))", q=q, k=q, v=q)
+    run_on_copies(
+        "attention(q, k, v (1, 3, 4))", learner.attention, q=q, k=q, v=q, advice=IN_PLACE_ADVICE
+    )
     forbid_calls(learner_file, BANNED_EVERYWHERE, BUILD_IT)
 
 
@@ -452,7 +399,7 @@ CAUSAL_MISTAKES = {
 
 def learner_causal_mask(learner, size: int) -> torch.Tensor:
     name = f"causal_mask({size})"
-    got = call_learner(learner.causal_mask, name, size=size)
+    got = call_with_inputs(name, learner.causal_mask, size=size)
     if got is None:
         fail(f"{name} is None: did you forget to `return` it?")
     if not isinstance(got, torch.Tensor):
@@ -538,7 +485,7 @@ def test_split_heads(learner):
     seed_everything(0)
     x = torch.randn(2, 5, 12, dtype=F64)
     name = "split_heads(x (2, 5, 12), num_heads=3)"
-    got = run(learner.split_heads, name, x=x, num_heads=3)
+    got = run_on_copies(name, learner.split_heads, x=x, num_heads=3, advice=IN_PLACE_ADVICE)
     assert_tensor(
         got,
         x.reshape(2, 5, 3, 4).transpose(1, 2),
@@ -560,7 +507,7 @@ def test_merge_heads(learner):
     seed_everything(0)
     x = torch.randn(2, 3, 5, 4, dtype=F64)
     name = "merge_heads(x (2, 3, 5, 4))"
-    got = run(learner.merge_heads, name, x=x)
+    got = run_on_copies(name, learner.merge_heads, x=x, advice=IN_PLACE_ADVICE)
     assert_tensor(
         got,
         x.transpose(1, 2).reshape(2, 5, 12),
@@ -698,14 +645,15 @@ def test_multi_head_attention_matches_torch(learner):
                 query, key, value, need_weights=False, attn_mask=None if mask is None else ~mask
             )[0]
         inputs = {"query": query, "key": key, "value": value}
-        name = f"multi_head_attention({shapes_of(inputs)}, num_heads=3)"
-        got = run(
-            learner.multi_head_attention,
+        name = f"multi_head_attention({describe_inputs(inputs)}, num_heads=3)"
+        got = run_on_copies(
             name,
+            learner.multi_head_attention,
             **inputs,
             params={k: p.clone() for k, p in params.items()},
             num_heads=heads,
             mask=mask,
+            advice=IN_PLACE_ADVICE,
         )
         compare(
             got,
@@ -743,7 +691,9 @@ def test_mha_params_unpacks_nn_multiheadattention(learner):
         "w_o": module.out_proj.weight.detach().clone(),
         "b_o": module.out_proj.bias.detach().clone(),
     }
-    params = call_learner(learner.mha_params, "mha_params(module)", module=copy.deepcopy(module))
+    params = call_with_inputs(
+        "mha_params(module)", learner.mha_params, module=copy.deepcopy(module)
+    )
     if not isinstance(params, dict):
         fail(f"mha_params(module) should return a dict; got {type(params).__name__}")
     missing = [key for key in expected if key not in params]
@@ -779,14 +729,15 @@ def test_mha_params_unpacks_nn_multiheadattention(learner):
             mistakes=mistakes,
         )
     name = "multi_head_attention(x, x, x, mha_params(module), num_heads=3)"
-    got = run(
-        learner.multi_head_attention,
+    got = run_on_copies(
         name,
+        learner.multi_head_attention,
         query=x,
         key=x,
         value=x,
         params={k: p.detach().clone() for k, p in params.items()},
         num_heads=heads,
+        advice=IN_PLACE_ADVICE,
     )
     compare(
         got,
@@ -804,14 +755,15 @@ def test_mha_params_unpacks_nn_multiheadattention(learner):
 def test_multi_head_attention_is_built_not_borrowed(learner, learner_file):
     seed_everything(0)
     x = torch.randn(1, 3, 4, dtype=F64)
-    run(
-        learner.multi_head_attention,
+    run_on_copies(
         "multi_head_attention(x (1, 3, 4), num_heads=2)",
+        learner.multi_head_attention,
         query=x,
         key=x,
         value=x,
         params=random_params(4),
         num_heads=2,
+        advice=IN_PLACE_ADVICE,
     )
     forbid_calls(learner_file, BANNED_EVERYWHERE, BUILD_IT)
     forbid_calls(
@@ -861,9 +813,9 @@ def test_sinusoidal_encoding_formula(learner):
     seed_everything(0)
     for num_positions, d_model, base in ((50, 16, 10000.0), (7, 6, 100.0)):
         name = f"sinusoidal_encoding({num_positions}, {d_model}, base={base:g})"
-        got = call_learner(
-            learner.sinusoidal_encoding,
+        got = call_with_inputs(
             name,
+            learner.sinusoidal_encoding,
             num_positions=num_positions,
             d_model=d_model,
             base=base,
@@ -963,8 +915,8 @@ def test_apply_rope_matches_reference(learner):
         ({"x": torch.randn(2, 6, 12), "positions": torch.arange(6) + 20}, 500.0),
     ]
     for inputs, base in cases:
-        name = f"apply_rope({shapes_of(inputs)}, base={base:g})"
-        got = run(learner.apply_rope, name, **inputs, base=base)
+        name = f"apply_rope({describe_inputs(inputs)}, base={base:g})"
+        got = run_on_copies(name, learner.apply_rope, **inputs, base=base, advice=IN_PLACE_ADVICE)
         want = ref_rope(inputs["x"], inputs.get("positions"), base)
         assert_tensor(
             got,
@@ -981,7 +933,7 @@ def test_apply_rope_preserves_norms(learner):
     seed_everything(0)
     x = torch.randn(2, 4, 12, 8)
     name = "apply_rope(x (2, 4, 12, 8))"
-    got = run(learner.apply_rope, name, x=x)
+    got = run_on_copies(name, learner.apply_rope, x=x, advice=IN_PLACE_ADVICE)
     if not isinstance(got, torch.Tensor) or got.shape != x.shape:
         fail(f"{name} should be a tensor of shape {tuple(x.shape)}; got {describe(got)}")
     before = x.double().norm(dim=-1)
@@ -989,7 +941,7 @@ def test_apply_rope_preserves_norms(learner):
     rel = ((after - before).abs() / before).nan_to_num(nan=math.inf)
     if rel.max().item() > 1e-5:
         index = tuple(int(i) for i in torch.nonzero(rel == rel.max())[0])
-        known = named(got, rope_mistakes(x, None, 10000.0), 1e-5, 1e-5)
+        known = tensor_mistake(got, rope_mistakes(x, None, 10000.0), rtol=1e-5, atol=1e-5)
         fail(
             f"{name} changed the length of the vector x[{', '.join(map(str, index))}] from "
             f"{before[index].item():.6g} to {after[index].item():.6g}: RoPE only rotates pairs of "
@@ -1009,17 +961,19 @@ def test_rope_scores_depend_only_on_the_offset(learner):
     for offset in (0, 1, 4, 9):
         m = torch.tensor([0, 3, 10, 25]) + offset
         n = m - offset
-        rq = run(
-            learner.apply_rope,
+        rq = run_on_copies(
             f"apply_rope(q (4, {dim}), positions {m.tolist()})",
+            learner.apply_rope,
             x=q.expand(4, dim),
             positions=m,
+            advice=IN_PLACE_ADVICE,
         )
-        rk = run(
-            learner.apply_rope,
+        rk = run_on_copies(
             f"apply_rope(k (4, {dim}), positions {n.tolist()})",
+            learner.apply_rope,
             x=k.expand(4, dim),
             positions=n,
+            advice=IN_PLACE_ADVICE,
         )
         for label, r in (("q", rq), ("k", rk)):
             if not isinstance(r, torch.Tensor) or tuple(r.shape) != (4, dim):
@@ -1084,8 +1038,8 @@ def test_rope_attention_matches_reference(learner):
     causal = torch.tril(torch.ones(6, 6, dtype=torch.bool))
     for positions, mask in ((None, None), (torch.arange(6) + 5, causal)):
         inputs = {"q": q, "k": k, "v": v, "positions": positions, "mask": mask}
-        name = f"rope_attention({shapes_of(inputs)})"
-        got = run(learner.rope_attention, name, **inputs)
+        name = f"rope_attention({describe_inputs(inputs)})"
+        got = run_on_copies(name, learner.rope_attention, **inputs, advice=IN_PLACE_ADVICE)
         want = ref_rope_attention(q, k, v, positions, mask)
         compare(
             got,
@@ -1111,14 +1065,22 @@ def test_rope_attention_matches_reference(learner):
 def test_rope_attention_ignores_a_common_shift(learner):
     seed_everything(0)
     q, k, v = (torch.randn(1, 2, 6, 8, dtype=F64) for _ in range(3))
-    base = run(learner.rope_attention, "rope_attention(q, k, v (1, 2, 6, 8))", q=q, k=k, v=v)
-    shifted = run(
+    base = run_on_copies(
+        "rope_attention(q, k, v (1, 2, 6, 8))",
         learner.rope_attention,
+        q=q,
+        k=k,
+        v=v,
+        advice=IN_PLACE_ADVICE,
+    )
+    shifted = run_on_copies(
         "rope_attention(q, k, v (1, 2, 6, 8), positions=arange(6) + 7)",
+        learner.rope_attention,
         q=q,
         k=k,
         v=v,
         positions=torch.arange(6) + 7,
+        advice=IN_PLACE_ADVICE,
     )
     for label, out in (("positions 0…5", base), ("positions 7…12", shifted)):
         if not isinstance(out, torch.Tensor) or out.shape != v.shape:
@@ -1132,7 +1094,7 @@ def test_rope_attention_ignores_a_common_shift(learner):
             for variant, label in ROPE_ATTENTION_MISTAKES.items()
             if variant != "mask dropped"  # no mask here: it would equal the right answer
         }
-        known = named(base, mistakes, 1e-5, 1e-5)
+        known = tensor_mistake(base, mistakes, rtol=1e-5, atol=1e-5)
         fail(
             f"rope_attention's output changed by up to {change:.3g} when every position was "
             "shifted by 7: with RoPE on the queries and keys only, the scores depend on relative "
