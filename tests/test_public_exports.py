@@ -28,7 +28,7 @@ EXPECTED: dict[str, set[str]] = {
     "aipath.portfolio": {"AuditReport", "KINDS", "KindSpec", "audit_repository", "create_project"},
     "aipath.workspace": {"Workspace", "default_workspace_path", "find_workspace"},
     "aipath.curriculum": {"check_links", "checked_catalogue", "roadmap_with_labs"},
-    "aipath.ids": {"LAB_ID", "PHASE_ID", "SKILL_ID", "SLUG", "TOPIC_ID"},
+    "aipath.ids": {"LAB_ID", "PHASE_ID", "SKILL_ID", "SLUG", "TOPIC_ID", "suggest"},
     "aipath.learner_writes": {
         "MARK_KINDS",
         "NOTE_KINDS",

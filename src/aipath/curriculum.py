@@ -9,10 +9,8 @@ message style and a "did you mean"), and every skill has a lab or a reading-only
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
-
 from aipath.errors import AipathError
+from aipath.ids import suggest
 from aipath.labs.catalogue import Catalogue, load_catalogue
 from aipath.roadmap.loader import load_roadmap
 from aipath.roadmap.model import Roadmap
@@ -20,15 +18,10 @@ from aipath.roadmap.model import Roadmap
 __all__ = ["check_links", "checked_catalogue", "roadmap_with_labs"]
 
 
-def _suggest(wanted: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
-
-
 def _unknown(lab_id: str, field: str, value: str, kind: str, known: set[str]) -> AipathError:
     return AipathError(
         f"lab {lab_id}: lab.toml field {field}: {value!r} is not a roadmap {kind} id"
-        f"{_suggest(value, known)}",
+        f"{suggest(value, known)}",
         hint=f"`aipath roadmap --json` lists the {kind} ids; fix the lab's lab.toml",
     )
 

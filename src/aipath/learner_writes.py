@@ -8,13 +8,13 @@ is *done* is :func:`aipath.progress.derive`'s business, from passes and marks al
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import date, datetime, time
 from typing import Final, Literal
 
 from aipath.errors import AipathError
+from aipath.ids import suggest
 from aipath.progress.store import ProgressStore
 from aipath.progress.types import MARK_STATES
 
@@ -64,18 +64,13 @@ def known_ids(kinds: Iterable[IdKind]) -> set[str]:
     return known
 
 
-def _suggest(wanted: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
-
-
 def check_id(value: str, kinds: Iterable[IdKind]) -> str:
     """``value`` if it is a known id of one of ``kinds``; else :class:`UnknownId`, with a guess."""
     kinds = tuple(kinds)
     known = known_ids(kinds)
     if value not in known:
         raise UnknownId(
-            f"unknown {' or '.join(kinds)} id {value!r}{_suggest(value, known)}",
+            f"unknown {' or '.join(kinds)} id {value!r}{suggest(value, known)}",
             hint="`aipath roadmap` lists topic and skill ids (like p1.python or "
             "p1.python.asyncio); `aipath resources` and `aipath list` list resources and labs",
         )

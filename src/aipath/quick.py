@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -83,16 +82,6 @@ def _manifest(lab_id: str) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def _save(ws: Workspace, lab_id: str, result: dict[str, Any]) -> str:
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    ws.results_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=ws.results_dir, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, ws.results_dir / f"{lab_id}.json")
-    return text
-
-
 def quick_check(args: list[str]) -> int | None:
     """The exit code of a quick `aipath check`, or None to hand the call to the full CLI."""
     parsed = _parse(args)
@@ -139,7 +128,8 @@ def quick_check(args: list[str]) -> int | None:
     result = reply.get("result")
     if not isinstance(result, dict) or not reply.get("recorded"):
         return None  # the worker could not record it: the full path records it itself
-    text = _save(ws, lab_id, result)
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    ws.write_result(lab_id, text)
     if as_json:
         sys.stdout.write(text + "\n")
     else:
@@ -158,12 +148,11 @@ def _help_cache() -> Path:
     terminal width, so the cached text is always what the full CLI would print now.
     """
     import hashlib
-    import shutil
 
     import aipath
 
     root = Path(__file__).parent
-    parts = [aipath.__version__, str(shutil.get_terminal_size().columns)]
+    parts = [aipath.__version__, str(_terminal_width())]
     for path in sorted([root / "cli.py", *(root / "commands").glob("*.py")]):
         stat = path.stat()
         parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")

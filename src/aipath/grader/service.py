@@ -8,8 +8,6 @@ run in the progress store.  A store that cannot be written never costs the learn
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from aipath.grader.client import WorkerUnavailable, check_with_worker
@@ -65,13 +63,7 @@ def run_check(
 
 
 def save_result(ws: Workspace, result: CheckResult) -> Path:
-    ws.results_dir.mkdir(parents=True, exist_ok=True)
-    target = ws.results_dir / f"{result.lab}.json"
-    fd, tmp = tempfile.mkstemp(dir=ws.results_dir, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(result.model_dump_json(indent=2))
-    os.replace(tmp, target)
-    return target
+    return ws.write_result(result.lab, result.model_dump_json(indent=2))
 
 
 def load_result(ws: Workspace, lab_id: str) -> CheckResult | None:

@@ -124,9 +124,14 @@ def plan_to_json(plan: Plan) -> dict[str, object]:
     }
 
 
+def _span(count: int) -> str:
+    """``1`` → ``1 day``, ``3`` → ``3 days``."""
+    return "1 day" if count == 1 else f"{count} days"
+
+
 def _days(count: int) -> str:
     """``1`` → ``day``, ``3`` → ``3 days``: as in "over the last day"."""
-    return "day" if count == 1 else f"{count} days"
+    return "day" if count == 1 else _span(count)
 
 
 def describe_pace(plan: Plan) -> str:
@@ -141,9 +146,7 @@ def describe_pace(plan: Plan) -> str:
 
         return (
             f"pace is measured after {MIN_PACE_HOURS:g} h over {MIN_PACE_DAYS} days; so far "
-            f"{pace.spent_hours:g} h over "
-            f"{'1 day' if pace.window_days == 1 else f'{pace.window_days} days'}: dates are the "
-            "original plan"
+            f"{pace.spent_hours:g} h over {_span(pace.window_days)}: dates are the original plan"
         )
     if pace.status == "stalled":
         return (

@@ -12,7 +12,6 @@ of the exact YAML file instead of at "the roadmap".
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Literal
 
@@ -28,7 +27,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from aipath.errors import AipathError
-from aipath.ids import LAB_ID, PHASE_ID, SKILL_ID, SLUG, TOPIC_ID  # one grammar for all ids
+from aipath.ids import (  # one grammar for all ids
+    LAB_ID,
+    PHASE_ID,
+    SKILL_ID,
+    SLUG,
+    TOPIC_ID,
+    suggest,
+)
 
 # Validation context key set by ``Roadmap.with_labs``: only once the catalogue's labs are attached
 # can we tell a skill that no lab reaches from one whose lab simply is not attached yet.
@@ -71,11 +77,6 @@ def error_locations(exc: ValidationError) -> list[tuple[Loc, str]]:
             loc = loc + tuple(ctx["at"])
         found.append((loc, str(err["msg"])))
     return found
-
-
-def _suggest(wanted: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 class _Model(BaseModel):
@@ -417,7 +418,7 @@ class Roadmap(_Model):
                 if tid not in topics:
                     raise rule_error(
                         ("resources", i, "topics", j),
-                        f"resource {res.id} names unknown topic {tid!r}{_suggest(tid, topics)}",
+                        f"resource {res.id} names unknown topic {tid!r}{suggest(tid, topics)}",
                     )
                 if int(tid.split(".")[0][1:]) not in res.phases:
                     raise rule_error(
@@ -432,7 +433,7 @@ class Roadmap(_Model):
                 if sid not in skills:
                     raise rule_error(
                         ("tools", i, "skills", j),
-                        f"tool {tool.id} names unknown skill {sid!r}{_suggest(sid, skills)}",
+                        f"tool {tool.id} names unknown skill {sid!r}{suggest(sid, skills)}",
                     )
                 if skills[sid].phase_number not in tool.phases:
                     raise rule_error(
@@ -446,13 +447,13 @@ class Roadmap(_Model):
                 if sid not in skills:
                     raise rule_error(
                         ("projects", i, "skills", j),
-                        f"project {proj.id} names unknown skill {sid!r}{_suggest(sid, skills)}",
+                        f"project {proj.id} names unknown skill {sid!r}{suggest(sid, skills)}",
                     )
             for j, tid in enumerate(proj.tools):
                 if tid not in tools:
                     raise rule_error(
                         ("projects", i, "tools", j),
-                        f"project {proj.id} names unknown tool {tid!r}{_suggest(tid, tools)}",
+                        f"project {proj.id} names unknown tool {tid!r}{suggest(tid, tools)}",
                     )
         phase_ok(self.job_ready.phase, ("job_ready", "phase"))
 
@@ -478,7 +479,7 @@ class Roadmap(_Model):
                 return topic
         ids = [t.id for t in self.all_topics()]
         raise AipathError(
-            f"unknown topic {topic_id!r}{_suggest(topic_id, ids)}",
+            f"unknown topic {topic_id!r}{suggest(topic_id, ids)}",
             hint="topic ids look like p1.python; `aipath roadmap` lists them",
         )
 
@@ -488,7 +489,7 @@ class Roadmap(_Model):
                 return skill
         ids = [s.id for s in self.all_skills()]
         raise AipathError(
-            f"unknown skill {skill_id!r}{_suggest(skill_id, ids)}",
+            f"unknown skill {skill_id!r}{suggest(skill_id, ids)}",
             hint="skill ids look like p1.python.asyncio; `aipath roadmap --json` lists them",
         )
 
@@ -516,7 +517,7 @@ class Roadmap(_Model):
             if proj.id == project_id:
                 return proj
         ids = [p.id for p in self.projects]
-        raise AipathError(f"unknown project {project_id!r}{_suggest(project_id, ids)}")
+        raise AipathError(f"unknown project {project_id!r}{suggest(project_id, ids)}")
 
     @property
     def tracks(self) -> dict[str, Topic]:
@@ -546,7 +547,7 @@ class Roadmap(_Model):
                 who = f"lab {labs[0]} names" if len(labs) == 1 else f"labs {', '.join(labs)} name"
                 raise AipathError(
                     f"{who} skill {skill_id!r}, which the roadmap does not "
-                    f"have{_suggest(skill_id, known)}",
+                    f"have{suggest(skill_id, known)}",
                     hint="fix the `skills` list in that lab's lab.toml",
                 )
         data = self.model_dump(exclude_computed_fields=True)

@@ -62,6 +62,18 @@ class Workspace:
 
         return os.environ.get("AIPATH_DATABASE_URL") or default_db_url(self.state_dir)
 
+    def write_result(self, lab_id: str, text: str) -> Path:
+        """Write ``results/<lab>.json`` atomically (watchers never read half a verdict)."""
+        import tempfile
+
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.results_dir, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        target = self.results_dir / f"{lab_id}.json"
+        os.replace(tmp, target)
+        return target
+
     def lab_dir(self, lab: Lab) -> Path:
         return self.labs_dir / lab.relative_dir
 
