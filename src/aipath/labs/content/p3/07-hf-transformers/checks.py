@@ -54,6 +54,7 @@ from aipath.checks import (
     call_learner,
     fail,
     matching_mistake,
+    minilm,
     rdataset,
     seed_everything,
     to_numpy,
@@ -115,13 +116,6 @@ def _long_review() -> str:
 
 # ----- reference tokenizer and model (never handed to the learner) ------------------------------
 @functools.lru_cache(maxsize=1)
-def _reference() -> tuple[Any, Any]:
-    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
-    model = AutoModel.from_pretrained(MODEL_DIR).eval()
-    return tokenizer, model
-
-
-@functools.lru_cache(maxsize=1)
 def _handout() -> tuple[Any, Any]:
     """A tokenizer and a model of the check's own for the learner's functions (tasks 2–3)."""
     return AutoTokenizer.from_pretrained(MODEL_DIR), AutoModel.from_pretrained(MODEL_DIR)
@@ -148,7 +142,7 @@ def _reference_batch(
     padding_side: str = "right",
     padding: bool | str = True,
 ) -> dict[str, torch.Tensor]:
-    tokenizer = _reference()[0]
+    tokenizer = minilm()[0]
     tokenizer.padding_side = padding_side
     try:
         batch = tokenizer(
@@ -184,7 +178,7 @@ def _encode(
     )
     inputs = batch if model_mask else {"input_ids": batch["input_ids"]}
     with torch.inference_mode():
-        hidden = _reference()[1](**inputs).last_hidden_state
+        hidden = minilm()[1](**inputs).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).float()
     if pool == "mean":
         vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -447,7 +441,7 @@ def test_loaded_weights_and_vocabulary_are_the_packaged_ones(learner):
             f"{len(differ)} of {len(packaged)} weight tensors differ from the packaged "
             f"checkpoint (e.g. {differ[0]!r}, max difference {worst:.3g}){clue}"
         )
-    reference = _reference()[0]
+    reference = minilm()[0]
     for text in PROBES:
         got = list(tokenizer(text)["input_ids"])
         want = list(reference(text)["input_ids"])
@@ -636,7 +630,7 @@ def test_tokenize_truncates_to_max_length(learner):
     got, _side = _tokenize(learner, texts, 32)
     ids = _batch_part(got, "input_ids", 2)
     want = _reference_batch(texts, max_length=32)["input_ids"].numpy()
-    full = len(_reference()[0](texts[0])["input_ids"])
+    full = len(minilm()[0](texts[0])["input_ids"])
     if ids.shape[1] > 32:
         what = (
             " (the tokenizer's own limit, model_max_length=512: max_length was not passed)"
@@ -649,7 +643,7 @@ def test_tokenize_truncates_to_max_length(learner):
             "a text longer than the model's 512 positions makes the model fail, and longer than "
             "256 it differs from what sentence-transformers computes"
         )
-    by_hand = _reference()[0](list(texts))["input_ids"]
+    by_hand = minilm()[0](list(texts))["input_ids"]
     hand = np.zeros((2, 32), dtype=np.int64)
     hand[0] = by_hand[0][:32]
     hand[1, : len(by_hand[1])] = by_hand[1]
@@ -796,7 +790,7 @@ def test_embed_switches_a_training_model_to_eval(learner):
 def test_embed_truncates_a_long_review(learner):
     seed_everything(0)
     texts = (_long_review(), PROBES[1])
-    tokens = len(_reference()[0](texts[0])["input_ids"])
+    tokens = len(minilm()[0](texts[0])["input_ids"])
     model = _model_for_learner()
     with ForwardLog(model) as log:
         try:
@@ -859,7 +853,7 @@ def _features() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     length so that the batches carry little padding."""
     train, _y, test, _yt = _reviews()
     texts = train + test
-    tokenizer, model = _reference()
+    tokenizer, model = minilm()
     order = np.argsort([len(t) for t in texts], kind="stable")
     mean = np.zeros((len(texts), HIDDEN), dtype=np.float32)
     cls = np.zeros_like(mean)

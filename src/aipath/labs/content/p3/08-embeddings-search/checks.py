@@ -46,6 +46,7 @@ from aipath.checks import (
     fail,
     help_pages,
     matching_mistake,
+    minilm,
     seed_everything,
     to_numpy,
 )
@@ -90,13 +91,6 @@ PROBE_BATCH = 3  # batches [0:3], [3:6], [6:8]: each one holds padding
 
 # ----- the reference model (never handed to the learner) ----------------------------------------
 @functools.lru_cache(maxsize=1)
-def _reference() -> tuple[Any, Any]:
-    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
-    model = AutoModel.from_pretrained(MODEL_DIR).eval()
-    return tokenizer, model
-
-
-@functools.lru_cache(maxsize=1)
 def _handout() -> tuple[Any, Any]:
     """A tokenizer and a model of the check's own for the learner's functions."""
     return AutoTokenizer.from_pretrained(MODEL_DIR), AutoModel.from_pretrained(MODEL_DIR)
@@ -123,7 +117,7 @@ def _encode(
 
     The defaults are the right way; every other setting is a known mistake.
     """
-    tokenizer, model = _reference()
+    tokenizer, model = minilm()
     batch = tokenizer(
         list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
     )
