@@ -46,7 +46,7 @@ from aipath.checks.data import (
 )
 from aipath.checks.failure import CheckFailure, fail, fmt, none_message
 from aipath.checks.gradients import gradient_check, numerical_gradient
-from aipath.checks.models import hf_offline, minilm, minilm_path
+from aipath.checks.models import fresh_smollm2, hf_offline, minilm, minilm_path, smollm2
 from aipath.checks.static import (
     called_names,
     forbid_calls,
@@ -86,6 +86,7 @@ __all__ = [
     "forbid_calls",
     "forbid_imports",
     "frame_difference",
+    "fresh_smollm2",
     "gradient_check",
     "help_pages",
     "hf_offline",
@@ -104,6 +105,7 @@ __all__ = [
     "run_on_copies",
     "run_until",
     "seed_everything",
+    "smollm2",
     "tensor_mistake",
     "text_corpus",
     "to_numpy",

@@ -17,3 +17,6 @@ class CheckRequest(BaseModel):
     memory_mb: int = 1024
     seed: int = 0
     dev_apply: str | None = None
+    models: list[str] = Field(
+        default_factory=list, description="models to load in a forking parent (a warm worker)"
+    )

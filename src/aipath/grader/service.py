@@ -28,6 +28,7 @@ def build_request(lab: Lab, learner_file: Path, workdir: Path) -> CheckRequest:
         workdir=str(workdir),
         timeout_s=lab.manifest.timeout_s,
         memory_mb=lab.manifest.memory_mb,
+        models=list(lab.manifest.models),
     )
 
 

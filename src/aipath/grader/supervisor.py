@@ -73,6 +73,11 @@ def _new_run_dir() -> Path:
 
 def start(request: CheckRequest, mode: Mode) -> Running:
     """Start one check in a new child process."""
+    if mode == "fork" and request.models:
+        # Once per forking process, before the clock starts: every later child shares the weights.
+        from aipath.checks.models import warm
+
+        warm(request.models)
     run_dir = _new_run_dir()
     started = time.monotonic()
     popen: subprocess.Popen[bytes] | None = None

@@ -43,6 +43,11 @@ class LabManifest(BaseModel):
         description="a Python file of the lab defining prepare(workdir: Path) -> None; run when the "
         "lab is placed in a workspace and before every dev check (e.g. to generate a practice repo)",
     )
+    models: list[Literal["minilm", "smollm2"]] = Field(
+        default_factory=list,
+        description="packaged models the checks use (aipath.checks.models): a warm worker loads "
+        "each once, before it forks the first check of a lab that names it",
+    )
     dev_apply: str | None = Field(
         default=None,
         description="for labs whose work happens outside Python (e.g. git): the name of a function "
