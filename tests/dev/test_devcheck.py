@@ -106,3 +106,39 @@ def test_unchanged_green_labs_are_skipped_until_a_file_changes(tmp_path: Path) -
     readme = labs / "p1" / "01-tiny" / "README.md"
     readme.write_text(readme.read_text() + "\nOne more line.\n", encoding="utf-8")
     assert "p1-tiny ok" in run()
+
+
+def test_dev_try_reports_each_file_verdict(tmp_path: Path) -> None:
+    lab = next(FIXTURE.glob("*/*tiny*"))
+    wrong = tmp_path / "off_by_one.py"
+    wrong.write_text((lab / "mistakes" / "plus.py").read_text(encoding="utf-8"), encoding="utf-8")
+    env = {**os.environ, "AIPATH_LABS_DIR": str(FIXTURE)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aipath",
+            "dev",
+            "try",
+            "p1-tiny",
+            str(lab / "solution.py"),
+            str(wrong),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [row["status"] for row in rows] == ["passed", "failed"]
+    assert rows[1]["file"] == str(wrong) and rows[1]["message"]
+    missing = subprocess.run(
+        [sys.executable, "-m", "aipath", "dev", "try", "p1-tiny", str(tmp_path / "nope.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert missing.returncode != 0 and "no such file" in (missing.stdout + missing.stderr)

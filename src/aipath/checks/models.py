@@ -142,8 +142,15 @@ def smollm2() -> tuple[Any, Any]:
 
 
 def fresh_smollm2() -> tuple[Any, Any]:
-    """A new ``(tokenizer, model)`` the learner may change (train, quantize, wrap) freely."""
-    return _load_smollm2()
+    """A copy of :func:`smollm2` the learner may change (train, quantize, wrap) freely.
+
+    A deep copy of the loaded model (about 0.3 s) rather than a second load (about 4 s); tied
+    weights stay tied in the copy.
+    """
+    import copy
+
+    tokenizer, model = smollm2()
+    return copy.deepcopy(tokenizer), copy.deepcopy(model)
 
 
 def _load_smollm2() -> tuple[Any, Any]:

@@ -1,4 +1,4 @@
-"""Author commands: `aipath dev check`, `aipath dev new`, `aipath dev bench`."""
+"""Author commands: `aipath dev check`, `try`, `diff`, `new`, `bench`."""
 
 from __future__ import annotations
 
@@ -152,6 +152,26 @@ def dev_diff(
     for path in files:
         sys.stdout.write(mistake_diff(entry.solution, path) or f"(no change: {path.name})\n")
         sys.stdout.write("\n")
+
+
+@dev_app.command("try")
+def dev_try(
+    lab: Annotated[str, typer.Argument(help="the lab id")],
+    files: Annotated[list[Path], typer.Argument(help="files to check as the learner's exercise")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the lab's checks on any files (e.g. a blind reviewer's answers) and show each verdict."""
+    from aipath.dev.check import try_files
+    from aipath.labs import load_catalogue
+
+    reports = try_files(load_catalogue().get(lab), files)
+    if as_json:
+        sys.stdout.write(json.dumps([r.to_json() for r in reports], indent=2) + "\n")
+        return
+    for report in reports:
+        row = report.to_json()
+        console.print(f"[bold]{report.path.name}[/]: {row['status']}", highlight=False)
+        console.print(f"  {row['message']}", highlight=False, markup=False)
 
 
 @dev_app.command("new")

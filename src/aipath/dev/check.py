@@ -245,3 +245,46 @@ def run_dev_check(
     ordered = [reports[lab.id] for lab in labs]
     ok = not global_problems and all(r.ok for r in ordered)
     return ok, ordered, global_problems
+
+
+@dataclass
+class TryReport:
+    """One candidate file run against a lab's checks (a blind reviewer's answer, a bug report)."""
+
+    path: Path
+    result: CheckResult
+
+    def to_json(self) -> dict[str, Any]:
+        problem = self.result.first_problem()
+        return {
+            "file": str(self.path),
+            "status": self.result.status.value,
+            "message": problem.message if problem else self.result.summary,
+            "messages": all_messages(self.result),
+        }
+
+
+def try_files(lab: Lab, files: list[Path], *, parallel: int | None = None) -> list[TryReport]:
+    """Check each file as if it were the learner's exercise, each in its own scratch folder.
+
+    The same placement, request and warm fork as ``dev check``, without judging: reviewers use it
+    to see how the checks answer files that are not in the lab (yet).
+    """
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise AipathError(f"no such file: {', '.join(missing)}")
+    scratch = Path(tempfile.mkdtemp(prefix="aipath-devtry-"))
+    try:
+        requests = []
+        for index, path in enumerate(files):
+            workdir = scratch / f"{index:03d}-{path.stem}"
+            place_lab(lab, workdir, exercise_from=path)
+            request = build_request(lab, workdir / lab.manifest.exercise, workdir)
+            if lab.manifest.dev_apply:
+                request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
+            requests.append(request)
+        preload([lab.source_dir])
+        results = run_many(requests, mode="fork", parallel=parallel or min(2, os.cpu_count() or 1))
+        return [TryReport(path, result) for path, result in zip(files, results, strict=True)]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
