@@ -272,3 +272,48 @@ def test_day_one_audit_messages_say_what_was_found(tmp_path: Path) -> None:
     assert "Dockerfile.tmpl" not in str(report.check("dockerfile").model_dump())
     large = report.check("large_files")
     assert "no file over 1 MB" not in large.summary and "data.csv" in large.summary
+
+
+def test_rag_checks_want_tested_citations_a_token_budget_and_an_offline_test(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "rag.py": """\
+                import openai
+
+                CONTEXT_BUDGET = 512
+
+
+                def answer(question: str) -> dict[str, object]:
+                    sources = {1: "doc-a"}
+                    return {"text": question, "sources": sources}
+            """,
+            "tests/test_rag.py": """\
+                from rag import answer
+
+
+                def test_answer_cites() -> None:
+                    assert answer("q")["sources"]
+            """,
+        },
+    )
+    report = audit_repository(tmp_path, kind="rag")
+    assert report.check("citations").status == "pass"
+    budget = report.check("context_budget")
+    assert budget.status == "warn" and "no count of the model's tokens" in budget.summary
+    offline = report.check("offline_pipeline_test")
+    assert offline.status == "warn" and "hosted service" in offline.summary
+    assert any(e.detail == "imports openai" for e in offline.evidence)
+
+
+def test_rag_checks_ignore_template_code_the_learner_has_not_changed(tmp_path: Path) -> None:
+    from aipath.portfolio.fingerprint import write_fingerprint
+
+    write(tmp_path, {"cite.py": "def cite(sources):\n    return sources\n"})
+    write_fingerprint(tmp_path, "rag")
+    report = audit_repository(tmp_path, kind="rag")
+    assert report.check("citations").status == "fail"
+    (tmp_path / "cite.py").write_text("def cite(sources):\n    return sorted(sources)\n")
+    assert audit_repository(tmp_path, kind="rag").check("citations").status == "warn"

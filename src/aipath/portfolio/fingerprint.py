@@ -23,6 +23,7 @@ __all__ = [
     "SCAFFOLD_SUBJECT",
     "ScaffoldState",
     "scaffold_state",
+    "unchanged_scaffold_files",
     "write_fingerprint",
 ]
 
@@ -116,3 +117,26 @@ def scaffold_state(root: Path, subjects: list[str] | None, clean: bool) -> Scaff
         except OSError:
             continue
     return ScaffoldState(len(files), unchanged, learner_commits)
+
+
+def unchanged_scaffold_files(root: Path) -> frozenset[str]:
+    """Files (relative, POSIX) still byte for byte as `aipath project new` generated them.
+
+    Checks that grade what a phase taught look only at the other files: template code the
+    learner has not touched is aipath's work, whatever it contains.
+    """
+    try:
+        files = json.loads((root / FINGERPRINT_FILE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return frozenset()
+    if not isinstance(files, dict):
+        return frozenset()
+    same: set[str] = set()
+    for rel, digest in files.items():
+        target = root / str(rel)
+        try:
+            if target.is_file() and _sha256(target) == digest:
+                same.add(str(rel))
+        except OSError:
+            continue
+    return frozenset(same)

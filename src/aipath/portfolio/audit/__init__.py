@@ -18,6 +18,7 @@ from aipath.portfolio.audit import (  # noqa: F401  (importing registers the che
     hygiene,
     kind_checks,
     ownership,
+    rag,
 )
 from aipath.portfolio.audit.context import AuditContext
 from aipath.portfolio.audit.models import (

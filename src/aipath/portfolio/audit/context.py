@@ -146,6 +146,21 @@ class AuditContext:
             return Parsed(rel, error=f"invalid YAML: {type(exc).__name__}")
 
     @cached_property
+    def unchanged_scaffold(self) -> frozenset[str]:
+        """Generated files the learner has not changed (empty for a repository not scaffolded)."""
+        from aipath.portfolio.fingerprint import unchanged_scaffold_files
+
+        return unchanged_scaffold_files(self.root)
+
+    def learner_modules(self, *, tests: bool) -> list[PyModule]:
+        """Parsed test (or non-test) modules the learner wrote or changed."""
+        return [
+            m
+            for m in self.modules
+            if is_test_path(m.rel) == tests and m.rel not in self.unchanged_scaffold
+        ]
+
+    @cached_property
     def python_files(self) -> list[FileEntry]:
         return self.files.with_suffix("py")
 
