@@ -32,9 +32,14 @@ def history(count: int = EVENTS, seed: int = 0) -> dict[str, Any]:
     labs = load_catalogue().ids()
     start = datetime(2025, 6, 2, 18, tzinfo=UTC)
     events: list[dict[str, Any]] = []
+    per_evening = max(1, count // 540)  # about 18 months of evenings, some skipped
+    evening = start
     at = start
-    for _ in range(count):
-        at += timedelta(seconds=rng.choice((20, 40, 90, 300, 3600 * 20)))
+    for index in range(count):
+        if index % per_evening == 0:
+            evening += timedelta(days=rng.choice((1, 1, 1, 2)))
+            at = evening
+        at += timedelta(seconds=rng.choice((5, 10, 20, 30, 60)))
         roll = rng.random()
         base = {"uid": uuid.UUID(int=rng.getrandbits(128)).hex, "at": at.isoformat()}
         lab = rng.choice(labs)

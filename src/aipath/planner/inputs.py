@@ -18,7 +18,6 @@ from aipath.planner.model import (
     SkillInput,
     TopicInput,
 )
-from aipath.progress import derive
 from aipath.progress.store import ProgressStore
 from aipath.progress.types import AuditRecord
 
@@ -100,11 +99,10 @@ def progress_from_store(
     store: ProgressStore, projects: Iterable[ProjectInput] = ()
 ) -> PlanProgress:
     """Passed labs, marks, audited projects and study minutes per day, read from the store."""
-    events = store.events()
-    states = derive.lab_states(events)
+    states = store.lab_states()
     return PlanProgress(
         passed_labs=frozenset(lab for lab, st in states.items() if st.ever_passed),
-        marks=derive.latest_marks(events),
-        done_projects=projects_done_by_audit(projects, derive.audit_records(events)),
-        daily_minutes=derive.daily_minutes(events),
+        marks=store.marks(),
+        done_projects=projects_done_by_audit(projects, store.audits()),
+        daily_minutes=store.daily_minutes(),
     )

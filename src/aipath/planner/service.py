@@ -134,12 +134,12 @@ def status_for(
     now = today or date.today()
     profile = store.get_profile()
     has_profile = profile is not None
-    events = store.events()
     if profile is None:
-        first = min((e.at.astimezone().date() for e in events), default=now)
+        oldest = store.first_event_at()
+        first = oldest.astimezone().date() if oldest is not None else now
         profile = Profile(start=min(first, now), hours_per_week=DEFAULT_HOURS)
     plan = plan_for(store, profile=profile, today=now, inputs=inputs)
-    days = derive.active_days(events)
+    days = store.active_days()
     return StatusReport(
         plan=plan,
         has_profile=has_profile,

@@ -3,9 +3,10 @@
 Two tables hold the truth: ``profile`` (one row, overwritten when the learner
 re-plans) and ``events`` (append-only; nothing updates or deletes a row).
 Everything else — lab states, notes, marks, pace — is derived from the events
-when asked (see :mod:`aipath.progress.derive`), so derived state can never
-disagree with the log, an import only has to add events, and a migration never
-has to backfill a cache.
+(the rules: :mod:`aipath.progress.derive`).  The one cache, ``derived_state``,
+holds the running fold of the log up to an event id (:mod:`aipath.progress.fold`);
+it is checked against the log on every read and rebuilt from it when it does
+not match, so it can never disagree with the log and an import only adds events.
 
 Times are stored as naive UTC on every backend (the column type converts) so a
 SQLite file and a PostgreSQL schema hold the same values and export the same JSON.
@@ -65,6 +66,7 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_events_kind_lab", "kind", "lab_id"),
         Index("ix_events_at", "at"),
+        Index("ix_events_at_id", "at", "id"),
         UniqueConstraint("uid", name="uq_events_uid"),
     )
 
@@ -81,3 +83,15 @@ class EventRow(Base):
     minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class DerivedStateRow(Base):
+    """A cache of state derived from the events (see :mod:`aipath.progress.fold`).
+
+    Never the truth: deleting its rows loses nothing, the next read folds the log again.
+    """
+
+    __tablename__ = "derived_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from types import TracebackType
 from typing import Any, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -32,6 +32,7 @@ from aipath.progress.engine import (
     safe_url,
     stored_revision,
 )
+from aipath.progress.fold import Fold
 from aipath.progress.location import ENV_DATABASE_URL as ENV_DATABASE_URL
 from aipath.progress.location import default_db_url as default_db_url
 from aipath.progress.models import Base
@@ -141,6 +142,8 @@ class ProgressStore:
         self.url = url
         self._events: Table = Base.metadata.tables["events"]
         self._profile: Table = Base.metadata.tables["profile"]
+        self._derived: Table = Base.metadata.tables["derived_state"]
+        self._held_fold: Fold | None = None  # the last fold this store read, checked on reuse
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -341,14 +344,78 @@ class ProgressStore:
         with self._engine.connect() as conn:
             return [self._to_event(r) for r in conn.execute(query).mappings()]
 
+    def _fold(self) -> Fold:
+        """The running fold of the log: the saved one plus the events appended since.
+
+        The saved fold is trusted only when the events after its last id bring the count to
+        the log's and come after it in time; anything else (an import of older history, an
+        id committed late on a server) folds the whole log again, then saves that.
+        """
+        columns = (
+            self._events.c.id,
+            self._events.c.at,
+            self._events.c.kind,
+            self._events.c.lab_id,
+            self._events.c.status,
+            self._events.c.tier,
+            self._events.c.minutes,
+        )
+        order = (self._events.c.at, self._events.c.id)
+        with self._engine.connect() as conn:
+            held = self._held_fold
+            if held is not None:
+                count, last = conn.execute(
+                    select(func.count(), func.max(self._events.c.id)).select_from(self._events)
+                ).one()
+                if (int(count or 0), int(last or 0)) == (held.count, held.last_id):
+                    return held  # nothing appended since this store last folded
+            saved = conn.execute(
+                select(self._derived.c.payload).where(self._derived.c.name == "fold")
+            ).scalar()
+            fold = Fold.from_json(saved) if saved is not None else None
+            total = int(conn.execute(select(func.count()).select_from(self._events)).scalar() or 0)
+            fresh: list[Any] = []
+            if fold is not None:
+                # By primary key, sorted here: an ORDER BY (at, id) would scan the whole index.
+                fresh = sorted(
+                    conn.execute(select(*columns).where(self._events.c.id > fold.last_id)),
+                    key=lambda row: (row.at, row.id),
+                )
+                if fold.count + len(fresh) != total or (fresh and not fold.accepts(fresh[0].at)):
+                    fold = None
+            if fold is None:
+                fold = Fold()
+                fresh = list(conn.execute(select(*columns).order_by(*order)))
+        for row in fresh:
+            fold.add(
+                id=row.id,
+                at=row.at,
+                kind=row.kind,
+                lab_id=row.lab_id,
+                status=row.status,
+                tier=row.tier,
+                minutes=row.minutes,
+            )
+        if fresh or saved is None:
+            self._save_fold(fold)
+        self._held_fold = fold
+        return fold
+
+    def _save_fold(self, fold: Fold) -> None:
+        try:
+            with self._write_conn() as conn, conn.begin():
+                conn.execute(delete(self._derived).where(self._derived.c.name == "fold"))
+                conn.execute(insert(self._derived), [{"name": "fold", "payload": fold.to_json()}])
+        except SQLAlchemyError:
+            pass  # a cache: another process saved one at the same moment, or the store is busy
+
     def lab_states(self) -> dict[str, LabState]:
         """One state per lab that has any check, hint or solution event."""
-        return derive.lab_states(self._events_of("check", "hint", "solution"))
+        return self._fold().lab_states()
 
     def lab_state(self, lab_id: str) -> LabState:
         """The state of one lab (an empty state before its first event)."""
-        states = derive.lab_states(self._events_of("check", "hint", "solution", lab_id=lab_id))
-        return states.get(lab_id, LabState(lab_id=lab_id))
+        return self.lab_states().get(lab_id, LabState(lab_id=lab_id))
 
     def hints_shown(self, lab_id: str) -> int:
         """How many distinct hint tiers the learner has seen for a lab."""
@@ -366,9 +433,21 @@ class ProgressStore:
         """Portfolio audits, oldest first."""
         return derive.audit_records(self._events_of("audit"))
 
-    def daily_minutes(self) -> dict[date, float]:
+    def daily_minutes(self, tz: tzinfo | None = None) -> dict[date, float]:
         """Study minutes per local day (logged plus measured, see :mod:`aipath.progress.derive`)."""
-        return derive.daily_minutes(self._events_of("study", "check"))
+        return self._fold().daily_minutes(tz)
+
+    def active_days(self, tz: tzinfo | None = None) -> set[date]:
+        """Local days with any event (the streak is counted from them)."""
+        return self._fold().active_days(tz)
+
+    def first_event_at(self) -> datetime | None:
+        """The time of the oldest event, or None for an empty store."""
+        return self._fold().first_at
+
+    def study_events(self) -> list[Event]:
+        """Hours logged with `aipath log`, oldest first."""
+        return self._events_of("study")
 
     # -- profile -----------------------------------------------------------------------------
     def get_profile(self) -> Profile | None:

@@ -195,13 +195,12 @@ class Dashboard:
     def _store_facts(self) -> dict[str, Any]:
         def build() -> dict[str, Any]:
             with open_store(self.ws) as store:
-                events = store.events()
                 return {
                     "notes": store.notes(),
                     "marks": store.marks(),
                     "audits": store.audits(),
                     "daily": store.daily_minutes(),
-                    "study": [e for e in events if e.kind == "study"],
+                    "study": store.study_events(),
                 }
 
         return self._cached("facts", build)
