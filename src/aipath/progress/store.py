@@ -10,6 +10,7 @@ per-dialect SQL.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, tzinfo
@@ -50,6 +51,7 @@ from aipath.progress.types import (
 EXPORT_FORMAT: Final = "aipath-progress"
 EXPORT_VERSION: Final = 1
 MAX_STUDY_MINUTES: Final = 24 * 60
+IMPORT_BATCH: Final = 5_000
 _EVENT_COLUMNS: Final = (
     "uid",
     "at",
@@ -508,6 +510,30 @@ class ProgressStore:
             "events": events,
         }
 
+    def _insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert validated event rows; on SQLite straight through the driver (import speed).
+
+        SQLAlchemy's per-row parameter processing costs more than SQLite's own insert; the
+        driver path stores exactly what the column types would (naive UTC text, JSON text).
+        """
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            conn.execute(insert(self._events), rows)
+            return
+        names = [c for c in _EVENT_COLUMNS if c != "id"]
+        values = []
+        for row in rows:
+            at = _aware(row["at"]).replace(tzinfo=None)
+            item = [row.get(name) for name in names]
+            item[names.index("at")] = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+            item[names.index("data")] = json.dumps(row.get("data") or {})
+            values.append(tuple(item))
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(
+            f"INSERT INTO events ({', '.join(names)}) VALUES ({placeholders})", values
+        )
+
     def import_json(self, data: Mapping[str, object], *, replace_profile: bool = False) -> int:
         """Merge an export into this store; returns how many events were new.
 
@@ -559,9 +585,9 @@ class ProgressStore:
                 if ev.uid in known:
                     continue
                 known.add(ev.uid)
-                new_rows.append(ev.model_dump())
-            if new_rows:
-                conn.execute(insert(self._events), new_rows)
+                new_rows.append(dict(ev.__dict__))  # the validated fields; model_dump is 3x slower
+            for start in range(0, len(new_rows), IMPORT_BATCH):
+                self._insert_events(conn, new_rows[start : start + IMPORT_BATCH])
             has_profile = conn.execute(select(self._profile.c.id)).first() is not None
             if profile_row is not None and (replace_profile or not has_profile):
                 conn.execute(delete(self._profile))
