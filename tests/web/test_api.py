@@ -45,6 +45,15 @@ def test_plotly_is_served_from_the_python_package(client: TestClient) -> None:
     assert response.status_code == 200
     assert len(response.content) > 1_000_000
     assert "plotly" in response.text[:2000].lower()
+    for path in (
+        "/static/plotly.min.js",
+        "/static/pygments.css",
+        "/static/app.css",
+        "/favicon.svg",
+    ):
+        head = client.head(path)
+        assert head.status_code == 200, path
+        assert head.content == b""
 
 
 def test_home_shows_where_the_learner_stands(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from aipath.web.state import FAVICON, PLOTLY_JS, DashboardState
 def router(state: DashboardState) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/static/plotly.min.js", include_in_schema=False)
+    @router.api_route("/static/plotly.min.js", methods=["GET", "HEAD"], include_in_schema=False)
     def plotly_js() -> FileResponse:
         return FileResponse(
             PLOTLY_JS,
@@ -20,14 +20,14 @@ def router(state: DashboardState) -> APIRouter:
             headers={"cache-control": "public, max-age=604800, immutable"},
         )
 
-    @router.get("/static/pygments.css", include_in_schema=False)
+    @router.api_route("/static/pygments.css", methods=["GET", "HEAD"], include_in_schema=False)
     def pygments() -> Response:
         return Response(
             pygments_css(), media_type="text/css", headers={"cache-control": "max-age=86400"}
         )
 
-    @router.get("/favicon.svg", include_in_schema=False)
-    @router.get("/favicon.ico", include_in_schema=False)
+    @router.api_route("/favicon.svg", methods=["GET", "HEAD"], include_in_schema=False)
+    @router.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
     def favicon() -> Response:
         return Response(
             FAVICON, media_type="image/svg+xml", headers={"cache-control": "max-age=604800"}
