@@ -178,3 +178,17 @@ def test_roadmap_notes_marks_and_every_other_page(offline: Offline, ws: Workspac
     offline.open("/portfolio")
     assert page.is_visible("#how-to-audit")
     offline.shot("portfolio")
+
+
+def test_dark_mode_follows_the_system_setting(browser: Any, ws: Workspace) -> None:
+    app = create_app(ws, watch=False, worker=False)
+    with background_server(app) as server:
+        backgrounds = {}
+        for scheme in ("light", "dark"):
+            context = browser.new_context(color_scheme=scheme)
+            page = context.new_page()
+            page.goto(server.url + "/labs")
+            backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            context.close()
+    assert backgrounds["light"] == "rgb(246, 247, 251)"
+    assert backgrounds["dark"] == "rgb(15, 17, 23)"

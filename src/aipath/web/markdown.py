@@ -56,6 +56,11 @@ def highlight_python(code: str) -> str:
 @functools.cache
 def pygments_css() -> str:
     """The colours of highlighted code, for ``/static/pygments.css``."""
-    rules = str(HtmlFormatter(style="friendly").get_style_defs("pre code")).splitlines()
+
     # Keep the token colours; the page's own stylesheet gives code blocks their background.
-    return "\n".join(r for r in rules if not r.startswith(("pre code {", "pre {")))
+    def token_rules(style: str) -> str:
+        rules = str(HtmlFormatter(style=style).get_style_defs("pre code")).splitlines()
+        return "\n".join(r for r in rules if not r.startswith(("pre code {", "pre {")))
+
+    dark = token_rules("monokai")
+    return f"{token_rules('friendly')}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
