@@ -63,6 +63,28 @@ def audit(data: dict[str, Any]) -> str:
     )
 
 
+# Measured at commit 8909f29 (derived state recomputed from the whole log on each read) with
+# this same benchmark, to show beside the current figures.
+HISTORY_BEFORE: dict[str, Any] = {}
+
+
+def history(data: dict[str, Any]) -> str:
+    before = HISTORY_BEFORE
+    rows = [
+        f"| {data['events']:,} events | now | before (whole log read each time) |",
+        "|---|---|---|",
+        f"| `aipath import` | {data['import_s']:.1f} s, {data['import_peak_mb']:.0f} MB peak "
+        f"| {before.get('import_s', 0):.1f} s, {before.get('import_peak_mb', 0):.0f} MB peak |",
+        f"| `aipath status` (process) | {data['status_s']:.2f} s | {before.get('status_s', 0):.2f} s |",
+        f"| status computed (in process) | {data['status_derive_ms']:.0f} ms "
+        f"| {before.get('status_derive_ms', 0):.0f} ms |",
+    ]
+    for page, ms in data["pages_ms"].items():
+        old = before.get("pages_ms", {}).get(page, 0)
+        rows.append(f"| page `{page}` after a new event | {ms:.0f} ms | {old:.0f} ms |")
+    return "\n".join(rows)
+
+
 SECTION = """## Performance
 
 `make bench` runs every benchmark and writes `benchmarks/results.json`; `aipath dev bench --json`
@@ -85,6 +107,11 @@ machine (noisy: compare the ratios, not the absolute numbers).
 **Portfolio audit** (median of 3):
 
 {audit}
+
+**A long history** (`benchmarks/history_bench.py`: 200,000 generated events, 18 months of
+evenings; medians of 5, each page and status read right after a new check event):
+
+{history}
 """
 
 
@@ -99,6 +126,7 @@ def main() -> None:
         labs=labs(data["lab_times"]),
         dashboard=dashboard(data["dashboard"]),
         audit=audit(data["audit"]),
+        history=history(data["history"]) if "events" in data.get("history", {}) else "(not run)",
     )
     readme.write_text(head + section, encoding="utf-8")
     print(section)

@@ -35,6 +35,7 @@ def main() -> int:
         "lab_times": _section("lab_times", "aipath.dev.bench", "run_lab_times", runs=3),
         "dashboard": _section("dashboard", "dashboard_bench", "run_dashboard_bench"),
         "audit": _section("audit", "audit_bench", "run_audit_bench"),
+        "history": _section("history", "history_bench", "run_history_bench"),
     }
     RESULTS.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"saved {RESULTS}")
