@@ -28,6 +28,7 @@ import torch
 import torch._dynamo  # AdamW imports it lazily (~3 s); imported here, the worker preloads it
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from aipath.checks import (
     assert_array,
@@ -117,15 +118,26 @@ class _RefNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.weight
 
 
-def _ref_attention(x, qkv, proj, n_head, *, causal=True, split=True, transpose=True, merge=True):
-    """Multi-head attention from projection callables; the flags make the known wrong variants."""
+def _ref_attention(
+    x, qkv, proj, n_head, *, causal=True, split=True, transpose=True, merge=True, order=(0, 1, 2)
+):
+    """Multi-head attention from projection callables; the flags make the known wrong variants.
+
+    ``transpose="reshape"`` splits the heads with a reshape straight to (B, H, T, D), no transpose;
+    ``order`` reads the three projections in another order (q, k, v = parts[order]).
+    """
     B, T, C = x.shape
-    q, k, v = qkv(x)
+    parts = qkv(x)
+    q, k, v = (parts[i] for i in order)
     if not split:
         y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         return proj(y)
     H, D = n_head, C // n_head
-    if transpose:
+    if transpose == "reshape":
+        q, k, v = (t.reshape(B, H, T, D) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        y = y.transpose(1, 2).reshape(B, T, C) if merge else y.reshape(B, T, C)
+    elif transpose:
         q, k, v = (t.reshape(B, T, H, D).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         y = y.transpose(1, 2).reshape(B, T, C) if merge else y.reshape(B, T, C)
@@ -239,6 +251,10 @@ def test_rmsnorm_formula(learner):
             "token's own vector, the last axis": over(0),
             "the mean of squares taken over axis 1 (the positions): RMSNorm normalizes each "
             "token's own vector, the last axis": over(1),
+            "the mean of squares taken over the whole tensor (no axis given): RMSNorm "
+            "normalizes each token's own vector, mean(x², dim=-1, keepdim=True)": (
+                x * torch.rsqrt(x.pow(2).mean() + 1e-5) * w
+            ),
         },
     )
     if not got.requires_grad:
@@ -321,6 +337,59 @@ def _attention_parts(attn: nn.Module, d: int, owner: str):
     return qkv, proj, n_head
 
 
+def _attention_mistakes(x, qkv, proj, h) -> dict[str, Callable]:
+    """Known wrong attentions, computed from the learner's own projections."""
+    names = "qkv"
+    table: dict[str, Callable] = {
+        "attention without the causal mask (is_causal=True missing)": lambda: _ref_attention(
+            x, qkv, proj, h, causal=False
+        ),
+        "one single head over the whole width: split q, k, v into n_head heads "
+        "(B, T, C) → (B, n_head, T, C / n_head)": lambda: _ref_attention(
+            x, qkv, proj, h, split=False
+        ),
+        "heads split without the transpose: (B, T, n_head, D) given to the attention, which "
+        "then mixes heads instead of positions; transpose to (B, n_head, T, D)": lambda: (
+            _ref_attention(x, qkv, proj, h, transpose=False)
+        ),
+        "heads split with a reshape straight to (B, n_head, T, D), which scrambles positions "
+        "and heads: view as (B, T, n_head, D) first, then .transpose(1, 2)": lambda: _ref_attention(
+            x, qkv, proj, h, transpose="reshape"
+        ),
+        "heads split and merged with reshapes straight between (B, T, C) and "
+        "(B, n_head, T, D), which scramble positions and heads: view as (B, T, n_head, D) "
+        "and .transpose(1, 2), and transpose back before merging": lambda: _ref_attention(
+            x, qkv, proj, h, transpose="reshape", merge=False
+        ),
+        "heads merged without transposing back: (B, n_head, T, D) must become "
+        "(B, T, n_head, D) before the reshape to (B, T, C)": lambda: _ref_attention(
+            x, qkv, proj, h, merge=False
+        ),
+        "the output projection `proj` not applied": lambda: _ref_attention(x, qkv, lambda y: y, h),
+    }
+    for order in ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)):
+        read = ", ".join(names[order.index(i)] for i in range(3))
+        table[
+            f"the projections read in the order {read} instead of q, k, v (the fused output "
+            "splits into q, k, v in that order)"
+        ] = functools.partial(_ref_attention, x, qkv, proj, h, order=order)
+    return table
+
+
+def _attention_leak_cause(attn, x, d, h) -> str | None:
+    """The known wrong attention the module matches, when its parts can be read."""
+    try:
+        qkv, proj, _n = _attention_parts(attn, d, "attn")
+        with torch.no_grad():
+            got = attn(x)
+            for label, wrong in _attention_mistakes(x, qkv, proj, h).items():
+                if torch.allclose(got, wrong(), rtol=1e-4, atol=1e-5):
+                    return label
+    except Exception:
+        return None
+    return None
+
+
 @pytest.mark.task(2)
 def test_attention_is_causal(learner):
     seed_everything(0)
@@ -337,7 +406,14 @@ def test_attention_is_causal(learner):
         v[:, 4] += 2.0 * torch.randn(2, 32)
         return v
 
-    _causality(learner, "CausalSelfAttention", attn, x, 4, change)
+    try:
+        _causality(learner, "CausalSelfAttention", attn, x, 4, change)
+    except AssertionError as exc:
+        cause = _attention_leak_cause(attn, x, 32, 4)
+        if cause is None or "future tokens leak" not in str(exc):
+            raise
+        leak = str(exc).split(". Position t")[0]
+        fail(f"{leak}: your CausalSelfAttention matches {cause}")
 
 
 @pytest.mark.task(2)
@@ -358,26 +434,7 @@ def test_attention_matches_multi_head_reference(learner):
         name="CausalSelfAttention(32, 4)(x) for x of shape (2, 7, 32)",
         rtol=1e-4,
         atol=1e-5,
-        mistakes={
-            "attention without the causal mask (is_causal=True missing)": lambda: _ref_attention(
-                x, qkv, proj, h, causal=False
-            ),
-            "one single head over the whole width: split q, k, v into n_head heads "
-            "(B, T, C) → (B, n_head, T, C / n_head)": lambda: _ref_attention(
-                x, qkv, proj, h, split=False
-            ),
-            "heads split without the transpose: (B, T, n_head, D) given to the attention, which "
-            "then mixes heads instead of positions; transpose to (B, n_head, T, D)": lambda: (
-                _ref_attention(x, qkv, proj, h, transpose=False)
-            ),
-            "heads merged without transposing back: (B, n_head, T, D) must become "
-            "(B, T, n_head, D) before the reshape to (B, T, C)": lambda: _ref_attention(
-                x, qkv, proj, h, merge=False
-            ),
-            "the output projection `proj` not applied": lambda: _ref_attention(
-                x, qkv, lambda y: y, h
-            ),
-        },
+        mistakes=_attention_mistakes(x, qkv, proj, h),
     )
 
 
@@ -412,6 +469,46 @@ def test_mlp_is_position_wise(learner):
         fail(
             f"MLP({d}) has {count} parameters; Linear({d}, {4 * d}) → GELU → "
             f"Linear({4 * d}, {d}) has {2 * 4 * d * d + 5 * d} (the hidden layer is 4 × d_model)"
+        )
+    _check_mlp_activation(mlp, d, x, out)
+
+
+def _check_mlp_activation(mlp: nn.Module, d: int, x: torch.Tensor, out: torch.Tensor) -> None:
+    """Rebuild Linear → GELU → Linear from the MLP's own two Linear layers and compare."""
+    linears = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
+    up = [m for m in linears if (m.in_features, m.out_features) == (d, 4 * d)]
+    down = [m for m in linears if (m.in_features, m.out_features) == (4 * d, d)]
+    if len(up) != 1 or len(down) != 1:
+        return  # not two plain nn.Linear layers: the parameter count above already judged it
+    up, down = up[0], down[0]
+    with torch.no_grad():
+        hidden = up(x)
+        got = out.detach()
+        if any(
+            torch.allclose(got, down(F.gelu(hidden, approximate=a)), rtol=1e-4, atol=1e-5)
+            for a in ("none", "tanh")
+        ):
+            return
+        others = {
+            "ReLU": F.relu,
+            "SiLU (swish)": F.silu,
+            "tanh": torch.tanh,
+            "sigmoid": torch.sigmoid,
+            "no activation": lambda h: h,
+        }
+        for name, act in others.items():
+            if torch.allclose(got, down(act(hidden)), rtol=1e-4, atol=1e-5):
+                fail(
+                    f"MLP({d})(x) equals its two Linear layers with {name} between them: the "
+                    "README's MLP uses GELU, Linear(C, 4C) → F.gelu → Linear(4C, C) (the "
+                    "activation of GPT-2 and most transformers since)"
+                )
+        want = down(F.gelu(hidden))
+        err = float((got - want).abs().max())
+        fail(
+            f"MLP({d})(x) is not Linear({d}, {4 * d}) → GELU → Linear({4 * d}, {d}) built from "
+            f"your own two Linear layers (max abs error {err:.3g}): apply the first layer, "
+            "F.gelu, then the second, to every position"
         )
 
 
@@ -704,6 +801,20 @@ def _schedule_mistakes(steps, max_lr, min_lr, warmup, total):
         "a decay to 0 instead of to min_lr (the floor is missing)": np.array(
             [_ref_lr(s, max_lr, 0.0, warmup, total) for s in steps]
         ),
+        "a cosine that decays towards 0, not towards min_lr (min_lr only returned after "
+        "total_steps): the decay is min_lr + ½ (max_lr − min_lr)(1 + cos(π · progress))": (
+            piecewise(
+                lambda s: max_lr * s / warmup,
+                lambda s: cosine(s, 0.0, warmup, body) if s < total else min_lr,
+            )
+        ),
+        "progress divided by total_steps instead of by the length of the decay: progress = "
+        "(step − warmup_steps) / (total_steps − warmup_steps)": piecewise(
+            lambda s: max_lr * s / warmup, lambda s: cosine(s, min_lr, warmup, total)
+        ),
+        "max_lr after total_steps: from step total_steps on the lr stays at the floor min_lr": (
+            np.array([r if s < total else max_lr for s, r in zip(steps, ref, strict=True)])
+        ),
         "a cosine over all total_steps (progress = step / total_steps); it runs over the steps "
         "after the warm-up, (step − warmup_steps) / (total_steps − warmup_steps)": piecewise(
             lambda s: max_lr * s / warmup, lambda s: cosine(s, min_lr, 0, total)
@@ -843,6 +954,13 @@ def test_weight_decay_groups(learner):
             k.split(" with ")[0] for k in wrong if not k.endswith("weight_decay=0")
         }
         summary = "; ".join(f"{len(v)} × {k} (e.g. {v[0]!r})" for k, v in wrong.items())
+        n_wrong = sum(len(v) for v in wrong.values())
+        if n_wrong == len(list(model.parameters())):
+            fail(
+                f"every parameter got the other group's weight decay: {summary}. The two groups "
+                "look swapped: parameters with p.dim() >= 2 (weight matrices, embeddings) decay "
+                "with weight_decay, the 1-D ones (biases, norm scales) get weight_decay=0"
+            )
         if decayed_small:
             what = " and ".join(
                 {"bias": "biases", "norm weight": "norm weights"}[k] for k in sorted(decayed_small)
@@ -875,6 +993,13 @@ def _reference_gradient(model: nn.Module, x, y, *, reduction="mean"):
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction=reduction)
     loss.backward()
     return [p.grad.detach().double().clone() for p in copy_.parameters()], float(loss)
+
+
+def _loss_after_update(model: nn.Module, x, y) -> float:
+    """The mean cross-entropy of the (already updated) model on the same batch."""
+    with torch.no_grad():
+        logits = model(x)
+        return float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)))
 
 
 def _clip_total(grads, max_norm):
@@ -915,7 +1040,10 @@ def test_train_step_clips_the_total_norm(learner):
     x, y = _batch(0)
     grads, loss = _reference_gradient(model, x, y)
     total = math.sqrt(sum(float((g**2).sum()) for g in grads))
-    max_norm = 0.25 * total
+    largest = max(float(g.abs().max()) for g in grads)
+    # below the total norm (so clipping acts) and below the largest entry (so clamping each
+    # entry to ±max_norm, clip_grad_value_, changes the gradient and shows)
+    max_norm = min(0.25 * total, 0.5 * largest)
     clipped, _ = _clip_total(grads, max_norm)
     before = _flat_params(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -948,7 +1076,31 @@ def test_train_step_clips_the_total_norm(learner):
             "the lr argument not applied and no clipping": (raw * 5).numpy(),
         },
     )
+    n_positions = y.numel()
+    if math.isclose(got_loss, loss * n_positions, rel_tol=1e-4):
+        fail(
+            f"the loss train_step returned is {got_loss:.6g} = {n_positions} × the mean "
+            f"cross-entropy {loss:.6g}: it is summed over the B·T = {n_positions} positions; "
+            "return the mean (F.cross_entropy's default reduction='mean')"
+        )
+    after = _loss_after_update(model, x, y)
+    if not math.isclose(got_loss, loss, rel_tol=1e-5, abs_tol=1e-6) and math.isclose(
+        got_loss, after, rel_tol=1e-4, abs_tol=1e-6
+    ):
+        fail(
+            f"the loss train_step returned is {got_loss:.6g}, the loss of the model after "
+            f"optimizer.step(); the loss of the batch before the update is {loss:.6g}: return "
+            "the loss of the forward pass whose gradient the update used"
+        )
     assert_close(got_loss, loss, name="the loss train_step returned", rtol=1e-5, atol=1e-6)
+    if not math.isclose(got_norm, total, rel_tol=1e-4) and math.isclose(
+        got_norm, max_norm, rel_tol=1e-4
+    ):
+        fail(
+            f"the gradient norm train_step returned is {got_norm:.6g} = max_norm, the norm "
+            f"after clipping; the total norm before clipping is {total:.6g}: return what "
+            "clip_grad_norm_ returns, it shows how often clipping kicks in"
+        )
     assert_close(
         got_norm,
         total,
@@ -1153,15 +1305,28 @@ def _val_loss(model: nn.Module, block_size: int) -> float:
     return float(F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)))
 
 
+# The lr of the first param group at every optimizer.step() of the last training run, recorded
+# by a global step pre-hook: what the updates really used, whatever history["lrs"] says.
+_APPLIED_LRS: list[float] = []
+
+
+def _record_lr(optimizer: torch.optim.Optimizer, _args: Any, _kwargs: Any) -> None:
+    _APPLIED_LRS.append(float(optimizer.param_groups[0]["lr"]))
+
+
 @functools.lru_cache(maxsize=1)
 def _training_run(learner: Any) -> tuple[str, Any]:
     """The learner's training run, once per check session (a crash is kept, not re-run)."""
     seed_everything(0)
     train_ids, _val, vocab = _data()
+    _APPLIED_LRS.clear()
+    hook = register_optimizer_step_pre_hook(_record_lr)
     try:
         return "ok", learner.train(train_ids.clone(), vocab, **TRAIN)
     except Exception as exc:  # NotImplementedError included: re-raised by _trained
         return "error", exc
+    finally:
+        hook.remove()
 
 
 def _trained(learner: Any) -> tuple[nn.Module, dict[str, list[float]]]:
@@ -1182,9 +1347,37 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
+def _check_trained_settings(model: nn.Module) -> None:
+    """The model train returns is built with the settings train was given."""
+    head, tok = getattr(model, "head", None), getattr(model, "tok_emb", None)
+    if isinstance(head, nn.Linear) and isinstance(tok, nn.Embedding):
+        if head.weight is tok.weight and not TRAIN["tie_weights"]:
+            fail(
+                "train(..., tie_weights=False) returned a model whose head shares the token "
+                "embedding: pass tie_weights on to GPT(...) (GPT's own default is True)"
+            )
+        if tok.embedding_dim != TRAIN["d_model"]:
+            fail(
+                f"train(..., d_model={TRAIN['d_model']}) returned a model of width "
+                f"{tok.embedding_dim}: build the GPT with the d_model passed to train"
+            )
+    blocks = getattr(model, "blocks", None)
+    if isinstance(blocks, nn.ModuleList) and len(blocks) != TRAIN["n_layer"]:
+        fail(
+            f"train(..., n_layer={TRAIN['n_layer']}) returned a model with {len(blocks)} "
+            "blocks: build the GPT with the n_layer passed to train"
+        )
+    if getattr(model, "block_size", TRAIN["block_size"]) != TRAIN["block_size"]:
+        fail(
+            f"train(..., block_size={TRAIN['block_size']}) returned a model with block_size "
+            f"{model.block_size}: build the GPT with the block_size passed to train"
+        )
+
+
 @pytest.mark.task(6)
 def test_training_follows_the_schedule(learner):
-    _model, history = _trained(learner)
+    model, history = _trained(learner)
+    _check_trained_settings(model)
     steps = TRAIN["steps"]
     for key in ("losses", "lrs", "grad_norms"):
         if len(history[key]) != steps:
@@ -1211,8 +1404,28 @@ def test_training_follows_the_schedule(learner):
                     for s in range(steps)
                 ]
             ),
+            f"lr_at called with total_steps=steps − 1 = {steps - 1}: the run has `steps` "
+            f"steps, so pass total_steps=steps": np.array(
+                [
+                    _ref_lr(s, kw["max_lr"], kw["min_lr"], kw["warmup_steps"], steps - 1)
+                    for s in range(steps)
+                ]
+            ),
         },
     )
+    applied = list(_APPLIED_LRS)
+    if len(applied) == steps:
+        differ = [s for s in range(steps) if not math.isclose(applied[s], want[s], rel_tol=1e-9)]
+        if differ:
+            s = differ[0]
+            constant = len(set(applied)) == 1
+            fail(
+                f"history['lrs'] follows the schedule, but the optimizer did not: at step {s} "
+                f"optimizer.step() ran with lr {applied[s]:.6g}, the schedule says {want[s]:.6g} "
+                f"({len(differ)} of {steps} steps differ"
+                + (f"; every step used lr {applied[0]:.6g}" if constant else "")
+                + "). Pass the step's lr to train_step(..., lr=lr), which sets group['lr']"
+            )
     losses = np.array(history["losses"], dtype=float)
     if not np.all(np.isfinite(losses)):
         first = int(np.argmin(np.isfinite(losses)))
@@ -1336,7 +1549,15 @@ def test_generate_is_seeded_and_stays_in_the_vocabulary(learner):
     seed_everything(0)
     model = _ref_model(8, vocab=12, block_size=8, d=16, n_layer=1, n_head=2, std=0.3).eval()
     prompt = torch.randint(0, 12, (3, 2))
+    state = torch.get_rng_state()
     a, label = _generate(learner, model, prompt, 20, seed=11)
+    if not torch.equal(torch.get_rng_state(), state):
+        fail(
+            f"{label} changed the global random state (torch.manual_seed, or sampling without "
+            "generator=g): a caller's own randomness (their training run, their next batch) "
+            "must not be reset or consumed by generate. Draw every sample from "
+            "g = torch.Generator().manual_seed(seed), made once per call"
+        )
     torch.rand(5)  # the global RNG moves on between the calls
     b, _ = _generate(learner, model, prompt, 20, seed=11)
     c, _ = _generate(learner, model, prompt, 20, seed=12)
@@ -1367,7 +1588,15 @@ def test_generate_samples_softmax_over_temperature(learner):
     if model.calls and max(model.calls) > model.block_size:
         fail(f"{label} fed the model {max(model.calls)} tokens; at most block_size = 4")
     n = rows * n_new
-    counts = np.bincount(out[:, 2:].flatten().numpy(), minlength=5)[:5]
+    new = out[:, 2:]
+    if all(torch.equal(new[:, 0], new[:, j]) for j in range(1, n_new)):
+        fail(
+            f"{label}: every row drew the same token at each of its {n_new} steps, in all "
+            f"{rows} rows: each step drew the same random numbers, as a generator re-created "
+            "(or re-seeded) inside the loop does. Make g = torch.Generator().manual_seed(seed) "
+            "once, before the loop, so the draws move on from step to step"
+        )
+    counts = np.bincount(new.flatten().numpy(), minlength=5)[:5]
     freq = counts / n
     want = torch.softmax(last / temperature, -1).numpy()
     tolerance = 4.5 * np.sqrt(want * (1 - want) / n) + 1e-3
@@ -1385,6 +1614,10 @@ def test_generate_samples_softmax_over_temperature(learner):
         "greedy decoding (argmax) instead of sampling": torch.nn.functional.one_hot(
             last.argmax(), 5
         ).double(),
+        "a uniform draw, which is what a softmax over the batch axis (dim=0) gives here, "
+        "where every row has the same logits: take the softmax over the vocabulary, dim=-1": (
+            torch.full((5,), 0.2)
+        ),
     }
     for description, probs in candidates.items():
         p = probs.numpy()
