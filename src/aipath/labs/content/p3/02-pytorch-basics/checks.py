@@ -75,8 +75,10 @@ def _flat(state: dict[str, torch.Tensor]) -> np.ndarray:
     return torch.cat(parts).numpy()
 
 
-def _ref_epoch(model, loader, optimizer, loss_fn, *, zero_grad: bool = True) -> list[float]:
-    """The reference loop; returns each batch's (mean) loss."""
+def _ref_epoch(
+    model, loader, optimizer, loss_fn, *, zero_grad: bool = True, sizes: list[int] | None = None
+) -> list[float]:
+    """The reference loop; returns each batch's (mean) loss (and appends each size to ``sizes``)."""
     model.train()
     losses = []
     for inputs, targets in loader:
@@ -86,6 +88,8 @@ def _ref_epoch(model, loader, optimizer, loss_fn, *, zero_grad: bool = True) -> 
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        if sizes is not None:
+            sizes.append(len(targets))
     return losses
 
 
@@ -213,6 +217,10 @@ def _check_gradients(
     loss, dW, db = result
     want_loss, want_dW, want_db = _closed_form(X, y, W, b)
     mistakes = _classifier_mistakes(X, y, W, b)
+    mistakes["db"][
+        "db divided by n twice (the mean of dZ's rows, but dZ already carries the 1/n): db is the "
+        "sum of dZ's rows"
+    ] = want_db / len(y)
     value = _number(loss, f"the loss returned by {call}")
     assert_close(value, want_loss, name=f"the loss of {call}", rtol=1e-5, mistakes=mistakes["loss"])
     for name, got, want, shape in (("dW", dW, want_dW, "(D, C)"), ("db", db, want_db, "(C,)")):
@@ -318,13 +326,21 @@ def test_digits_dataset(learner):
         name=f"the features of DigitsDataset[{index}]",
         rtol=1e-6,
         atol=1e-7,
-        mistakes={"the raw pixel values 0–16: divide them by 16 so they lie in [0, 1]": X[index]},
+        mistakes={
+            "the raw pixel values 0–16: divide them by 16 so they lie in [0, 1]": X[index],
+            "the pixels divided by 255, the top of an 8-bit image's scale: these digits go from "
+            "0 to 16, divide by 16": X[index] / 255.0,
+        },
     )
     if labels.dtype != torch.int64:
+        effect = (
+            "a float label vector is read as class probabilities and fails with a shape error"
+            if labels.dtype.is_floating_point
+            else f"given {labels.dtype} it fails with 'expected target dtype to be Long'"
+        )
         fail(
             f"the labels of {name} have dtype {labels.dtype}; cross_entropy needs class indices "
-            "as int64 (torch.long): a float label vector is read as class probabilities and "
-            "fails with a shape error"
+            f"as int64 (torch.long): {effect}"
         )
     if tuple(labels.shape) != (4,):
         fail(
@@ -332,6 +348,25 @@ def test_digits_dataset(learner):
             "each item's label should be a single number (a 0-dim tensor or an int)"
         )
     assert_array(labels.numpy(), y[index], name=f"the labels of DigitsDataset[{index}]", exact=True)
+    # Images whose brightest pixel is 8, not 16: the scale is the sensor's (16), not the data's.
+    dim = np.floor(X[:5] / 2.0)
+    dim_data = learner.DigitsDataset(dim.copy(), y[:5].copy())
+    dim_features = default_collate([dim_data[i] for i in range(5)])[0]
+    assert_array(
+        np.asarray(dim_features, dtype=np.float64),
+        dim / 16.0,
+        name="DigitsDataset(X // 2, y) features",
+        rtol=1e-6,
+        atol=1e-7,
+        mistakes={
+            "the pixels divided by the data's own maximum (X / X.max()): divide by 16, the top of "
+            "the 0–16 scale, so that the same pixel gives the same feature in every dataset": (
+                dim / dim.max()
+            ),
+            "each image divided by its own brightest pixel: divide every pixel by 16, the top of "
+            "the 0–16 scale": dim / dim.max(axis=1, keepdims=True),
+        },
+    )
 
 
 class IndexSet(Dataset):
@@ -363,10 +398,17 @@ def _visit(loader: Any, name: str, batch_size: int) -> list[int]:
 @pytest.mark.task(2)
 def test_make_loaders(learner):
     seed_everything(0)
-    result = learner.make_loaders(IndexSet(100), IndexSet(70), 16)
+    train_set, val_set = IndexSet(100), IndexSet(70)
+    result = learner.make_loaders(train_set, val_set, 16)
     if not isinstance(result, tuple) or len(result) != 2:
         fail(f"make_loaders should return (train_loader, val_loader); got {type(result).__name__}")
     train_loader, val_loader = result
+    if getattr(train_loader, "dataset", None) is val_set:
+        fail(
+            "the first loader make_loaders returned reads val_set: return (train_loader, "
+            "val_loader) in that order, the training loader over train_set"
+            + (" — the two are swapped" if getattr(val_loader, "dataset", None) is train_set else "")
+        )
     first = _visit(train_loader, "the training loader", 16)
     second = _visit(train_loader, "the training loader", 16)
     if len(set(first)) != len(first) or len(first) < 100 - 15:
@@ -399,12 +441,43 @@ _RUNNING_LOSS = (
 )
 
 
+class _Sentinel:
+    """Lives exactly as long as the autograd node it is hooked to."""
+
+
+class GraphWatch(nn.Module):
+    """A loss that notes, at each call, how many graphs of batches two or more back are alive.
+
+    A hook on each loss's grad_fn holds a sentinel; the sentinel dies with the node, i.e. when
+    nothing references that batch's graph any more. The previous batch's loss may still be bound
+    to the learner's `loss` variable when the next one is computed, so only older ones count.
+    """
+
+    def __init__(self, loss_fn: nn.Module) -> None:
+        super().__init__()
+        self.loss_fn = loss_fn
+        self.sentinels: list[Any] = []
+        self.alive: list[int] = []
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        import weakref
+
+        self.alive.append(sum(1 for ref in self.sentinels[:-1] if ref() is not None))
+        loss = self.loss_fn(logits, targets)
+        if loss.grad_fn is not None:
+            sentinel = _Sentinel()
+            loss.grad_fn.register_hook(lambda *_, s=sentinel: None)
+            self.sentinels.append(weakref.ref(sentinel))
+        return loss
+
+
 @pytest.mark.task(3)
 def test_train_one_epoch_follows_the_loop(learner):
     seed_everything(0)
-    data = _dataset("train", 320)
-    loader = DataLoader(data, batch_size=32, shuffle=True)
+    data = _dataset("train", 300)
+    loader = DataLoader(data, batch_size=32, shuffle=True)  # 9 batches of 32 and one of 12
     loss_fn = nn.CrossEntropyLoss()
+    watch = GraphWatch(loss_fn)
 
     def setup() -> tuple[nn.Module, torch.optim.Optimizer]:
         model = _model(1)
@@ -415,7 +488,7 @@ def test_train_one_epoch_follows_the_loop(learner):
     weights_before = [p.detach().clone() for p in model.parameters()]
     torch.manual_seed(7)
     with ForwardLog(model) as log:
-        got = _call("train_one_epoch", learner.train_one_epoch, model, loader, optimizer, loss_fn)
+        got = _call("train_one_epoch", learner.train_one_epoch, model, loader, optimizer, watch)
     if log.count(0, False):
         fail(
             f"train_one_epoch ran the model in eval mode ({log.count(0, False)} of "
@@ -426,6 +499,16 @@ def test_train_one_epoch_follows_the_loop(learner):
     if log.count(1, False):
         fail("train_one_epoch ran the model with autograd off (under no_grad): nothing can learn")
     value = _number(got, "the value train_one_epoch returned", graph_clue=_RUNNING_LOSS)
+    if watch.alive and max(watch.alive) > 0:
+        step = int(np.argmax(watch.alive))
+        fail(
+            f"train_one_epoch keeps the autograd graphs of earlier batches alive: when batch "
+            f"{step + 1} was computed, {watch.alive[step]} of the {step - 1} batches before the "
+            "previous one were still referenced. A running loss kept as a tensor (`total += loss` "
+            "or `total = total + loss * len(targets)`, or a list of loss tensors) holds the graph "
+            "of every batch until the end of the epoch, so memory grows with each step — add up "
+            "`loss.item() * len(targets)`, a Python float"
+        )
     after = _flat(_state(model))
     if all(
         torch.equal(w, p.detach()) for w, p in zip(weights_before, model.parameters(), strict=True)
@@ -436,13 +519,20 @@ def test_train_one_epoch_follows_the_loop(learner):
             "and step)"
         )
 
+    sizes: list[int] = []
+
     def reference(zero_grad: bool) -> tuple[np.ndarray, list[float]]:
         ref_model, ref_optimizer = setup()
         torch.manual_seed(7)
-        losses = _ref_epoch(ref_model, loader, ref_optimizer, loss_fn, zero_grad=zero_grad)
+        sizes.clear()
+        losses = _ref_epoch(
+            ref_model, loader, ref_optimizer, loss_fn, zero_grad=zero_grad, sizes=sizes
+        )
         return _flat(_state(ref_model)), losses
 
     want, losses = reference(True)
+    n = np.asarray(sizes, dtype=np.float64)
+    per_batch = np.asarray(losses, dtype=np.float64)
     assert_array(
         after,
         want,
@@ -458,13 +548,23 @@ def test_train_one_epoch_follows_the_loop(learner):
     )
     assert_close(
         value,
-        float(np.mean(losses)),
-        name="the mean training loss train_one_epoch returned",
+        float((per_batch * n).sum() / n.sum()),
+        name=f"the mean training loss train_one_epoch returned (batches of {int(n[0])}, the last "
+        f"of {int(n[-1])})",
         rtol=1e-5,
         mistakes={
             "the loss of the last batch only": losses[-1],
-            "the sum of the batch losses, not their mean": float(np.sum(losses)),
-            "the sum of the per-sample losses, not their mean": float(np.sum(losses) * 32),
+            f"the mean of the batch means: the last batch holds {int(n[-1])} samples, not "
+            f"{int(n[0])}, so weight each batch's mean loss by its size "
+            "(loss.item() * len(targets)) and divide by the number of samples": float(
+                per_batch.mean()
+            ),
+            f"each batch weighted by the loader's batch_size ({int(n[0])}), but the last batch "
+            f"holds {int(n[-1])}: weight by the batch's own size, len(targets)": float(
+                (per_batch * n[0]).sum() / n.sum()
+            ),
+            "the sum of the batch losses, not their mean": float(per_batch.sum()),
+            "the sum of the per-sample losses, not their mean": float((per_batch * n).sum()),
         },
     )
 
@@ -577,6 +677,8 @@ def test_evaluate_matches_a_reference(learner):
             "the mean of the batch means: the last batch holds 5 samples, not 64, so weight each "
             "batch's loss by its size (loss.item() * len(targets)) and divide by the number of "
             "samples": mean_of_means,
+            "each batch weighted by the loader's batch_size (64), but the last batch holds 5: "
+            "weight by the batch's own size, len(targets)": mean_of_means * len(loader) * 64 / 517,
         },
     )
     assert_close(
@@ -730,6 +832,26 @@ def test_checkpoint_holds_model_optimizer_and_epoch(learner, tmp_path):
     content = _read_checkpoint(path, "save_checkpoint")
     found = _contents(content, model, optimizer)
     if not found["model"]:
+        keys = set(model.state_dict())
+        partial = [
+            v for v in _walk(content, model) if isinstance(v, dict) and v and set(v) < keys
+        ]
+        if partial:
+            lacking = [k for k in model.state_dict() if k not in partial[0]]
+            buffers = {name for name, _ in model.named_buffers()}
+            only_buffers = set(lacking) <= buffers
+            fail(
+                "the checkpoint holds "
+                + ("the parameters but not the buffers" if only_buffers else "only some entries")
+                + f" of model.state_dict(): it lacks {lacking[:4]}{'…' if len(lacking) > 4 else ''}"
+                + (
+                    " — batch norm's running statistics are buffers, not parameters, so "
+                    "named_parameters() / parameters() miss them"
+                    if only_buffers
+                    else ""
+                )
+                + ". Save model.state_dict(), which holds weights and buffers together"
+            )
         fail(
             "the checkpoint holds no model.state_dict() (a dict with the keys "
             f"{list(model.state_dict())[:3]}…): save the model's state dict, weights and "
@@ -825,11 +947,23 @@ def _history(got: Any, epochs: list[int], call: str) -> list[dict[str, float]]:
 def test_fit_trains_and_checkpoints(learner, tmp_path, monkeypatch):
     seed_everything(0)
     saves: list[str] = []
+    snapshots: list[dict[str, torch.Tensor]] = []  # the model at each save
     real_save = torch.save
 
     def counting_save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
         saves.append(str(f))
+        snapshots.append(_state(model))
         return real_save(obj, f, *args, **kwargs)
+
+    def before_last_epoch() -> tuple[float, float] | None:
+        """(val loss, accuracy) of the model as it was saved after epoch 3, before epoch 4."""
+        if len(snapshots) != 4:
+            return None
+        earlier = _model(5)
+        earlier.load_state_dict(snapshots[2])
+        return _ref_evaluate(earlier, val_loader, loss_fn)[:2]
+
+    stale = "the model before the epoch's training: evaluate after train_one_epoch, not before"
 
     monkeypatch.setattr(torch, "save", counting_save)
     train_loader = DataLoader(_dataset("train"), batch_size=64, shuffle=True)
@@ -852,7 +986,8 @@ def test_fit_trains_and_checkpoints(learner, tmp_path, monkeypatch):
         name=f"{call}: the last record's val_loss (vs the final model evaluated on val_loader)",
         rtol=1e-5,
         mistakes={
-            "the training loss: evaluate on val_loader after each epoch": rows[-1]["train_loss"]
+            "the training loss: evaluate on val_loader after each epoch": rows[-1]["train_loss"],
+            f"the validation loss of {stale}": lambda: (before_last_epoch() or (None,))[0],
         },
     )
     assert_close(
@@ -860,6 +995,9 @@ def test_fit_trains_and_checkpoints(learner, tmp_path, monkeypatch):
         val_accuracy,
         name=f"{call}: the last record's val_accuracy (vs the final model on val_loader)",
         rtol=1e-6,
+        mistakes={
+            f"the validation accuracy of {stale}": lambda: (before_last_epoch() or (None, None))[1]
+        },
     )
     assert_in_band(val_accuracy, 0.9, 1.0, name=f"{call}: the final val_accuracy")
     written = saves.count(str(path))
@@ -922,12 +1060,19 @@ def test_fit_resumes_exactly(learner, tmp_path):
     straight_order = straight_data.visits[2 * n : 3 * n]
     resumed_order = resumed_data.visits[:n]
     if straight_order != resumed_order:
+        restarted = (
+            " Its epoch 3 was shuffled exactly like epoch 1 of the straight run: the seed restarts "
+            "with each call of fit — seed with the epoch counted from the start of training, "
+            "torch.manual_seed(seed + e) for e in range(start, num_epochs)."
+            if resumed_order == straight_data.visits[:n]
+            else ""
+        )
         fail(
             f"{call} shuffled epoch 3 differently from the straight 4-epoch run (first items "
             f"{resumed_order[:5]} vs {straight_order[:5]}): the shuffle order and the dropout "
             "masks come from torch's global random generator, which a resumed process does not "
             "remember — call torch.manual_seed(seed + epoch) at the start of each epoch (or save "
-            "torch.get_rng_state() in the checkpoint and restore it)"
+            f"torch.get_rng_state() in the checkpoint and restore it).{restarted}"
         )
     saved = _contents(_read_checkpoint(resumed_path, "fit"), resumed_model, resumed_optimizer)
     for index, (a, b) in enumerate(zip(resumed, straight[2:], strict=True)):
