@@ -128,8 +128,21 @@ def _candidates(lab: Lab, scratch: Path) -> list[Candidate]:
         request = build_request(lab, workdir / lab.manifest.exercise, workdir)
         if lab.manifest.dev_apply and role != "starter":
             request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
+        elif role == "mistake":
+            # First pass: stop at the first failed check, where a mistake is nearly always
+            # named; a mistake not caught that way runs again in full (see run_dev_check).
+            request = request.model_copy(update={"max_failures": 1})
         candidates.append(Candidate(lab, role, path, workdir, request))
     return candidates
+
+
+def _caught(candidate: Candidate, result: CheckResult) -> bool:
+    expected = expected_text(candidate.path)
+    return (
+        expected is not None
+        and result.status in (Status.FAILED, Status.ERROR)
+        and expected.lower() in all_messages(result).lower()
+    )
 
 
 def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None:
@@ -158,11 +171,7 @@ def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None
         expected = expected_text(candidate.path)
         messages = all_messages(result)
         problem = result.first_problem()
-        caught = (
-            expected is not None
-            and result.status in (Status.FAILED, Status.ERROR)
-            and expected.lower() in messages.lower()
-        )
+        caught = _caught(candidate, result)
         report.mistakes.append(
             {
                 "file": name,
@@ -221,10 +230,15 @@ def run_dev_check(
             left[candidate.lab.id] += 1
         labs_done = 0
 
+        again: list[int] = []
+
         def record(index: int, result: CheckResult) -> None:
             nonlocal done, labs_done
-            done += 1
             candidate = candidates[index]
+            if candidate.request.max_failures is not None and not _caught(candidate, result):
+                again.append(index)  # judged on the full run below
+                return
+            done += 1
             _judge(reports[candidate.lab.id], candidate, result)
             if on_progress is not None:
                 on_progress(done, total)
@@ -240,6 +254,24 @@ def run_dev_check(
             parallel=parallel or os.cpu_count() or 2,
             on_result=record,
         )
+        if again:
+            retry = list(again)
+            for index in retry:
+                candidate = candidates[index]
+                full_run = candidate.request.model_copy(update={"max_failures": None})
+                candidates[index] = Candidate(
+                    candidate.lab, candidate.role, candidate.path, candidate.workdir, full_run
+                )
+
+            def record_full(position: int, result: CheckResult) -> None:
+                record(retry[position], result)
+
+            run_many(
+                [candidates[i].request for i in retry],
+                mode="fork",
+                parallel=parallel or os.cpu_count() or 2,
+                on_result=record_full,
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     ordered = [reports[lab.id] for lab in labs]

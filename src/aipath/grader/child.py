@@ -272,6 +272,8 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     checks = Path(request.lab_dir) / "checks.py"
     plugin = LabPlugin(module, learner_path, workdir, request.seed, writer)
     args = pytest_args(checks, ini, run_dir)
+    if request.max_failures is not None:
+        args.append(f"--maxfail={request.max_failures}")
     status = pytest.main(args, plugins=[plugin])
     signal.setitimer(signal.ITIMER_PROF, 0)
     signal.setitimer(signal.ITIMER_REAL, 0)

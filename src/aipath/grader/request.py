@@ -17,6 +17,9 @@ class CheckRequest(BaseModel):
     memory_mb: int = 1024
     seed: int = 0
     dev_apply: str | None = None
+    max_failures: int | None = Field(
+        default=None, description="stop after this many failed checks (dev check's first pass)"
+    )
     models: list[str] = Field(
         default_factory=list, description="models to load in a forking parent (a warm worker)"
     )
