@@ -320,3 +320,17 @@ def test_frame_difference_and_series() -> None:
     assert (
         frame_difference(s.to_frame(), s, name="s") == "s should be a pandas Series; got DataFrame"
     )
+
+
+def test_assert_close_recognises_mistakes_at_its_own_tolerance_and_names_the_nearest() -> None:
+    with pytest.raises(CheckFailure, match="looks like the sum, not the mean"):
+        assert_close(
+            12.0001,
+            3.0,
+            name="loss",
+            rtol=1e-4,
+            mistakes={"a mean over the wrong axis": 12.1, "the sum, not the mean": 12.0},
+        )
+    with pytest.raises(CheckFailure, match=r"rel error") as info:
+        assert_close(12.0001, 3.0, name="loss", mistakes={"the sum, not the mean": 12.0})
+    assert "looks like" not in str(info.value)  # at the default 1e-9, 12.0001 is not 12

@@ -263,12 +263,18 @@ def assert_close(
         fail(f"{name} is NaN; expected {_fmt(expected)}: a log(0), 0/0 or an overflow?")
     if math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
         return
+    # A mistake is recognised at the comparison's own tolerance (a float32 loss cannot equal a
+    # recomputation to 1e-9); of several within it, the nearest one is named.
+    near: list[tuple[float, str]] = []
     for label, candidate in mistake_table(mistakes).items():
         wrong = _wrong_output(candidate)
         if not isinstance(wrong, int | float | np.number) or isinstance(wrong, bool):
             continue
-        if math.isclose(value, float(wrong), rel_tol=1e-9, abs_tol=1e-12):
-            fail(f"{name} is {_fmt(value)}, which looks like {label}; expected {_fmt(expected)}")
+        if math.isclose(value, float(wrong), rel_tol=max(rtol, 1e-9), abs_tol=max(atol, 1e-12)):
+            near.append((abs(value - float(wrong)), label))
+    if near:
+        label = min(near, key=lambda item: item[0])[1]
+        fail(f"{name} is {_fmt(value)}, which looks like {label}; expected {_fmt(expected)}")
     err = abs(value - expected)
     rel = err / abs(expected) if expected else math.inf
     fail(
