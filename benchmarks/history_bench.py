@@ -29,7 +29,9 @@ def history(count: int = EVENTS, seed: int = 0) -> dict[str, Any]:
 
     rng = random.Random(seed)
     labs = load_catalogue().ids()
-    start = datetime(2025, 6, 2, 18, tzinfo=UTC)
+    # The history ends before today, as a real one does: events recorded now come after it.
+    today = datetime.now(UTC).replace(hour=18, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=760)
     events: list[dict[str, Any]] = []
     per_evening = max(1, count // 540)  # about 18 months of evenings, some skipped
     evening = start
