@@ -375,6 +375,20 @@ def _judge_render(got: Any, want: str, name: str, messages: Messages) -> None:
             "text untouched"
         )
     has_system = any(m["role"] == "system" for m in messages)
+    by_hand = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    if not has_system and DEFAULT_SYSTEM in want and DEFAULT_SYSTEM not in got:
+        fail(
+            f"{name} has no system turn, but for messages without a system message SmolLM2's "
+            f"chat template writes its default one ({DEFAULT_SYSTEM!r}) first"
+            + (
+                ": your prompt is each message in <|im_start|>…<|im_end|> plus the generation "
+                "prompt, ChatML built by hand, which misses what the template itself adds. Call "
+                "tokenizer.apply_chat_template(messages, add_generation_prompt=True, "
+                "tokenize=False)"
+                if got in (by_hand + GENERATION_PROMPT, by_hand)
+                else f". {_first_difference(got, want)}"
+            )
+        )
     if got.count("<|im_start|>system") > max(1, want.count("<|im_start|>system")):
         fail(
             f"{name} holds {got.count('<|im_start|>system')} system turns; the chat template "
@@ -489,6 +503,35 @@ def test_pick_examples_never_includes_the_evaluated_question(learner):
             _pick(learner, _items(), BY_ID[item_id], 4, seed)
 
 
+def _judge_global_generators_untouched(learner: Any, item: Item) -> None:
+    """A draw with a generator of its own leaves the global ones where they were. A learner who
+    calls random.seed(seed) and random.sample passes the same-seed test above, but resets the
+    global stream of every other caller (and reseeds it the same way on every call)."""
+    random.seed(999)
+    np.random.seed(999)
+    torch.manual_seed(999)
+    before = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state().clone())
+    _pick(learner, _items(), item, 4, 3)
+    moved = []
+    if random.getstate() != before[0]:
+        moved.append(
+            "Python's global `random` generator (random.seed, random.sample, "
+            "random.shuffle, … on the module)"
+        )
+    if not np.array_equal(np.random.get_state()[1], before[1]):
+        moved.append("NumPy's global generator (np.random.seed, np.random.choice, …)")
+    if not torch.equal(torch.get_rng_state(), before[2]):
+        moved.append("torch's global generator (torch.manual_seed, torch.randperm, …)")
+    if moved:
+        fail(
+            f"pick_examples(pool, {item['id']}, k=4, seed=3) changed the state of "
+            f"{' and '.join(moved)}: it draws with, or reseeds, a global generator. The same "
+            "seed then gives the same examples, but every call resets the random stream that "
+            "the rest of the program (and its other seeds) relies on. Draw with a generator of "
+            "its own: random.Random(seed).sample(eligible, k)"
+        )
+
+
 @pytest.mark.task(2)
 def test_pick_examples_is_seeded_and_draws_from_the_pool(learner):
     item = BY_ID["q20"]
@@ -504,6 +547,7 @@ def test_pick_examples_is_seeded_and_draws_from_the_pool(learner):
             "seed must give the same examples (a generator of its own, e.g. "
             "random.Random(seed), not the global one)"
         )
+    _judge_global_generators_untouched(learner, item)
     draws = [tuple(e["id"] for e in _pick(learner, _items(), item, 4, s)) for s in range(20)]
     if len(set(draws)) < 5:
         fail(
@@ -586,6 +630,8 @@ PROBES: list[tuple[str, str | None]] = [
     ("Based on the choices, the answer is (C).", "C"),
     ("Option A is too small; the correct answer is (C).", "C"),
     ("(A) 61 is too small and (C) 72 is one too many. The answer is (B).", "B"),
+    ("Answer: A? No: 23 + 48 = 71, so the answer is (C).", "C"),
+    ("The answer is (B). Wait, 8 × 8 = 64, so the answer is (D).", "D"),
     ("d) quiet\n\nThe opposite of loud is quiet.", "D"),
     ("  a)  May", "A"),
     ("I am not sure.", None),
@@ -619,7 +665,19 @@ def _reference_parse(text: str) -> str | None:
     return leading.group(1).upper() if leading else None
 
 
+def _wrong_first_marker(text: str) -> str | None:
+    marker = re.findall(r"answer\W{0,4}(?:is\W{0,3})?\(?([a-d])\b", text, re.IGNORECASE)
+    if marker:
+        return marker[0].upper()
+    return _reference_parse(text)
+
+
 PARSE_MISTAKES: dict[str, Callable[[str], str | None]] = {
+    "the first answer marker of the reply instead of the last ('The answer is (B). Wait, … so "
+    "the answer is (D).' gives 'B'): a chain of thought may name an answer and then correct "
+    "it, so the last 'answer is'/'Answer:' counts (findall(...)[-1], not search)": (
+        _wrong_first_marker
+    ),
     "the first letter of the reply, whatever it is ('The answer…' gives 'T', 'Based on…' "
     "'B'): look for an answer marker ('answer is', 'Answer:') first, then for a lone letter "
     "at the start": _wrong_first_letter,
@@ -628,6 +686,29 @@ PARSE_MISTAKES: dict[str, Callable[[str], str | None]] = {
     "letter mentioned before it": _wrong_first_standalone,
     "the last capital letter A–D standing alone anywhere in the reply": _wrong_last_standalone,
 }
+
+
+def _case_variants(text: str) -> list[str]:
+    """The reply with only its letter case changed: the same answer for a case-blind parser."""
+    letters_up = re.sub(r"\b([a-d])\b", lambda m: m.group(1).upper(), text)
+    return [
+        re.sub(r"answer", "Answer", letters_up, flags=re.IGNORECASE),
+        re.sub(r"answer", "answer", letters_up, flags=re.IGNORECASE),
+        text.upper(),
+        text.lower(),
+    ]
+
+
+def _case_variants_fix(learner: Any, text: str, want: str | None) -> bool:
+    if want is None:
+        return False
+    for variant in _case_variants(text):
+        if (
+            variant != text
+            and call_learner(f"parse_answer({variant!r})", learner.parse_answer, variant) == want
+        ):
+            return True
+    return False
 
 
 def _parse(learner: Any, text: str) -> Any:
@@ -656,21 +737,37 @@ def test_parse_answer_formats(learner):
     for label, wrong_parser in PARSE_MISTAKES.items():
         if got == [wrong_parser(text) for text, _want in PROBES]:
             fail(f"parse_answer looks like {label}. On these replies: {shown}")
-    lower = [want is not None and want not in text for text, want in PROBES]
     failing = [i for i, (text, want) in enumerate(PROBES) if got[i] != want]
-    missed_lower = [i for i in failing if lower[i]]
-    if missed_lower and all(lower[i] for i in failing):
-        examples = ", ".join(repr(PROBES[i][0]) for i in missed_lower[:3])
+    # Measured, not guessed: a reply whose answer the parser finds once only its letter case is
+    # changed ('The Answer is (B).', 'ANSWER: C', 'b)' → 'B)') shows a case-sensitive parser.
+    by_case = [i for i in failing if _case_variants_fix(learner, PROBES[i][0], PROBES[i][1])]
+    if by_case and by_case == failing:
+        examples = ", ".join(repr(PROBES[i][0]) for i in by_case[:3])
         fail(
-            f"parse_answer finds no answer in the lower-case replies {examples} and gets every "
-            "other reply right: it is case-sensitive. Models write 'answer: c' and 'b)' as often "
+            f"parse_answer misses the answer in {examples} and finds it once only the letter "
+            "case of the reply is changed, and it gets every other reply right: it is "
+            "case-sensitive. Models write 'answer: c', 'The answer is (B)' and 'b)' as often "
             "as 'Answer: C' (re.IGNORECASE, and return the letter upper-cased)"
         )
-    echoed = [(t, m, w) for t, m, w in wrong if m is not None and m == _wrong_first_letter(t)]
     clue = ""
-    if echoed:
-        t, m, _w = echoed[0]
-        clue = f" On {t!r} it returns {m!r}, the first letter of the reply."
+    by_case_texts = {PROBES[i][0] for i in by_case}
+    for t, m, w in wrong:
+        if m is None or t in by_case_texts:
+            continue
+        if m == _wrong_first_marker(t) != w:
+            clue = (
+                f" On {t!r} it returns {m!r}, the letter of the first answer marker; the last "
+                "one counts."
+            )
+            break
+        if m == _wrong_first_letter(t):
+            clue = f" On {t!r} it returns {m!r}, the first letter of the reply."
+            break
+    if by_case:
+        clue += (
+            f" On {PROBES[by_case[0]][0]!r} it finds the answer once only the letter case is "
+            "changed: it is case-sensitive (re.IGNORECASE)."
+        )
     fail(
         f"parse_answer gets {len(wrong)} of {len(PROBES)} replies wrong: {shown}.{clue} A reply "
         "holds an answer when it has a marker ('Answer: B', 'the answer is (B)') — the last "
@@ -904,6 +1001,18 @@ def _judge_eval(got: dict[str, Any], items: list[Item], outputs: dict[str, str],
             )
     for key in ("n", "correct", "unparsed"):
         value = got[key]
+        if (
+            key == "n"
+            and want["unparsed"]
+            and isinstance(value, int | np.integer)
+            and int(value) == want["n"] - want["unparsed"]
+        ):
+            fail(
+                f"{name}['n'] is {value} = {want['n']} − {want['unparsed']}: the "
+                f"{want['unparsed']} outputs without an answer are left out of n. n is the number "
+                f"of questions asked ({want['n']}); an unanswered question counts as wrong, or a "
+                "template that makes the model answer less scores higher"
+            )
         if not isinstance(value, int | np.integer) or int(value) != want[key]:
             fail(f"{name}[{key!r}] is {value!r}; expected {want[key]} (an int)")
     accuracy = got["accuracy"]
@@ -1072,6 +1181,23 @@ def test_compare_templates_exact_mcnemar(learner):
             fail(
                 f"{name} has only_a={pair[0]} and only_b={pair[1]}, the other way round: "
                 "only_a counts the questions A gets right and B wrong"
+            )
+        pred_a = [_reference_parse(outputs_a[i["id"]]) for i in ITEMS]
+        pred_b = [_reference_parse(outputs_b[i["id"]]) for i in ITEMS]
+        differ = sum(x != y for x, y in zip(pred_a, pred_b))
+        discordant = want["only_a"] + want["only_b"]
+        if (
+            all(isinstance(v, int | np.integer) for v in pair)
+            and differ != discordant
+            and int(pair[0]) + int(pair[1]) == differ
+        ):
+            fail(
+                f"{name} has only_a={pair[0]}, only_b={pair[1]}: together {differ}, the number "
+                f"of questions where the two predicted letters differ. {differ - discordant} of "
+                "them both templates get wrong (with different letters, or one unanswered), "
+                "which says nothing about which is better. only_a counts the questions right "
+                f"with A and wrong with B ({want['only_a']}), only_b the other way round "
+                f"({want['only_b']})"
             )
         fail(
             f"{name} has only_a={pair[0]!r}, only_b={pair[1]!r}; expected {want['only_a']} "
