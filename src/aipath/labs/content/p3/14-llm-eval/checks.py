@@ -92,9 +92,14 @@ def _same(got: Any, want: Any) -> bool:
         return False
 
 
-def _matching(got: list[Any], variants: Mapping[str, Callable[[], list[Any]]]) -> str | None:
-    """The first variant whose outputs equal the learner's on every input of the check."""
-    for label, make in variants.items():
+def _matching(got: list[Any], variants: Mapping[Any, Callable[[], list[Any]]]) -> str | None:
+    """The first variant whose outputs equal the learner's on every input of the check.
+
+    A key is the variant's label, or ``(label, k)`` for the k-th other way of writing the same
+    mistake (one that differs from the first only on an edge case, such as an empty output).
+    """
+    for key, make in variants.items():
+        label = key if isinstance(key, str) else key[0]
         try:
             outputs = make()
         except Exception:  # a variant that cannot be computed on these inputs is skipped
@@ -266,8 +271,12 @@ def _bleu(
         brevity = 1.0
     elif bp == "inverted":
         brevity = 1.0 if c >= r else math.exp(1 - c / r)
+    elif bp == "inverted-guarded":
+        brevity = 1.0 if c >= r else (math.exp(1 - c / r) if c > 0 else 0.0)
     elif bp == "always":
         brevity = math.exp(1 - r / c)
+    elif bp == "always-guarded":
+        brevity = math.exp(1 - r / c) if c > 0 else 0.0
     else:  # pragma: no cover
         raise ValueError(bp)
     precisions = [0.0] * MAX_ORDER
@@ -290,6 +299,8 @@ def _bleu(
                     precisions[n] = scale / (2 * totals[n])
                 elif exp_mode == "no-total":
                     precisions[n] = scale / halving
+                elif exp_mode == "by-order":
+                    precisions[n] = scale / (2 ** (n + 1) * totals[n])
             elif smooth == "floor":
                 precisions[n] = scale * floor / totals[n]
     kept = [precisions[k] for k in used]
@@ -308,15 +319,25 @@ def _bleu(
     }
 
 
-def _bleu_variants(smooth: str) -> dict[str, dict[str, Any]]:
+BP_INVERTED = (
+    "a brevity penalty with the ratio upside down, exp(1 − sys_len / ref_len) (it is "
+    "exp(1 − ref_len / sys_len))"
+)
+BP_ALWAYS = (
+    "a brevity penalty applied also when the hypotheses are longer than the references "
+    "(it is 1 then: BLEU penalises short output only)"
+)
+
+
+def _bleu_variants(smooth: str) -> dict[Any, dict[str, Any]]:
     """Settings of _bleu that are known mistakes, for the smoothing the check asked for."""
-    table: dict[str, dict[str, Any]] = {
+    table: dict[Any, dict[str, Any]] = {
         "BLEU without the brevity penalty (BP = exp(1 − ref_len / sys_len) when the "
         "hypotheses are shorter than the references)": {"bp": "none"},
-        "a brevity penalty with the ratio upside down, exp(1 − sys_len / ref_len) (it is "
-        "exp(1 − ref_len / sys_len))": {"bp": "inverted"},
-        "a brevity penalty applied also when the hypotheses are longer than the references "
-        "(it is 1 then: BLEU penalises short output only)": {"bp": "always"},
+        BP_INVERTED: {"bp": "inverted"},
+        (BP_INVERTED, 1): {"bp": "inverted-guarded"},
+        BP_ALWAYS: {"bp": "always"},
+        (BP_ALWAYS, 1): {"bp": "always-guarded"},
         "the arithmetic mean of the n-gram precisions (BLEU takes their geometric mean, "
         "exp of the mean of the logs)": {"mean": "arithmetic"},
         "scores and precisions between 0 and 1 (sacrebleu reports both in percent, 0 to 100)": {
@@ -344,6 +365,11 @@ def _bleu_variants(smooth: str) -> dict[str, dict[str, Any]]:
             "the 'exp' smoothing without the division by the order's total: the k-th order "
             "without a match gets 100 / (2^k · total)"
         ] = {"exp_mode": "no-total"}
+        table[
+            "the 'exp' smoothing with 2^n for the order n (a 3-gram order without a match "
+            "got 100 / (8 · total)): k counts only the orders WITHOUT a match, k = 1 for the "
+            "first such order, 2 for the second"
+        ] = {"exp_mode": "by-order"}
     if smooth == "floor":
         table[
             "the 'floor' smoothing with a count of 1 for an order without a match: sacrebleu's "
@@ -517,15 +543,28 @@ def test_bleu_from_stats(learner, learner_file, smooth):
     got_all = []
     for _what, stats in STATS_CASES:
         call = f"bleu_from_stats({list(stats)}, smooth={smooth!r})"
+        given = list(stats)
         value = call_learner(
             call,
             learner.bleu_from_stats,
-            list(stats),
+            given,
             smooth=smooth,
             errors=ERRORS,
             hint="BLEU is 0 when a precision is 0 (no smoothing, or an order with no n-gram "
             "at all) or the output is empty: test for those before log() or a division",
         )
+        if given != list(stats):
+            changed = [
+                f"{STAT_FIELDS[i]} {fmt(stats[i])} → {fmt(given[i])}"
+                for i in range(min(len(given), len(stats)))
+                if given[i] != stats[i]
+            ]
+            fail(
+                f"{call} changed the list it was given: it is now {given} "
+                f"({', '.join(changed) or 'its length changed'}). bleu_from_stats must leave "
+                "stats as it was (a caller may use them again): smooth a copy of the counts, "
+                "or only the precisions"
+            )
         got_all.append(_read_bleu(value, call))
     want_all = [_sacre_from_stats(stats, smooth) for _w, stats in STATS_CASES]
     bad = _first_mismatch(got_all, want_all)
@@ -681,6 +720,8 @@ def _tokens(text: str, how: str = "rouge") -> list[str]:
         return re.findall(r"\w+", text.lower())
     if how == "no-lower":
         return re.sub(r"[^a-zA-Z0-9]+", " ", text).split()
+    if how == "lower-after":
+        return re.sub(r"[^a-z0-9]+", " ", text).lower().split()
     raise ValueError(how)  # pragma: no cover
 
 
@@ -694,6 +735,8 @@ TOKENIZE_VARIANTS = {
     "words found with \\w+, which keeps '_' and letters such as 'é' (rouge-score keeps only "
     "a–z and 0–9)": "word-regex",
     "the text not lowercased (rouge-score lowercases first)": "no-lower",
+    "the characters other than a–z and 0–9 replaced BEFORE lowercasing, so capital letters "
+    "became spaces ('The' → 'he'): lowercase first, then replace": "lower-after",
 }
 
 
@@ -983,13 +1026,15 @@ def _normalize(
     """The SQuAD normalisation by default; every other setting is a known mistake."""
 
     def drop_articles(text: str) -> str:
-        pattern = r"(a|an|the)" if articles == "substring" else r"\b(a|an|the)\b"
+        pattern = {"substring": r"(a|an|the)", "substring-longest": r"(an|the|a)"}.get(
+            articles, r"\b(a|an|the)\b"
+        )
         return re.sub(pattern, " ", text)
 
     text = s
     if articles == "before-lower":
         text = drop_articles(text)
-    if lower:
+    if lower and articles != "punctuation-then-before-lower":
         text = text.lower()
     if articles == "before-punctuation":
         text = drop_articles(text)
@@ -999,21 +1044,27 @@ def _normalize(
         text = "".join(" " if ch in string.punctuation else ch for ch in text)
     elif punctuation == "regex":
         text = re.sub(r"[^\w\s]", "", text)
-    if articles in ("after", "substring"):
+    if articles in ("after", "substring", "substring-longest", "punctuation-then-before-lower"):
         text = drop_articles(text)
+    if articles == "punctuation-then-before-lower":
+        text = text.lower()
     return " ".join(text.split()) if spaces else text
 
 
-NORMALIZE_VARIANTS: dict[str, dict[str, Any]] = {
+ARTICLES_BEFORE_LOWER = "articles removed before lowercasing, so 'The' survives: lowercase first"
+ARTICLES_INSIDE = (
+    "articles removed inside words too ('theory' lost its 'the'): match whole words, "
+    "r'\\b(a|an|the)\\b'"
+)
+NORMALIZE_VARIANTS: dict[Any, dict[str, Any]] = {
     "a normalisation that keeps the articles (drop the words a, an and the)": {"articles": "no"},
     "a normalisation that keeps the punctuation (delete every character of string.punctuation)": {
         "punctuation": "no"
     },
-    "articles removed before lowercasing, so 'The' survives: lowercase first": {
-        "articles": "before-lower"
-    },
-    "articles removed inside words too ('theory' lost its 'the'): match whole words, "
-    "r'\\b(a|an|the)\\b'": {"articles": "substring"},
+    ARTICLES_BEFORE_LOWER: {"articles": "before-lower"},
+    (ARTICLES_BEFORE_LOWER, 1): {"articles": "punctuation-then-before-lower"},
+    ARTICLES_INSIDE: {"articles": "substring"},
+    (ARTICLES_INSIDE, 1): {"articles": "substring-longest"},
     "articles removed before the punctuation ('the-end' lost its 'the'): the script removes "
     "the punctuation first, then the articles": {"articles": "before-punctuation"},
     "punctuation replaced by spaces instead of deleted ('new york-based' should become 'new "
@@ -1096,7 +1147,7 @@ def _qa_variants(kind: str) -> dict[str, Callable[[], list]]:
         pred: str,
         gold: str,
         *,
-        multiset: bool = True,
+        multiset: bool | str = True,
         empty_one: bool = True,
         norm: Callable[[str], str] = _squad_normalize,
         ref_norm: Callable[[str], str] | None = None,
@@ -1105,9 +1156,11 @@ def _qa_variants(kind: str) -> dict[str, Callable[[], list]]:
         p, g = norm(pred).split(), (ref_norm or norm)(gold).split()
         if not p or not g:
             return float(p == g) if empty_one else 0.0
-        same = sum((Counter(p) & Counter(g)).values()) if multiset else len(set(p) & set(g))
+        same = sum((Counter(p) & Counter(g)).values()) if multiset is True else len(set(p) & set(g))
         if same == 0:
             return 0.0
+        if multiset == "sets":  # the sets' sizes as the denominators too
+            p, g = list(set(p)), list(set(g))
         precision, recall = same / len(p), same / len(g)
         if measure == "precision":
             return precision
@@ -1163,6 +1216,12 @@ def _qa_variants(kind: str) -> dict[str, Callable[[], list]]:
             "F1 from the SETS of tokens: the common tokens are a multiset, sum((Counter(pred) "
             "& Counter(gold)).values()), so a word shared twice counts twice"
         ] = lambda: [max(f1_with(p, r, multiset=False) for r in refs) for p, refs in QA_CASES]
+        table[
+            "F1 from the SETS of tokens (shared distinct tokens over the numbers of distinct "
+            "tokens): the common tokens are a multiset, sum((Counter(pred) & "
+            "Counter(gold)).values()), over len(pred) and len(gold), so a word shared twice "
+            "counts twice"
+        ] = lambda: [max(f1_with(p, r, multiset="sets") for r in refs) for p, refs in QA_CASES]
         table[
             "F1 0 when both answers normalise to nothing: the SQuAD v2.0 script gives 1 when "
             "both are empty, 0 when only one is"
@@ -1702,11 +1761,23 @@ def test_item_scores(learner, learner_file):
                     np.mean([_scorer().score(x, h)[metric].fmeasure for x in r])
                     for h, r in zip(hyps, refs, strict=True)
                 ]
-                recall_pick = []
+                recall_pick, best_p, best_r = [], [], []
                 for h, r in zip(hyps, refs, strict=True):
                     scores = [_scorer().score(x, h)[metric] for x in r]
                     recall_pick.append(max(scores, key=lambda s: s.recall).fmeasure)
-                if np.allclose(values, first):
+                    best_p.append(max(s.precision for s in scores))
+                    best_r.append(max(s.recall for s in scores))
+                if np.allclose(values, best_p):
+                    clue = (
+                        " It looks like the best PRECISION over the references: each item's "
+                        "score is the best F-measure (the third value of the triple)"
+                    )
+                elif np.allclose(values, best_r):
+                    clue = (
+                        " It looks like the best RECALL over the references: each item's "
+                        "score is the best F-measure (the third value of the triple)"
+                    )
+                elif np.allclose(values, first):
                     clue = " It looks like the first reference only: take the best F over them"
                 elif np.allclose(values, mean):
                     clue = " It looks like the mean over the references: take the best F"
@@ -1780,16 +1851,21 @@ def test_aggregate(learner):
             fail(f"{call} is {fmt(value)}; expected {fmt(want)} ({source}).{_looks_like(label_)}")
 
 
-def _evaluate(learner: Any, run: str, n_resamples: int, seed: int) -> dict[str, dict[str, float]]:
+def _evaluate(
+    learner: Any, run: str, n_resamples: int, seed: int, confidence: float = 0.95
+) -> dict[str, dict[str, float]]:
     hyps, refs = _runs()[run], _references()
-    call = f"evaluate(<{N_ITEMS} outputs>, <references>, n_resamples={n_resamples}, seed={seed})"
+    call = (
+        f"evaluate(<{N_ITEMS} outputs>, <references>, n_resamples={n_resamples}, "
+        f"confidence={confidence}, seed={seed})"
+    )
     got = call_learner(
         call,
         learner.evaluate,
         list(hyps),
         [list(r) for r in refs],
         n_resamples=n_resamples,
-        confidence=0.95,
+        confidence=confidence,
         seed=seed,
         errors=ERRORS,
     )
@@ -1832,6 +1908,11 @@ def test_evaluate_scores(learner):
         clue = ""
         if _same(value, want / 100):
             clue = " It looks like a score between 0 and 1: evaluate reports points, 0 to 100."
+        elif _same(value, (got[metric]["low"] + got[metric]["high"]) / 2):
+            clue = (
+                " It looks like the midpoint of the interval: the score is the metric on all "
+                "the items (aggregate of every item's scores), not a summary of the resamples."
+            )
         elif metric == "bleu" and _same(value, np.mean([_bleu(r)["score"] for r in items["bleu"]])):
             clue = (
                 " It looks like the mean of the sentence BLEUs: corpus BLEU is one BLEU from the "
@@ -1846,22 +1927,27 @@ def test_evaluate_scores(learner):
 @pytest.mark.task(6)
 def test_evaluate_intervals(learner):
     _working_bootstrap(learner, 6)
-    n_resamples, seed = 300, 7
-    got = _evaluate(learner, "baseline", n_resamples, seed)
+    n_resamples, seed, confidence = 300, 7, 0.9
+    got = _evaluate(learner, "baseline", n_resamples, seed, confidence)
     items = _items_of("baseline")
     for metric in METRICS:
         scores = items[metric]
         entry = got[metric]
-        want = call_learner(
-            "bootstrap_ci",
-            learner.bootstrap_ci,
-            lambda idx, s=scores, m=metric: _aggregate(m, s[np.asarray(idx)]),
-            N_ITEMS,
-            n_resamples=n_resamples,
-            confidence=0.95,
-            seed=seed,
-        )
-        low, high = (float(x) for x in want)
+
+        def yours(seed_: int = seed, confidence_: float = confidence, s=scores, m=metric):
+            """The learner's bootstrap_ci on this metric's aggregate of the resampled items."""
+            value = call_learner(
+                "bootstrap_ci",
+                learner.bootstrap_ci,
+                lambda idx: _aggregate(m, s[np.asarray(idx)]),
+                N_ITEMS,
+                n_resamples=n_resamples,
+                confidence=confidence_,
+                seed=seed_,
+            )
+            return tuple(float(x) for x in value)
+
+        low, high = yours()
         if _same((entry["low"], entry["high"]), (low, high)):
             if not entry["low"] <= entry["score"] <= entry["high"]:
                 fail(
@@ -1870,8 +1956,19 @@ def test_evaluate_intervals(learner):
                 )
             continue
         clue = ""
-        if _same((entry["low"], entry["high"]), (low / 100, high / 100)):
+        mine = (entry["low"], entry["high"])
+        if _same(mine, (low / 100, high / 100)):
             clue = " It looks like an interval between 0 and 1: report points, as the score."
+        elif _same(mine, yours(confidence_=0.95)):
+            clue = (
+                f" It looks like a 95 % interval where confidence={confidence} was asked: pass "
+                "evaluate's confidence on to bootstrap_ci."
+            )
+        elif _same(mine, yours(seed_=0)):
+            clue = (
+                f" It looks like the interval drawn with seed=0 where seed={seed} was asked: "
+                "pass evaluate's seed on to bootstrap_ci."
+            )
         elif metric == "bleu":
             sentence = call_learner(
                 "bootstrap_ci",
@@ -1879,18 +1976,19 @@ def test_evaluate_intervals(learner):
                 lambda idx: float(np.mean([_bleu(r)["score"] for r in scores[np.asarray(idx)]])),
                 N_ITEMS,
                 n_resamples=n_resamples,
-                confidence=0.95,
+                confidence=confidence,
                 seed=seed,
             )
-            if _same((entry["low"], entry["high"]), tuple(float(x) for x in sentence)):
+            if _same(mine, tuple(float(x) for x in sentence)):
                 clue = (
                     " It looks like the interval of the mean sentence BLEU: each resample's "
                     "BLEU is one BLEU from the summed statistics of its items"
                 )
         fail(
-            f"evaluate(..., n_resamples={n_resamples}, seed={seed})[{metric!r}] has the interval "
-            f"({fmt(entry['low'])}, {fmt(entry['high'])}); your bootstrap_ci with the same seed, "
-            f"on the {metric} of each resample, gives ({fmt(low)}, {fmt(high)}). Take every "
+            f"evaluate(..., n_resamples={n_resamples}, confidence={confidence}, seed={seed})"
+            f"[{metric!r}] has the interval ({fmt(entry['low'])}, {fmt(entry['high'])}); your "
+            f"bootstrap_ci with the same settings, on the {metric} of each resample, gives "
+            f"({fmt(low)}, {fmt(high)}). Take every "
             "metric's interval from bootstrap_ci(statistic, n, n_resamples=n_resamples, "
             f"confidence=confidence, seed=seed).{clue}"
         )
@@ -1998,6 +2096,10 @@ GATE_RULES: dict[str, Callable[[dict[str, Any], float], bool]] = {
     "a gate with the verdict upside down (passed when the interval is below −tolerance)": (
         lambda g, tol: g["high"] < -tol
     ),
+    "a gate that compares with +tolerance (high < tolerance): the threshold is −tolerance, "
+    "a drop of more than the tolerance, so an equal run (interval (0, 0)) passes": (
+        lambda g, tol: not g["high"] < tol
+    ),
 }
 
 
@@ -2067,6 +2169,22 @@ def test_regression_gate(learner, learner_file, case_id):
             got["delta"], 100 * (_items_of(run)["f1"].mean() - _items_of("baseline")["f1"].mean())
         ):
             clue = f" It looks like the F1 delta: the metric argument ({metric!r}) is not used."
+        elif metric == "bleu" and _same(
+            got["delta"],
+            np.mean([_bleu(r)["score"] for r in after])
+            - np.mean([_bleu(r)["score"] for r in before]),
+        ):
+            clue = (
+                " It looks like the difference of the mean sentence BLEUs: each run's BLEU is "
+                "aggregate('bleu', …), one BLEU from its summed statistics."
+            )
+        elif _same(got["delta"], (got["low"] + got["high"]) / 2) and not _same(
+            got["low"], got["high"]
+        ):
+            clue = (
+                " It looks like the midpoint of the interval: the delta is the difference of "
+                "the two aggregates on all the items."
+            )
         fail(
             f"{call}['delta'] is {fmt(got['delta'])}; expected {fmt(delta)}, the candidate's "
             f"{metric} minus the baseline's ({case['story']}).{clue}"
