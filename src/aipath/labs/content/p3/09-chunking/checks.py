@@ -505,6 +505,8 @@ def _fixed(text: str, size: int, overlap: int, variant: str = "") -> list[tuple[
                 break
         if variant == "last aligned":
             firsts[-1] = max(0, n - size)
+    if variant == "end at last start":
+        return [(spans[f][0], spans[min(f + size, n) - 1][0]) for f in firsts]
     out = [(spans[f][0], spans[min(f + size, n) - 1][1]) for f in firsts]
     if variant == "end + 1":
         out = [(a, min(b + 1, len(text))) for a, b in out]
@@ -548,6 +550,10 @@ def _fixed_mistakes(text: str, size: int, overlap: int) -> Callable[[], dict[str
             ),
             "chunks that start one character after their first token (start + 1)": lambda: _fixed(
                 text, size, overlap, "start + 1"
+            ),
+            "chunks that end where their last token STARTS (spans[last][0]), which leaves that "
+            "token out: a chunk ends at its last token's end, spans[last][1]": lambda: _fixed(
+                text, size, overlap, "end at last start"
             ),
         }
         return out
@@ -744,7 +750,8 @@ def _sentences(
                 group = []
             if long == "drop":
                 continue
-            windows = [(a + x, a + y) for x, y in _fixed(text[a:b], limit, 0)]
+            shift = 0 if long == "unshifted" else a
+            windows = [(shift + x, shift + y) for x, y in _fixed(text[a:b], limit, 0)]
             if long == "pack the tail":
                 out.extend(windows[:-1])
                 group, total = list(windows[-1]), _count(text[slice(*windows[-1])])
@@ -785,6 +792,9 @@ def _sentence_mistakes(text: str, limit: int) -> Callable[[], dict[str, Any]]:
             "window of a long sentence is a chunk of its own)": lambda: _sentences(
                 text, limit, long="pack the tail"
             ),
+            "the windows of a long sentence with offsets counted from the sentence's start, not "
+            "the text's (fixed_size_chunks of text[a:b] counts from 0: add the sentence's start "
+            "a to each window's start and end)": lambda: _sentences(text, limit, long="unshifted"),
         }
 
     return table
@@ -893,6 +903,8 @@ def _recursive(
     strict: bool = False,
     merge: str = "local",
     separators_kept: bool = True,
+    cut_before: bool = False,
+    fallback: str = "windows",
 ) -> list[tuple[int, int]]:
     """Reference recursive splitting as character spans; the keywords name known mistakes."""
 
@@ -905,7 +917,10 @@ def _recursive(
         return size(a, b) < limit if strict else size(a, b) <= limit
 
     def windows(a: int, b: int) -> list[tuple[int, int]]:
-        return [(a + x, a + y) for x, y in _fixed(text[a:b], limit, 0)]
+        if fallback == "whole":
+            return [(a, b)]
+        shift = 0 if fallback == "unshifted" else a
+        return [(shift + x, shift + y) for x, y in _fixed(text[a:b], limit, 0)]
 
     def pack(items: list[tuple[int, int]]) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
@@ -923,7 +938,12 @@ def _recursive(
             return windows(a, b)
         sep, rest = seps[level], seps[level + 1 :]
         parts, cut = [], a
-        if separators_kept:
+        if cut_before:  # each separator starts the piece after it
+            while (found := text.find(sep, cut + 1, b)) >= 0:
+                parts.append((cut, found))
+                cut = found
+            parts.append((cut, b))
+        elif separators_kept:
             while (found := text.find(sep, cut, b)) >= 0:
                 parts.append((cut, found + len(sep)))
                 cut = found + len(sep)
@@ -981,6 +1001,16 @@ def _recursive_mistakes(
             "(a piece split on its own keeps its chunks to itself)": lambda: _recursive(
                 text, limit, separators, merge="global"
             ),
+            "pieces cut BEFORE each separator, so the separator starts the next piece "
+            '(keep_separator="start"): cut right AFTER each occurrence, the separator ending '
+            "its piece": lambda: _recursive(text, limit, separators, cut_before=True),
+            "a piece with none of the separators left kept whole, over the limit: cut it into "
+            "fixed_size_chunks of max_tokens": lambda: _recursive(
+                text, limit, separators, fallback="whole"
+            ),
+            "the token windows of a piece with no separator left, with offsets counted from "
+            "that piece's start, not the text's: add the piece's start to each window's start "
+            "and end": lambda: _recursive(text, limit, separators, fallback="unshifted"),
         }
 
     return table
@@ -1164,6 +1194,9 @@ def _reference(kind: str) -> dict[str, Any]:
             else np.zeros(len(queries), dtype=bool)
         )
         row[f"chunk recall@{k}"] = float(np.mean(right[:, :k].sum(axis=1) / sizes))
+        row[f"chunk index@{k}"] = float(
+            np.mean((order[:, :k] == np.arange(len(queries))[:, None]).any(axis=1))
+        )
         row[f"precision@{k}"] = float(np.mean(right[:, :k].sum(axis=1) / k))
         distinct = []
         for q in range(len(queries)):
@@ -1292,6 +1325,9 @@ def test_recall_table_matches_a_recomputation(learner, strategy):
             "a hit is ANY chunk of the right page among them": ref[f"precision@{k}"],
             "the top k distinct pages (chunks merged by page): the task counts the k best "
             "chunks": ref[f"distinct@{k}"],
+            "the positions of the ranked chunks compared with the query's number (order[:, :k] "
+            "== q, true only when chunk number q is ranked high): compare the PAGE each ranked "
+            "chunk comes from, owner[order], with q": ref[f"chunk index@{k}"],
             f"the hits among the {k + 1} best chunks (off by one)": float(
                 np.mean(ref[f"hits@{k + 1}"])
             ),

@@ -292,6 +292,13 @@ def test_lora_linear_starts_as_the_base_layer(learner):
     if torch.count_nonzero(B) > 0:
         got = _forward(layer, x, "LoRALinear(...)(x)")
         gap = float((got.detach() - want).abs().max())
+        if torch.count_nonzero(A) == 0:
+            fail(
+                f"lora_A is all zeros and lora_B random (max |B| = "
+                f"{float(B.detach().abs().max()):.3g}): the two initialisations are swapped. The "
+                "layer still starts as base(x) (A = 0), but the contract and peft start B at "
+                "zeros and A at random (nn.init.kaiming_uniform_(A, a=math.sqrt(5)) or a normal)"
+            )
         fail(
             f"lora_B is not zero at init (max |B| = {float(B.detach().abs().max()):.3g}): B "
             f"initialised randomly, so the adapted layer does not start as the base layer (its "
@@ -951,8 +958,15 @@ def _training(learner: Any) -> dict[str, Any]:
     losses = call_with_inputs(
         call, learner.train_lora, model, _copy_tokenizer(tokenizer), TRAIN_TEXT, steps=STEPS, lr=LR
     )
+    # which modules train_lora left in train mode: read before _text_loss calls model.eval()
+    in_train_mode = [name for name, m in model.named_modules() if name and m.training]
+    total_modules = sum(1 for name, _m in model.named_modules() if name)
+    root_training = bool(model.training)
     final = _text_loss(model)
     return {
+        "in_train_mode": in_train_mode,
+        "root_training": root_training,
+        "total_modules": total_modules,
         "call": call,
         "model": model,
         "modules": modules,
@@ -1106,6 +1120,25 @@ def test_train_lora_steps_match_peft_from_the_same_start(learner):
         f"labels = input_ids, zero_grad → backward → step) give {_fmt_list(want)}: step {step} "
         f"differs by {gaps[step]:.3f}." + _first_loss_clue(history, run["initial"])
     )
+
+
+@pytest.mark.task(4)
+def test_train_lora_leaves_the_model_in_eval_mode(learner):
+    run = _training(learner)
+    _history(run)
+    left = run["in_train_mode"]
+    if left or run["root_training"]:
+        where = f"model.training is {run['root_training']}" + (
+            f" and {len(left)} of its {run['total_modules']} submodules are in train mode "
+            f"(e.g. {', '.join(left[:3])})"
+            if left
+            else ""
+        )
+        fail(
+            f"after {run['call']} {where}: the model was left in train mode, so every "
+            "dropout (the LoRA path's with lora_dropout > 0, and the model's own) would stay "
+            "active in whatever evaluates it next. Call model.eval() at the end of train_lora"
+        )
 
 
 @pytest.mark.task(4)

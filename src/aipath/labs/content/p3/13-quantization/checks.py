@@ -29,6 +29,7 @@ from torch import nn
 
 from aipath.checks import (
     assert_array,
+    assert_unchanged,
     call_with_inputs,
     fail,
     forbid_calls,
@@ -64,6 +65,10 @@ BANNED_CALLS = [
 ]
 BANNED_IMPORTS = ["torchao", "bitsandbytes", "torch.ao", "optimum", "quanto", "hqq", "auto_gptq"]
 WHY = "this lab builds quantization by hand from torch tensor operations"
+IN_PLACE_ADVICE = (
+    "w /= scale, w.div_(scale) or w -= lo write into the tensor you were given; w / scale and "
+    "w - lo make new ones"
+)
 
 
 # ----- small seeded matrices --------------------------------------------------------------------
@@ -370,7 +375,9 @@ def _int8_code_mistakes(w: torch.Tensor, scale: torch.Tensor) -> dict[str, Calla
 
 def _call_int8(learner: Any, w: torch.Tensor, per_channel: bool) -> tuple[torch.Tensor, ...]:
     call = f"quantize_int8(w {tuple(w.shape)}, per_channel={per_channel})"
-    got = call_with_inputs(call, learner.quantize_int8, w.clone(), per_channel=per_channel)
+    given = w.clone()
+    got = call_with_inputs(call, learner.quantize_int8, given, per_channel=per_channel)
+    assert_unchanged(call, {"w": given}, {"w": w}, advice=IN_PLACE_ADVICE)
     q, scale = _parts(got, ("q", "scale"), call)
     return call, q, scale
 
@@ -555,6 +562,10 @@ def _int4_zero_mistakes(w: torch.Tensor, group_size: int) -> dict[str, Callable[
             w, group_size, layout="strided"
         )[2],
         "7 or 8 for every group (a symmetric offset)": lambda: torch.full_like(lo, 8),
+        "floor(−min / scale) (or a cast to an integer without torch.round, which truncates): "
+        "the zero point is the nearest code, torch.round(−min / scale)": lambda: torch.clamp(
+            torch.floor(-lo / scale), 0, 15
+        ),
     }
 
 
@@ -583,7 +594,9 @@ def _int4_code_mistakes(w: torch.Tensor, group_size: int) -> dict[str, Callable[
 
 def _call_int4(learner: Any, w: torch.Tensor, group_size: int) -> tuple[Any, ...]:
     call = f"quantize_int4(w {tuple(w.shape)}, group_size={group_size})"
-    got = call_with_inputs(call, learner.quantize_int4, w.clone(), group_size=group_size)
+    given = w.clone()
+    got = call_with_inputs(call, learner.quantize_int4, given, group_size=group_size)
+    assert_unchanged(call, {"w": given}, {"w": w}, advice=IN_PLACE_ADVICE)
     q, scale, zero = _parts(got, ("q", "scale", "zero"), call)
     return call, q, scale, zero
 
@@ -652,6 +665,10 @@ def test_dequantize_int4(learner, shape, group_size):
                 (codes - zero.float().repeat(1, group_size)) * scale.repeat(1, group_size)
             ),
             "(zero − q) · scale (the sign reversed)": lambda: (z - codes) * s,
+            "q − zero computed in uint8, which wraps around to q − zero + 256 wherever q < zero: "
+            "convert q and zero to float32 (or a signed type) before subtracting": lambda: (
+                ((q.to(torch.int64) - _expand(zero.to(torch.int64), in_features)) % 256).float() * s
+            ),
         },
         rtol=1e-6,
         atol=1e-7,
@@ -1047,6 +1064,8 @@ def _assert_number(
             wrong is not None
             and math.isfinite(wrong)
             and abs(got - wrong) <= m_atol + m_rtol * abs(wrong)
+            # a mistake whose value is itself within tolerance of the right one names nothing
+            and abs(wrong - want) > atol + rtol * abs(want)
         ):
             fail(f"{name} is {got:.6g}, which looks like {label}; expected {want:.6g}")
     fail(
@@ -1377,6 +1396,14 @@ def test_report_perplexities(learner, method):
         | _ppl_mistakes(TEXT),
         match_rtol=MATCH_RTOL,
     )
+    if outcome["layers"] is not None and abs(after - want_after) > PPL_RTOL * want_after:
+        fail(
+            f"{call}['quantized_perplexity'] is {after:.6g}, but the model you were given gives "
+            f"{want_after:.6g} after the report (the float perplexity is {want_before:.6g}), and "
+            "its layers do not hold the checks' quantization (see "
+            "test_report_model_quantized_in_place): the quantized perplexity is that of the "
+            "model passed in, once quantize_model has changed it in place"
+        )
     _assert_number(
         after,
         want_after,

@@ -66,8 +66,9 @@ def load_encoder(path: str | Path | None = None) -> tuple[Tokenizer, PreTrainedM
 
 def check_compatible(tokenizer: Tokenizer, model: PreTrainedModel) -> None:
     highest = max(tokenizer.get_vocab().values())
-    if highest >= model.config.vocab_size:
-        raise ValueError(f"token id {highest} has no embedding row ({model.config.vocab_size})")
+    rows = model.get_input_embeddings().num_embeddings
+    if highest >= rows:
+        raise ValueError(f"token id {highest} has no embedding row ({rows} rows)")
 
 
 # ----- task 2 -----------------------------------------------------------------------------------
