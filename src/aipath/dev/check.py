@@ -124,16 +124,22 @@ def _candidates(lab: Lab, scratch: Path) -> list[Candidate]:
     candidates = []
     for index, (role, path) in enumerate(files):
         workdir = scratch / lab.id / f"{index:02d}-{role}-{path.stem}"
-        place_lab(lab, workdir, exercise_from=path)
-        request = build_request(lab, workdir / lab.manifest.exercise, workdir)
-        if lab.manifest.dev_apply and role != "starter":
-            request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
-        elif role == "mistake":
+        request = _placed(lab, path, workdir, apply=role != "starter")
+        if role == "mistake" and not request.dev_apply:
             # First pass: stop at the first failed check, where a mistake is nearly always
             # named; a mistake not caught that way runs again in full (see run_dev_check).
             request = request.model_copy(update={"max_failures": 1})
         candidates.append(Candidate(lab, role, path, workdir, request))
     return candidates
+
+
+def _placed(lab: Lab, path: Path, workdir: Path, *, apply: bool = True) -> CheckRequest:
+    """Place ``lab`` in ``workdir`` with ``path`` as the exercise; the request that checks it."""
+    place_lab(lab, workdir, exercise_from=path)
+    request = build_request(lab, workdir / lab.manifest.exercise, workdir)
+    if apply and lab.manifest.dev_apply:
+        request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
+    return request
 
 
 def _caught(candidate: Candidate, result: CheckResult) -> bool:
@@ -307,14 +313,10 @@ def try_files(lab: Lab, files: list[Path], *, parallel: int | None = None) -> li
         raise AipathError(f"no such file: {', '.join(missing)}")
     scratch = Path(tempfile.mkdtemp(prefix="aipath-devtry-"))
     try:
-        requests = []
-        for index, path in enumerate(files):
-            workdir = scratch / f"{index:03d}-{path.stem}"
-            place_lab(lab, workdir, exercise_from=path)
-            request = build_request(lab, workdir / lab.manifest.exercise, workdir)
-            if lab.manifest.dev_apply:
-                request = request.model_copy(update={"dev_apply": lab.manifest.dev_apply})
-            requests.append(request)
+        requests = [
+            _placed(lab, path, scratch / f"{index:03d}-{path.stem}")
+            for index, path in enumerate(files)
+        ]
         preload([lab.source_dir])
         results = run_many(requests, mode="fork", parallel=parallel or min(2, os.cpu_count() or 1))
         return [TryReport(path, result) for path, result in zip(files, results, strict=True)]

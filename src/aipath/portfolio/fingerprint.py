@@ -108,15 +108,7 @@ def scaffold_state(root: Path, subjects: list[str] | None, clean: bool) -> Scaff
         if subjects is not None and subjects and len(subjects) == len(scaffold_commits) and clean:
             return ScaffoldState(fingerprinted=1, unchanged=1, learner_commits=0)
         return None
-    unchanged = 0
-    for rel, digest in files.items():
-        target = root / rel
-        try:
-            if target.is_file() and _sha256(target) == digest:
-                unchanged += 1
-        except OSError:
-            continue
-    return ScaffoldState(len(files), unchanged, learner_commits)
+    return ScaffoldState(len(files), len(_unchanged(root, files)), learner_commits)
 
 
 def unchanged_scaffold_files(root: Path) -> frozenset[str]:
@@ -131,6 +123,11 @@ def unchanged_scaffold_files(root: Path) -> frozenset[str]:
         return frozenset()
     if not isinstance(files, dict):
         return frozenset()
+    return _unchanged(root, files)
+
+
+def _unchanged(root: Path, files: dict[str, str]) -> frozenset[str]:
+    """Those of the fingerprinted ``files`` (path → digest) still as generated."""
     same: set[str] = set()
     for rel, digest in files.items():
         target = root / str(rel)

@@ -521,13 +521,14 @@ class ProgressStore:
         if self.dialect != "sqlite":
             conn.execute(insert(self._events), rows)
             return
-        names = [c for c in _EVENT_COLUMNS if c != "id"]
+        names = list(_EVENT_COLUMNS)
+        at_index, data_index = names.index("at"), names.index("data")
         values = []
         for row in rows:
-            at = _aware(row["at"]).replace(tzinfo=None)
             item = [row.get(name) for name in names]
-            item[names.index("at")] = at.strftime("%Y-%m-%d %H:%M:%S.%f")
-            item[names.index("data")] = json.dumps(row.get("data") or {})
+            at = _aware(row["at"]).replace(tzinfo=None)
+            item[at_index] = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+            item[data_index] = json.dumps(row.get("data") or {})
             values.append(tuple(item))
         placeholders = ", ".join("?" for _ in names)
         conn.exec_driver_sql(
