@@ -176,7 +176,12 @@ def test_assert_tensor_names_mistakes_eager_and_lazy() -> None:
     )
     flat = wrong.reshape(4)
     shaped = message(assert_tensor, flat, want, name="p", mistakes={"flattened": lambda: flat})
-    assert shaped == "p looks like flattened. p has shape (4,); expected (2, 2)"
+    assert shaped == "p looks like flattened. Its shape is (4,); expected (2, 2)"
+    # a mistake of the same shape but other values is not named: its cause was not verified
+    other = {"flattened": lambda: torch.zeros(4)}
+    assert message(assert_tensor, flat, want, name="p", mistakes=other) == (
+        "p has shape (4,); expected (2, 2)"
+    )
 
 
 def test_to_numpy() -> None:

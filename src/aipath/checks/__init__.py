@@ -5,9 +5,11 @@ and — when the learner's answer equals a known-wrong output — *which mistake
 See ``docs/lab-authoring.md`` for an example of each.
 
 Torch helpers import torch only when called, so NumPy-only labs stay fast in a cold check.
-Three submodules are imported on their own, as they load more: ``aipath.checks.servers``
+Four submodules are imported on their own, as they load more: ``aipath.checks.servers``
 (uvicorn and FastAPI's TestClient), ``aipath.checks.mutation`` (running a learner's tests
-against mutants) and ``aipath.checks.git`` (git without the caller's ``GIT_*`` environment).
+against mutants), ``aipath.checks.git`` (git without the caller's ``GIT_*`` environment) and
+``aipath.checks.documents`` (strict YAML and readable JSON-schema errors for the artefacts of
+the MLOps labs).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aipath.checks.calls import (
     call_learner,
     call_with_inputs,
     describe_inputs,
+    once_per_run,
     raised,
     run_on_copies,
 )
@@ -33,6 +36,7 @@ from aipath.checks.compare import (
     frame_difference,
     matching_mistake,
     mistake_table,
+    text_difference,
 )
 from aipath.checks.data import (
     ames,
@@ -42,11 +46,29 @@ from aipath.checks.data import (
     help_pages,
     rdataset,
     rdataset_doc,
+    strip_html,
     text_corpus,
 )
+from aipath.checks.embeddings import (
+    as_embeddings,
+    call_embed,
+    cosine,
+    minilm_embeddings,
+    pooling_mistakes,
+)
 from aipath.checks.failure import CheckFailure, fail, fmt, none_message
-from aipath.checks.gradients import gradient_check, numerical_gradient
-from aipath.checks.models import fresh_smollm2, hf_offline, minilm, minilm_path, smollm2
+from aipath.checks.gradients import gradient_check, numerical_gradient, relative_error
+from aipath.checks.hooks import ForwardCall, ForwardCalls
+from aipath.checks.models import (
+    fresh_smollm2,
+    hf_offline,
+    learner_minilm,
+    minilm,
+    minilm_path,
+    smollm2,
+    smollm2_greedy,
+)
+from aipath.checks.retrieval import recall_at_k, recall_mistakes
 from aipath.checks.static import (
     called_names,
     forbid_calls,
@@ -61,8 +83,11 @@ from aipath.checks.training import assert_reaches, run_until, seed_everything
 __all__ = [
     "LEARNER_ERRORS",
     "CheckFailure",
+    "ForwardCall",
+    "ForwardCalls",
     "Mistakes",
     "ames",
+    "as_embeddings",
     "assert_array",
     "assert_beats",
     "assert_close",
@@ -75,10 +100,12 @@ __all__ = [
     "assert_tuple",
     "assert_unchanged",
     "cached",
+    "call_embed",
     "call_learner",
     "call_with_inputs",
     "called_names",
     "copied",
+    "cosine",
     "describe_inputs",
     "digits",
     "fail",
@@ -91,22 +118,32 @@ __all__ = [
     "help_pages",
     "hf_offline",
     "imported_modules",
+    "learner_minilm",
     "matching_mistake",
     "minilm",
+    "minilm_embeddings",
     "minilm_path",
     "mistake_table",
     "module_names",
     "no_loops",
     "none_message",
     "numerical_gradient",
+    "once_per_run",
+    "pooling_mistakes",
     "raised",
     "rdataset",
     "rdataset_doc",
+    "recall_at_k",
+    "recall_mistakes",
+    "relative_error",
     "run_on_copies",
     "run_until",
     "seed_everything",
     "smollm2",
+    "smollm2_greedy",
+    "strip_html",
     "tensor_mistake",
     "text_corpus",
+    "text_difference",
     "to_numpy",
 ]

@@ -8,11 +8,12 @@ untouched: it is how the grader tells a task that is not attempted yet.
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from aipath.checks.failure import fail
 
@@ -22,6 +23,7 @@ __all__ = [
     "call_learner",
     "call_with_inputs",
     "describe_inputs",
+    "once_per_run",
     "raised",
     "run_on_copies",
 ]
@@ -210,3 +212,36 @@ def run_on_copies(what: str, func: Callable[..., Any], *, advice: str = "", **in
     got = call_with_inputs(what, func, **passed)
     assert_unchanged(what, passed, inputs, advice=advice)
     return got
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def once_per_run(func: Callable[P, T]) -> Callable[P, tuple[T | None, Exception | None]]:
+    """Run an expensive learner call once per check run; every check gets the same outcome.
+
+    Returns ``(value, None)`` or ``(None, exception)`` — a failure (``CheckFailure``) or the
+    learner's own error — so that a run which raises is not repeated by each check that needs
+    its result (a benchmark of several seconds, say); each check then reports it itself, and
+    gets its own copy of the value (see :func:`aipath.checks.copied`).
+    ``NotImplementedError`` passes through uncached: the task is not attempted yet.
+    """
+
+    @functools.cache
+    def outcome(*args: Any, **kwargs: Any) -> tuple[T | None, Exception | None]:
+        try:
+            return func(*args, **kwargs), None
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # shown by every check that asks for the outcome
+            return None, exc
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> tuple[T | None, Exception | None]:
+        from aipath.checks.data import copied
+
+        value, error = outcome(*args, **kwargs)  # type: ignore[arg-type]  # hashable, as lru_cache needs
+        return copied(value), error  # a check that edits the result spoils no other check
+
+    return wrapper

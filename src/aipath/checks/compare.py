@@ -35,6 +35,7 @@ __all__ = [
     "frame_difference",
     "matching_mistake",
     "mistake_table",
+    "text_difference",
 ]
 
 Mistakes = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
@@ -426,3 +427,23 @@ def frame_difference(
                 f"{_fmt(w_values[pos])} ({count} of {len(same)} rows differ{extra_text})"
             )
     return None
+
+
+def text_difference(got: str, want: str, *, expected: str = "expected", context: int = 30) -> str:
+    """Where two texts part: the character offset and a window of each around it.
+
+    ``"they part at character 41 of 120: got '...', expected '...'"``; an empty string when the
+    texts are equal.  ``expected`` names the reference ("the template writes").
+    """
+    if got == want:
+        return ""
+    at = next(
+        (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+        min(len(got), len(want)),
+    )
+    start = max(0, at - context)
+    end = at + context + 10
+    return (
+        f"they part at character {at} of {len(want)}: got {got[start:end]!r}, "
+        f"{expected} {want[start:end]!r}"
+    )

@@ -23,6 +23,7 @@ __all__ = [
     "help_pages",
     "rdataset",
     "rdataset_doc",
+    "strip_html",
     "text_corpus",
 ]
 
@@ -181,3 +182,15 @@ def digits() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """sklearn's 1,797 8×8 digit images as ``(X (1797, 64) float64 in [0, 16], y (1797,) int64)``."""
     X, y = _digits()
     return X.copy(), y.copy()
+
+
+def strip_html(text: str) -> str:
+    """Review text as a reader sees it: tags removed, entities decoded, whitespace collapsed.
+
+    The fine-food reviews (and R help pages) hold ``<br />`` and ``&quot;``; a tokenizer would
+    otherwise learn "br" as the commonest word.
+    """
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(text))).split())

@@ -16,7 +16,17 @@ from aipath.checks.compare import _index, _to_array
 from aipath.checks.failure import fail
 from aipath.checks.failure import fmt as _fmt
 
-__all__ = ["gradient_check", "numerical_gradient"]
+__all__ = ["gradient_check", "numerical_gradient", "relative_error"]
+
+
+def relative_error(got: Any, want: Any) -> float:
+    """``|got − want| / (|got| + |want|)`` in the 2-norm: the gradient-check measure (0 when equal).
+
+    Symmetric and scale-free: about 1e-9 for a correct float64 gradient against central
+    differences, around 1 for a wrong one, whatever the size of the numbers.
+    """
+    a, b = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(a) + np.linalg.norm(b)), 1e-300))
 
 
 def numerical_gradient(

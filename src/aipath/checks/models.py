@@ -19,11 +19,13 @@ __all__ = [
     "MODELS",
     "fresh_smollm2",
     "hf_offline",
+    "learner_minilm",
     "minilm",
     "minilm_path",
     "model_cache_dir",
     "smollm2",
     "smollm2_gguf",
+    "smollm2_greedy",
     "warm",
 ]
 
@@ -56,6 +58,20 @@ def minilm() -> tuple[Any, Any]:
 
     path = minilm_path()
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+@functools.lru_cache(maxsize=1)
+def learner_minilm() -> tuple[Any, Any]:
+    """A copy of :func:`minilm` for the learner's functions, one per check run, in eval mode.
+
+    The learner's code may change it (switch it to training mode, edit the tokenizer); the
+    reference stays as it was.  Checks that need a pristine copy for each call reset what they
+    hand over, or deep-copy this one.
+    """
+    import copy
+
+    tokenizer, model = minilm()
+    return copy.deepcopy(tokenizer), copy.deepcopy(model).eval()
 
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -173,6 +189,26 @@ def _load_smollm2() -> tuple[Any, Any]:
         raise RuntimeError(f"{folder} does not match the model: delete it to convert again")
     model.tie_weights()
     return AutoTokenizer.from_pretrained(folder), model.eval()
+
+
+def smollm2_greedy(prompt: str, max_new_tokens: int) -> tuple[list[int], int]:
+    """The check's own greedy continuation of ``prompt``: (every token id, the prompt's length).
+
+    The prompt is tokenized as written (no special tokens added: a chat template has its own),
+    and decoded by the caller, as the lab needs (``ids[width:]`` is the continuation).
+    """
+    import torch
+
+    tokenizer, model = smollm2()
+    batch = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        out = model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.eos_token_id,
+        )
+    return [int(i) for i in out[0]], int(batch["input_ids"].shape[1])
 
 
 MODELS = {"minilm": minilm, "smollm2": smollm2}

@@ -65,14 +65,13 @@ def assert_tensor(
     if actual.device.type != want.device.type:
         fail(f"{name} is on {actual.device}; expected {want.device}")
     if tuple(actual.shape) != tuple(want.shape):
-        known = None
-        for label, candidate in mistake_table(mistakes).items():
-            wrong = _wrong_output(candidate)
-            if wrong is not None and tuple(np.shape(to_numpy(wrong))) == tuple(actual.shape):
-                known = label
-                break
-        prefix = f"{name} looks like {known}. " if known else ""
-        fail(f"{prefix}{name} has shape {tuple(actual.shape)}; expected {tuple(want.shape)}")
+        shapes = f"{name} has shape {tuple(actual.shape)}; expected {tuple(want.shape)}"
+        # A mistake is named only when its output equals the learner's, values and all.
+        known = tensor_mistake(actual, mistakes, rtol=rtol, atol=atol)
+        if known:
+            fail(f"{name} looks like {known}. Its shape is {tuple(actual.shape)}; expected "
+                 f"{tuple(want.shape)}")  # fmt: skip
+        fail(shapes)
     if check_dtype and actual.dtype != want.dtype:
         fail(f"{name} has dtype {actual.dtype}; expected {want.dtype}")
     if requires_grad is False and actual.requires_grad:

@@ -9,6 +9,7 @@ runs under a wall-clock alarm that reports the learner's line it interrupted.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import os
 import signal
@@ -65,6 +66,21 @@ def run_child(request: CheckRequest, run_dir: Path) -> NoReturn:
     code = EXIT_INTERNAL
     try:
         code = _run(request, run_dir, writer)
+    except MemoryError:
+        # The learner's code filled the lab's memory budget and something later (pytest's report
+        # of the failure, say) could not allocate: a verdict about memory, not a broken engine.
+        with contextlib.suppress(BaseException):
+            gc.collect()
+            writer.write(
+                ErrorEvent(
+                    error=ErrorInfo(
+                        kind=ErrorKind.MEMORY,
+                        message=f"memory limit: the check ran out of the {request.memory_mb} MB "
+                        "the lab allows. Look for a huge allocation such as [0] * 10**12 or a "
+                        "list that grows in a loop that never ends.",
+                    )
+                )
+            )
     except BaseException as exc:  # the engine itself failed: still leave a verdict behind
         with contextlib.suppress(BaseException):
             writer.write(

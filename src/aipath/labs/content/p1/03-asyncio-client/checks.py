@@ -28,7 +28,7 @@ from aipath.checks import assert_returned, fail
 
 
 @dataclass
-class Hit:
+class Visit:
     target: str
     start: float
     end: float = 0.0
@@ -42,7 +42,7 @@ class TestServer:
     __test__ = False  # not a pytest test class
 
     port: int = 0
-    hits: list[Hit] = field(default_factory=list)
+    hits: list[Visit] = field(default_factory=list)
     in_flight: int = 0
     peak: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -60,7 +60,7 @@ class TestServer:
         query = [f"delay_ms={delay_ms}"] + ([f"fail={fail}"] if fail else [])
         return f"{self.base}/item/{item}?{'&'.join(query)}"
 
-    def hits_for(self, url: str) -> list[Hit]:
+    def hits_for(self, url: str) -> list[Visit]:
         target = url.removeprefix(self.base)
         with self._lock:
             return [h for h in self.hits if h.target == target]
@@ -128,7 +128,7 @@ class TestServer:
                 writer.close()
 
     async def _answer(self, target: str, writer: asyncio.StreamWriter) -> None:
-        hit = Hit(target, time.perf_counter() - self.started)
+        hit = Visit(target, time.perf_counter() - self.started)
         with self._lock:
             self.hits.append(hit)
             self.in_flight += 1
@@ -220,8 +220,10 @@ def _check_fetched(
     assert_returned(result, call, what="the Fetched")
     for attribute in ("url", "status", "body", "attempts"):
         if not hasattr(result, attribute):
-            fail(f"{call} returned a {type(result).__name__}; expected a Fetched(url, status, "
-                 "body, attempts)")
+            fail(
+                f"{call} returned a {type(result).__name__}; expected a Fetched(url, status, "
+                "body, attempts)"
+            )
     if result.url != url:
         fail(f"{call}.url is {result.url!r}; expected {url!r}")
     if result.status != status:
@@ -248,11 +250,15 @@ def test_fetch_once_returns_status_and_text(learner, server: TestServer) -> None
     for url, want, got in zip(urls, expected, results, strict=True):
         assert_returned(got, f"fetch_once(client, {url!r}, 2.0)", what="(status, text)")
         if not isinstance(got, tuple) or len(got) != 2:
-            fail(f"fetch_once(client, {url!r}, 2.0) returned {got!r}; expected a tuple "
-                 f"(status_code, text) like {want!r}")
+            fail(
+                f"fetch_once(client, {url!r}, 2.0) returned {got!r}; expected a tuple "
+                f"(status_code, text) like {want!r}"
+            )
         if tuple(got) != want:
-            fail(f"fetch_once(client, {url!r}, 2.0) returned {got!r}; expected {want!r}"
-                 + (" (every status is returned, not raised)" if want[0] != 200 else ""))
+            fail(
+                f"fetch_once(client, {url!r}, 2.0) returned {got!r}; expected {want!r}"
+                + (" (every status is returned, not raised)" if want[0] != 200 else "")
+            )
 
 
 @pytest.mark.task(1)
@@ -269,13 +275,17 @@ def test_fetch_once_times_out(learner, server: TestServer) -> None:
 
     outcome, took = asyncio.run(_with_client(run))
     if outcome != "timeout":
-        fail(f"fetch_once(client, <a URL that answers after 1 s>, timeout=0.15) returned "
-             f"{outcome!r} after {took:.2f} s: the per-request timeout is not applied; it should "
-             "raise TimeoutError after about 0.15 s (asyncio.timeout / wait_for, or httpx's "
-             "timeout=)")
+        fail(
+            f"fetch_once(client, <a URL that answers after 1 s>, timeout=0.15) returned "
+            f"{outcome!r} after {took:.2f} s: the per-request timeout is not applied; it should "
+            "raise TimeoutError after about 0.15 s (asyncio.timeout / wait_for, or httpx's "
+            "timeout=)"
+        )
     if took > 0.6:
-        fail(f"fetch_once raised a timeout only after {took:.2f} s with timeout=0.15: the timeout "
-             "must bound the whole request")
+        fail(
+            f"fetch_once raised a timeout only after {took:.2f} s with timeout=0.15: the timeout "
+            "must bound the whole request"
+        )
 
 
 # ----- task 2 -----------------------------------------------------------------------------------
@@ -285,12 +295,17 @@ def test_fetch_once_times_out(learner, server: TestServer) -> None:
 def test_retry_until_success(learner, server: TestServer) -> None:
     url = server.url(5, fail=2)
     call = "fetch_with_retry(<URL answering 503, 503, 200>, retries=3, backoff=0.01)"
-    result = asyncio.run(_with_client(lambda c: learner.fetch_with_retry(
-        c, url, timeout=1.0, retries=3, backoff=0.01)))
+    result = asyncio.run(
+        _with_client(
+            lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=3, backoff=0.01)
+        )
+    )
     hits = len(server.hits_for(url))
     if result is not None and getattr(result, "status", None) == 503 and hits == 1:
-        fail(f"{call} gave status 503 after 1 request: the 503 was not retried (a 503 means "
-             "'try again later': retry it while retries are left)")
+        fail(
+            f"{call} gave status 503 after 1 request: the 503 was not retried (a 503 means "
+            "'try again later': retry it while retries are left)"
+        )
     _check_fetched(result, url=url, status=200, body="item 5", attempts=3, call=call)
     if hits != 3:
         fail(f"{call} reported attempts=3 but the server received {hits} requests")
@@ -300,8 +315,11 @@ def test_retry_until_success(learner, server: TestServer) -> None:
 def test_retries_run_out(learner, server: TestServer) -> None:
     url = server.url(6, fail=10)
     call = "fetch_with_retry(<URL always answering 503>, retries=2, backoff=0.01)"
-    result = asyncio.run(_with_client(lambda c: learner.fetch_with_retry(
-        c, url, timeout=1.0, retries=2, backoff=0.01)))
+    result = asyncio.run(
+        _with_client(
+            lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=2, backoff=0.01)
+        )
+    )
     hits = len(server.hits_for(url))
     if hits == 1:
         fail(f"{call}: the server received 1 request: the 503 was not retried")
@@ -314,12 +332,17 @@ def test_retries_run_out(learner, server: TestServer) -> None:
 def test_final_status_is_not_retried(learner, server: TestServer) -> None:
     url = f"{server.base}/missing"
     call = "fetch_with_retry(<URL answering 404>, retries=3)"
-    result = asyncio.run(_with_client(lambda c: learner.fetch_with_retry(
-        c, url, timeout=1.0, retries=3, backoff=0.01)))
+    result = asyncio.run(
+        _with_client(
+            lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=3, backoff=0.01)
+        )
+    )
     hits = len(server.hits_for(url))
     if hits != 1:
-        fail(f"{call}: the server received {hits} requests; a 404 is final (only 503 and "
-             "timeouts are transient), so expected 1")
+        fail(
+            f"{call}: the server received {hits} requests; a 404 is final (only 503 and "
+            "timeouts are transient), so expected 1"
+        )
     _check_fetched(result, url=url, status=404, body="not found", attempts=1, call=call)
 
 
@@ -330,11 +353,12 @@ def test_timeouts_are_retried(learner, server: TestServer) -> None:
 
     async def run(client: httpx.AsyncClient) -> Any:
         try:
-            return await learner.fetch_with_retry(
-                client, url, timeout=0.1, retries=1, backoff=0.01)
+            return await learner.fetch_with_retry(client, url, timeout=0.1, retries=1, backoff=0.01)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            fail(f"{call} raised {type(exc).__name__}: a timeout is transient; retry it, and when "
-                 "retries run out return Fetched(url, 0, '', attempts)")
+            fail(
+                f"{call} raised {type(exc).__name__}: a timeout is transient; retry it, and when "
+                "retries run out return Fetched(url, 0, '', attempts)"
+            )
 
     result = asyncio.run(_with_client(run))
     _check_fetched(result, url=url, status=0, body="", attempts=2, call=call)
@@ -346,14 +370,19 @@ def test_backoff_grows_without_blocking(learner, server: TestServer) -> None:
     backoff = 0.04
     call = f"fetch_with_retry(<URL answering 503 three times>, retries=3, backoff={backoff})"
     with blocking_sleeps() as sleeps:
-        result = asyncio.run(_with_client(lambda c: learner.fetch_with_retry(
-            c, url, timeout=1.0, retries=3, backoff=backoff)))
+        result = asyncio.run(
+            _with_client(
+                lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=3, backoff=backoff)
+            )
+        )
     blocked = [d for d in sleeps if d >= 0.005]
     if blocked:
         shown = ", ".join(f"{d:.2f}" for d in blocked)
-        fail(f"{call} called time.sleep inside the event loop ({shown} s): a blocking call in a "
-             "coroutine freezes the loop, and every other request with it, for that long; wait "
-             "with await asyncio.sleep(...)")
+        fail(
+            f"{call} called time.sleep inside the event loop ({shown} s): a blocking call in a "
+            "coroutine freezes the loop, and every other request with it, for that long; wait "
+            "with await asyncio.sleep(...)"
+        )
     hits = server.hits_for(url)
     _check_fetched(result, url=url, status=200, body="item 9", attempts=4, call=call)
     starts = [h.start for h in hits]
@@ -362,11 +391,16 @@ def test_backoff_grows_without_blocking(learner, server: TestServer) -> None:
         want = backoff * 2 ** (n - 1)
         if gap < want * 0.9:
             shown = ", ".join(f"{g:.3f}" for g in gaps)
-            wanted = ", ".join(f"{backoff * 2 ** k:.3f}" for k in range(len(gaps)))
-            fail(f"{call}: the server saw the retries {shown} s apart; expected at least "
-                 f"{wanted} s (backoff * 2 ** (n - 1) before retry n): "
-                 + ("no backoff between retries" if max(gaps) < backoff * 0.9
-                    else "the backoff must double with every retry"))
+            wanted = ", ".join(f"{backoff * 2**k:.3f}" for k in range(len(gaps)))
+            fail(
+                f"{call}: the server saw the retries {shown} s apart; expected at least "
+                f"{wanted} s (backoff * 2 ** (n - 1) before retry n): "
+                + (
+                    "no backoff between retries"
+                    if max(gaps) < backoff * 0.9
+                    else "the backoff must double with every retry"
+                )
+            )
 
 
 # ----- task 3 -----------------------------------------------------------------------------------
@@ -383,18 +417,20 @@ class AllRun:
     results: Any
     elapsed: float
     peak: int
-    hits: list[Hit]
+    hits: list[Visit]
     server: TestServer
 
 
 @pytest.fixture(scope="module")
 def all_run(learner) -> Iterator[AllRun]:
     with running_server() as srv:
-        urls = [srv.url(i, delay_ms=SLOW.get(i, FAST_MS), fail=int(i in FAILING))
-                for i in range(12)]
+        urls = [
+            srv.url(i, delay_ms=SLOW.get(i, FAST_MS), fail=int(i in FAILING)) for i in range(12)
+        ]
         started = time.perf_counter()
-        results = asyncio.run(learner.fetch_all(
-            urls, limit=LIMIT, timeout=2.0, retries=3, backoff=0.02))
+        results = asyncio.run(
+            learner.fetch_all(urls, limit=LIMIT, timeout=2.0, retries=3, backoff=0.02)
+        )
         elapsed = time.perf_counter() - started
         with srv._lock:
             hits = list(srv.hits)
@@ -415,20 +451,26 @@ def _results_list(run: AllRun) -> list[Any]:
 @pytest.mark.task(3)
 def test_fetch_all_never_exceeds_limit(all_run: AllRun) -> None:
     if all_run.peak > LIMIT:
-        fail(f"the server handled {all_run.peak} requests at once with limit={LIMIT}: "
-             f"concurrency is unbounded (an unbounded gather starts every request together); "
-             "hold an asyncio.Semaphore(limit) around each request")
+        fail(
+            f"the server handled {all_run.peak} requests at once with limit={LIMIT}: "
+            f"concurrency is unbounded (an unbounded gather starts every request together); "
+            "hold an asyncio.Semaphore(limit) around each request"
+        )
 
 
 @pytest.mark.task(3)
 def test_fetch_all_reaches_limit(all_run: AllRun) -> None:
     if all_run.peak == 1:
-        fail(f"the server never saw more than 1 request at a time (limit={LIMIT}): the requests "
-             "ran one after another — sequential awaits in a loop? Start them all as tasks "
-             "(gather / TaskGroup) and let a semaphore bound them")
+        fail(
+            f"the server never saw more than 1 request at a time (limit={LIMIT}): the requests "
+            "ran one after another — sequential awaits in a loop? Start them all as tasks "
+            "(gather / TaskGroup) and let a semaphore bound them"
+        )
     if all_run.peak < LIMIT:
-        fail(f"the server saw at most {all_run.peak} requests at a time; with limit={LIMIT} and "
-             f"12 URLs it should see {LIMIT}")
+        fail(
+            f"the server saw at most {all_run.peak} requests at a time; with limit={LIMIT} and "
+            f"12 URLs it should see {LIMIT}"
+        )
 
 
 @pytest.mark.task(3)
@@ -437,16 +479,28 @@ def test_fetch_all_keeps_input_order(all_run: AllRun) -> None:
     got = [getattr(r, "url", None) for r in results]
     if got != all_run.urls:
         first = next(i for i, (a, b) in enumerate(zip(got, all_run.urls)) if a != b)
-        order_by_end = sorted(range(12), key=lambda i: max(
-            (h.end for h in all_run.hits if h.target == all_run.urls[i].removeprefix(
-                all_run.server.base)), default=0))
+        order_by_end = sorted(
+            range(12),
+            key=lambda i: max(
+                (
+                    h.end
+                    for h in all_run.hits
+                    if h.target == all_run.urls[i].removeprefix(all_run.server.base)
+                ),
+                default=0,
+            ),
+        )
         clue = ""
         if [all_run.urls[i] for i in order_by_end][:3] == got[:3]:
-            clue = (" — the results are in completion order, not input order (as_completed or "
-                    "appending as tasks finish): keep input order (gather does; or write "
-                    "results[i])")
-        fail(f"fetch_all(...)[{first}] is the result for {got[first]!r}; expected the result "
-             f"for urls[{first}] = {all_run.urls[first]!r}{clue}")
+            clue = (
+                " — the results are in completion order, not input order (as_completed or "
+                "appending as tasks finish): keep input order (gather does; or write "
+                "results[i])"
+            )
+        fail(
+            f"fetch_all(...)[{first}] is the result for {got[first]!r}; expected the result "
+            f"for urls[{first}] = {all_run.urls[first]!r}{clue}"
+        )
 
 
 @pytest.mark.task(3)
@@ -454,8 +508,14 @@ def test_fetch_all_results(all_run: AllRun) -> None:
     results = _results_list(all_run)
     for i, (url, result) in enumerate(zip(all_run.urls, results, strict=True)):
         attempts = 2 if i in FAILING else 1
-        _check_fetched(result, url=url, status=200, body=f"item {i}", attempts=attempts,
-                       call=f"fetch_all(...)[{i}]")
+        _check_fetched(
+            result,
+            url=url,
+            status=200,
+            body=f"item {i}",
+            attempts=attempts,
+            call=f"fetch_all(...)[{i}]",
+        )
 
 
 @pytest.mark.task(3)
@@ -465,29 +525,36 @@ def test_fetch_all_refills_slots(all_run: AllRun) -> None:
     slow_end = next(h.end for h in all_run.hits if h.target == target)
     started_before = len({h.target for h in all_run.hits if h.start < slow_end})
     if started_before <= LIMIT:
-        fail(f"while one slow request (250 ms) was in flight, only {started_before} URLs were "
-             f"started: the other {LIMIT - 1} slots sat idle waiting for it. That is what "
-             "batches of `limit` (gather batch after batch) do; start the next URL as soon as "
-             "any slot frees up (a semaphore around every request, or a pool of workers)")
+        fail(
+            f"while one slow request (250 ms) was in flight, only {started_before} URLs were "
+            f"started: the other {LIMIT - 1} slots sat idle waiting for it. That is what "
+            "batches of `limit` (gather batch after batch) do; start the next URL as soon as "
+            "any slot frees up (a semaphore around every request, or a pool of workers)"
+        )
 
 
 @pytest.mark.task(3)
 def test_fetch_all_is_concurrent_in_time(all_run: AllRun) -> None:
     serial = (sum(SLOW.values()) + FAST_MS * (12 - len(SLOW) + len(FAILING))) / 1000
     if all_run.elapsed > 0.9 * serial:
-        fail(f"fetch_all took {all_run.elapsed:.2f} s; the delays add up to {serial:.2f} s, so "
-             f"with {LIMIT} requests in flight it should take well under {0.9 * serial:.2f} s")
+        fail(
+            f"fetch_all took {all_run.elapsed:.2f} s; the delays add up to {serial:.2f} s, so "
+            f"with {LIMIT} requests in flight it should take well under {0.9 * serial:.2f} s"
+        )
 
 
 @pytest.mark.task(3)
 def test_fetch_all_other_limits(learner) -> None:
     with running_server() as srv:
         urls = [srv.url(i, delay_ms=30) for i in range(5)]
-        results = asyncio.run(learner.fetch_all(urls, limit=2, timeout=2.0, retries=1,
-                                                backoff=0.01))
+        results = asyncio.run(
+            learner.fetch_all(urls, limit=2, timeout=2.0, retries=1, backoff=0.01)
+        )
         if srv.peak != 2:
-            fail(f"with limit=2 the server saw at most {srv.peak} requests at once; expected 2 "
-                 "(use the `limit` argument, not a fixed number)")
+            fail(
+                f"with limit=2 the server saw at most {srv.peak} requests at once; expected 2 "
+                "(use the `limit` argument, not a fixed number)"
+            )
     got = [getattr(r, "url", None) for r in (results or [])]
     if got != urls:
         fail(f"fetch_all(5 URLs, limit=2) returned results for {got}; expected {urls}")

@@ -46,75 +46,195 @@ class Probe:
 
 PROBES: tuple[Probe, ...] = (
     # task 1
-    Probe(1, "ok", '_m1: ex.Message = {"role": "user", "content": "hi"}',
-          'a Message literal {"role": "user", "content": "hi"} is rejected'),
-    Probe(1, "error", '_m2: ex.Message = {"role": "robot", "content": "hi"}',
-          "Message accepts the role 'robot': type the role key as "
-          "Role = Literal['system', 'user', 'assistant']"),
-    Probe(1, "error", '_m3: ex.Message = {"role": "user"}',
-          "Message accepts a dict without 'content': make Message a TypedDict whose two keys "
-          "are both required"),
+    Probe(
+        1,
+        "ok",
+        '_m1: ex.Message = {"role": "user", "content": "hi"}',
+        'a Message literal {"role": "user", "content": "hi"} is rejected',
+    ),
+    Probe(
+        1,
+        "error",
+        '_m2: ex.Message = {"role": "robot", "content": "hi"}',
+        "Message accepts the role 'robot': type the role key as "
+        "Role = Literal['system', 'user', 'assistant']",
+    ),
+    Probe(
+        1,
+        "error",
+        '_m3: ex.Message = {"role": "user"}',
+        "Message accepts a dict without 'content': make Message a TypedDict whose two keys "
+        "are both required",
+    ),
     Probe(1, "ok", '_n1: int = ex.count_tokens("hello")', "count_tokens(str) does not give an int"),
-    Probe(1, "error", "ex.count_tokens(42)",
-          "count_tokens(42) type-checks: the text parameter should be a str"),
-    Probe(1, "ok", '_s1 = ex.ModelSpec("m", 1000, 0.5, 1.5)',
-          'ModelSpec("m", 1000, 0.5, 1.5) is rejected'),
+    Probe(
+        1,
+        "error",
+        "ex.count_tokens(42)",
+        "count_tokens(42) type-checks: the text parameter should be a str",
+    ),
+    Probe(
+        1,
+        "ok",
+        '_s1 = ex.ModelSpec("m", 1000, 0.5, 1.5)',
+        'ModelSpec("m", 1000, 0.5, 1.5) is rejected',
+    ),
     Probe(1, "ok", "_w1: int = _s1.context_window", "ModelSpec.context_window is not an int"),
-    Probe(1, "ok", "_f1: float = _s1.input_per_1k + _s1.output_per_1k",
-          "ModelSpec's prices are not floats"),
-    Probe(1, "error", 'ex.ModelSpec("m", "1000", 0.5, 1.5)',
-          'ModelSpec("m", "1000", 0.5, 1.5) type-checks: context_window should be an int'),
-    Probe(1, "error", 'ex.ModelSpec("m", 1000, "0.5", 1.5)',
-          'ModelSpec("m", 1000, "0.5", 1.5) type-checks: input_per_1k should be a float'),
-    Probe(1, "reveal", 'reveal_type(ex.CATALOG["base"])',
-          "CATALOG's values are not typed as ModelSpec", ("exercise.ModelSpec",)),
-    Probe(1, "ok", '_p1: int = ex.prompt_tokens([{"role": "user", "content": "hi"}])',
-          "prompt_tokens([a Message]) does not type-check as an int"),
-    Probe(1, "error", 'ex.prompt_tokens(["hi"])',
-          'prompt_tokens(["hi"]) type-checks: it should take a list of Message, not of str'),
+    Probe(
+        1,
+        "ok",
+        "_f1: float = _s1.input_per_1k + _s1.output_per_1k",
+        "ModelSpec's prices are not floats",
+    ),
+    Probe(
+        1,
+        "error",
+        'ex.ModelSpec("m", "1000", 0.5, 1.5)',
+        'ModelSpec("m", "1000", 0.5, 1.5) type-checks: context_window should be an int',
+    ),
+    Probe(
+        1,
+        "error",
+        'ex.ModelSpec("m", 1000, "0.5", 1.5)',
+        'ModelSpec("m", 1000, "0.5", 1.5) type-checks: input_per_1k should be a float',
+    ),
+    Probe(
+        1,
+        "reveal",
+        'reveal_type(ex.CATALOG["base"])',
+        "CATALOG's values are not typed as ModelSpec",
+        ("exercise.ModelSpec",),
+    ),
+    Probe(
+        1,
+        "ok",
+        '_p1: int = ex.prompt_tokens([{"role": "user", "content": "hi"}])',
+        "prompt_tokens([a Message]) does not type-check as an int",
+    ),
+    Probe(
+        1,
+        "error",
+        'ex.prompt_tokens(["hi"])',
+        'prompt_tokens(["hi"]) type-checks: it should take a list of Message, not of str',
+    ),
     # task 2
-    Probe(2, "reveal", 'reveal_type(ex.find_model("base"))',
-          "find_model should return `ModelSpec | None` (None for an unknown name)",
-          ("exercise.ModelSpec | None", "None | exercise.ModelSpec",
-           "Union[exercise.ModelSpec, None]", "Optional[exercise.ModelSpec]")),
-    Probe(2, "ok", '_c1: float = ex.cost_usd("base", 100, 20)',
-          'cost_usd("base", 100, 20) does not type-check as a float'),
-    Probe(2, "error", 'ex.cost_usd("base", "100", 20)',
-          'cost_usd("base", "100", 20) type-checks: token counts should be int'),
-    Probe(2, "error", "ex.cost_usd(7, 100, 20)",
-          "cost_usd(7, 100, 20) type-checks: the model name should be a str"),
-    Probe(2, "ok", '_c2: float = ex.cost_usd("m", 1, 1, {"m": _s1})',
-          "cost_usd does not accept a dict[str, ModelSpec] as its catalog"),
-    Probe(2, "ok", '_u1: tuple[str, int, int] = ex.parse_usage("model=base input=1 output=2")',
-          "parse_usage does not return a tuple[str, int, int]"),
-    Probe(2, "ok", '_t1: float = ex.total_cost(["model=base input=1 output=2"])',
-          "total_cost(list of str) does not type-check as a float"),
-    Probe(2, "ok", '_t2: float = ex.total_cost(line for line in ["# empty"])',
-          "total_cost does not accept a generator of lines: take any Iterable[str]"),
-    Probe(2, "error", "ex.total_cost([1, 2])",
-          "total_cost([1, 2]) type-checks: the lines should be str"),
+    Probe(
+        2,
+        "reveal",
+        'reveal_type(ex.find_model("base"))',
+        "find_model should return `ModelSpec | None` (None for an unknown name)",
+        (
+            "exercise.ModelSpec | None",
+            "None | exercise.ModelSpec",
+            "Union[exercise.ModelSpec, None]",
+            "Optional[exercise.ModelSpec]",
+        ),
+    ),
+    Probe(
+        2,
+        "ok",
+        '_c1: float = ex.cost_usd("base", 100, 20)',
+        'cost_usd("base", 100, 20) does not type-check as a float',
+    ),
+    Probe(
+        2,
+        "error",
+        'ex.cost_usd("base", "100", 20)',
+        'cost_usd("base", "100", 20) type-checks: token counts should be int',
+    ),
+    Probe(
+        2,
+        "error",
+        "ex.cost_usd(7, 100, 20)",
+        "cost_usd(7, 100, 20) type-checks: the model name should be a str",
+    ),
+    Probe(
+        2,
+        "ok",
+        '_c2: float = ex.cost_usd("m", 1, 1, {"m": _s1})',
+        "cost_usd does not accept a dict[str, ModelSpec] as its catalog",
+    ),
+    Probe(
+        2,
+        "ok",
+        '_u1: tuple[str, int, int] = ex.parse_usage("model=base input=1 output=2")',
+        "parse_usage does not return a tuple[str, int, int]",
+    ),
+    Probe(
+        2,
+        "ok",
+        '_t1: float = ex.total_cost(["model=base input=1 output=2"])',
+        "total_cost(list of str) does not type-check as a float",
+    ),
+    Probe(
+        2,
+        "ok",
+        '_t2: float = ex.total_cost(line for line in ["# empty"])',
+        "total_cost does not accept a generator of lines: take any Iterable[str]",
+    ),
+    Probe(
+        2,
+        "error",
+        "ex.total_cost([1, 2])",
+        "total_cost([1, 2]) type-checks: the lines should be str",
+    ),
     # task 3
-    Probe(3, "reveal", "reveal_type(next(iter(ex.batched([1, 2, 3], 2))))",
-          "batched([1, 2, 3], 2) should give chunks typed list[int]: make it generic with a "
-          "TypeVar T (Iterable[T] in, lists of T out)", ("list[int]",)),
-    Probe(3, "reveal", 'reveal_type(next(iter(ex.batched(["a", "b"], 1))))',
-          'batched(["a", "b"], 1) should give chunks typed list[str]: make it generic with a '
-          "TypeVar T (Iterable[T] in, lists of T out)", ("list[str]",)),
-    Probe(3, "ok", "_g1 = ex.batched((x for x in range(3)), 2)",
-          "batched rejects a generator: its items parameter should be any Iterable[T]"),
-    Probe(3, "ok", "_g2: int = next(ex.batched([1], 1))[0]",
-          "batched(...) is not an Iterator (next() on it does not type-check)"),
-    Probe(3, "error", 'ex.batched([1], "2")',
-          'batched([1], "2") type-checks: size should be an int'),
-    Probe(3, "ok", '_h1: list[ex.Message] = ex.trim_history([{"role": "user", "content": "hi"}], 9)',
-          "trim_history(list of Message, int) does not type-check as a list of Message"),
-    Probe(3, "ok", "_h2 = ex.trim_history([], 100, count=len)",
-          "trim_history(..., count=len) is rejected: type count as Callable[[str], int]"),
-    Probe(3, "error", "ex.trim_history([], 100, count=str.upper)",
-          "trim_history(..., count=str.upper) type-checks, but str.upper returns a str: "
-          "type count as Callable[[str], int]"),
-    Probe(3, "error", 'ex.trim_history([], "100")',
-          'trim_history([], "100") type-checks: the budget should be an int'),
+    Probe(
+        3,
+        "reveal",
+        "reveal_type(next(iter(ex.batched([1, 2, 3], 2))))",
+        "batched([1, 2, 3], 2) should give chunks typed list[int]: make it generic with a "
+        "TypeVar T (Iterable[T] in, lists of T out)",
+        ("list[int]",),
+    ),
+    Probe(
+        3,
+        "reveal",
+        'reveal_type(next(iter(ex.batched(["a", "b"], 1))))',
+        'batched(["a", "b"], 1) should give chunks typed list[str]: make it generic with a '
+        "TypeVar T (Iterable[T] in, lists of T out)",
+        ("list[str]",),
+    ),
+    Probe(
+        3,
+        "ok",
+        "_g1 = ex.batched((x for x in range(3)), 2)",
+        "batched rejects a generator: its items parameter should be any Iterable[T]",
+    ),
+    Probe(
+        3,
+        "ok",
+        "_g2: int = next(ex.batched([1], 1))[0]",
+        "batched(...) is not an Iterator (next() on it does not type-check)",
+    ),
+    Probe(
+        3, "error", 'ex.batched([1], "2")', 'batched([1], "2") type-checks: size should be an int'
+    ),
+    Probe(
+        3,
+        "ok",
+        '_h1: list[ex.Message] = ex.trim_history([{"role": "user", "content": "hi"}], 9)',
+        "trim_history(list of Message, int) does not type-check as a list of Message",
+    ),
+    Probe(
+        3,
+        "ok",
+        "_h2 = ex.trim_history([], 100, count=len)",
+        "trim_history(..., count=len) is rejected: type count as Callable[[str], int]",
+    ),
+    Probe(
+        3,
+        "error",
+        "ex.trim_history([], 100, count=str.upper)",
+        "trim_history(..., count=str.upper) type-checks, but str.upper returns a str: "
+        "type count as Callable[[str], int]",
+    ),
+    Probe(
+        3,
+        "error",
+        'ex.trim_history([], "100")',
+        'trim_history([], "100") type-checks: the budget should be an int',
+    ),
 )
 
 HINTS_BY_CODE = {
@@ -209,7 +329,9 @@ def require_attempt(source: Source, task: int | None) -> None:
         attempted = bool(source.annotated_lines) or "Message" in source.names
     else:
         attempted = any(in_task(source, task, line) for line in source.annotated_lines)
-        attempted = attempted or (task == 1 and ("Message" in source.names or "Role" in source.names))
+        attempted = attempted or (
+            task == 1 and ("Message" in source.names or "Role" in source.names)
+        )
     if not attempted:
         raise NotImplementedError(f"task {task}: no type annotations yet")
 
@@ -338,7 +460,7 @@ def mypy_report(learner_file: Path, workdir: Path) -> MypyReport:
     return run_mypy(learner_file, workdir)
 
 
-def describe(diagnostic: Diagnostic, name: str) -> str:
+def describe_diagnostic(diagnostic: Diagnostic, name: str) -> str:
     code = f"  [{diagnostic.code}]" if diagnostic.code else ""
     text = f"  {name}:{diagnostic.line}: {diagnostic.message}{code}"
     hint = HINTS_BY_CODE.get(diagnostic.code or "")
@@ -370,7 +492,7 @@ def check_mypy(source: Source, report: MypyReport, learner_file: Path, task: int
         fail(escape_message(hatches, where))
     if errors:
         count = f"{len(errors)} error" + ("s" if len(errors) != 1 else "")
-        listing = "\n".join(describe(d, learner_file.name) for d in errors[:12])
+        listing = "\n".join(describe_diagnostic(d, learner_file.name) for d in errors[:12])
         more = f"\n  … and {len(errors) - 12} more" if len(errors) > 12 else ""
         fail(f"mypy --strict reports {count} in {where}:\n{listing}{more}")
 
@@ -440,8 +562,10 @@ def expect_error(
             f"mypy showed you; raise {expected.__name__} naming {must_mention!r} instead"
         )
     if must_mention not in str(error):
-        fail(f"{call} raised {expected.__name__}({str(error)!r}); its message should contain "
-             f"{must_mention!r}")
+        fail(
+            f"{call} raised {expected.__name__}({str(error)!r}); its message should contain "
+            f"{must_mention!r}"
+        )
 
 
 def member(learner: typing.Any, name: str) -> typing.Any:
@@ -480,8 +604,10 @@ def test_task1_behaviour(source, learner):
     for text, want in (("", 0), ("abcd", 1), ("hello", 2), ("x" * 401, 101)):
         got = learner.count_tokens(text)
         if got != want:
-            fail(f"count_tokens({text[:8]!r}{'…' if len(text) > 8 else ''}) is {got!r}; "
-                 f"expected {want} — keep what the function does")
+            fail(
+                f"count_tokens({text[:8]!r}{'…' if len(text) > 8 else ''}) is {got!r}; "
+                f"expected {want} — keep what the function does"
+            )
     chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]
     got = learner.prompt_tokens(chat)
     if got != 13:
@@ -489,8 +615,10 @@ def test_task1_behaviour(source, learner):
     spec = learner.ModelSpec("m", 1000, 0.5, 1.5)
     fields = (spec.name, spec.context_window, spec.input_per_1k, spec.output_per_1k)
     if fields != ("m", 1000, 0.5, 1.5):
-        fail(f'ModelSpec("m", 1000, 0.5, 1.5) has fields {fields}; keep the field order '
-             "(name, context_window, input_per_1k, output_per_1k)")
+        fail(
+            f'ModelSpec("m", 1000, 0.5, 1.5) has fields {fields}; keep the field order '
+            "(name, context_window, input_per_1k, output_per_1k)"
+        )
     catalog = {
         name: (s.name, s.context_window, s.input_per_1k, s.output_per_1k)
         for name, s in learner.CATALOG.items()
@@ -545,20 +673,38 @@ def test_task2_bad_line_is_reported(source, learner):
         if got != want or not all(isinstance(v, int) for v in got[1:]):
             fail(f"parse_usage({line!r}) is {got!r}; expected {want!r}")
     expect_error(learner, "parse_usage", ("garbage",), ValueError, "garbage")
-    expect_error(learner, "parse_usage", ("model=base input=ten output=3\n",), ValueError,
-                 "model=base input=ten output=3")
+    expect_error(
+        learner,
+        "parse_usage",
+        ("model=base input=ten output=3\n",),
+        ValueError,
+        "model=base input=ten output=3",
+    )
 
 
 @pytest.mark.task(2)
 def test_task2_total_cost(source, learner):
     require_attempt(source, 2)
-    log = ["# March", "model=tiny input=1000 output=1000", "", "  ", "model=base input=2000 output=500"]
+    log = [
+        "# March",
+        "model=tiny input=1000 output=1000",
+        "",
+        "  ",
+        "model=base input=2000 output=500",
+    ]
     assert_close(learner.total_cost(log), 0.0048, name="total_cost(log)")
     assert_close(learner.total_cost(iter(log)), 0.0048, name="total_cost(an iterator of lines)")
     assert_close(learner.total_cost([]), 0.0, name="total_cost([])")
-    expect_error(learner, "total_cost", (["model=gpt-9 input=1 output=1"],),
-                 learner.UnknownModelError, "gpt-9")
-    expect_error(learner, "total_cost", (["model=base input=1 output=1", "oops"],), ValueError, "oops")
+    expect_error(
+        learner,
+        "total_cost",
+        (["model=gpt-9 input=1 output=1"],),
+        learner.UnknownModelError,
+        "gpt-9",
+    )
+    expect_error(
+        learner, "total_cost", (["model=base input=1 output=1", "oops"],), ValueError, "oops"
+    )
 
 
 # ----- task 3 --------------------------------------------------------------------------------------
@@ -603,8 +749,10 @@ def test_task3_behaviour(source, learner):
     try:
         first = next(iter(learner.batched(watched(10**6, 10), 2)))
     except ReadTooMuch:
-        fail("batched read more than 10 items of its input before returning its first chunk: "
-             "keep it lazy (a generator that yields one chunk at a time)")
+        fail(
+            "batched read more than 10 items of its input before returning its first chunk: "
+            "keep it lazy (a generator that yields one chunk at a time)"
+        )
     if first != [0, 1]:
         fail(f"the first chunk of batched(range-like, 2) is {first!r}; expected [0, 1]")
     error = raised(lambda: list(learner.batched([1], 0)))
@@ -629,17 +777,23 @@ def test_task3_behaviour(source, learner):
         got = [m["content"] for m in learner.trim_history(*args)]
         if got != want:
             short = [w if len(w) < 12 else w[:6] + "…" for w in got]
-            fail(f"trim_history(<{len(args[0])} messages>, {args[1]}) keeps {short}; expected "
-                 f"{[w if len(w) < 12 else w[:6] + '…' for w in want]}")
+            fail(
+                f"trim_history(<{len(args[0])} messages>, {args[1]}) keeps {short}; expected "
+                f"{[w if len(w) < 12 else w[:6] + '…' for w in want]}"
+            )
     got = [m["content"] for m in learner.trim_history(chat, 5, count=lambda text: 0)]
     if got != ["Be brief."]:
-        fail(f"trim_history(chat, 5, count=lambda text: 0) keeps {got}; expected ['Be brief.'] "
-             "(each message still costs MESSAGE_OVERHEAD = 4)")
+        fail(
+            f"trim_history(chat, 5, count=lambda text: 0) keeps {got}; expected ['Be brief.'] "
+            "(each message still costs MESSAGE_OVERHEAD = 4)"
+        )
     got = [m["content"] for m in learner.trim_history(chat, 30, count=len)]
     if got != ["Be brief.", "ok"]:
         short = [w if len(w) < 12 else w[:6] + "…" for w in got]
-        fail(f"trim_history(chat, 30, count=len) keeps {short}; expected ['Be brief.', 'ok']: "
-             "use the count function it is given")
+        fail(
+            f"trim_history(chat, 30, count=len) keeps {short}; expected ['Be brief.', 'ok']: "
+            "use the count function it is given"
+        )
     if chat != snapshot:
         fail("trim_history changed the list it was given")
 
@@ -659,4 +813,3 @@ def test_no_escape_hatches(source, learner_file):
     hatches = escape_hatches(source)
     if hatches:
         fail(escape_message(hatches, learner_file.name))
-

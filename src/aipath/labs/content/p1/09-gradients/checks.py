@@ -14,6 +14,7 @@ from aipath.checks import (
     fail,
     gradient_check,
     rdataset,
+    relative_error,
 )
 
 
@@ -29,13 +30,6 @@ def logistic_loss(w, X, y):
 
 def mse_loss(w, X, y):
     return float(np.mean((X @ w - y) ** 2))
-
-
-def relative_error(got, want) -> float:
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    return float(
-        np.linalg.norm(got - want) / max(np.linalg.norm(got) + np.linalg.norm(want), 1e-300)
-    )
 
 
 def forward_difference(f, x, eps):

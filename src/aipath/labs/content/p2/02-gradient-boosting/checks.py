@@ -99,8 +99,9 @@ def _fitted(learner: Any, kind: str) -> Any:
     fit = learner.fit_xgboost if kind == "xgboost" else learner.fit_lightgbm
     model = fit(parts["X_train"], parts["y_train"], parts["X_valid"], parts["y_valid"], seed=0)
     expected = xgb.XGBRegressor if kind == "xgboost" else lgb.LGBMRegressor
-    return assert_returned(model, f"fit_{kind}(...)", what=f"the fitted {expected.__name__}",
-                           of=expected)
+    return assert_returned(
+        model, f"fit_{kind}(...)", what=f"the fitted {expected.__name__}", of=expected
+    )
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ def _lgb_stops_early(model: lgb.LGBMRegressor) -> None:
         )
 
 
-def _metric(name: str, y_true: Any, y_pred: Any) -> float | None:
+def _metric_value(name: str, y_true: Any, y_pred: Any) -> float | None:
     error = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
     if name in ("rmse", "l2_root", "root_mean_squared_error"):
         return float(np.sqrt(np.mean(error**2)))
@@ -239,9 +240,12 @@ def test_xgboost_early_stopping_watches_the_validation_rows(learner):
     recorded, actual = {}, {}
     for eval_name, curves in model.evals_result().items():
         for metric, values in curves.items():
-            if len(values) > best and _metric(metric, parts["y_valid"], predicted) is not None:
+            if (
+                len(values) > best
+                and _metric_value(metric, parts["y_valid"], predicted) is not None
+            ):
                 recorded[f"{eval_name} {metric}"] = float(values[best])
-                actual[f"{eval_name} {metric}"] = _metric(metric, parts["y_valid"], predicted)
+                actual[f"{eval_name} {metric}"] = _metric_value(metric, parts["y_valid"], predicted)
     _watched_validation("xgboost", recorded, actual)
 
 
@@ -288,9 +292,12 @@ def test_lightgbm_early_stopping_watches_the_validation_rows(learner):
     recorded, actual = {}, {}
     for eval_name, curves in _lgb_valid_curves(model).items():
         for metric, values in curves.items():
-            if len(values) >= best and _metric(metric, parts["y_valid"], predicted) is not None:
+            if (
+                len(values) >= best
+                and _metric_value(metric, parts["y_valid"], predicted) is not None
+            ):
                 recorded[f"{eval_name} {metric}"] = float(values[best - 1])
-                actual[f"{eval_name} {metric}"] = _metric(metric, parts["y_valid"], predicted)
+                actual[f"{eval_name} {metric}"] = _metric_value(metric, parts["y_valid"], predicted)
     _watched_validation("lightgbm", recorded, actual)
 
 

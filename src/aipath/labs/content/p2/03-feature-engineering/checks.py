@@ -144,7 +144,7 @@ def _smoothed(
     return dict(zip(table.index, encoding.to_numpy(), strict=True)), prior
 
 
-def _encode(values: np.ndarray, encoding: dict[Any, float], prior: float) -> np.ndarray:
+def _apply_encoding(values: np.ndarray, encoding: dict[Any, float], prior: float) -> np.ndarray:
     return np.array([encoding.get(v, prior) for v in values], dtype=float)
 
 
@@ -163,15 +163,15 @@ def _reference_encoding(
     yv = y.to_numpy(dtype=float)
     full, full_prior = _smoothed(tv, yv, m)
     if not folds:
-        train_encoded = _encode(tv, full, full_prior)
+        train_encoded = _apply_encoding(tv, full, full_prior)
     else:
         train_encoded = np.empty(len(tv))
         for fit_rows, rows in KFold(n_splits, shuffle=True, random_state=seed).split(tv):
             # fold_prior=False: the prior of all training rows, held-out fold included
             prior = None if fold_prior else full_prior
             encoding, prior = _smoothed(tv[fit_rows], yv[fit_rows], m, prior)
-            train_encoded[rows] = _encode(tv[rows], encoding, prior)
-    return train_encoded, _encode(test_values.to_numpy(dtype=object), full, full_prior)
+            train_encoded[rows] = _apply_encoding(tv[rows], encoding, prior)
+    return train_encoded, _apply_encoding(test_values.to_numpy(dtype=object), full, full_prior)
 
 
 def _two_arrays(got: Any, name: str, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:

@@ -51,7 +51,7 @@ def caravan():
     return (y_test, scores), (y_test[balanced], scores[balanced], float(y_test.mean()))
 
 
-def _reference(y, s, payoffs, base_rate=None):
+def _reference_curve(y, s, payoffs, base_rate=None):
     """(thresholds, profit, accuracy, share contacted, base rate) of the reference solution."""
     fpr, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
     rate = float(np.mean(y)) if base_rate is None else base_rate
@@ -134,7 +134,7 @@ def test_profit_curve_on_real_customers(learner):
     thresholds, profit = assert_tuple(
         learner.profit_curve(y, s, MAILING), 2, "profit_curve", allow_list=True
     )
-    ref_t, ref_p, *_ = _reference(y, s, MAILING)
+    ref_t, ref_p, *_ = _reference_curve(y, s, MAILING)
     assert_array(thresholds, ref_t, name="profit_curve thresholds on the Caravan customers")
     summed, halved = _unweighted(y, s, MAILING)
     assert_array(
@@ -155,8 +155,8 @@ def test_profit_curve_corrects_for_the_base_rate(learner):
     thresholds, profit = assert_tuple(
         learner.profit_curve(y, s, MAILING, base_rate=base_rate), 2, "profit_curve", allow_list=True
     )
-    ref_t, ref_p, *_ = _reference(y, s, MAILING, base_rate)
-    _, sample_rate_profit, *_ = _reference(y, s, MAILING)
+    ref_t, ref_p, *_ = _reference_curve(y, s, MAILING, base_rate)
+    _, sample_rate_profit, *_ = _reference_curve(y, s, MAILING)
     assert_array(thresholds, ref_t, name="profit_curve thresholds on a balanced sample")
     assert_array(
         profit,
@@ -172,7 +172,7 @@ def test_profit_curve_corrects_for_the_base_rate(learner):
 
 # ----- task 3 ---------------------------------------------------------------------------------
 def _check_choice(learner, y, s, payoffs, base_rate, label):
-    thresholds, profit, accuracy, _share, _rate = _reference(y, s, payoffs, base_rate)
+    thresholds, profit, accuracy, _share, _rate = _reference_curve(y, s, payoffs, base_rate)
     best = float(profit.max())
     threshold, reported = assert_tuple(
         learner.choose_threshold(y, s, payoffs, base_rate=base_rate),
@@ -197,7 +197,7 @@ def _check_choice(learner, y, s, payoffs, base_rate, label):
             "costs)": float(thresholds[int(np.argmax(accuracy))]),
         }
         if base_rate is not None:
-            _t, sample_profit, *_ = _reference(y, s, payoffs)
+            _t, sample_profit, *_ = _reference_curve(y, s, payoffs)
             mistakes[
                 "the threshold chosen with the sample's own share of positives: the base "
                 "rate ignored"
@@ -259,7 +259,7 @@ def test_stakeholder_summary(learner):
     text = learner.stakeholder_summary(y, s, MAILING, N_CUSTOMERS)
     if not isinstance(text, str):
         fail(f"stakeholder_summary should return a str; got {type(text).__name__}")
-    thresholds, profit, _acc, share, _rate = _reference(y, s, MAILING)
+    thresholds, profit, _acc, share, _rate = _reference_curve(y, s, MAILING)
     best = int(np.argmax(profit))
     threshold, per_customer = float(thresholds[best]), float(profit[best])
     total, contacted = per_customer * N_CUSTOMERS, float(share[best])

@@ -34,6 +34,7 @@ from aipath.checks import (
     call_learner,
     fail,
     rdataset,
+    strip_html,
 )
 
 _PROBE = (400, 100)  # training and test reviews of the leak probes: small, so they run fast
@@ -45,10 +46,6 @@ threadpool_limits(1)
 
 
 # ----- data, loaded once per check session ------------------------------------------------------
-def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", " ", text))).strip()
-
-
 @cached
 def _raw() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     train = rdataset("modeldata", "training_data")
@@ -66,10 +63,10 @@ def _corpus() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """The published split, cleaned here; copies, so a learner that edits its input changes
     nothing."""
     train, y_train, test, y_test = _raw()
-    return [_clean(t) for t in train], y_train, [_clean(t) for t in test], y_test
+    return [strip_html(t) for t in train], y_train, [strip_html(t) for t in test], y_test
 
 
-def _labels(got: Any, name: str, n: int) -> np.ndarray:
+def _predicted_labels(got: Any, name: str, n: int) -> np.ndarray:
     assert_returned(got, name)
     values = np.asarray(got)
     if values.shape != (n,):
@@ -134,7 +131,7 @@ def test_load_reviews(learner):
                     "every review cleaned)"
                 )
     for name, labels, want in (("train_labels", got[1], y_train), ("test_labels", got[3], y_test)):
-        values = _labels(labels, name, len(want))
+        values = _predicted_labels(labels, name, len(want))
         assert_array(values, want, name=name, check_dtype_kind=False)
 
 
@@ -301,7 +298,7 @@ def _more_test_reviews(n: int) -> tuple[list[str], np.ndarray]:
 
 
 @cached
-def _evaluate(learner: Any, which: str) -> dict[str, Any]:
+def _train_and_evaluate(learner: Any, which: str) -> dict[str, Any]:
     args = _evaluation_inputs(which)
     result = call_learner("train_and_evaluate(...)", learner.train_and_evaluate, *args)
     if not isinstance(result, dict):
@@ -314,8 +311,8 @@ def _evaluate(learner: Any, which: str) -> dict[str, Any]:
 
 def _full(learner: Any) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     _train, _y_train, test, y_test = _corpus()
-    result = _evaluate(learner, "full")
-    predictions = _labels(result["predictions"], "result['predictions']", len(test))
+    result = _train_and_evaluate(learner, "full")
+    predictions = _predicted_labels(result["predictions"], "result['predictions']", len(test))
     return result, predictions, y_test
 
 
@@ -368,11 +365,11 @@ def test_macro_f1_beats_the_majority_baseline(learner):
 @pytest.mark.task(3)
 def test_test_labels_are_for_scoring_only(learner):
     _train, _y_train, test, y_test = _sample(*_PROBE)
-    base = _evaluate(learner, "probe")
+    base = _train_and_evaluate(learner, "probe")
     flipped_labels = np.where(y_test == "great", "other", "great")
-    flipped = _evaluate(learner, "probe-flipped")
-    a = _labels(base["predictions"], "predictions", len(test))
-    b = _labels(flipped["predictions"], "predictions", len(test))
+    flipped = _train_and_evaluate(learner, "probe-flipped")
+    a = _predicted_labels(base["predictions"], "predictions", len(test))
+    b = _predicted_labels(flipped["predictions"], "predictions", len(test))
     if not np.array_equal(a, b):
         fail(
             f"{int(np.sum(a != b))} of {len(test)} predictions changed when only the test labels "
@@ -392,10 +389,10 @@ def test_test_labels_are_for_scoring_only(learner):
 def test_other_test_texts_do_not_change_predictions(learner):
     _train, _y_train, test, _y_test = _sample(*_PROBE)
     extra, _extra_y = _more_test_reviews(len(test))
-    base = _evaluate(learner, "probe")
-    more = _evaluate(learner, "probe-more")
-    a = _labels(base["predictions"], "predictions", len(test))
-    b = _labels(more["predictions"], "predictions", len(test) + len(extra))[: len(test)]
+    base = _train_and_evaluate(learner, "probe")
+    more = _train_and_evaluate(learner, "probe-more")
+    a = _predicted_labels(base["predictions"], "predictions", len(test))
+    b = _predicted_labels(more["predictions"], "predictions", len(test) + len(extra))[: len(test)]
     if not np.array_equal(a, b):
         fail(
             f"{int(np.sum(a != b))} of the same {len(test)} test reviews got another prediction "
@@ -437,7 +434,7 @@ def _three_class_model() -> tuple[Any, Any]:
     return vectorizer, model
 
 
-def _class_weights(model: Any) -> dict[str, np.ndarray]:
+def _coefficients_by_class(model: Any) -> dict[str, np.ndarray]:
     coef = np.asarray(model.coef_)
     rows = [-coef[0], coef[0]] if len(model.classes_) == 2 else list(coef)
     return {str(label): row for label, row in zip(model.classes_, rows, strict=True)}
@@ -446,7 +443,7 @@ def _class_weights(model: Any) -> dict[str, np.ndarray]:
 def _check_top(got: Any, vectorizer: Any, model: Any, k: int, what: str) -> None:
     names = [str(n) for n in vectorizer.get_feature_names_out()]
     position = {name: i for i, name in enumerate(names)}
-    weights = _class_weights(model)
+    weights = _coefficients_by_class(model)
     if not isinstance(got, dict):
         fail(f"top_features() should return a dict {{class: [names]}}; got {type(got).__name__}")
     got = {str(key): value for key, value in got.items()}

@@ -126,13 +126,6 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 # ----- helpers ----------------------------------------------------------------------------------
-def relative_error(got: Any, want: Any) -> float:
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    return float(
-        np.linalg.norm(got - want) / max(np.linalg.norm(got) + np.linalg.norm(want), 1e-300)
-    )
-
-
 def unpack(result: Any, name: str, parts: str, count: int) -> tuple[Any, ...]:
     """The learner's tuple result, or a message that says what was expected."""
     assert_returned(result, name)
@@ -221,7 +214,7 @@ def check_params(params: Any, sizes: list[int], name: str) -> dict[str, np.ndarr
     return out
 
 
-def random_params(
+def relu_safe_params(
     sizes: list[int], X: np.ndarray, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Parameters of a fair size whose hidden pre-activations on X all keep away from 0."""
@@ -639,7 +632,7 @@ def network_case(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     X = rng.normal(size=(8, sizes[0]))
     y = rng.integers(0, sizes[-1], size=8)
-    return random_params(sizes, X, rng), X, y
+    return relu_safe_params(sizes, X, rng), X, y
 
 
 def repeated_mean(got: Any, want: np.ndarray, n: int, name: str) -> None:
@@ -760,7 +753,7 @@ def test_loss_and_grads(learner, learner_file, rng, sizes):
 def test_predict(learner, rng):
     sizes = [6, 5, 4, 3]
     X = rng.normal(size=(12, sizes[0]))
-    params = random_params(sizes, X, rng)
+    params = relu_safe_params(sizes, X, rng)
     logits = ref_logits(params, X)
     got = np.asarray(
         assert_returned(learner.predict(copy.deepcopy(params), X.copy()), "predict(params, X)")

@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
 from aipath.checks import (
+    ForwardCalls,
     assert_array,
     assert_close,
     assert_in_band,
@@ -110,28 +111,7 @@ def _ref_evaluate(model, loader, loss_fn) -> tuple[float, float, float]:
     return total / count, correct / count, float(np.mean(means))
 
 
-class ForwardLog:
-    """Records, for every call of ``model``, (training mode, grad enabled, output requires grad)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.calls: list[tuple[bool, bool, bool]] = []
-        self._handle = model.register_forward_hook(self._hook)
-
-    def _hook(self, module: nn.Module, inputs: Any, output: Any) -> None:
-        requires = bool(getattr(output, "requires_grad", False))
-        self.calls.append((module.training, torch.is_grad_enabled(), requires))
-
-    def __enter__(self) -> ForwardLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.remove()
-
-    def count(self, index: int, value: bool) -> int:
-        return sum(1 for call in self.calls if call[index] is value)
-
-
-def _number(value: Any, name: str, *, graph_clue: str = "") -> float:
+def _float_value(value: Any, name: str, *, graph_clue: str = "") -> float:
     """A Python number; a tensor is named as such, with what it costs when it carries a graph."""
     if value is None:
         fail(f"{name} is None: did you forget to `return` it?")
@@ -150,7 +130,7 @@ def _number(value: Any, name: str, *, graph_clue: str = "") -> float:
     return float(value)
 
 
-def _call(what: str, func: Any, *args: Any) -> Any:
+def _call_torch(what: str, func: Any, *args: Any) -> Any:
     """Call the learner; a shape or dtype clash in torch becomes a message naming the call."""
     try:
         return func(*args)
@@ -221,7 +201,7 @@ def _check_gradients(
         "db divided by n twice (the mean of dZ's rows, but dZ already carries the 1/n): db is the "
         "sum of dZ's rows"
     ] = want_db / len(y)
-    value = _number(loss, f"the loss returned by {call}")
+    value = _float_value(loss, f"the loss returned by {call}")
     assert_close(value, want_loss, name=f"the loss of {call}", rtol=1e-5, mistakes=mistakes["loss"])
     for name, got, want, shape in (("dW", dW, want_dW, "(D, C)"), ("db", db, want_db, "(C,)")):
         if got is None:
@@ -407,7 +387,11 @@ def test_make_loaders(learner):
         fail(
             "the first loader make_loaders returned reads val_set: return (train_loader, "
             "val_loader) in that order, the training loader over train_set"
-            + (" — the two are swapped" if getattr(val_loader, "dataset", None) is train_set else "")
+            + (
+                " — the two are swapped"
+                if getattr(val_loader, "dataset", None) is train_set
+                else ""
+            )
         )
     first = _visit(train_loader, "the training loader", 16)
     second = _visit(train_loader, "the training loader", 16)
@@ -487,18 +471,21 @@ def test_train_one_epoch_follows_the_loop(learner):
     model, optimizer = setup()
     weights_before = [p.detach().clone() for p in model.parameters()]
     torch.manual_seed(7)
-    with ForwardLog(model) as log:
-        got = _call("train_one_epoch", learner.train_one_epoch, model, loader, optimizer, watch)
-    if log.count(0, False):
+    with ForwardCalls(model) as log:
+        got = _call_torch(
+            "train_one_epoch", learner.train_one_epoch, model, loader, optimizer, watch
+        )
+    in_eval = sum(not c.training for c in log.calls)
+    if in_eval:
         fail(
-            f"train_one_epoch ran the model in eval mode ({log.count(0, False)} of "
+            f"train_one_epoch ran the model in eval mode ({in_eval} of "
             f"{len(log.calls)} batches): the model came in as evaluate() leaves it — call "
             "model.train() at the start of the epoch, or dropout stays off and batch norm keeps "
             "its running statistics frozen"
         )
-    if log.count(1, False):
+    if sum(not c.grad_enabled for c in log.calls):
         fail("train_one_epoch ran the model with autograd off (under no_grad): nothing can learn")
-    value = _number(got, "the value train_one_epoch returned", graph_clue=_RUNNING_LOSS)
+    value = _float_value(got, "the value train_one_epoch returned", graph_clue=_RUNNING_LOSS)
     if watch.alive and max(watch.alive) > 0:
         step = int(np.argmax(watch.alive))
         fail(
@@ -582,7 +569,9 @@ def test_training_reduces_the_loss(learner):
     for epoch in range(6):
         torch.manual_seed(epoch)
         got = learner.train_one_epoch(model, loader, optimizer, loss_fn)
-        losses.append(_number(got, "the value train_one_epoch returned", graph_clue=_RUNNING_LOSS))
+        losses.append(
+            _float_value(got, "the value train_one_epoch returned", graph_clue=_RUNNING_LOSS)
+        )
     assert_reaches(
         losses,
         0.35,
@@ -624,8 +613,8 @@ def _eval_result(got: Any) -> tuple[float, float]:
             + (f"keys {sorted(got)}" if isinstance(got, dict) else type(got).__name__)
         )
     graph = " (it holds a graph: the forward pass ran with gradient tracking on)"
-    loss = _number(got["loss"], 'evaluate(...)["loss"]', graph_clue=graph)
-    accuracy = _number(got["accuracy"], 'evaluate(...)["accuracy"]', graph_clue=graph)
+    loss = _float_value(got["loss"], 'evaluate(...)["loss"]', graph_clue=graph)
+    accuracy = _float_value(got["accuracy"], 'evaluate(...)["accuracy"]', graph_clue=graph)
     return loss, accuracy
 
 
@@ -656,17 +645,22 @@ def test_evaluate_matches_a_reference(learner):
     model = _trained_model()
     before = _state(model)
     want_loss, want_accuracy, mean_of_means = _ref_evaluate(_trained_model(), loader, loss_fn)
-    with ForwardLog(model) as log:
-        got = _call("evaluate", learner.evaluate, model, loader, loss_fn)
-    if log.count(1, True) or log.count(2, True):
+    with ForwardCalls(model) as log:
+        got = _call_torch("evaluate", learner.evaluate, model, loader, loss_fn)
+    tracked = sum(c.grad_enabled or c.output_requires_grad for c in log.calls)
+    if tracked:
         fail(
-            f"evaluate ran the model with gradient tracking on ({max(log.count(1, True), log.count(2, True))} "
+            f"evaluate ran the model with gradient tracking on ({tracked} "
             f"of {len(log.calls)} batches): each batch built an autograd graph that nothing uses "
             "(memory and time wasted, and the outputs still require grad) — wrap the loop in "
             "`with torch.no_grad():` (or torch.inference_mode())"
         )
-    if log.count(0, True):
-        fail(_training_mode_message(log.count(0, True), len(log.calls), _max_change(before, model)))
+    if sum(c.training for c in log.calls):
+        fail(
+            _training_mode_message(
+                sum(c.training for c in log.calls), len(log.calls), _max_change(before, model)
+            )
+        )
     loss, accuracy = _eval_result(got)
     assert_close(
         loss,
@@ -701,12 +695,14 @@ def test_evaluate_leaves_the_model_alone(learner):
     loss_fn = nn.CrossEntropyLoss()
     model = _trained_model()
     before = _state(model)
-    with ForwardLog(model) as log:
-        first = _eval_result(_call("evaluate", learner.evaluate, model, loader, loss_fn))
-        second = _eval_result(_call("evaluate", learner.evaluate, model, loader, loss_fn))
+    with ForwardCalls(model) as log:
+        first = _eval_result(_call_torch("evaluate", learner.evaluate, model, loader, loss_fn))
+        second = _eval_result(_call_torch("evaluate", learner.evaluate, model, loader, loss_fn))
     changed = _max_change(before, model)
-    if log.count(0, True):
-        message = _training_mode_message(log.count(0, True), len(log.calls), changed)
+    if sum(c.training for c in log.calls):
+        message = _training_mode_message(
+            sum(c.training for c in log.calls), len(log.calls), changed
+        )
         if first != second:
             message += (
                 f". Two evaluations of the same model gave losses {first[0]:.6g} and "
@@ -828,14 +824,12 @@ def test_checkpoint_holds_model_optimizer_and_epoch(learner, tmp_path):
     seed_everything(0)
     model, optimizer = _trained_pair()
     path = tmp_path / "checkpoint.pt"
-    _call("save_checkpoint", learner.save_checkpoint, path, model, optimizer, 3)
+    _call_torch("save_checkpoint", learner.save_checkpoint, path, model, optimizer, 3)
     content = _read_checkpoint(path, "save_checkpoint")
     found = _contents(content, model, optimizer)
     if not found["model"]:
         keys = set(model.state_dict())
-        partial = [
-            v for v in _walk(content, model) if isinstance(v, dict) and v and set(v) < keys
-        ]
+        partial = [v for v in _walk(content, model) if isinstance(v, dict) and v and set(v) < keys]
         if partial:
             lacking = [k for k in model.state_dict() if k not in partial[0]]
             buffers = {name for name, _ in model.named_buffers()}
@@ -875,10 +869,12 @@ def test_load_checkpoint_restores_fresh_objects(learner, tmp_path):
     seed_everything(0)
     model, optimizer = _trained_pair()
     path = tmp_path / "checkpoint.pt"
-    _call("save_checkpoint", learner.save_checkpoint, path, model, optimizer, 3)
+    _call_torch("save_checkpoint", learner.save_checkpoint, path, model, optimizer, 3)
     saved = _contents(_read_checkpoint(path, "save_checkpoint"), model, optimizer)
     fresh_model, fresh_optimizer = _adam_model(99)
-    epoch = _call("load_checkpoint", learner.load_checkpoint, path, fresh_model, fresh_optimizer)
+    epoch = _call_torch(
+        "load_checkpoint", learner.load_checkpoint, path, fresh_model, fresh_optimizer
+    )
     if epoch is None:
         fail("load_checkpoint returned None: return the epoch stored in the checkpoint")
     if isinstance(epoch, torch.Tensor | bool) or not isinstance(epoch, int | np.integer):
@@ -924,7 +920,7 @@ class RecordingSet(Dataset):
 _KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy")
 
 
-def _history(got: Any, epochs: list[int], call: str) -> list[dict[str, float]]:
+def _epoch_records(got: Any, epochs: list[int], call: str) -> list[dict[str, float]]:
     if got is None:
         fail(f"{call} returned None: return the list of per-epoch records")
     if not isinstance(got, list) or not all(isinstance(row, dict) for row in got):
@@ -935,7 +931,10 @@ def _history(got: Any, epochs: list[int], call: str) -> list[dict[str, float]]:
         if missing:
             fail(f"a record returned by {call} lacks {missing}; expected the keys {list(_KEYS)}")
         rows.append(
-            {k: _number(row[k], f"{call}: record[{k!r}]", graph_clue=_RUNNING_LOSS) for k in _KEYS}
+            {
+                k: _float_value(row[k], f"{call}: record[{k!r}]", graph_clue=_RUNNING_LOSS)
+                for k in _KEYS
+            }
         )
     numbers = [int(r["epoch"]) for r in rows]
     if len(rows) == len(epochs) and numbers != epochs:
@@ -972,8 +971,10 @@ def test_fit_trains_and_checkpoints(learner, tmp_path, monkeypatch):
     model, optimizer = _adam_model(5)
     path = tmp_path / "fit.pt"
     call = "fit(..., num_epochs=4) with no checkpoint yet"
-    got = _call("fit", learner.fit, model, optimizer, loss_fn, train_loader, val_loader, 4, path, 0)
-    rows = _history(got, [1, 2, 3, 4], call)
+    got = _call_torch(
+        "fit", learner.fit, model, optimizer, loss_fn, train_loader, val_loader, 4, path, 0
+    )
+    rows = _epoch_records(got, [1, 2, 3, 4], call)
     if len(rows) != 4:
         fail(f"{call} returned {len(rows)} records; expected 4, one per epoch")
     assert_reaches(
@@ -1027,20 +1028,20 @@ def test_fit_resumes_exactly(learner, tmp_path):
         data = RecordingSet(_dataset("train", 512))
         loader = DataLoader(data, batch_size=64, shuffle=True)
         model, optimizer = _adam_model(seed)
-        got = _call(
+        got = _call_torch(
             "fit", learner.fit, model, optimizer, loss_fn, loader, val_loader, epochs, path, 3
         )
         return got, data, model, optimizer
 
     straight_path, resumed_path = tmp_path / "straight.pt", tmp_path / "resumed.pt"
     got, straight_data, straight_model, _ = run(6, 4, straight_path)
-    straight = _history(got, [1, 2, 3, 4], "fit(..., num_epochs=4)")
+    straight = _epoch_records(got, [1, 2, 3, 4], "fit(..., num_epochs=4)")
     got, _, _, _ = run(6, 2, resumed_path)
-    _history(got, [1, 2], "fit(..., num_epochs=2)")
+    _epoch_records(got, [1, 2], "fit(..., num_epochs=2)")
     torch.manual_seed(12345)  # a new process: the global random generator is somewhere else
     call = "fit(..., num_epochs=4) on fresh objects, given the checkpoint of the 2-epoch run"
     got, resumed_data, resumed_model, resumed_optimizer = run(7, 4, resumed_path)
-    resumed = _history(got, [3, 4], call)
+    resumed = _epoch_records(got, [3, 4], call)
     if len(resumed) == 4:
         fail(
             f"{call} trained 4 epochs: it did not resume. When checkpoint_path exists, load it "

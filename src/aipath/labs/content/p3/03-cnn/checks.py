@@ -141,20 +141,8 @@ def forbid_qualified(
 # --- shared helpers ------------------------------------------------------------------------------
 
 
-def compare(got: Any, want: torch.Tensor, label: str, mistakes: dict[str, Any]) -> None:
-    """Type, then shape (a mistake is named only if its values match too), then values."""
-    if got is None:
-        fail(f"{label} returned None: did you forget to `return` the result?")
-    if not isinstance(got, torch.Tensor):
-        fail(f"{label} should return a torch.Tensor; got {type(got).__name__}")
-    if tuple(got.shape) != tuple(want.shape):
-        known = tensor_mistake(got, mistakes, rtol=RTOL, atol=ATOL)
-        if known:
-            fail(
-                f"{label} looks like {known}. Its shape is {tuple(got.shape)}; expected "
-                f"{tuple(want.shape)}"
-            )
-        fail(f"{label} has shape {tuple(got.shape)}; expected {tuple(want.shape)}")
+def _assert_output(got: Any, want: torch.Tensor, label: str, mistakes: dict[str, Any]) -> None:
+    """assert_tensor at this lab's float32 tolerances (a mistake is named only if it matches)."""
     assert_tensor(got, want, name=label, rtol=RTOL, atol=ATOL, mistakes=mistakes)
 
 
@@ -422,7 +410,7 @@ def test_im2col_matches_unfold(learner, learner_file, index):
         padding=padding,
     )
     want = F.unfold(x, kernel, stride=stride, padding=padding)
-    compare(got, want, label, im2col_mistakes(x, kernel, stride, padding))
+    _assert_output(got, want, label, im2col_mistakes(x, kernel, stride, padding))
 
 
 @pytest.mark.task(1)
@@ -435,7 +423,7 @@ def test_im2col_keeps_float64(learner):
     )
     assert_keeps_float64(got, label)
     want = F.unfold(x, (3, 2), stride=(2, 1), padding=(1, 0))
-    compare(got, want, label, im2col_mistakes(x, (3, 2), (2, 1), (1, 0)))
+    _assert_output(got, want, label, im2col_mistakes(x, (3, 2), (2, 1), (1, 0)))
 
 
 # ----- task 2: conv2d ----------------------------------------------------------------------------
@@ -530,7 +518,7 @@ def test_conv2d_matches_torch(learner, learner_file, index):
         padding=padding,
     )
     want = F.conv2d(x, weight, bias, stride, padding)
-    compare(got, want, label, conv_mistakes(x, weight, bias, stride, padding))
+    _assert_output(got, want, label, conv_mistakes(x, weight, bias, stride, padding))
 
 
 @pytest.mark.task(2)
@@ -549,7 +537,7 @@ def test_conv2d_gradients_match_torch(learner, learner_file):
     }
     label = "conv2d(x (2, 3, 7, 6), weight (4, 3, 3, 2), bias (4,), stride=(2, 1), padding=(1, 0))"
     got = call_with_inputs(label, learner.conv2d, **leaves, stride=stride, padding=padding)
-    compare(got, want, label, conv_mistakes(x, weight, bias, stride, padding))
+    _assert_output(got, want, label, conv_mistakes(x, weight, bias, stride, padding))
     if not got.requires_grad:
         fail(
             f"{label} returns a tensor that does not require grad although its inputs do: "
@@ -592,7 +580,7 @@ def test_conv2d_keeps_float64(learner):
     )
     assert_keeps_float64(got, label)
     want = F.conv2d(x, weight, bias, (2, 1), (1, 0))
-    compare(got, want, label, conv_mistakes(x, weight, bias, (2, 1), (1, 0)))
+    _assert_output(got, want, label, conv_mistakes(x, weight, bias, (2, 1), (1, 0)))
 
 
 # ----- task 3: max pooling -----------------------------------------------------------------------
@@ -692,7 +680,7 @@ def test_max_pool2d_matches_torch(learner, learner_file, index):
         label = call + f", stride={stride!r})"
         got = run_on_copies(label, learner.max_pool2d, x=x, kernel_size=kernel, stride=stride)
     want = F.max_pool2d(x, kernel, stride)
-    compare(got, want, label, pool_mistakes(x, kernel, stride))
+    _assert_output(got, want, label, pool_mistakes(x, kernel, stride))
 
 
 @pytest.mark.task(3)
@@ -702,7 +690,7 @@ def test_max_pool2d_keeps_float64(learner):
     label = "max_pool2d(x (2, 3, 7, 6) float64, kernel_size=(3, 2), stride=(2, 1))"
     got = run_on_copies(label, learner.max_pool2d, x=x, kernel_size=(3, 2), stride=(2, 1))
     assert_keeps_float64(got, label)
-    compare(got, F.max_pool2d(x, (3, 2), (2, 1)), label, pool_mistakes(x, (3, 2), (2, 1)))
+    _assert_output(got, F.max_pool2d(x, (3, 2), (2, 1)), label, pool_mistakes(x, (3, 2), (2, 1)))
 
 
 # ----- task 4: the residual block ----------------------------------------------------------------
@@ -883,7 +871,7 @@ def test_residual_block_with_zero_convolutions_is_relu_of_identity(learner):
         ),
         "all zeros: the identity that was added is not the block's input x": torch.zeros_like(x),
     }
-    compare(got.detach(), want, label, mistakes)
+    _assert_output(got.detach(), want, label, mistakes)
 
 
 @pytest.mark.task(4)
@@ -913,7 +901,7 @@ def test_residual_block_order(learner):
             f"on x (4, 5, 6, 5), with random weights, in {mode} mode: ResidualBlock({channels})(x)"
         )
         got = forward(block, x, label)
-        compare(got.detach(), want, label, mistakes)
+        _assert_output(got.detach(), want, label, mistakes)
 
 
 # ----- task 5: a small CNN on the digits ---------------------------------------------------------
@@ -1094,7 +1082,7 @@ def test_to_images(learner):
                     f"{label} has dtype {got.dtype}; the model's weights are float32, so the "
                     "images must be float32 too (dtype=torch.float32 or .float())"
                 )
-    compare(got, want, label, mistakes)
+    _assert_output(got, want, label, mistakes)
 
 
 @pytest.mark.task(5)

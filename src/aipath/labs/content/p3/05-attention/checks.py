@@ -55,7 +55,7 @@ BUILD_IT = (
 # --- candidate for aipath.checks -----------------------------------------------------------------
 
 
-def describe(value: Any) -> str:
+def _kind_of(value: Any) -> str:
     """``a tensor of shape (2, 3)``, ``None``, ``a list``: what a learner's function returned."""
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
@@ -65,7 +65,9 @@ def describe(value: Any) -> str:
 # --- shared helpers --------------------------------------------------------------------------------
 
 
-def compare(got, want, *, name, mistakes=None, rtol, atol, source="", note=None) -> None:
+def _compare_with_source(
+    got, want, *, name, mistakes=None, rtol, atol, source="", note=None
+) -> None:
     """assert_tensor, with where the expected values come from and a note on earlier tasks."""
     try:
         assert_tensor(got, want, name=name, rtol=rtol, atol=atol, mistakes=mistakes)
@@ -318,7 +320,7 @@ def test_attention_matches_torch(learner):
     for label, inputs, want in attention_cases():
         name = f"attention({describe_inputs(inputs)})"
         got = run_on_copies(name, learner.attention, **inputs, advice=IN_PLACE_ADVICE)
-        compare(
+        _compare_with_source(
             got,
             want,
             name=name,
@@ -338,7 +340,7 @@ def test_a_future_token_never_changes_a_past_output(learner):
     name = "attention(q, k, v (1, 2, 6, 8), mask=causal)"
     base = run_on_copies(name, learner.attention, q=q, k=k, v=v, mask=mask, advice=IN_PLACE_ADVICE)
     if not isinstance(base, torch.Tensor) or base.shape != q.shape:
-        fail(f"{name} should be a tensor of shape {tuple(q.shape)}; got {describe(base)}")
+        fail(f"{name} should be a tensor of shape {tuple(q.shape)}; got {_kind_of(base)}")
     for t in range(1, length):
         moved = [x.clone() for x in (q, k, v)]
         for x in moved:
@@ -521,7 +523,7 @@ def test_merge_heads(learner):
     )
 
 
-def random_params(width: int) -> dict[str, torch.Tensor]:
+def attention_params(width: int) -> dict[str, torch.Tensor]:
     params = {}
     for part in "qkvo":
         params[f"w_{part}"] = torch.randn(width, width, dtype=F64) / math.sqrt(width)
@@ -624,7 +626,7 @@ def mha_mistakes(query, key, value, params, num_heads, mask):
 def test_multi_head_attention_matches_torch(learner):
     seed_everything(0)
     width, heads = 12, 3
-    params = random_params(width)
+    params = attention_params(width)
     module = torch_mha(params, heads)
     x = torch.randn(2, 5, width, dtype=F64)
     causal = torch.tril(torch.ones(5, 5, dtype=torch.bool))
@@ -655,7 +657,7 @@ def test_multi_head_attention_matches_torch(learner):
             mask=mask,
             advice=IN_PLACE_ADVICE,
         )
-        compare(
+        _compare_with_source(
             got,
             want,
             name=name,
@@ -739,7 +741,7 @@ def test_mha_params_unpacks_nn_multiheadattention(learner):
         num_heads=heads,
         advice=IN_PLACE_ADVICE,
     )
-    compare(
+    _compare_with_source(
         got,
         want,
         name=name,
@@ -761,7 +763,7 @@ def test_multi_head_attention_is_built_not_borrowed(learner, learner_file):
         query=x,
         key=x,
         value=x,
-        params=random_params(4),
+        params=attention_params(4),
         num_heads=2,
         advice=IN_PLACE_ADVICE,
     )
@@ -935,7 +937,7 @@ def test_apply_rope_preserves_norms(learner):
     name = "apply_rope(x (2, 4, 12, 8))"
     got = run_on_copies(name, learner.apply_rope, x=x, advice=IN_PLACE_ADVICE)
     if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-        fail(f"{name} should be a tensor of shape {tuple(x.shape)}; got {describe(got)}")
+        fail(f"{name} should be a tensor of shape {tuple(x.shape)}; got {_kind_of(got)}")
     before = x.double().norm(dim=-1)
     after = got.detach().double().norm(dim=-1)
     rel = ((after - before).abs() / before).nan_to_num(nan=math.inf)
@@ -978,7 +980,7 @@ def test_rope_scores_depend_only_on_the_offset(learner):
         for label, r in (("q", rq), ("k", rk)):
             if not isinstance(r, torch.Tensor) or tuple(r.shape) != (4, dim):
                 fail(
-                    f"apply_rope({label} (4, {dim}), positions) should have shape (4, {dim}); got {describe(r)}"
+                    f"apply_rope({label} (4, {dim}), positions) should have shape (4, {dim}); got {_kind_of(r)}"
                 )
         dots = (rq.detach().double() * rk.detach().double()).sum(-1)
         spread = (dots.max() - dots.min()).item()
@@ -1041,7 +1043,7 @@ def test_rope_attention_matches_reference(learner):
         name = f"rope_attention({describe_inputs(inputs)})"
         got = run_on_copies(name, learner.rope_attention, **inputs, advice=IN_PLACE_ADVICE)
         want = ref_rope_attention(q, k, v, positions, mask)
-        compare(
+        _compare_with_source(
             got,
             want,
             name=name,
@@ -1085,7 +1087,7 @@ def test_rope_attention_ignores_a_common_shift(learner):
     for label, out in (("positions 0…5", base), ("positions 7…12", shifted)):
         if not isinstance(out, torch.Tensor) or out.shape != v.shape:
             fail(
-                f"rope_attention with {label} should return shape {tuple(v.shape)}; got {describe(out)}"
+                f"rope_attention with {label} should return shape {tuple(v.shape)}; got {_kind_of(out)}"
             )
     change = (shifted - base).detach().abs().max().item()
     if not math.isfinite(change) or change > 1e-5:

@@ -1493,7 +1493,7 @@ def _ref_greedy(model, idx, n, *, crop="last", position=-1):
     return out
 
 
-def _generate(learner, model, idx, n, **kw):
+def _generate_tokens(learner, model, idx, n, **kw):
     text = ", ".join(f"{k}={v}" for k, v in kw.items())
     label = f"generate(model, idx of shape {tuple(idx.shape)}, {n}{', ' + text if text else ''})"
     out = call_with_inputs(label, learner.generate, model, idx.clone(), n, **kw)
@@ -1515,10 +1515,10 @@ def test_generate_greedy_crops_to_block_size(learner):
     seed_everything(0)
     model = _ref_model(7, vocab=12, block_size=8, d=16, n_layer=1, n_head=2, std=0.5).eval()
     short = torch.randint(0, 12, (2, 3))
-    _generate(learner, model, short, 4, greedy=True)  # fits in block_size: must work
+    _generate_tokens(learner, model, short, 4, greedy=True)  # fits in block_size: must work
     prompt = torch.randint(0, 12, (2, 6))
     try:
-        got, label = _generate(learner, model, prompt, 10, greedy=True)
+        got, label = _generate_tokens(learner, model, prompt, 10, greedy=True)
     except AssertionError as exc:
         if "raised" in str(exc):
             fail(
@@ -1550,7 +1550,7 @@ def test_generate_is_seeded_and_stays_in_the_vocabulary(learner):
     model = _ref_model(8, vocab=12, block_size=8, d=16, n_layer=1, n_head=2, std=0.3).eval()
     prompt = torch.randint(0, 12, (3, 2))
     state = torch.get_rng_state()
-    a, label = _generate(learner, model, prompt, 20, seed=11)
+    a, label = _generate_tokens(learner, model, prompt, 20, seed=11)
     if not torch.equal(torch.get_rng_state(), state):
         fail(
             f"{label} changed the global random state (torch.manual_seed, or sampling without "
@@ -1559,8 +1559,8 @@ def test_generate_is_seeded_and_stays_in_the_vocabulary(learner):
             "g = torch.Generator().manual_seed(seed), made once per call"
         )
     torch.rand(5)  # the global RNG moves on between the calls
-    b, _ = _generate(learner, model, prompt, 20, seed=11)
-    c, _ = _generate(learner, model, prompt, 20, seed=12)
+    b, _ = _generate_tokens(learner, model, prompt, 20, seed=11)
+    c, _ = _generate_tokens(learner, model, prompt, 20, seed=12)
     if not torch.equal(a, b):
         fail(
             f"{label} gave different tokens in two calls with the same seed: sample with a "
@@ -1584,7 +1584,7 @@ def test_generate_samples_softmax_over_temperature(learner):
     model = _FixedLogits(last, other, block_size=4)
     rows, n_new, temperature = 1000, 3, 0.7
     prompt = torch.zeros(rows, 2, dtype=torch.long)
-    out, label = _generate(learner, model, prompt, n_new, temperature=temperature, seed=5)
+    out, label = _generate_tokens(learner, model, prompt, n_new, temperature=temperature, seed=5)
     if model.calls and max(model.calls) > model.block_size:
         fail(f"{label} fed the model {max(model.calls)} tokens; at most block_size = 4")
     n = rows * n_new

@@ -20,9 +20,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import functools
-import html
 import math
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,12 +37,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer, BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
 from aipath.checks import (
     LEARNER_ERRORS,
     CheckFailure,
+    ForwardCall,
+    ForwardCalls,
+    as_embeddings,
     assert_array,
     assert_beats,
     assert_close,
@@ -54,10 +55,14 @@ from aipath.checks import (
     cached,
     call_learner,
     fail,
+    learner_minilm,
     matching_mistake,
     minilm,
+    minilm_embeddings,
+    pooling_mistakes,
     rdataset,
     seed_everything,
+    strip_html,
     to_numpy,
 )
 
@@ -104,24 +109,14 @@ PROBES = (
 )
 
 
-def _clean(text: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(text))).split())
-
-
 @functools.lru_cache(maxsize=1)
 def _long_review() -> str:
     """The longest review of the training file: 4,787 characters, 1,131 tokens."""
-    reviews = [_clean(r) for r in rdataset("modeldata", "training_data")["review"]]
+    reviews = [strip_html(r) for r in rdataset("modeldata", "training_data")["review"]]
     return max(reviews, key=len)
 
 
 # ----- reference tokenizer and model (never handed to the learner) ------------------------------
-@functools.lru_cache(maxsize=1)
-def _handout() -> tuple[Any, Any]:
-    """A tokenizer and a model of the check's own for the learner's functions (tasks 2–3)."""
-    return AutoTokenizer.from_pretrained(MODEL_DIR), AutoModel.from_pretrained(MODEL_DIR)
-
-
 # What tokenize() must leave as it found it: options belong in the call, not on the tokenizer.
 _TOKENIZER_STATE = ("padding_side", "truncation_side", "model_max_length")
 
@@ -133,7 +128,7 @@ def _tokenizer_state(tokenizer: Any) -> dict[str, Any]:
 
 
 def _tokenizer_for_learner() -> Any:
-    tokenizer = _handout()[0]
+    tokenizer = learner_minilm()[0]
     reference = minilm()[0]
     for name in _TOKENIZER_STATE:  # undo whatever an earlier call of the learner changed
         setattr(tokenizer, name, getattr(reference, name))
@@ -141,7 +136,7 @@ def _tokenizer_for_learner() -> Any:
 
 
 def _model_for_learner(*, training: bool = False) -> Any:
-    model = _handout()[1]
+    model = learner_minilm()[1]
     model.train(training)
     return model
 
@@ -170,52 +165,6 @@ def _reference_batch(
     return dict(batch)
 
 
-@cached
-def _encode(
-    texts: tuple[str, ...],
-    *,
-    max_length: int = 256,
-    pool: str = "mean",
-    model_mask: bool = True,
-    normalize: bool = True,
-    special: bool = True,
-    padding_side: str = "right",
-) -> np.ndarray:
-    """The texts through the reference model in ONE batch, pooled one way or another.
-
-    The defaults are the right way; every other setting is a known mistake.
-    """
-    batch = _reference_batch(
-        texts, max_length=max_length, special=special, padding_side=padding_side
-    )
-    inputs = batch if model_mask else {"input_ids": batch["input_ids"]}
-    with torch.inference_mode():
-        output = minilm()[1](**inputs)
-    hidden = output.last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    if pool == "pooler":
-        vectors = output.pooler_output
-    elif pool == "mean":
-        vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    elif pool == "mean over padding":
-        vectors = hidden.mean(1)
-    elif pool == "cls":
-        vectors = hidden[:, 0]
-    elif pool == "max":
-        vectors = hidden.masked_fill(mask == 0, -1e9).max(1).values
-    else:  # pragma: no cover - a typo in this file
-        raise ValueError(pool)
-    if normalize:
-        vectors = F.normalize(vectors, p=2, dim=1)
-    return vectors.numpy().copy()
-
-
-def _chunked(texts: tuple[str, ...], size: int, **options: Any) -> np.ndarray:
-    """``_encode`` batch by batch, as the learner's embed(..., batch_size=size) batches them."""
-    parts = [_encode(texts[i : i + size], **options) for i in range(0, len(texts), size)]
-    return np.concatenate(parts)
-
-
 @functools.lru_cache(maxsize=1)
 def _sentence_transformer() -> Any:
     try:
@@ -230,99 +179,14 @@ def _expected(texts: tuple[str, ...]) -> tuple[np.ndarray, str]:
     """The embeddings a correct embed() gives, and where they come from (for messages)."""
     model = _sentence_transformer()
     if model is None:
-        return _encode(texts), "a masked mean pooling computed by the check"
+        return minilm_embeddings(texts), "a masked mean pooling computed by the check"
     vectors = model.encode(list(texts), batch_size=32, show_progress_bar=False)
     return np.asarray(vectors, dtype=np.float32), "sentence-transformers' encode()"
-
-
-def _embedding_mistakes(texts: tuple[str, ...], size: int) -> dict[str, Any]:
-    """Known wrong embeddings of ``texts``, batched like embed(..., batch_size=size)."""
-
-    def variant(**options: Any) -> Any:
-        return lambda: _chunked(texts, size, **options)
-
-    return {
-        "a mean over the padding too (the attention mask was not used in the pooling)": variant(
-            pool="mean over padding"
-        ),
-        "the model run without the attention mask (the real tokens attended to the padding)": (
-            variant(model_mask=False)
-        ),
-        "the model run without the attention mask AND a mean over the padding": variant(
-            model_mask=False, pool="mean over padding"
-        ),
-        "the [CLS] vector (position 0), L2-normalised — this model was trained with mean "
-        "pooling, and its [CLS] vector is not a sentence embedding": variant(pool="cls"),
-        "the raw [CLS] vector (position 0) — this model was trained with mean pooling": variant(
-            pool="cls", normalize=False
-        ),
-        "the right masked mean, but not L2-normalised (each row should have length 1)": variant(
-            normalize=False
-        ),
-        "a max over the real tokens (max pooling) — this model was trained with mean pooling": (
-            variant(pool="max")
-        ),
-        "the model's pooler_output (tanh of a dense layer on [CLS], L2-normalised), not the "
-        "masked mean of last_hidden_state this model was trained with": variant(pool="pooler"),
-        "the model's raw pooler_output (tanh of a dense layer on [CLS]), not the masked mean "
-        "of last_hidden_state": variant(pool="pooler", normalize=False),
-        "texts padded on the left (padding_side='left'): BERT numbers positions from the first "
-        "column, so every real token got another position embedding": variant(padding_side="left"),
-        "texts tokenized without [CLS] and [SEP] (add_special_tokens=False)": variant(
-            special=False
-        ),
-    }
 
 
 # --- candidate for aipath.checks ---
 # A forward hook that records how a model was called (mode, autograd, input shape, mask),
 # keyword arguments included: p3-pytorch-basics has a positional-only cousin.
-@dataclass
-class Call:
-    training: bool
-    grad: bool
-    shape: tuple[int, ...] | None
-    mask: bool
-
-
-class ForwardLog:
-    """Records every call of ``model``: training mode, autograd, input shape, mask passed."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.calls: list[Call] = []
-        self._handle = model.register_forward_hook(self._hook, with_kwargs=True)
-
-    def _hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], _out: Any):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
-        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else None
-        self.calls.append(Call(module.training, torch.is_grad_enabled(), shape, mask is not None))
-
-    def __enter__(self) -> ForwardLog:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._handle.remove()
-
-
-def _as_matrix(got: Any, name: str) -> np.ndarray:
-    """A learner's embeddings as a float NumPy array (a tensor is accepted, detached)."""
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` it?")
-    if isinstance(got, torch.Tensor):
-        if got.requires_grad:
-            fail(
-                f"{name} still requires grad: it was computed with autograd recording. Run the "
-                "model under torch.no_grad() (or torch.inference_mode()) in embed()"
-            )
-        got = to_numpy(got)
-    try:
-        values = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(f"{name} should be an array of numbers (N, {HIDDEN}); got {type(got).__name__}")
-    return values
-
-
 def _assert_embeddings(
     got: np.ndarray, want: np.ndarray, *, name: str, mistakes: Any = None
 ) -> None:
@@ -344,7 +208,7 @@ def _assert_embeddings(
     assert_array(got, want, name=name, mistakes=mistakes, **tolerance)
 
 
-def _judge_calls(calls: list[Call], what: str) -> None:
+def _judge_calls(calls: list[ForwardCall], what: str) -> None:
     """Fail on what the forward hook saw: no mask, train mode, autograd on."""
     if any(not c.mask for c in calls):
         fail(
@@ -358,7 +222,7 @@ def _judge_calls(calls: list[Call], what: str) -> None:
             "embedding on every call. Call model.eval() inside embed() — a model handed over "
             "from a training loop is in train mode"
         )
-    if any(c.grad for c in calls):
+    if any(c.grad_enabled for c in calls):
         fail(
             f"{what} ran the model with autograd recording: it builds a graph for every batch "
             "(memory and time) that nothing will use. Wrap the loop in torch.no_grad() or "
@@ -366,10 +230,12 @@ def _judge_calls(calls: list[Call], what: str) -> None:
         )
 
 
-def _embed(learner: Any, texts: tuple[str, ...], *, training: bool = False, **options: Any):
+def _embed_and_watch(
+    learner: Any, texts: tuple[str, ...], *, training: bool = False, **options: Any
+):
     """learner.embed on the check's tokenizer and model; returns (matrix, forward calls)."""
     model = _model_for_learner(training=training)
-    with ForwardLog(model) as log:
+    with ForwardCalls(model) as log:
         got = call_learner(
             "embed(tokenizer, model, texts, ...)",
             learner.embed,
@@ -385,7 +251,6 @@ def _embed(learner: Any, texts: tuple[str, ...], *, training: bool = False, **op
             "the model passed in as model(**batch). A model loaded inside embed() ignores the "
             "one handed over (a fine-tuned one, say), and model.forward(...) skips the hooks"
         )
-    matrix = _as_matrix(got, "embed(...)")
     dtype = getattr(got, "dtype", None)
     if dtype is not None and str(dtype).removeprefix("torch.") != "float32":
         fail(
@@ -393,16 +258,7 @@ def _embed(learner: Any, texts: tuple[str, ...], *, training: bool = False, **op
             "model's own precision (sentence-transformers' encode() returns float32 too): return "
             "the vectors as the model computed them, with no conversion"
         )
-    if matrix.ndim == 3 and matrix.shape[0] == len(texts) and matrix.shape[2] == HIDDEN:
-        fail(
-            f"embed(...) has shape {matrix.shape}: one vector per token. Pool the tokens of each "
-            f"text into one vector (masked mean): expected ({len(texts)}, {HIDDEN})"
-        )
-    if matrix.shape != (len(texts), HIDDEN):
-        fail(
-            f"embed(...) has shape {matrix.shape} for {len(texts)} texts; expected "
-            f"({len(texts)}, {HIDDEN}), one {HIDDEN}-d vector per text in their order"
-        )
+    matrix = as_embeddings(got, "embed(...)", len(texts), HIDDEN)
     return matrix, log.calls
 
 
@@ -819,14 +675,14 @@ def test_l2_normalize_gives_rows_of_length_one(learner):
 @pytest.mark.task(3)
 def test_embed_matches_sentence_transformers(learner):
     seed_everything(0)
-    got, calls = _embed(learner, PROBES, batch_size=len(PROBES), max_length=256)
+    got, calls = _embed_and_watch(learner, PROBES, batch_size=len(PROBES), max_length=256)
     _judge_calls(calls, "embed()")
     want, source = _expected(PROBES)
     _assert_embeddings(
         got,
         want,
         name=f"embed(8 short reviews) compared with {source}",
-        mistakes=_embedding_mistakes(PROBES, len(PROBES)),
+        mistakes=pooling_mistakes(PROBES, batch_size=len(PROBES)),
     )
 
 
@@ -834,13 +690,17 @@ def test_embed_matches_sentence_transformers(learner):
 def test_embed_in_batches_equals_one_by_one(learner):
     seed_everything(0)
     texts = PROBES[:6]
-    batched, calls = _embed(learner, texts, batch_size=4, max_length=256)
+    batched, calls = _embed_and_watch(learner, texts, batch_size=4, max_length=256)
     _judge_calls(calls, "embed()")
-    alone = np.concatenate([_embed(learner, (t,), batch_size=4, max_length=256)[0] for t in texts])
+    alone = np.concatenate(
+        [_embed_and_watch(learner, (t,), batch_size=4, max_length=256)[0] for t in texts]
+    )
     if not np.allclose(batched, alone, rtol=1e-4, atol=2e-5):
         diff = float(np.abs(batched - alone).max())
         want, source = _expected(texts)
-        known = matching_mistake(batched, _embedding_mistakes(texts, 4), rtol=1e-4, atol=2e-5)
+        known = matching_mistake(
+            batched, pooling_mistakes(texts, batch_size=4), rtol=1e-4, atol=2e-5
+        )
         clue = f" The batched result looks like {known}." if known else ""
         if np.allclose(alone, want, rtol=1e-4, atol=2e-5):
             clue += (
@@ -852,7 +712,7 @@ def test_embed_in_batches_equals_one_by_one(learner):
             f"{diff:.3g}: a text's embedding must not depend on the texts it is batched with."
             + clue
         )
-    sizes = [c.shape[0] for c in calls if c.shape]
+    sizes = [c.input_shape[0] for c in calls if c.input_shape]
     if sizes and len(sizes) != 2:
         fail(
             f"embed(6 texts, batch_size=4) ran the model {len(sizes)} times with batches of "
@@ -867,8 +727,8 @@ def test_embed_in_batches_equals_one_by_one(learner):
 def test_embed_switches_a_training_model_to_eval(learner):
     seed_everything(0)
     texts = PROBES[:4]
-    first, calls = _embed(learner, texts, training=True, batch_size=4, max_length=256)
-    second, _ = _embed(learner, texts, training=True, batch_size=4, max_length=256)
+    first, calls = _embed_and_watch(learner, texts, training=True, batch_size=4, max_length=256)
+    second, _ = _embed_and_watch(learner, texts, training=True, batch_size=4, max_length=256)
     if any(c.training for c in calls):
         gap = float(np.abs(first - second).max())
         fail(
@@ -887,7 +747,7 @@ def test_embed_truncates_a_long_review(learner):
     texts = (_long_review(), PROBES[1])
     tokens = len(minilm()[0](texts[0])["input_ids"])
     model = _model_for_learner()
-    with ForwardLog(model) as log:
+    with ForwardCalls(model) as log:
         try:
             got = learner.embed(_tokenizer_for_learner(), model, list(texts))
         except NotImplementedError:
@@ -899,14 +759,14 @@ def test_embed_truncates_a_long_review(learner):
                 "has position embeddings for 512 only: tokenize with truncation=True and "
                 "max_length=max_length (default 256, as sentence-transformers uses for this model)"
             )
-    widths = [c.shape[1] for c in log.calls if c.shape]
+    widths = [c.length for c in log.calls if c.input_shape]
     if widths and max(widths) > 256:
         fail(
             f"embed(texts) with the default max_length ran the model on {max(widths)} columns "
             f"for a review of {tokens} tokens; the default max_length=256 (the max_seq_length "
             "sentence-transformers uses for this model) should cut it to 256"
         )
-    matrix = _as_matrix(got, "embed(...)")
+    matrix = as_embeddings(got, "embed(...)", len(texts), HIDDEN)
     want, source = _expected(texts)
     assert_array(
         matrix,
@@ -915,13 +775,13 @@ def test_embed_truncates_a_long_review(learner):
         rtol=1e-4,
         atol=2e-5,
         mistakes={
-            "the long review truncated at 512 tokens instead of max_length=256": lambda: _chunked(
-                texts, 32, max_length=512
+            "the long review truncated at 512 tokens instead of max_length=256": lambda: (
+                minilm_embeddings(texts, batch_size=32, max_length=512)
             ),
         },
     )
-    short, calls = _embed(learner, texts, max_length=32)
-    widths = [c.shape[1] for c in calls if c.shape]
+    short, calls = _embed_and_watch(learner, texts, max_length=32)
+    widths = [c.length for c in calls if c.input_shape]
     if widths and max(widths) > 32:
         fail(
             f"embed(texts, max_length=32) ran the model on {max(widths)} columns for a review of "
@@ -930,7 +790,7 @@ def test_embed_truncates_a_long_review(learner):
         )
     assert_array(
         short,
-        _encode(texts, max_length=32),
+        minilm_embeddings(texts, max_length=32),
         name="embed([the long review, a short one], max_length=32)",
         rtol=1e-4,
         atol=2e-5,
@@ -946,7 +806,7 @@ def _reviews() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
         table = rdataset("modeldata", item)
         texts, labels = [], []
         for review, score in zip(table["review"], table["score"], strict=True):
-            text = _clean(review)
+            text = strip_html(review)
             if len(text.split()) <= 30:
                 texts.append(text)
                 labels.append(LABELS.index(str(score)))
@@ -1053,7 +913,7 @@ def _training_tensors() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(_features()[0]), torch.tensor(_reviews()[1])
 
 
-def _class_weights(y: torch.Tensor) -> torch.Tensor:
+def _balanced_weights(y: torch.Tensor) -> torch.Tensor:
     counts = torch.bincount(y, minlength=2).float()
     return len(y) / (2 * counts)
 
@@ -1107,7 +967,7 @@ def _observed_run(learner: Any, **options: Any) -> _Run:
     if params and all(p.grad is not None for p in params):
         kept = torch.cat([p.grad.detach().flatten() for p in params]).norm()
         head.eval()
-        loss = F.cross_entropy(head(X), y, weight=_class_weights(y))
+        loss = F.cross_entropy(head(X), y, weight=_balanced_weights(y))
         fresh = torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)]).norm()
         ratio = float(kept / fresh) if float(fresh) > 0 else None
     return _Run([float(v) for v in losses], made, zeroed[0], ratio)
@@ -1148,7 +1008,7 @@ def _training_clue(learner: Any) -> str:
     return (" " + " ".join(clues)) if clues else ""
 
 
-def _logits(head: nn.Module, X: np.ndarray) -> np.ndarray:
+def _head_logits(head: nn.Module, X: np.ndarray) -> np.ndarray:
     head.eval()
     with torch.no_grad():
         out = call_learner("head(X_test)", head, torch.tensor(X))
@@ -1166,10 +1026,10 @@ def test_train_head_lowers_the_training_loss(learner):
     head, losses = _trained_head(learner)
     if len(losses) < 2:
         fail(f"train_head() returned {len(losses)} losses; expected one per epoch")
-    _logits(head, _features()[1])
+    _head_logits(head, _features()[1])
     _X, y = _training_tensors()
-    logits = torch.tensor(_logits(head, _features()[0]))
-    weight = _class_weights(y)
+    logits = torch.tensor(_head_logits(head, _features()[0]))
+    weight = _balanced_weights(y)
     of_logits = [float(F.cross_entropy(logits, y, weight=w)) for w in (weight, None)]
     probabilities = logits.softmax(dim=1)
     of_softmax = [float(F.cross_entropy(probabilities, y, weight=w)) for w in (weight, None)]
@@ -1202,7 +1062,7 @@ def test_train_head_lowers_the_training_loss(learner):
 def test_head_weights_the_classes(learner):
     head, _losses = _trained_head(learner)
     X, y = _features()[0], _reviews()[1]
-    predictions = _logits(head, X).argmax(axis=1)
+    predictions = _head_logits(head, X).argmax(axis=1)
     found = [float(np.mean(predictions[y == c] == c)) for c in (0, 1)]
     if found[0] - found[1] > 0.10:
         fail(
@@ -1219,7 +1079,7 @@ def test_head_weights_the_classes(learner):
 def test_head_beats_the_baselines(learner):
     head, _losses = _trained_head(learner)
     _train, _y, _test, y_test = _reviews()
-    predictions = _logits(head, _features()[1]).argmax(axis=1)
+    predictions = _head_logits(head, _features()[1]).argmax(axis=1)
     score = _macro_f1(y_test, predictions)
     base = _baselines()
     name = "macro-F1 of your head on the 120 test reviews"
@@ -1254,7 +1114,7 @@ def test_predict_returns_class_indices_in_eval_mode(learner):
         logits = head[1](X)
     want = logits.argmax(dim=1)
     head.train()
-    with ForwardLog(head) as log:
+    with ForwardCalls(head) as log:
         got = call_learner("predict(head, X)", learner.predict, head, X.clone())
     if got is None:
         fail("predict() returned None: did you forget to `return` the predictions?")
@@ -1276,7 +1136,7 @@ def test_predict_returns_class_indices_in_eval_mode(learner):
             "predict() ran the head in train mode: its dropout was on, so predictions change "
             "from call to call. Call head.eval() first"
         )
-    if any(c.grad for c in log.calls):
+    if any(c.grad_enabled for c in log.calls):
         fail("predict() ran the head with autograd recording: wrap it in torch.no_grad()")
     assert_array(
         values,
@@ -1292,7 +1152,7 @@ def test_predict_returns_class_indices_in_eval_mode(learner):
 
 
 # ----- task 5 -----------------------------------------------------------------------------------
-def _compare(learner: Any, y_test: np.ndarray, copies: int = 1) -> dict[str, Any]:
+def _tfidf_comparison(learner: Any, y_test: np.ndarray, copies: int = 1) -> dict[str, Any]:
     """compare_with_tfidf on the fixed split, with these test labels, the test set given
     ``copies`` times over (texts, labels and head predictions alike)."""
     train, y_train, test, _y_test = _reviews()
@@ -1327,10 +1187,10 @@ def _compare(learner: Any, y_test: np.ndarray, copies: int = 1) -> dict[str, Any
 
 @functools.lru_cache(maxsize=1)
 def _compared(learner: Any) -> dict[str, Any]:
-    return _compare(learner, _reviews()[3])
+    return _tfidf_comparison(learner, _reviews()[3])
 
 
-def _score_mistakes(y: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+def _f1_mistakes(y: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
     return {
         "the accuracy — use the macro-F1, f1_score(..., average='macro')": float(
             accuracy_score(y, predictions)
@@ -1360,7 +1220,7 @@ def test_compare_reports_scores_of_the_predictions(learner):
             _macro_f1(y_test, predictions),
             name=f"result[{key!r}] (the macro-F1 of {what})",
             rtol=1e-9,
-            mistakes=_score_mistakes(y_test, predictions),
+            mistakes=_f1_mistakes(y_test, predictions),
         )
     head_f1, tfidf_f1 = _macro_f1(y_test, head), _macro_f1(y_test, tfidf)
     want = "embeddings" if head_f1 > tfidf_f1 else "tfidf" if tfidf_f1 > head_f1 else "tie"
@@ -1393,7 +1253,7 @@ def test_tfidf_baseline_is_fair_and_blind_to_test_labels(learner):
             f"any comparison flatter the new model: it must reach {base['tfidf'] - 0.05:.3f}."
             + clue
         )
-    flipped = _compare(learner, 1 - y_test)
+    flipped = _tfidf_comparison(learner, 1 - y_test)
     changed = int(np.sum(flipped["tfidf_predictions"] != tfidf))
     if changed:
         fail(
@@ -1432,7 +1292,7 @@ def test_tfidf_baseline_is_fair_and_blind_to_test_labels(learner):
 @pytest.mark.task(5)
 def test_tfidf_predicts_each_test_review_on_its_own(learner):
     predictions = _compared(learner)["tfidf_predictions"]
-    twice = _compare(learner, _reviews()[3], copies=2)["tfidf_predictions"]
+    twice = _tfidf_comparison(learner, _reviews()[3], copies=2)["tfidf_predictions"]
     n = len(predictions)
     changed = int(np.sum(twice[:n] != predictions)) + int(np.sum(twice[n:] != predictions))
     if changed:

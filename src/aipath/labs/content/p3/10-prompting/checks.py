@@ -43,6 +43,8 @@ from aipath.checks import (
     none_message,
     seed_everything,
     smollm2,
+    smollm2_greedy,
+    text_difference,
 )
 
 hf_logging.disable_progress_bar()
@@ -126,7 +128,7 @@ BY_ID = {item["id"]: item for item in ITEMS}
 DUPLICATES = {"q05": "q38", "q38": "q05", "q18": "q39", "q39": "q18"}
 
 
-def _items() -> list[Item]:
+def _fresh_items() -> list[Item]:
     """Fresh copies for the learner (nothing it changes reaches the next check)."""
     return copy.deepcopy(ITEMS)
 
@@ -140,20 +142,23 @@ def _question(item: Item, instruction: str = ANSWER_INSTRUCTION) -> str:
     return "\n".join([item["question"], *lines, instruction])
 
 
-def _system(system: str | None) -> Messages:
+def _system_messages(system: str | None) -> Messages:
     return [] if system is None else [{"role": "system", "content": system}]
 
 
 def _zero_shot(item: Item, system: str | None = SYSTEM) -> Messages:
-    return [*_system(system), {"role": "user", "content": _question(item)}]
+    return [*_system_messages(system), {"role": "user", "content": _question(item)}]
 
 
 def _cot(item: Item, system: str | None = SYSTEM) -> Messages:
-    return [*_system(system), {"role": "user", "content": _question(item, COT_INSTRUCTION)}]
+    return [
+        *_system_messages(system),
+        {"role": "user", "content": _question(item, COT_INSTRUCTION)},
+    ]
 
 
 def _few_shot(item: Item, examples: Sequence[Item], system: str | None = SYSTEM) -> Messages:
-    messages = _system(system)
+    messages = _system_messages(system)
     for example in examples:
         messages.append({"role": "user", "content": _question(example)})
         messages.append({"role": "assistant", "content": f"Answer: {example['answer']}"})
@@ -165,7 +170,7 @@ def _reference_tokenizer() -> Any:
     return smollm2()[0]
 
 
-def _tokenizer_for_learner() -> Any:
+def _tokenizer_copy() -> Any:
     return copy.deepcopy(_reference_tokenizer())
 
 
@@ -177,16 +182,6 @@ def _template(messages: Sequence[Mapping[str, Any]], generation_prompt: bool = T
 
 def _short(text: str, width: int = 90) -> str:
     return repr(text if len(text) <= width else text[: width - 1] + "…")
-
-
-def _first_difference(got: str, want: str) -> str:
-    """Where two prompts part: the character offset and a window of each around it."""
-    at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-    start = max(0, at - 25)
-    return (
-        f"they part at character {at} of {len(want)}: yours has {got[start : at + 35]!r} where "
-        f"the template writes {want[start : at + 35]!r}"
-    )
 
 
 # ----- task 1-2: messages -----------------------------------------------------------------------
@@ -292,11 +287,13 @@ def _judge_messages(got: Messages, want: Messages, name: str, system: str | None
                 f"{_short(theirs['content'])}{clue}"
             )
     fail(
-        f"{name} does not render like the expected messages: {_first_difference(rendered, _template(want))}"
+        f"{name} does not render like the expected messages: {text_difference(rendered, _template(want), expected='the template writes')}"
     )
 
 
-def _messages(learner: Any, builder: str, item: Item, *args: Any, **kwargs: Any) -> Messages:
+def _learner_messages(
+    learner: Any, builder: str, item: Item, *args: Any, **kwargs: Any
+) -> Messages:
     extra = ", examples" if args else ""
     options = "".join(f", {k}={v!r}" for k, v in kwargs.items())
     name = f"{builder}({item['id']}{extra}{options})"
@@ -308,7 +305,7 @@ def _messages(learner: Any, builder: str, item: Item, *args: Any, **kwargs: Any)
 @pytest.mark.parametrize("system", [SYSTEM, "Answer as briefly as you can.", None])
 def test_zero_shot_messages(learner, system):
     item = BY_ID["q03"]
-    got = _messages(learner, "zero_shot_messages", item, system=system)
+    got = _learner_messages(learner, "zero_shot_messages", item, system=system)
     _judge_messages(
         got, _zero_shot(item, system), f"zero_shot_messages(q03, system={system!r})", system
     )
@@ -330,7 +327,7 @@ def test_zero_shot_messages_default_system(learner):
 @pytest.mark.parametrize("system", [SYSTEM, None])
 def test_cot_messages(learner, system):
     item = BY_ID["q16"]
-    got = _messages(learner, "cot_messages", item, system=system)
+    got = _learner_messages(learner, "cot_messages", item, system=system)
     want = _cot(item, system)
     if [m["content"] for m in got] == [m["content"] for m in _zero_shot(item, system)]:
         fail(
@@ -386,7 +383,7 @@ def _judge_render(got: Any, want: str, name: str, messages: Messages) -> None:
                 "tokenizer.apply_chat_template(messages, add_generation_prompt=True, "
                 "tokenize=False)"
                 if got in (by_hand + GENERATION_PROMPT, by_hand)
-                else f". {_first_difference(got, want)}"
+                else f". {text_difference(got, want, expected='the template writes')}"
             )
         )
     if got.count("<|im_start|>system") > max(1, want.count("<|im_start|>system")):
@@ -400,11 +397,11 @@ def _judge_render(got: Any, want: str, name: str, messages: Messages) -> None:
             "own: the given system message was dropped or replaced"
         )
     fail(
-        f"{name} differs from tokenizer.apply_chat_template's prompt: {_first_difference(got, want)}"
+        f"{name} differs from tokenizer.apply_chat_template's prompt: {text_difference(got, want, expected='the template writes')}"
     )
 
 
-def _render(learner: Any, tokenizer: Any, messages: Messages, name: str) -> Any:
+def _learner_render(learner: Any, tokenizer: Any, messages: Messages, name: str) -> Any:
     return call_learner(name, learner.render, tokenizer, copy.deepcopy(messages))
 
 
@@ -420,8 +417,8 @@ RENDER_CASES = {
 @pytest.mark.parametrize("case", list(RENDER_CASES))
 def test_render_is_the_chat_template(learner, case):
     messages = RENDER_CASES[case]()
-    got = _render(
-        learner, _tokenizer_for_learner(), messages, f"render(tokenizer, {case} messages)"
+    got = _learner_render(
+        learner, _tokenizer_copy(), messages, f"render(tokenizer, {case} messages)"
     )
     _judge_render(got, _template(messages), f"render(tokenizer, {case} messages)", messages)
 
@@ -434,11 +431,11 @@ OTHER_TEMPLATE = (
 
 @pytest.mark.task(1)
 def test_render_follows_the_tokenizers_own_template(learner):
-    tokenizer = _tokenizer_for_learner()
+    tokenizer = _tokenizer_copy()
     tokenizer.chat_template = OTHER_TEMPLATE
     messages = _zero_shot(BY_ID["q00"])
     name = "render(tokenizer, messages) with a tokenizer of another chat template"
-    got = _render(learner, tokenizer, messages, name)
+    got = _learner_render(learner, tokenizer, messages, name)
     want = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     if isinstance(got, str) and got == _template(messages):
         fail(
@@ -492,7 +489,7 @@ def _pick(learner: Any, pool: list[Item], item: Item, k: int, seed: int) -> list
 @pytest.mark.task(2)
 def test_pick_examples_never_includes_the_evaluated_question(learner):
     for seed in range(30):
-        _pick(learner, _items(), BY_ID["q00"], 10, seed)
+        _pick(learner, _fresh_items(), BY_ID["q00"], 10, seed)
     item = BY_ID["q05"]
     small = [copy.deepcopy(BY_ID[i]) for i in ("q38", "q01", "q05", "q02", "q03")]
     picked = _pick(learner, small, item, 3, 0)
@@ -500,7 +497,7 @@ def test_pick_examples_never_includes_the_evaluated_question(learner):
         fail("pick_examples from [q38, q01, q05, q02, q03] for q05 should pick q01, q02, q03")
     for item_id in ("q05", "q38", "q18", "q00"):
         for seed in range(12):
-            _pick(learner, _items(), BY_ID[item_id], 4, seed)
+            _pick(learner, _fresh_items(), BY_ID[item_id], 4, seed)
 
 
 def _judge_global_generators_untouched(learner: Any, item: Item) -> None:
@@ -511,7 +508,7 @@ def _judge_global_generators_untouched(learner: Any, item: Item) -> None:
     np.random.seed(999)
     torch.manual_seed(999)
     before = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state().clone())
-    _pick(learner, _items(), item, 4, 3)
+    _pick(learner, _fresh_items(), item, 4, 3)
     moved = []
     if random.getstate() != before[0]:
         moved.append(
@@ -535,12 +532,12 @@ def _judge_global_generators_untouched(learner: Any, item: Item) -> None:
 @pytest.mark.task(2)
 def test_pick_examples_is_seeded_and_draws_from_the_pool(learner):
     item = BY_ID["q20"]
-    first = [e["id"] for e in _pick(learner, _items(), item, 4, 3)]
+    first = [e["id"] for e in _pick(learner, _fresh_items(), item, 4, 3)]
     random.seed(12345)  # the global generators move: a seeded draw must not notice
     random.random()
     np.random.seed(12345)
     torch.manual_seed(12345)
-    again = [e["id"] for e in _pick(learner, _items(), item, 4, 3)]
+    again = [e["id"] for e in _pick(learner, _fresh_items(), item, 4, 3)]
     if again != first:
         fail(
             f"pick_examples(pool, q20, k=4, seed=3) returned {first} and then {again}: the same "
@@ -548,7 +545,7 @@ def test_pick_examples_is_seeded_and_draws_from_the_pool(learner):
             "random.Random(seed), not the global one)"
         )
     _judge_global_generators_untouched(learner, item)
-    draws = [tuple(e["id"] for e in _pick(learner, _items(), item, 4, s)) for s in range(20)]
+    draws = [tuple(e["id"] for e in _pick(learner, _fresh_items(), item, 4, s)) for s in range(20)]
     if len(set(draws)) < 5:
         fail(
             f"pick_examples(pool, q20, k=4, seed=0…19) gave only {len(set(draws))} different "
@@ -564,7 +561,7 @@ def test_pick_examples_is_seeded_and_draws_from_the_pool(learner):
 
 @pytest.mark.task(2)
 def test_pick_examples_leaves_the_pool_alone(learner):
-    pool = _items()
+    pool = _fresh_items()
     name = "pick_examples(pool, q10, k=5, seed=1)"
     call_learner(name, learner.pick_examples, pool, copy.deepcopy(BY_ID["q10"]), 5, 1)
     if [e["id"] for e in pool] != [e["id"] for e in ITEMS]:
@@ -966,7 +963,7 @@ def _reference_eval(items: Sequence[Item], outputs: Mapping[str, str]) -> dict[s
 EVAL_KEYS = ("predictions", "n", "correct", "unparsed", "accuracy", "ci")
 
 
-def _evaluate(
+def _learner_evaluate(
     learner: Any, items: list[Item], outputs: dict[str, str], name: str
 ) -> dict[str, Any]:
     got = call_learner(name, learner.evaluate, copy.deepcopy(items), dict(outputs))
@@ -1047,7 +1044,7 @@ def test_evaluate_on_recorded_outputs(learner):
     outputs_a, outputs_b = _recorded()
     for label, outputs in (("A", outputs_a), ("B", outputs_b)):
         name = f"evaluate(items, outputs of template {label})"
-        got = _evaluate(learner, ITEMS, outputs, name)
+        got = _learner_evaluate(learner, ITEMS, outputs, name)
         _judge_eval(got, ITEMS, outputs, name)
 
 
@@ -1056,7 +1053,7 @@ def test_evaluate_perfect_score_has_an_interval(learner):
     items = ITEMS[:12]
     outputs = {item["id"]: f"Answer: {item['answer']}" for item in items}
     name = "evaluate(12 items, 12 right answers)"
-    got = _evaluate(learner, items, outputs, name)
+    got = _learner_evaluate(learner, items, outputs, name)
     _judge_eval(got, items, outputs, name)
 
 
@@ -1133,10 +1130,12 @@ def _p_value_mistakes(
     }
 
 
-def _compare(
+def _template_comparison(
     learner: Any, outputs_a: dict[str, str], outputs_b: dict[str, str], name: str
 ) -> dict[str, Any]:
-    got = call_learner(name, learner.compare_templates, _items(), dict(outputs_a), dict(outputs_b))
+    got = call_learner(
+        name, learner.compare_templates, _fresh_items(), dict(outputs_a), dict(outputs_b)
+    )
     if got is None:
         fail(none_message(name, "the dict of results"))
     if not isinstance(got, Mapping):
@@ -1147,7 +1146,7 @@ def _compare(
     return dict(got)
 
 
-def _number(value: Any, name: str) -> float:
+def _as_number(value: Any, name: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -1158,16 +1157,16 @@ def _number(value: Any, name: str) -> float:
 def test_compare_templates_exact_mcnemar(learner):
     outputs_a, outputs_b = _recorded()
     name = "compare_templates(items, outputs_a, outputs_b)"
-    got = _compare(learner, outputs_a, outputs_b, name)
+    got = _template_comparison(learner, outputs_a, outputs_b, name)
     want = _reference_compare(outputs_a, outputs_b)
     for key in ("accuracy_a", "accuracy_b"):
-        value = _number(got[key], f"{name}[{key!r}]")
+        value = _as_number(got[key], f"{name}[{key!r}]")
         if not math.isclose(value, want[key], rel_tol=1e-9):
             fail(
                 f"{name}[{key!r}] is {value:.4f}; expected {want[key]:.4f} — the accuracy of "
                 "task 4 (unanswered outputs count as wrong)"
             )
-    difference = _number(got["difference"], f"{name}['difference']")
+    difference = _as_number(got["difference"], f"{name}['difference']")
     if not math.isclose(difference, want["difference"], rel_tol=1e-9, abs_tol=1e-12):
         if math.isclose(difference, -want["difference"], rel_tol=1e-9):
             fail(
@@ -1204,7 +1203,7 @@ def test_compare_templates_exact_mcnemar(learner):
             f"questions right with A only and {want['only_b']} right with B only (the "
             "discordant pairs: right with one template and wrong with the other)"
         )
-    p_value = _number(got["p_value"], f"{name}['p_value']")
+    p_value = _as_number(got["p_value"], f"{name}['p_value']")
     if math.isclose(p_value, want["p_value"], rel_tol=1e-6):
         return
     for label, wrong in _p_value_mistakes(outputs_a, outputs_b).items():
@@ -1225,16 +1224,16 @@ def test_compare_templates_exact_mcnemar(learner):
 def test_compare_templates_without_discordant_pairs(learner):
     outputs_a, _outputs_b = _recorded()
     name = "compare_templates(items, outputs_a, outputs_a) (the same outputs twice)"
-    got = _compare(learner, outputs_a, outputs_a, name)
+    got = _template_comparison(learner, outputs_a, outputs_a, name)
     if (got["only_a"], got["only_b"]) != (0, 0):
         fail(f"{name} has only_a={got['only_a']!r}, only_b={got['only_b']!r}; expected 0 and 0")
-    p_value = _number(got["p_value"], f"{name}['p_value']")
+    p_value = _as_number(got["p_value"], f"{name}['p_value']")
     if math.isnan(p_value) or not math.isclose(p_value, 1.0):
         fail(
             f"{name}['p_value'] is {p_value!r}; with no discordant pair there is no evidence of "
             "any difference: the p-value is 1.0"
         )
-    difference = _number(got["difference"], f"{name}['difference']")
+    difference = _as_number(got["difference"], f"{name}['difference']")
     if difference != 0:
         fail(f"{name}['difference'] is {difference!r}; expected 0")
 
@@ -1277,7 +1276,7 @@ class GenerateLog:
         model.generate = logged
 
 
-def _model_for_learner() -> tuple[Any, Any, GenerateLog]:
+def _sampling_model() -> tuple[Any, Any, GenerateLog]:
     """A copy of the model whose generation_config samples, as many chat models ship."""
     tokenizer, model = fresh_smollm2()
     model.generation_config.do_sample = True
@@ -1287,22 +1286,17 @@ def _model_for_learner() -> tuple[Any, Any, GenerateLog]:
 
 
 @functools.lru_cache(maxsize=4)
-def _greedy(prompt: str) -> tuple[str, str, str, int, str]:
+def _reference_generations(prompt: str) -> tuple[str, str, str, int, str]:
     """(continuation, continuation with special tokens, whole sequence decoded, prompt tokens,
     the sequence sliced at the prompt's length in characters) from the reference model."""
-    tokenizer, model = smollm2()
-    batch = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    with torch.inference_mode():
-        out = model.generate(
-            **batch, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id
-        )
-    width = batch["input_ids"].shape[1]
+    tokenizer = smollm2()[0]
+    ids, width = smollm2_greedy(prompt, NEW_TOKENS)
     return (
-        tokenizer.decode(out[0, width:], skip_special_tokens=True),
-        tokenizer.decode(out[0, width:], skip_special_tokens=False),
-        tokenizer.decode(out[0], skip_special_tokens=True),
+        tokenizer.decode(ids[width:], skip_special_tokens=True),
+        tokenizer.decode(ids[width:], skip_special_tokens=False),
+        tokenizer.decode(ids, skip_special_tokens=True),
         width,
-        tokenizer.decode(out[0, len(prompt) :], skip_special_tokens=True),
+        tokenizer.decode(ids[len(prompt) :], skip_special_tokens=True),
     )
 
 
@@ -1327,7 +1321,7 @@ def _judge_generation(got: Any, prompt: str, name: str, log: GenerateLog) -> Non
             f"{name} ran beam search (num_beams={beams[0]['num_beams']}); the task asks for "
             "greedy decoding: num_beams=1, do_sample=False"
         )
-    continuation, with_special, whole, width, by_chars = _greedy(prompt)
+    continuation, with_special, whole, width, by_chars = _reference_generations(prompt)
     if got is None:
         fail(none_message(name, "the generated text"))
     if not isinstance(got, str):
@@ -1363,7 +1357,7 @@ def _judge_generation(got: Any, prompt: str, name: str, log: GenerateLog) -> Non
 def test_generation_is_greedy_and_new_tokens_only(learner):
     seed_everything(0)
     torch.set_num_threads(1)
-    tokenizer, model, log = _model_for_learner()
+    tokenizer, model, log = _sampling_model()
     first, second = (BY_ID[i] for i in GENERATE_ITEMS)
     prompt = _template(_zero_shot(first))
     name = f"generate(tokenizer, model, prompt of {first['id']}, max_new_tokens={NEW_TOKENS})"

@@ -22,29 +22,38 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import copy
 import functools
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 from transformers.utils import logging as hf_logging
 
 from aipath.checks import (
+    ForwardCalls,
+    as_embeddings,
     assert_close,
     cached,
+    call_embed,
     call_learner,
+    cosine,
     fail,
     fresh_smollm2,
     help_pages,
+    learner_minilm,
     matching_mistake,
-    minilm,
+    minilm_embeddings,
+    pooling_mistakes,
     raised,
+    recall_at_k,
+    recall_mistakes,
     smollm2,
+    smollm2_greedy,
+    text_difference,
     to_numpy,
 )
 
@@ -52,6 +61,7 @@ hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
 
 DIM = 384
+ENCODE_MAX = 128  # tokens: every passage and question fits, with room
 THRESHOLD = 0.3
 SCORE_TOL = 1e-4  # cosines: float32 in the learner's code, float64 here
 SYSTEM = (
@@ -162,74 +172,10 @@ def _p(passage_id: str) -> Passage:
 
 
 # ----- MiniLM: the reference and the learner's copy ---------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _encoder_for_learner() -> tuple[Any, Any]:
-    tokenizer, model = minilm()
-    return copy.deepcopy(tokenizer), copy.deepcopy(model).eval()
-
-
-@cached
-def _encode(
-    texts: tuple[str, ...], *, pool: str = "mean", normalize: bool = True, model_mask: bool = True
-) -> np.ndarray:
-    """The texts through the reference MiniLM in ONE batch; the defaults are the right way."""
-    tokenizer, model = minilm()
-    batch = tokenizer(
-        list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt"
-    )
-    inputs = dict(batch) if model_mask else {"input_ids": batch["input_ids"]}
-    with torch.inference_mode():
-        hidden = model(**inputs).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    if pool == "mean":
-        vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    elif pool == "mean over padding":
-        vectors = hidden.mean(1)
-    elif pool == "cls":
-        vectors = hidden[:, 0]
-    elif pool == "max":
-        vectors = hidden.masked_fill(mask == 0, -1e9).max(1).values
-    else:  # pragma: no cover - a typo in this file
-        raise ValueError(pool)
-    if normalize:
-        vectors = F.normalize(vectors, p=2, dim=1)
-    return vectors.numpy().astype(np.float64)
-
-
-def _chunked(texts: tuple[str, ...], size: int, **options: Any) -> np.ndarray:
-    parts = [_encode(texts[i : i + size], **options) for i in range(0, len(texts), size)]
-    return np.concatenate(parts)
-
-
 @cached
 def _passage_vectors() -> np.ndarray:
     texts = tuple(p.text for p in _passages())
-    return _chunked(texts, 32)
-
-
-def _embedding_mistakes(texts: tuple[str, ...], size: int) -> Callable[[], dict[str, Any]]:
-    def variant(**options: Any) -> Callable[[], np.ndarray]:
-        return lambda: _chunked(texts, size, **options)
-
-    return lambda: {
-        "the right mean pooling without the L2 normalisation (each row should have length 1)": (
-            variant(normalize=False)
-        ),
-        "a mean over the padding too (the attention mask was not used in the pooling)": variant(
-            pool="mean over padding"
-        ),
-        "the model run without the attention mask (the real tokens attended to the padding)": (
-            variant(model_mask=False)
-        ),
-        "CLS pooling (the vector at position 0), L2-normalised — all-MiniLM-L6-v2 was trained "
-        "with mean pooling": variant(pool="cls"),
-        "CLS pooling, not normalised — all-MiniLM-L6-v2 was trained with mean pooling": variant(
-            pool="cls", normalize=False
-        ),
-        "max pooling over the real tokens — this model was trained with mean pooling": variant(
-            pool="max"
-        ),
-    }
+    return minilm_embeddings(texts, batch_size=32, max_length=ENCODE_MAX)
 
 
 def _query_variants(question: str) -> dict[str, np.ndarray]:
@@ -237,36 +183,16 @@ def _query_variants(question: str) -> dict[str, np.ndarray]:
     one = (question,)
     return {
         "the question CLS-pooled (the vector at position 0) while the passages are "
-        "mean-pooled": _encode(one, pool="cls")[0],
+        "mean-pooled": minilm_embeddings(one, max_length=ENCODE_MAX, pool="cls")[0],
         "the question CLS-pooled and not normalised, while the passages are mean-pooled and "
-        "normalised": _encode(one, pool="cls", normalize=False)[0],
-        "the question mean-pooled but not L2-normalised, while the passages are": _encode(
-            one, normalize=False
+        "normalised": minilm_embeddings(one, max_length=ENCODE_MAX, pool="cls", normalize=False)[0],
+        "the question mean-pooled but not L2-normalised, while the passages are": minilm_embeddings(
+            one, max_length=ENCODE_MAX, normalize=False
         )[0],
-        "the question max-pooled while the passages are mean-pooled": _encode(one, pool="max")[0],
+        "the question max-pooled while the passages are mean-pooled": minilm_embeddings(
+            one, max_length=ENCODE_MAX, pool="max"
+        )[0],
     }
-
-
-def _as_matrix(got: Any, name: str, n: int) -> np.ndarray:
-    if got is None:
-        fail(f"{name} is None: did you forget to `return` the embeddings?")
-    if isinstance(got, torch.Tensor):
-        if got.requires_grad:
-            fail(f"{name} still requires grad: run the model under torch.no_grad()")
-        got = to_numpy(got)
-    try:
-        values = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(f"{name} should be an array of numbers ({n}, {DIM}); got {type(got).__name__}")
-    if values.ndim == 3 and values.shape[0] == n and values.shape[2] == DIM:
-        fail(f"{name} has shape {values.shape}: one vector per token. Pool each text's tokens")
-    if values.shape != (n, DIM):
-        fail(f"{name} has shape {values.shape} for {n} texts; expected ({n}, {DIM})")
-    return values
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
 # ----- the check's own retriever (tasks 3 and 4 get it, so their input is known) ----------------
@@ -279,7 +205,7 @@ class ReferenceRetriever:
         self.calls: list[dict[str, Any]] = []
 
     def embed_query(self, question: str) -> np.ndarray:
-        return _encode((question,))[0]
+        return minilm_embeddings((question,), max_length=ENCODE_MAX)[0]
 
     def scores(self, question: str) -> np.ndarray:
         return self.vectors @ self.embed_query(question)
@@ -348,16 +274,16 @@ def _compare_hits(
             fail(
                 f"{name} looks like {label}: a query vector must come from the same model, "
                 f"pooling and normalisation as the passage vectors, or its cosines mean nothing. "
-                f"Got {_few(got)}; expected {_few(want)}"
+                f"Got {_hit_list(got)}; expected {_hit_list(want)}"
             )
     index = {p.passage_id: i for i, p in enumerate(_passages())}
-    truth = vectors @ _encode((question,))[0]
+    truth = vectors @ minilm_embeddings((question,), max_length=ENCODE_MAX)[0]
     known = [(pid, s) for pid, s in got if pid in index]
     off = [(pid, s) for pid, s in known if abs(truth[index[pid]] - s) > SCORE_TOL]
     if off:
         pid, score = off[0]
         fail(
-            f"{name} is {_few(got)}; expected {_few(want)}. The scores are not the cosines of "
+            f"{name} is {_hit_list(got)}; expected {_hit_list(want)}. The scores are not the cosines of "
             f"the masked-mean, normalised embeddings of the question and the passages: "
             f"{pid} scores {score:.4f} in your list, its cosine with the question is "
             f"{truth[index[pid]]:.4f} (task 1's embed checks say more)"
@@ -365,18 +291,18 @@ def _compare_hits(
     if sorted(got_ids) == sorted(want_ids) and got_ids != want_ids:
         fail(
             f"{name} returns the right passages with their right cosines, in the wrong order: "
-            f"{_few(got)}; expected best first {_few(want)} (sort by descending cosine)"
+            f"{_hit_list(got)}; expected best first {_hit_list(want)} (sort by descending cosine)"
         )
     if len(got) > len(want) and got_ids[: len(want)] == want_ids:
         low = got[len(want) :]
         fail(
-            f"{name} also returns {_few(low)}, scoring below the threshold {threshold}: leave "
-            f"out every hit with a cosine under the threshold. Expected {_few(want)}"
+            f"{name} also returns {_hit_list(low)}, scoring below the threshold {threshold}: leave "
+            f"out every hit with a cosine under the threshold. Expected {_hit_list(want)}"
         )
-    fail(f"{name} is {_few(got)}; expected {_few(want)} (passage id, cosine), best first")
+    fail(f"{name} is {_hit_list(got)}; expected {_hit_list(want)} (passage id, cosine), best first")
 
 
-def _few(pairs: Sequence[tuple[str, float]], limit: int = 6) -> str:
+def _hit_list(pairs: Sequence[tuple[str, float]], limit: int = 6) -> str:
     text = ", ".join(f"({i}, {s:.4f})" for i, s in pairs[:limit])
     return f"[{text}{', …' if len(pairs) > limit else ''}]"
 
@@ -387,11 +313,17 @@ def _lm_for_learner() -> tuple[Any, Any]:
     return fresh_smollm2()
 
 
+def _greedy_text(prompt: str, max_new_tokens: int) -> str:
+    """The reference LM's greedy continuation of ``prompt``, decoded without special tokens."""
+    ids, width = smollm2_greedy(prompt, max_new_tokens)
+    return str(_lm_tokenizer().decode(ids[width:], skip_special_tokens=True))
+
+
 def _lm_tokenizer() -> Any:
     return smollm2()[0]
 
 
-def _count(text: str) -> int:
+def _prompt_tokens(text: str) -> int:
     return len(_lm_tokenizer()(text, add_special_tokens=False)["input_ids"])
 
 
@@ -399,14 +331,16 @@ def _format_sources(passages: Sequence[Passage]) -> str:
     return "\n".join(f"[{n}] {p.doc_id}: {p.text}" for n, p in enumerate(passages, start=1))
 
 
-def _messages(question: str, passages: Sequence[Passage], system: bool = True) -> list[dict]:
+def _reference_messages(
+    question: str, passages: Sequence[Passage], system: bool = True
+) -> list[dict]:
     user = USER_TEMPLATE.format(sources=_format_sources(passages), question=question)
     head = [{"role": "system", "content": SYSTEM}] if system else []
     return [*head, {"role": "user", "content": user}]
 
 
 @functools.lru_cache(maxsize=64)
-def _render(
+def _reference_prompt(
     question: str,
     passages: tuple[Passage, ...],
     generation_prompt: bool = True,
@@ -414,45 +348,11 @@ def _render(
 ) -> str:
     return str(
         _lm_tokenizer().apply_chat_template(
-            _messages(question, passages, system),
+            _reference_messages(question, passages, system),
             tokenize=False,
             add_generation_prompt=generation_prompt,
         )
     )
-
-
-@cached
-def _greedy(prompt: str, max_new_tokens: int) -> str:
-    tokenizer, model = smollm2()
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    with torch.inference_mode():
-        out = model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.eos_token_id,
-        )
-    return str(tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
-
-
-class ForwardLog:
-    """Records the input length of every call of ``model`` (generate calls it once per token)."""
-
-    def __init__(self, model: Any) -> None:
-        self.lengths: list[int] = []
-        self._handle = model.register_forward_hook(self._hook, with_kwargs=True)
-
-    def _hook(self, _module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _out: Any):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        embeds = kwargs.get("inputs_embeds")
-        source = ids if isinstance(ids, torch.Tensor) else embeds
-        self.lengths.append(int(source.shape[1]) if isinstance(source, torch.Tensor) else -1)
-
-    def __enter__(self) -> ForwardLog:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._handle.remove()
 
 
 def _field(value: Any, name: str, what: str) -> Any:
@@ -466,22 +366,13 @@ def _field(value: Any, name: str, what: str) -> Any:
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
-def _embed(learner: Any, texts: Sequence[str], **options: Any) -> np.ndarray:
-    tokenizer, model = _encoder_for_learner()
-    got = call_learner(
-        "embed(tokenizer, model, texts, ...)",
-        learner.embed,
-        tokenizer,
-        model,
-        list(texts),
-        **options,
-    )
-    return _as_matrix(got, "embed(...)", len(texts))
+def _embed_texts(learner: Any, texts: Sequence[str], **options: Any) -> np.ndarray:
+    return call_embed(learner.embed, *learner_minilm(), texts, dim=DIM, **options)
 
 
 @pytest.mark.task(1)
 def test_embed_is_a_masked_mean_pooling(learner):
-    tokenizer, model = _encoder_for_learner()
+    tokenizer, model = learner_minilm()
     raw = call_learner(
         "embed(tokenizer, model, texts, ...)",
         learner.embed,
@@ -490,8 +381,8 @@ def test_embed_is_a_masked_mean_pooling(learner):
         list(PROBES),
         batch_size=PROBE_BATCH,
     )
-    got = _as_matrix(raw, "embed(...)", len(PROBES))
-    want = _chunked(PROBES, PROBE_BATCH)
+    got = as_embeddings(raw, "embed(...)", len(PROBES), DIM)
+    want = minilm_embeddings(PROBES, batch_size=PROBE_BATCH, max_length=ENCODE_MAX)
     if np.allclose(got, want, rtol=1e-4, atol=2e-5):
         dtype = getattr(raw, "dtype", None)
         if dtype is not None and "float32" not in str(dtype):
@@ -511,10 +402,15 @@ def test_embed_is_a_masked_mean_pooling(learner):
         )
     row = int(np.argmax(np.abs(got - want).max(axis=1)))
     detail = (
-        f"row {row} ({PROBES[row][:40]!r}) has cosine {_cosine(got[row], want[row]):.4f} with "
+        f"row {row} ({PROBES[row][:40]!r}) has cosine {cosine(got[row], want[row]):.4f} with "
         "the expected vector"
     )
-    known = matching_mistake(got, _embedding_mistakes(PROBES, PROBE_BATCH), rtol=1e-4, atol=2e-5)
+    known = matching_mistake(
+        got,
+        pooling_mistakes(PROBES, batch_size=PROBE_BATCH, max_length=ENCODE_MAX),
+        rtol=1e-4,
+        atol=2e-5,
+    )
     if known:
         fail(f"embed(...) of 6 texts in batches of {PROBE_BATCH} looks like {known}: {detail}")
     fail(
@@ -525,7 +421,7 @@ def test_embed_is_a_masked_mean_pooling(learner):
 
 @cached
 def _learner_retriever(learner: Any) -> Any:
-    tokenizer, model = _encoder_for_learner()
+    tokenizer, model = learner_minilm()
     retriever = call_learner(
         "Retriever(tokenizer, model, passages)",
         learner.Retriever,
@@ -549,7 +445,7 @@ def test_question_is_embedded_like_the_passages(learner):
     if vector.size != DIM:
         fail(f"retriever.embed_query(question) has shape {vector.shape}; expected ({DIM},)")
     vector = vector.reshape(-1)
-    want = _encode((question,))[0]
+    want = minilm_embeddings((question,), max_length=ENCODE_MAX)[0]
     if np.allclose(vector, want, rtol=1e-4, atol=2e-5):
         return
     for label, wrong in _query_variants(question).items():
@@ -560,7 +456,7 @@ def test_question_is_embedded_like_the_passages(learner):
                 "same embed), or the cosines between them mean nothing"
             )
     fail(
-        f"retriever.embed_query(question) has cosine {_cosine(vector, want):.4f} and length "
+        f"retriever.embed_query(question) has cosine {cosine(vector, want):.4f} and length "
         f"{np.linalg.norm(vector):.4f} against the masked mean pooling of the same model "
         "(length 1): embed the question with the embed you use for the passages"
     )
@@ -620,7 +516,7 @@ def test_retrieve_applies_the_threshold(learner):
         if pairs:
             best = max(s for _, s in _expected_pairs(question, 1, -1.0))
             fail(
-                f"retrieve({question!r}, k=4, threshold={THRESHOLD}) returns {_few(pairs)}; "
+                f"retrieve({question!r}, k=4, threshold={THRESHOLD}) returns {_hit_list(pairs)}; "
                 f"no passage reaches the threshold (the best cosine is {best:.3f}), so it must "
                 "return []: a question the documents cannot answer has to reach the answer "
                 "step with nothing retrieved"
@@ -631,9 +527,9 @@ def test_retrieve_applies_the_threshold(learner):
 @pytest.mark.task(2)
 def test_count_tokens_counts_lm_tokens(learner):
     tokenizer = copy.deepcopy(_lm_tokenizer())
-    text = _render(EVAL[0][0], (_p("datasets/cars#1"), _p("MASS/Cars93#0")))
+    text = _reference_prompt(EVAL[0][0], (_p("datasets/cars#1"), _p("MASS/Cars93#0")))
     got = call_learner("count_tokens(tokenizer, text)", learner.count_tokens, tokenizer, text)
-    want = _count(text)
+    want = _prompt_tokens(text)
     if isinstance(got, bool) or not isinstance(got, int | np.integer):
         fail(f"count_tokens(...) should be an int; got {type(got).__name__} {got!r:.60}")
     if int(got) == want:
@@ -673,42 +569,32 @@ def _render_learner(learner: Any, question: str, passages: Sequence[Passage]) ->
     return got
 
 
-def _first_difference(got: str, want: str) -> str:
-    at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
-    if at is None:
-        at = min(len(got), len(want))
-    return (
-        f"first difference at character {at}: got {got[max(0, at - 20) : at + 40]!r}, "
-        f"expected {want[max(0, at - 20) : at + 40]!r}"
-    )
-
-
 @pytest.mark.task(2)
 def test_render_prompt_is_the_chat_template(learner):
     question = EVAL[0][0]
     passages = (_p("datasets/cars#1"), _p("MASS/Cars93#0"), _p("datasets/mtcars#1"))
     got = _render_learner(learner, question, passages)
-    want = _render(question, passages)
+    want = _reference_prompt(question, passages)
     if got == want:
         return
-    if got == _render(question, passages, generation_prompt=False):
+    if got == _reference_prompt(question, passages, generation_prompt=False):
         fail(
             "render_prompt(...) ends after the user's turn: without the header of the "
             f"assistant's turn ({ASSISTANT_HEADER!r}) the model goes on writing the user's "
             "message. Pass add_generation_prompt=True to apply_chat_template"
         )
-    if got == _render(question, passages, system=False):
+    if got == _reference_prompt(question, passages, system=False):
         fail(
             "render_prompt(...) has no system message of its own: SmolLM2's template then puts "
             "its default one in ('You are a helpful AI assistant named SmolLM…'). Start the "
             "messages with {'role': 'system', 'content': SYSTEM}"
         )
-    if got == _render(question, passages[::-1]):
+    if got == _reference_prompt(question, passages[::-1]):
         fail("render_prompt(...) lists the passages in reverse: passages[0] is source [1]")
     fail(
         "render_prompt(...) differs from tokenizer.apply_chat_template([system SYSTEM, user "
         "user_message(question, passages)], tokenize=False, add_generation_prompt=True): "
-        + _first_difference(got, want)
+        + text_difference(got, want)
     )
 
 
@@ -813,19 +699,19 @@ def _unique(hits: Sequence[Hit], keep: str = "first") -> list[Passage]:
 
 
 def _fits(question: str, kept: Sequence[Passage], budget: int, new: int, measure: str) -> bool:
-    text = _render(question, tuple(kept))
+    text = _reference_prompt(question, tuple(kept))
     if measure == "tokens":
-        return _count(text) + new <= budget
+        return _prompt_tokens(text) + new <= budget
     if measure == "tokens without max_new_tokens":
-        return _count(text) <= budget
+        return _prompt_tokens(text) <= budget
     if measure == "characters":
         return len(text) + new <= budget
     if measure == "words":
         return len(text.split()) + new <= budget
     if measure == "user message only":
-        return _count(_messages(question, kept)[1]["content"]) + new <= budget
+        return _prompt_tokens(_reference_messages(question, kept)[1]["content"]) + new <= budget
     if measure == "sources only":
-        return _count(_format_sources(kept)) + new <= budget
+        return _prompt_tokens(_format_sources(kept)) + new <= budget
     raise ValueError(measure)  # pragma: no cover
 
 
@@ -882,7 +768,9 @@ def _budget_variants(question: str, hits: Sequence[Hit], budget: int, new: int) 
     }
 
 
-def _labels(variants: Mapping[str, Callable[[], list[str]]], kept: list[str]) -> str | None:
+def _mistakes_keeping(
+    variants: Mapping[str, Callable[[], list[str]]], kept: list[str]
+) -> str | None:
     """Every known mistake that keeps exactly ``kept``, joined by "or" (None when none does)."""
     found = [label for label, variant in variants.items() if variant() == kept]
     return " — or ".join(found) if found else None
@@ -905,7 +793,7 @@ def _judge_strict(
     except AssertionError:
         return
     if ids == want_ids:
-        want = _count(_render(question, tuple(_p(i) for i in want_ids)))
+        want = _prompt_tokens(_reference_prompt(question, tuple(_p(i) for i in want_ids)))
         fail(
             f"{name} does not keep {want_ids}, though they take exactly {want} tokens + {new} "
             f"new = {want + new} = the budget; with budget={budget + 1} it keeps them. The "
@@ -925,7 +813,7 @@ def _judge_prompt(
     name = f"build_prompt(tokenizer, question, hits, budget={budget}, max_new_tokens={new})"
     kept = _prefix(question, _unique(hits), budget, new, "tokens")
     assert kept, "a test case whose budget holds no source"
-    want_text = _render(question, tuple(kept))
+    want_text = _reference_prompt(question, tuple(kept))
     want_ids = [p.passage_id for p in kept]
     variants = _budget_variants(question, hits, budget, new)
     error = raised(_build, learner, question, hits, budget, new)
@@ -934,30 +822,33 @@ def _judge_prompt(
     if error is not None:
         _judge_strict(learner, question, hits, budget, new, want_ids, name)
         measures = {lbl: f for lbl, f in variants.items() if lbl.startswith("a budget")}
-        label = _labels(measures, [])
+        label = _mistakes_keeping(measures, [])
         fail(
             f"{name} raised {type(error).__name__}: {str(error)[:160]}, though the prompt with "
-            f"the first {len(kept)} source(s) takes {_count(want_text)} tokens + {new} new = "
-            f"{_count(want_text) + new} ≤ {budget}" + (f". It looks like {label}" if label else "")
+            f"the first {len(kept)} source(s) takes {_prompt_tokens(want_text)} tokens + {new} new = "
+            f"{_prompt_tokens(want_text) + new} ≤ {budget}"
+            + (f". It looks like {label}" if label else "")
         )
     got = _build(learner, question, hits, budget, new)
     text, sources, passage_ids = _prompt_parts(got, name)
     _judge_numbering(sources, name, hits)
     label = None
     if passage_ids != want_ids:
-        label = _labels(variants, passage_ids)
-    used = _count(text) + new
+        label = _mistakes_keeping(variants, passage_ids)
+    used = _prompt_tokens(text) + new
     if used > budget:
         clue = f" It looks like {label}." if label else ""
         fail(
-            f"{name}.text is {_count(text)} SmolLM2 tokens (the whole rendered chat prompt, "
+            f"{name}.text is {_prompt_tokens(text)} SmolLM2 tokens (the whole rendered chat prompt, "
             f"counted here with the tokenizer) + {new} new tokens = {used}, over the budget of "
             f"{budget} by {used - budget}.{clue} Drop whole passages from the bottom until "
             "count_tokens(render_prompt(...)) + max_new_tokens fits"
         )
     if not text.endswith(ASSISTANT_HEADER):
         tokenizer = _lm_tokenizer()
-        every = tokenizer(_render(question, tuple(_unique(hits))), add_special_tokens=False)
+        every = tokenizer(
+            _reference_prompt(question, tuple(_unique(hits))), add_special_tokens=False
+        )
         cut = tokenizer.decode(every["input_ids"][: budget - new])
         how = (
             ": it is the prompt with every source, cut after budget − max_new_tokens tokens — "
@@ -977,7 +868,7 @@ def _judge_prompt(
             _judge_strict(learner, question, hits, budget, new, want_ids, name)
             fail(
                 f"{name} keeps {len(passage_ids)} source(s), but {len(want_ids)} fit: the prompt "
-                f"with them is {_count(want_text)} tokens + {new} = {_count(want_text) + new} ≤ "
+                f"with them is {_prompt_tokens(want_text)} tokens + {new} = {_prompt_tokens(want_text) + new} ≤ "
                 f"{budget}. Drop a passage only while the prompt does not fit"
             )
         fail(f"{name} keeps the passages {passage_ids}; expected {want_ids}")
@@ -990,7 +881,7 @@ def _judge_prompt(
     if text != want_text:
         fail(
             f"{name}.text is not render_prompt(tokenizer, question, the kept passages): "
-            + _first_difference(text, want_text)
+            + text_difference(text, want_text)
         )
 
 
@@ -1003,9 +894,9 @@ def _rivers_budget() -> int:
     """A budget that holds the first two sources, not the third, though the fourth would fit."""
     question, new = RIVERS_QUESTION, 30
     unique = _unique(_hits(HITS_RIVERS))
-    two = _count(_render(question, tuple(unique[:2])))
-    three = _count(_render(question, tuple(unique[:3])))
-    with_fourth = _count(_render(question, (*unique[:2], unique[3])))
+    two = _prompt_tokens(_reference_prompt(question, tuple(unique[:2])))
+    three = _prompt_tokens(_reference_prompt(question, tuple(unique[:3])))
+    with_fourth = _prompt_tokens(_reference_prompt(question, (*unique[:2], unique[3])))
     budget = with_fourth + new
     assert three + new > budget >= three, (two, three, with_fourth)
     return budget
@@ -1025,7 +916,9 @@ def test_build_prompt_fits_the_default_budget(learner):
 @pytest.mark.task(2)
 def test_build_prompt_fills_the_budget_exactly(learner):
     hits = _hits(HITS_RIVERS)
-    budget = _count(_render(RIVERS_QUESTION, (hits[0].passage,))) + 30  # one source, to the token
+    budget = (
+        _prompt_tokens(_reference_prompt(RIVERS_QUESTION, (hits[0].passage,))) + 30
+    )  # one source, to the token
     _judge_prompt(learner, RIVERS_QUESTION, hits, budget, 30)
 
 
@@ -1033,7 +926,7 @@ def test_build_prompt_fills_the_budget_exactly(learner):
 def test_build_prompt_refuses_a_budget_too_small(learner):
     question, new = RIVERS_QUESTION, 30
     hits = _hits(HITS_RIVERS)
-    one = _count(_render(question, (hits[0].passage,)))
+    one = _prompt_tokens(_reference_prompt(question, (hits[0].passage,)))
     budget = one + new - 1
     for case, given in (("the best source alone does not fit", hits), ("no hits at all", [])):
         name = f"build_prompt(tokenizer, question, hits, budget={budget}, max_new_tokens={new})"
@@ -1047,7 +940,7 @@ def test_build_prompt_refuses_a_budget_too_small(learner):
         got = _build(learner, question, given, budget, new)
         text = _field(got, "text", name)
         fail(
-            f"{name} ({case}) returned a prompt of {_count(text) if isinstance(text, str) else '?'} "
+            f"{name} ({case}) returned a prompt of {_prompt_tokens(text) if isinstance(text, str) else '?'} "
             f"tokens instead of raising ValueError: the prompt with one source takes {one} tokens "
             f"+ {new} new > {budget}. A prompt without sources lets the model answer from its "
             "own memory: raise instead"
@@ -1055,10 +948,10 @@ def test_build_prompt_refuses_a_budget_too_small(learner):
 
 
 # ----- task 3 -----------------------------------------------------------------------------------
-def _generate(learner: Any, prompt: str, new: int) -> tuple[Any, list[int]]:
+def _learner_generate(learner: Any, prompt: str, new: int) -> tuple[Any, list[int]]:
     tokenizer, model = _lm_for_learner()
     model.eval()
-    with ForwardLog(model) as log:
+    with ForwardCalls(model) as log:
         got = call_learner(
             f"generate(tokenizer, model, prompt, max_new_tokens={new})",
             learner.generate,
@@ -1073,9 +966,11 @@ def _generate(learner: Any, prompt: str, new: int) -> tuple[Any, list[int]]:
 @pytest.mark.task(3)
 def test_generate_is_greedy(learner):
     question = EVAL[3][0]
-    prompt = _render(question, (_p("datasets/ToothGrowth#0"), _p("datasets/PlantGrowth#0")))
+    prompt = _reference_prompt(
+        question, (_p("datasets/ToothGrowth#0"), _p("datasets/PlantGrowth#0"))
+    )
     new = 5  # not the default 6: a generate that ignores its argument runs the model 6 times
-    got, lengths = _generate(learner, prompt, new)
+    got, lengths = _learner_generate(learner, prompt, new)
     name = f"generate(tokenizer, model, prompt, max_new_tokens={new})"
     if got is None:
         fail(f"{name} is None: did you forget to `return` the decoded text?")
@@ -1083,7 +978,7 @@ def test_generate_is_greedy(learner):
         fail(f"{name} should return the answer as a str; got {type(got).__name__}")
     if not lengths:
         fail(f"{name} never ran the model it was given: generate with that model")
-    tokens = _count(prompt)
+    tokens = _prompt_tokens(prompt)
     if lengths[0] != tokens:
         twice = len(
             _lm_tokenizer().apply_chat_template(
@@ -1105,11 +1000,11 @@ def test_generate_is_greedy(learner):
             f"{name} ran the model {len(lengths)} times: more than the {new} new tokens it may "
             "add. Pass max_new_tokens=max_new_tokens to model.generate"
         )
-    want = _greedy(prompt, new)
+    want = _greedy_text(prompt, new)
     if got.strip() == want.strip():
         return
     torch.manual_seed(12345)
-    again, _ = _generate(learner, prompt, new)
+    again, _ = _learner_generate(learner, prompt, new)
     if isinstance(again, str) and again.strip() != got.strip():
         fail(
             f"{name} gave {got!r} and, run again with another random seed, {again!r}: the "
@@ -1132,7 +1027,7 @@ def test_generate_is_greedy(learner):
 def _answer(learner: Any, question: str, retriever: Any, **options: Any) -> tuple[Any, list[int]]:
     tokenizer, model = _lm_for_learner()
     model.eval()
-    with ForwardLog(model) as log:
+    with ForwardCalls(model) as log:
         got = call_learner(
             "answer(question, retriever, tokenizer, model, ...)",
             learner.answer,
@@ -1165,7 +1060,7 @@ def test_answer_cites_what_was_retrieved(learner):
     hits = ReferenceRetriever().retrieve(question, k=k, threshold=threshold)
     kept = _prefix(question, _unique(hits), budget, new, "tokens")
     want_sources = {n: p.doc_id for n, p in enumerate(kept, start=1)}
-    want_prompt = _render(question, tuple(kept))
+    want_prompt = _reference_prompt(question, tuple(kept))
     text = _field(got, "text", name)
     sources = _field(got, "sources", name)
     prompt = _field(got, "prompt", name)
@@ -1198,12 +1093,14 @@ def test_answer_cites_what_was_retrieved(learner):
                 f"{name}.prompt should be the prompt the LM read (a str); got {type(prompt).__name__}"
             )
         fail(f"{name}.prompt is not build_prompt(...).text for the retrieved hits: "
-             + _first_difference(prompt, want_prompt))  # fmt: skip
-    if _count(prompt) + new > budget:
-        fail(f"{name}.prompt is {_count(prompt)} tokens + {new} > {budget}")  # pragma: no cover
+             + text_difference(prompt, want_prompt))  # fmt: skip
+    if _prompt_tokens(prompt) + new > budget:
+        fail(
+            f"{name}.prompt is {_prompt_tokens(prompt)} tokens + {new} > {budget}"
+        )  # pragma: no cover
     if not lengths:
         fail(f"{name} never ran the language model it was given")
-    want = _greedy(want_prompt, new)
+    want = _greedy_text(want_prompt, new)
     if not isinstance(text, str) or text.strip() != want.strip():
         fail(
             f"{name}.text is {text!r}; the greedy continuation of its prompt with "
@@ -1242,41 +1139,6 @@ def test_answer_without_retrieval_does_not_generate(learner, question):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
-def _recall(
-    retrieved: Sequence[Sequence[str]], relevant: Sequence[Collection[str]], k: int
-) -> float:
-    return float(np.mean([len(set(g[:k]) & set(r)) / len(r) for g, r in zip(retrieved, relevant, strict=True)]))  # fmt: skip
-
-
-def _recall_mistakes(retrieved: Sequence[Sequence[str]], relevant: Sequence[Collection[str]], k: int) -> dict[str, Any]:  # fmt: skip
-    pairs = list(zip(retrieved, relevant, strict=True))
-    return {
-        "a division by k (the number retrieved) instead of by the number of relevant "
-        "documents — that is precision@k, not recall": lambda: float(
-            np.mean([len(set(g[:k]) & set(r)) / k for g, r in pairs])
-        ),
-        "a document counted once for each of its retrieved passages (count distinct doc ids)": (
-            lambda: float(np.mean([sum(d in r for d in g[:k]) / len(r) for g, r in pairs]))
-        ),
-        "one pooled ratio over all questions (micro average) instead of the mean of the "
-        "per-question recalls": lambda: (
-            sum(len(set(g[:k]) & set(r)) for g, r in pairs) / sum(len(r) for _, r in pairs)
-        ),
-        "the whole ranking counted, not only its first k": lambda: float(
-            np.mean([len(set(g) & set(r)) / len(r) for g, r in pairs])
-        ),
-        "the first k − 1 counted (off by one)": lambda: float(
-            np.mean([len(set(g[: k - 1]) & set(r)) / len(r) for g, r in pairs])
-        ),
-        "the first k + 1 counted (off by one)": lambda: float(
-            np.mean([len(set(g[: k + 1]) & set(r)) / len(r) for g, r in pairs])
-        ),
-        "a hit rate (1 when any relevant document is found) instead of recall": lambda: float(
-            np.mean([float(bool(set(g[:k]) & set(r))) for g, r in pairs])
-        ),
-    }
-
-
 RANKINGS = (
     ["a", "a", "b", "c"],
     ["c", "d", "e", "e"],
@@ -1298,9 +1160,9 @@ def test_recall_at_k_by_hand(learner, k):
     )
     assert_close(
         got,
-        _recall(RANKINGS, RELEVANT, k),
+        recall_at_k(RANKINGS, RELEVANT, k),
         name=f"recall_at_k(retrieved, relevant, k={k}) on the README's four rankings",
-        mistakes=_recall_mistakes(RANKINGS, RELEVANT, k),
+        mistakes=recall_mistakes(RANKINGS, RELEVANT, k),
     )
 
 
@@ -1330,9 +1192,9 @@ def test_evaluate_retrieval_numbers_recompute(learner):
     for k in ks:
         assert_close(
             got[f"recall@{k}"],
-            _recall(retrieved, relevant, k),
+            recall_at_k(retrieved, relevant, k),
             name=f"{name}['recall@{k}'] (recomputed here from its own 'retrieved')",
-            mistakes=_recall_mistakes(retrieved, relevant, k),
+            mistakes=recall_mistakes(retrieved, relevant, k),
         )
     reference = ReferenceRetriever()
     want = [[h.passage.doc_id for h in reference.retrieve(q, k=3, threshold=-1.0)] for q, _ in EVAL]
@@ -1462,7 +1324,7 @@ def test_faithfulness(learner, case):
 # ----- task 6 -----------------------------------------------------------------------------------
 @cached
 def _learner_embeddings(learner: Any) -> Any:
-    tokenizer, model = _encoder_for_learner()
+    tokenizer, model = learner_minilm()
     embeddings = call_learner(
         "MiniLMEmbeddings(tokenizer, model)", learner.MiniLMEmbeddings, tokenizer, model
     )
@@ -1482,7 +1344,7 @@ def test_langchain_embeddings_are_your_embeddings(learner):
     vector = np.asarray(got, dtype=np.float64).reshape(-1)
     if vector.size != DIM:
         fail(f"embed_query(text) has {vector.size} numbers; expected one vector of {DIM}")
-    want = _encode((question,))[0]
+    want = minilm_embeddings((question,), max_length=ENCODE_MAX)[0]
     if not np.allclose(vector, want, rtol=1e-4, atol=2e-5):
         label = next(
             (lbl for lbl, v in _query_variants(question).items() if np.allclose(vector, v, rtol=1e-4, atol=2e-5)),
@@ -1490,7 +1352,7 @@ def test_langchain_embeddings_are_your_embeddings(learner):
         )  # fmt: skip
         fail(
             "MiniLMEmbeddings.embed_query(text) differs from embed_documents' pooling"
-            + (f": it looks like {label}" if label else f" (cosine {_cosine(vector, want):.4f})")
+            + (f": it looks like {label}" if label else f" (cosine {cosine(vector, want):.4f})")
             + ". LangChain calls embed_query for the question and embed_documents for the "
             "store: both must be your embed"
         )
@@ -1498,7 +1360,7 @@ def test_langchain_embeddings_are_your_embeddings(learner):
     docs = call_learner(
         "MiniLMEmbeddings.embed_documents(texts)", embeddings.embed_documents, texts
     )
-    matrix = _as_matrix(docs, "embed_documents(texts)", len(texts))
+    matrix = as_embeddings(docs, "embed_documents(texts)", len(texts), DIM)
     if not np.allclose(matrix, _passage_vectors()[:5], rtol=1e-4, atol=2e-5):
         fail("MiniLMEmbeddings.embed_documents(texts) differs from embed(tokenizer, model, texts)")
 
@@ -1559,7 +1421,7 @@ def test_langchain_retrieves_what_your_retriever_retrieves(learner, which):
         return
     if [i for i, _ in own] != [i for i, _ in pairs]:
         fail(
-            f"{name} returns {_few(pairs)}, your Retriever.retrieve {_few(own)}: the same "
+            f"{name} returns {_hit_list(pairs)}, your Retriever.retrieve {_hit_list(own)}: the same "
             "embeddings and the same cosine must find the same passages (task 1 says which is off)"
         )
 
@@ -1589,14 +1451,14 @@ def test_langchain_prompt_equals_render_prompt(learner, learner_file):
             "langchain_prompt(...) should build the prompt with langchain_core's "
             "ChatPromptTemplate (the file never uses it beyond importing it)"
         )
-    want = _render(question, passages)
+    want = _reference_prompt(question, passages)
     if got == want:
         return
     if not isinstance(got, str):
         fail(
             f"langchain_prompt(...) should return the rendered prompt (a str); got {type(got).__name__}"
         )
-    if got == _render(question, passages, generation_prompt=False):
+    if got == _reference_prompt(question, passages, generation_prompt=False):
         fail("langchain_prompt(...) lacks the assistant header: add_generation_prompt=True")
     if "Human:" in got or "System:" in got:
         fail(
@@ -1604,4 +1466,4 @@ def test_langchain_prompt_equals_render_prompt(learner, learner_file):
             "'Human: …'), not SmolLM2's chat template: turn the messages into role/content "
             "dicts (convert_to_openai_messages) and render them with apply_chat_template"
         )
-    fail("langchain_prompt(...) differs from render_prompt(...): " + _first_difference(got, want))
+    fail("langchain_prompt(...) differs from render_prompt(...): " + text_difference(got, want))

@@ -214,7 +214,7 @@ def _forward(layer: nn.Module, x: torch.Tensor, what: str) -> torch.Tensor:
     return _learner_call(what, layer, x)
 
 
-def _layer_mistakes(
+def _lora_forward_mistakes(
     base: nn.Linear, x: torch.Tensor, A: torch.Tensor, B: torch.Tensor
 ) -> dict[str, Any]:
     """What known wrong forwards give for base, x and the adapter (A, B)."""
@@ -328,7 +328,7 @@ def test_lora_linear_starts_as_the_base_layer(learner):
         name="LoRALinear(base, ...)(x) at init (B = 0)",
         rtol=0.0,
         atol=0.0,
-        mistakes=lambda: _layer_mistakes(base, x, A.detach(), B.detach()),
+        mistakes=lambda: _lora_forward_mistakes(base, x, A.detach(), B.detach()),
     )
 
 
@@ -349,7 +349,7 @@ def test_lora_linear_forward_adds_the_scaled_update(learner):
         name=f"LoRALinear(nn.Linear({IN}, {OUT}), r={R}, alpha={ALPHA})(x) with A and B set",
         rtol=1e-5,
         atol=1e-5,
-        mistakes=lambda: _layer_mistakes(base, x, A, B),
+        mistakes=lambda: _lora_forward_mistakes(base, x, A, B),
     )
     if isinstance(got, torch.Tensor) and not got.requires_grad:
         fail(
@@ -402,7 +402,7 @@ def test_lora_dropout_acts_on_the_lora_path_only(learner):
         name=f"LoRALinear(..., dropout={P_DROP})(x) in eval mode (dropout off)",
         rtol=1e-5,
         atol=1e-5,
-        mistakes=lambda: _layer_mistakes(base, x, A, B),
+        mistakes=lambda: _lora_forward_mistakes(base, x, A, B),
     )
     layer.train()
     torch.manual_seed(7)
@@ -438,7 +438,7 @@ def _probe_batch() -> dict[str, torch.Tensor]:
     return dict(tokenizer(PROBE, return_tensors="pt"))
 
 
-def _logits(model: nn.Module, what: str) -> torch.Tensor:
+def _probe_logits(model: nn.Module, what: str) -> torch.Tensor:
     with torch.no_grad():
         out = call_with_inputs(what, model, **_probe_batch())
     return out.logits
@@ -449,7 +449,7 @@ _REFERENCE: dict[str, Any] = {}
 
 def _reference_logits() -> torch.Tensor:
     if "logits" not in _REFERENCE:
-        _REFERENCE["logits"] = _logits(smollm2()[1], "the reference model")
+        _REFERENCE["logits"] = _probe_logits(smollm2()[1], "the reference model")
     return _REFERENCE["logits"]
 
 
@@ -483,7 +483,7 @@ def _expected_names() -> list[str]:
     return [f"model.layers.{i}.self_attn.{t}" for i in range(LAYERS) for t in TARGETS]
 
 
-def _describe(names: list[str]) -> str:
+def _name_list(names: list[str]) -> str:
     shown = ", ".join(names[:3])
     return f"{len(names)} ({shown}{', …' if len(names) > 3 else ''})"
 
@@ -498,7 +498,7 @@ def _judge_wrapping(learner: Any, model: nn.Module, r: int) -> dict[str, nn.Modu
     ]
     if nested:
         fail(
-            f"{_describe(nested)} LoRALinear layers wrap another LoRALinear: a projection was "
+            f"{_name_list(nested)} LoRALinear layers wrap another LoRALinear: a projection was "
             "wrapped twice (did the loop over named_modules() also match the layers it had just "
             "created?). Wrap each q_proj and v_proj once"
         )
@@ -523,9 +523,9 @@ def _judge_wrapping(learner: Any, model: nn.Module, r: int) -> dict[str, nn.Modu
             )
         parts = []
         if missing:
-            parts.append(f"missing on {_describe(missing)}")
+            parts.append(f"missing on {_name_list(missing)}")
         if extra:
-            parts.append(f"also on {_describe(extra)}")
+            parts.append(f"also on {_name_list(extra)}")
         fail(
             f"add_lora put {len(found)} LoRALinear layers in the model; expected {len(expected)}, "
             f"q_proj and v_proj of each of the {LAYERS} decoder layers: {'; '.join(parts)}"
@@ -572,19 +572,19 @@ def test_only_the_lora_matrices_are_trainable(learner):
     if strays:
         count = sum(p.numel() for _n, p in strays)
         fail(
-            f"{_describe([n for n, _p in strays])} parameter tensors outside the adapters still "
+            f"{_name_list([n for n, _p in strays])} parameter tensors outside the adapters still "
             f"require grad ({count:,} numbers): base weights left trainable. Freeze every "
             "parameter of the model first (requires_grad_(False)); only lora_A and lora_B train"
         )
     frozen = [label for i, label in lora.items() if not any(id(p) == i for _n, p in trainable)]
     if frozen:
-        fail(f"{_describe(frozen)} LoRA tensors do not require grad: they are what trains")
+        fail(f"{_name_list(frozen)} LoRA tensors do not require grad: they are what trains")
 
 
 @pytest.mark.task(2)
 def test_the_adapted_model_starts_as_the_base_model(learner):
     model = _adapted(learner)
-    got = _logits(model, "the adapted model(**batch)")
+    got = _probe_logits(model, "the adapted model(**batch)")
     _assert_tensor(
         got,
         _reference_logits(),
@@ -694,7 +694,7 @@ def _peft_logits(peft_model: nn.Module, values: dict[str, tuple[Any, Any]], scal
             module.lora_A["default"].weight.copy_(A)
             module.lora_B["default"].weight.copy_(B)
         module.scaling["default"] = scaling
-    return _logits(peft_model, "peft's model")
+    return _probe_logits(peft_model, "peft's model")
 
 
 @pytest.mark.task(2)
@@ -704,7 +704,7 @@ def test_the_adapted_model_matches_peft_with_the_same_adapters(learner):
     peft_model = _peft_model(MODEL_R, MODEL_ALPHA)
     try:
         values = _seeded_adapters(learner, model, seed=11)
-        got = _logits(model, "the adapted model(**batch)")
+        got = _probe_logits(model, "the adapted model(**batch)")
         want = _peft_logits(peft_model, values, MODEL_ALPHA / MODEL_R)
 
         def mistakes() -> dict[str, Any]:
@@ -741,10 +741,6 @@ def test_the_adapted_model_matches_peft_with_the_same_adapters(learner):
 
 
 # ----- task 3: merge and unmerge ----------------------------------------------------------------
-def _call(what: str, method: Any) -> None:
-    _learner_call(what, method)
-
-
 def _merged_layer(learner: Any) -> tuple[nn.Module, nn.Linear, torch.Tensor, torch.Tensor]:
     base = _base_layer()
     layer = _make(learner, base)
@@ -774,7 +770,7 @@ def test_merge_folds_the_update_into_the_weight(learner):
     x = _input()
     W0 = base.weight.detach().clone()
     adapter = _forward(layer, x, "LoRALinear(...)(x)").detach()
-    _call("layer.merge()", layer.merge)
+    _learner_call("layer.merge()", layer.merge)
     _assert_tensor(
         base.weight.detach(),
         W0 + SCALING * (B @ A),
@@ -805,7 +801,7 @@ def test_merge_folds_the_update_into_the_weight(learner):
 def test_merge_twice_changes_nothing(learner):
     layer, base, A, B = _merged_layer(learner)
     W0 = base.weight.detach().clone()
-    _call("layer.merge()", layer.merge)
+    _learner_call("layer.merge()", layer.merge)
     once = base.weight.detach().clone()
     try:
         layer.merge()
@@ -836,9 +832,9 @@ def test_unmerge_restores_the_base_weight(learner):
     x = _input()
     W0 = base.weight.detach().clone()
     adapter = _forward(layer, x, "LoRALinear(...)(x)").detach()
-    _call("layer.merge()", layer.merge)
+    _learner_call("layer.merge()", layer.merge)
     merged = base.weight.detach().clone()
-    _call("layer.unmerge()", layer.unmerge)
+    _learner_call("layer.unmerge()", layer.unmerge)
     BA = B @ A
     _assert_tensor(
         base.weight.detach(),
@@ -871,7 +867,7 @@ def test_unmerge_restores_the_base_weight(learner):
             "self.merged to False)": plain,
         },
     )
-    _call("a second layer.unmerge()", layer.unmerge)
+    _learner_call("a second layer.unmerge()", layer.unmerge)
     _assert_tensor(
         base.weight.detach(),
         W0,
@@ -890,10 +886,10 @@ def test_merging_every_adapter_keeps_the_model_outputs(learner):
     model = _wrap(learner, MODEL_R, MODEL_ALPHA)
     modules = _judge_wrapping(learner, model, MODEL_R)
     values = _seeded_adapters(learner, model, seed=12)
-    adapter = _logits(model, "the adapted model(**batch)")
+    adapter = _probe_logits(model, "the adapted model(**batch)")
     for name, module in modules.items():
-        _call(f"{name}.merge()", module.merge)
-    merged = _logits(model, "the merged model(**batch)")
+        _learner_call(f"{name}.merge()", module.merge)
+    merged = _probe_logits(model, "the merged model(**batch)")
     _assert_tensor(
         merged,
         adapter,
@@ -913,7 +909,7 @@ def test_merging_every_adapter_keeps_the_model_outputs(learner):
         atol=1e-6,
     )
     for name, module in modules.items():
-        _call(f"{name}.unmerge()", module.unmerge)
+        _learner_call(f"{name}.unmerge()", module.unmerge)
     for name, module in modules.items():
         _assert_tensor(
             _base_of(module, name).weight.detach(),
@@ -923,7 +919,7 @@ def test_merging_every_adapter_keeps_the_model_outputs(learner):
             rtol=0.0,
             atol=1e-6,
         )
-    again = _logits(model, "the unmerged model(**batch)")
+    again = _probe_logits(model, "the unmerged model(**batch)")
     _assert_tensor(
         again,
         adapter,
@@ -983,7 +979,7 @@ def _copy_tokenizer(tokenizer: Any) -> Any:
     return copy.deepcopy(tokenizer)
 
 
-def _history(run: dict[str, Any]) -> list[float]:
+def _loss_history(run: dict[str, Any]) -> list[float]:
     call, losses = run["call"], run["losses"]
     if losses is None:
         fail(none_message(call, "the list of losses"))
@@ -1012,7 +1008,7 @@ def _first_loss_clue(history: list[float], initial: float) -> str:
 @pytest.mark.task(4)
 def test_train_lora_lowers_the_loss(learner):
     run = _training(learner)
-    history = _history(run)
+    history = _loss_history(run)
     call, initial, final = run["call"], run["initial"], run["final"]
     target = TARGET_SHARE * initial
     if final > target:
@@ -1093,7 +1089,7 @@ def _replay(before: dict[str, torch.Tensor], zero_grad: bool = True, sgd: bool =
 @pytest.mark.task(4)
 def test_train_lora_steps_match_peft_from_the_same_start(learner):
     run = _training(learner)
-    history = _history(run)
+    history = _loss_history(run)
     seed_everything(0)
     want = _replay(run["before"])
     gaps = [abs(a - b) for a, b in zip(history, want, strict=True)]
@@ -1125,7 +1121,7 @@ def test_train_lora_steps_match_peft_from_the_same_start(learner):
 @pytest.mark.task(4)
 def test_train_lora_leaves_the_model_in_eval_mode(learner):
     run = _training(learner)
-    _history(run)
+    _loss_history(run)
     left = run["in_train_mode"]
     if left or run["root_training"]:
         where = f"model.training is {run['root_training']}" + (

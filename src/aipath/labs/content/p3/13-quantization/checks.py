@@ -850,7 +850,9 @@ def _near_ties(w: torch.Tensor, method: str, group_size: int) -> torch.Tensor:
     return group_tie | ((((x - torch.floor(x)) - 0.5).abs()) < TIE)
 
 
-def _layer_mistakes(w: torch.Tensor, method: str, group_size: int) -> dict[str, Callable[[], Any]]:
+def _quantized_weight_mistakes(
+    w: torch.Tensor, method: str, group_size: int
+) -> dict[str, Callable[[], Any]]:
     table: dict[str, Callable[[], Any]] = {
         "the float weights: this layer was not quantized": lambda: w,
         "the integer codes themselves, not the dequantized weights (write back q · scale, or "
@@ -939,7 +941,7 @@ def _check_layer(
         got,
         want,
         f"the weights {name} computes with after {call}",
-        _layer_mistakes(w, method, group_size),
+        _quantized_weight_mistakes(w, method, group_size),
         rtol=1e-5,
         atol=float(step.min()) * 1e-4,
     )

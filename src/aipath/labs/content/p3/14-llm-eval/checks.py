@@ -1610,7 +1610,7 @@ N_ITEMS = 40
 
 
 @functools.lru_cache(maxsize=1)
-def _items() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+def _reference_items() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """Sentences (as words) and a rephrasing of each: the two references of an item."""
     rng = np.random.default_rng(11)
 
@@ -1644,15 +1644,15 @@ def _references() -> tuple[tuple[str, ...], ...]:
     first = np.random.default_rng(12).random(N_ITEMS) < 0.5
     return tuple(
         (_sentence(a), _sentence(b)) if keep else (_sentence(b), _sentence(a))
-        for (a, b), keep in zip(_items(), first, strict=True)
+        for (a, b), keep in zip(_reference_items(), first, strict=True)
     )
 
 
-def _system(seed: int, drop: Any, swap: Any) -> tuple[str, ...]:
+def _made_up_system(seed: int, drop: Any, swap: Any) -> tuple[str, ...]:
     """A made-up system's outputs: the first reference with words dropped and swapped."""
     rng = np.random.default_rng(seed)
     outputs = []
-    for i, (words, _other) in enumerate(_items()):
+    for i, (words, _other) in enumerate(_reference_items()):
         d = drop if np.isscalar(drop) else drop[i]
         s = swap if np.isscalar(swap) else swap[i]
         out = [w for w in words if rng.random() >= d] or list(words[:1])
@@ -1665,16 +1665,16 @@ def _system(seed: int, drop: Any, swap: Any) -> tuple[str, ...]:
 def _runs() -> dict[str, tuple[str, ...]]:
     # Items differ a lot in difficulty (no error, some, many): what pairing cancels.
     quality = np.random.default_rng(5).choice([0.0, 0.15, 0.5], size=N_ITEMS)
-    baseline = _system(1, quality, quality / 2)
+    baseline = _made_up_system(1, quality, quality / 2)
     extra = tuple(out[:-1] + " today." if out.endswith(".") else out + " today" for out in baseline)
     return {
         "baseline": baseline,
         "equal": tuple(baseline),
-        "degraded": _system(2, 0.3, 0.2),
-        "noisy": _system(11, quality, quality / 2),
-        "noisy-up": _system(19, quality, quality / 2),
+        "degraded": _made_up_system(2, 0.3, 0.2),
+        "noisy": _made_up_system(11, quality, quality / 2),
+        "noisy-up": _made_up_system(19, quality, quality / 2),
         "extra": extra,
-        "improved": _system(3, quality / 4, quality / 8),
+        "improved": _made_up_system(3, quality / 4, quality / 8),
     }
 
 
@@ -1851,7 +1851,7 @@ def test_aggregate(learner):
             fail(f"{call} is {fmt(value)}; expected {fmt(want)} ({source}).{_looks_like(label_)}")
 
 
-def _evaluate(
+def _bootstrap_report(
     learner: Any, run: str, n_resamples: int, seed: int, confidence: float = 0.95
 ) -> dict[str, dict[str, float]]:
     hyps, refs = _runs()[run], _references()
@@ -1888,7 +1888,7 @@ def _evaluate(
 
 @pytest.mark.task(6)
 def test_evaluate_scores(learner):
-    got = _evaluate(learner, "baseline", 200, 0)
+    got = _bootstrap_report(learner, "baseline", 200, 0)
     hyps, refs = _runs()["baseline"], _references()
     items = _items_of("baseline")
     for metric in METRICS:
@@ -1928,7 +1928,7 @@ def test_evaluate_scores(learner):
 def test_evaluate_intervals(learner):
     _working_bootstrap(learner, 6)
     n_resamples, seed, confidence = 300, 7, 0.9
-    got = _evaluate(learner, "baseline", n_resamples, seed, confidence)
+    got = _bootstrap_report(learner, "baseline", n_resamples, seed, confidence)
     items = _items_of("baseline")
     for metric in METRICS:
         scores = items[metric]

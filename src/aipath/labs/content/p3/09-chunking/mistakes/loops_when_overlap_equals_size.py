@@ -1,4 +1,4 @@
-# expect: still running after
+# expect: was still running
 """A known-wrong solution: only overlap > size is refused; with overlap == size the step is 0 and the
 while loop makes the first window forever."""
 
