@@ -250,7 +250,7 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     sys.path.insert(0, str(learner.parent))
     sys.dont_write_bytecode = True
     os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sandbox.single_threaded_runtime()  # before the lab's libraries start their thread pools
     tempfile.tempdir = str(run_dir)
 
     _import_lab_libraries(Path(request.lab_dir) / "checks.py")

@@ -54,6 +54,9 @@ def _pytest_plugins() -> list[str]:
 
 def preload(lab_dirs: Iterable[Path] = ()) -> dict[str, float]:
     """Import the grader, pytest's plugins and every library the labs use; return seconds each."""
+    from aipath.grader.sandbox import single_threaded_runtime
+
+    single_threaded_runtime()
     files: list[Path] = []
     for lab_dir in lab_dirs:
         files.extend(p for p in lab_dir.rglob("*.py") if "__pycache__" not in p.parts)

@@ -71,8 +71,41 @@ def set_limits(limits: Iterable[tuple[int, int]]) -> None:
             continue
 
 
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "RAYON_NUM_THREADS": "1",  # Hugging Face tokenizers' thread pool
+    "TOKENIZERS_PARALLELISM": "false",
+}
+"""Thread pools sized by these variables start one thread, not one per core."""
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def single_threaded_runtime() -> None:
+    """Keep native thread pools and malloc arenas small before any library sizes them.
+
+    The memory limit counts address space, not memory used: on a machine with many cores each
+    pool thread reserves a stack and each new glibc malloc arena 64 MB, so a lab whose budget
+    fits on a 2-core laptop would run out of address space (a MemoryError in no one's code) on
+    a 64-core CI runner.  Set before the libraries are imported (their pools read the variables
+    once) and before the limit is applied.
+    """
+    for name, value in SINGLE_THREAD_ENV.items():
+        os.environ.setdefault(name, value)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
+    except (OSError, AttributeError):  # not glibc: its allocator has no arenas to cap
+        pass
+
+
 def apply_limits(memory_mb: int) -> None:
     """Cap memory at what the process already maps plus the lab's budget."""
+    single_threaded_runtime()
     budget = memory_mb * 1024 * 1024
     set_limits(
         (
