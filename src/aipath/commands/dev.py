@@ -220,5 +220,35 @@ def dev_bench(
         console.print(table)
 
 
+@dev_app.command("lab-times")
+def dev_lab_times(
+    labs: Annotated[list[str] | None, typer.Argument(help="lab ids (default: every lab)")] = None,
+    runs: Annotated[int, typer.Option(help="checks per lab; the median is reported")] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Time each lab's check with its reference solution, one check at a time (README table)."""
+    from aipath.dev.bench import run_lab_times
+
+    data = run_lab_times(runs=runs, only=labs or None)
+    if labs and len(data["labs"]) != len(set(labs)):
+        found = {row["lab"] for row in data["labs"]}
+        raise AipathError(f"no such lab: {', '.join(sorted(set(labs) - found))}")
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"check time with the reference solution (median of {runs})")
+    for column in ("lab", "tier", "status", "check time", "time limit"):
+        table.add_column(column)
+    for row in data["labs"]:
+        table.add_row(
+            row["lab"],
+            row["tier"],
+            row["status"],
+            f"{row['median_s']:.2f} s",
+            f"{row['timeout_s']:g} s",
+        )
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dev_app, name="dev")
