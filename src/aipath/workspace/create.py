@@ -169,22 +169,42 @@ def update_workspace(ws: Workspace, catalogue: Catalogue) -> list[str]:
 
 
 def backup_file(ws: Workspace, lab: Lab) -> Path | None:
-    """Copy the learner's current file to ``.aipath/backups/<lab>/<time>-<name>``."""
+    """Copy the learner's current file to ``.aipath/backups/<lab>/<time>-<name>``.
+
+    The lab's ``workspace_files`` (a folder of manifests the learner edits, say) are copied next
+    to it under the same time stamp: a reset must not lose work done outside the exercise file.
+    """
     current = ws.lab_file(lab)
-    if not current.exists():
+    lab_dir = ws.lab_dir(lab)
+    extra = [lab_dir / name for name in lab.manifest.workspace_files if (lab_dir / name).exists()]
+    if not current.exists() and not extra:
         return None
     folder = ws.backups_dir / lab.id
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     backup = folder / f"{stamp}-{current.name}"
-    shutil.copy2(current, backup)
-    return backup
+    if current.exists():
+        shutil.copy2(current, backup)
+    for path in extra:
+        target = folder / f"{stamp}-{path.relative_to(lab_dir).as_posix().replace('/', '_')}"
+        if path.is_dir():
+            shutil.copytree(path, target, symlinks=True)
+        else:
+            shutil.copy2(path, target)
+    return backup if current.exists() else folder
 
 
 def reset_lab(ws: Workspace, lab: Lab) -> Path | None:
     """Restore the starter, keeping a backup of the learner's file; returns the backup path."""
     backup = backup_file(ws, lab)
-    place_lab(lab, ws.lab_dir(lab))
+    lab_dir = ws.lab_dir(lab)
+    for name in lab.manifest.workspace_files:  # the starter's copy, not a merge with the old one
+        path = lab_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    place_lab(lab, lab_dir)
     starters = read_starters(ws)
     starters[lab.id] = file_hash(lab.starter)
     _write_starters(ws, starters)
