@@ -1,0 +1,1 @@
+"""churn-scorer: a small model server (FastAPI) that scores customers for churn risk."""
