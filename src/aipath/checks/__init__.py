@@ -9,7 +9,7 @@ Four submodules are imported on their own, as they load more: ``aipath.checks.se
 (uvicorn and FastAPI's TestClient), ``aipath.checks.mutation`` (running a learner's tests
 against mutants), ``aipath.checks.git`` (git without the caller's ``GIT_*`` environment) and
 ``aipath.checks.documents`` (strict YAML and readable JSON-schema errors for the artefacts of
-the MLOps labs).
+the MLOps labs); ``aipath.checks.tools`` runs the real validators shipped as binaries.
 """
 
 from __future__ import annotations
