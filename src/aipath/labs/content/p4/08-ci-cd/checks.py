@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from aipath.checks import call_learner, fail, none_message
+from aipath.checks.tools import run_tool
 
 WORKFLOW = Path(".github") / "workflows" / "ci.yml"
 TRAIN_OUTPUT = "metrics/candidate.json"
@@ -868,39 +869,20 @@ def test_workflow_matches_githubs_schema(workflow):
     )
 
 
-def lift_address_space_limit() -> None:
-    """In the actionlint child only: the Go runtime reserves about 1 GB of address space at
-    start, more than the sandbox's cap (meant for the learner's code) may leave it."""
-    import resource
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-
-
 def actionlint_findings(text: str) -> list[dict[str, Any]]:
-    binary = Path(sys.executable).parent / "actionlint"
-    if not binary.exists():
-        fail("the actionlint binary is not installed next to Python: reinstall aipath's lab extras")
     scratch = tempfile.mkdtemp(prefix="actionlint-")
-    result = subprocess.run(
-        [
-            str(binary),
-            "-no-color",
-            "-shellcheck=",
-            "-pyflakes=",
-            "-format",
-            "{{json .}}",
-            "-stdin-filename",
-            str(WORKFLOW),
-            "-",
-        ],
+    result = run_tool(
+        "actionlint",
+        "-no-color",
+        "-shellcheck=",
+        "-pyflakes=",
+        "-format",
+        "{{json .}}",
+        "-stdin-filename",
+        str(WORKFLOW),
+        "-",
         input=text,
         cwd=scratch,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=lift_address_space_limit,
     )
     if result.returncode not in (0, 1):
         fail(
