@@ -79,20 +79,20 @@ def test_skill_with_neither_labs_nor_reading_only(edit: Edit, cover: Cover) -> N
     # A lab author deletes the reading_only line when the lab lands: the static data still loads
     # (the catalogue validates itself against it), and attaching the labs enforces the rule.
     data = edit(
-        "phase4.yaml",
-        '            reading_only: "No lab yet: p4-serving will cover it; '
+        "phase5.yaml",
+        '            reading_only: "No lab yet: p5-sequence-labelling will cover it; '
         'study with the resources meanwhile."\n',
         "",
     )
     roadmap = load_roadmap(data)
-    assert roadmap.skill("p4.serving.fastapi").reading_only is None
+    assert roadmap.skill("p5.nlp.advanced-fine-tuning").reading_only is None
     mapping = cover(roadmap)
-    assert mapping.pop("p4.serving.fastapi") == ["p4-stand-in"]
+    assert mapping.pop("p5.nlp.advanced-fine-tuning") == ["p5-stand-in"]
     with pytest.raises(AipathError) as info:
         roadmap.with_labs(mapping)  # no lab reaches it after all
     message = str(info.value)
-    assert message.startswith("roadmap data error in phase4.yaml: phases[0].topics[3].skills[0]: ")
-    assert "skill p4.serving.fastapi has neither labs nor reading_only" in message
+    assert message.startswith("roadmap data error in phase5.yaml: phases[0].topics[0].skills[0]: ")
+    assert "skill p5.nlp.advanced-fine-tuning has neither labs nor reading_only" in message
     assert "reading_only:" in message and "lab.toml" in message  # says how to fix it
 
 

@@ -106,7 +106,7 @@ def test_static_data_lists_no_labs_and_pending_reasons_name_real_lab_ids(roadmap
 
 
 def test_real_reasons_for_skills_no_lab_can_check(roadmap: Roadmap) -> None:
-    for skill_id in ("p4.serving.triton", "p4.serving.vllm"):
+    for skill_id in ("p5.nlp.multimodal", "p4.serving.vllm"):
         reason = roadmap.skill(skill_id).reading_only or ""
         assert "GPU" in reason and not reason.startswith("No lab yet")
 
@@ -179,13 +179,13 @@ def test_with_labs_fills_and_replaces(roadmap: Roadmap, cover: Cover) -> None:
 def test_with_labs_refuses_a_skill_with_labs_and_reading_only(
     roadmap: Roadmap, cover: Cover
 ) -> None:
-    # Triton needs a GPU server: its reason is permanent, so a lab naming it is a contradiction.
+    # No offline vision-language model: the reason is permanent, so a lab naming it contradicts it.
     with pytest.raises(AipathError) as info:
-        roadmap.with_labs({**cover(roadmap), "p4.serving.triton": ["p4-serving"]})
+        roadmap.with_labs({**cover(roadmap), "p5.nlp.multimodal": ["p5-captions"]})
     message = str(info.value)
     assert message.startswith(
-        "roadmap data error in phase4.yaml: phases[0].topics[3].skills[1].reading_only: "
-        "skill p4.serving.triton has labs (p4-serving) and also reading_only"
+        "roadmap data error in phase5.yaml: phases[0].topics[0].skills[1].reading_only: "
+        "skill p5.nlp.multimodal has labs (p5-captions) and also reading_only"
     )
     assert "delete its reading_only line" in message
 

@@ -223,6 +223,7 @@ class Manifests:
     def __init__(self, workdir: Path) -> None:
         self.folder = workdir / MANIFEST_DIR
         self.docs: list[Doc] = []
+        self.texts: dict[str, str] = {}  # each file's text, comments included
         self.errors: list[str] = []
         self._schema: dict[int, str | None] = {}
         if not self.folder.is_dir():
@@ -240,7 +241,9 @@ class Manifests:
         for path in files:
             relative = path.relative_to(workdir).as_posix()
             try:
-                loaded = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=StrictLoader))
+                text = path.read_text(encoding="utf-8")
+                self.texts[relative] = text
+                loaded = list(yaml.load_all(text, Loader=StrictLoader))
             except UnicodeDecodeError:
                 self.errors.append(f"{relative} is not UTF-8 text")
                 continue
@@ -318,13 +321,145 @@ class Manifests:
                 else ""
             )
             return f"{doc.where}: {api_version} has no kind {kind!r}{clue}"
-        return None
+        return name_problem(doc)
 
     def valid(self, docs: list[Doc]) -> None:
         for doc in docs:
             problem = self.schema_problem(doc)
             if problem:
                 fail(problem)
+
+
+# ----- the API server's rules on names (the OpenAPI schema only says "a string") ----------------
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_IANA_SVC_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_REJECTS = "the API server rejects the object"
+
+
+_DNS_FORMS = {  # form: (pattern, longest, what may be in it, how it starts)
+    "subdomain": (
+        _DNS_SUBDOMAIN,
+        253,
+        "lower-case letters, digits, '-' and '.'",
+        "a letter or digit",
+    ),
+    "label": (_DNS_LABEL, 63, "lower-case letters, digits and '-' (no '.')", "a letter or digit"),
+    "1035": (_DNS_1035_LABEL, 63, "lower-case letters, digits and '-' (no '.')", "a letter"),
+}
+
+
+def _dns_name_problem(value: str, form: str = "subdomain") -> str:
+    """Why `value` is not a lower-case DNS name of that form ('' when it is one)."""
+    pattern, limit, allowed, start = _DNS_FORMS[form]
+    if len(value) > limit:
+        return f"is {len(value)} characters; at most {limit}"
+    if pattern.fullmatch(value):
+        return ""
+    if value.lower() != value and pattern.fullmatch(value.lower()):
+        return f"has capitals: names are lower-case ({value.lower()!r})"
+    return (
+        f"is not a DNS name: use {allowed}, starting with {start} and ending with a letter or digit"
+    )
+
+
+def _port_name_problem(value: str) -> str:
+    """Why `value` is not a valid port name (IANA_SVC_NAME; '' when it is one)."""
+    if len(value) > 15:
+        return f"is {len(value)} characters; a port name is at most 15"
+    if value.lower() != value:
+        return f"has capitals: port names are lower-case ({value.lower()!r})"
+    if not _IANA_SVC_NAME.fullmatch(value) or "--" in value:
+        return (
+            "is not a port name: lower-case letters, digits and single '-' between them, "
+            "at most 15 characters"
+        )
+    if not re.search(r"[a-z]", value):
+        return "has no letter: a port name needs one (a number is written without quotes)"
+    return ""
+
+
+def _label_problem(key: Any, value: Any) -> str:
+    """Why `key: value` is not a valid label ('' when it is one)."""
+    key = str(key)
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return f"the label key {key!r} has a prefix that is not a lower-case DNS name"
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        return (
+            f"the label key {key!r} is not valid: at most 63 letters, digits, '-', '_' or '.', "
+            "beginning and ending with a letter or digit"
+        )
+    text = "" if value is None else str(value)
+    if text and (len(text) > 63 or not _LABEL_NAME.fullmatch(text)):
+        clue = " (it has a space)" if " " in text else ""
+        return (
+            f"the label value {text!r} is not valid{clue}: at most 63 letters, digits, '-', '_' "
+            "or '.', beginning and ending with a letter or digit"
+        )
+    return ""
+
+
+def name_problem(doc: Doc) -> str | None:
+    """The first name the API server would refuse in a schema-valid document, or None."""
+    data = doc.data
+    where = doc.where
+    # a Service's name is a DNS label that starts with a letter; other kinds' a DNS subdomain
+    why = _dns_name_problem(doc.name, "1035" if doc.kind == "Service" else "subdomain")
+    if why:
+        return f"{where}: metadata.name {doc.name!r} {why} — {_REJECTS}"
+    if doc.namespace is not None:
+        why = _dns_name_problem(doc.namespace, "label")
+        if why:
+            return f"{where}: metadata.namespace {doc.namespace!r} {why} — {_REJECTS}"
+    label_maps = [("metadata.labels", get(data, "metadata", "labels"))]
+    if doc.kind == "Deployment":
+        label_maps += [
+            ("spec.selector.matchLabels", get(data, "spec", "selector", "matchLabels")),
+            ("spec.template.metadata.labels", get(data, "spec", "template", "metadata", "labels")),
+        ]
+    if doc.kind == "Service":
+        label_maps.append(("spec.selector", get(data, "spec", "selector")))
+    for path, labels in label_maps:
+        for key, value in mapping(labels).items():
+            why = _label_problem(key, value)
+            if why:
+                return f"{where}: in `{path}`, {why} — {_REJECTS}"
+    if doc.kind == "ConfigMap":
+        for key in mapping(data.get("data")):
+            if len(str(key)) > 253 or not _CONFIG_KEY.fullmatch(str(key)):
+                return (
+                    f"{where}: the data key {key!r} is not valid: a ConfigMap key is letters, "
+                    f"digits, '-', '_' and '.' only — {_REJECTS}"
+                )
+    if doc.kind == "Deployment":
+        spec = mapping(get(data, "spec", "template", "spec"))
+        for group in ("initContainers", "containers"):
+            for i, container in enumerate(items(spec.get(group))):
+                base = f"spec.template.spec.{group}[{i}]"
+                name = get(container, "name")
+                if isinstance(name, str):
+                    why = _dns_name_problem(name, "label")
+                    if why:
+                        return f"{where}: `{base}.name` {name!r} {why} — {_REJECTS}"
+                for j, port in enumerate(items(get(container, "ports"))):
+                    port_name = get(port, "name")
+                    if isinstance(port_name, str):
+                        why = _port_name_problem(port_name)
+                        if why:
+                            return f"{where}: `{base}.ports[{j}].name` {port_name!r} {why} — {_REJECTS}"
+    if doc.kind == "Service":
+        for j, port in enumerate(items(get(data, "spec", "ports"))):
+            port_name = get(port, "name")
+            if isinstance(port_name, str):
+                why = _dns_name_problem(port_name, "label")
+                if why:
+                    return f"{where}: `spec.ports[{j}].name` {port_name!r} {why} — {_REJECTS}"
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -648,21 +783,27 @@ def test_deployment_runs_the_model_server(k8s: Manifests) -> None:
         for group in ("initContainers", "containers"):
             for container in items(spec.get(group)):
                 image = str(get(container, "image") or "")
-                _repo, tag, digest = split_image(image)
+                repo, tag, digest = split_image(image)
                 who = f"{doc.where}: container {get(container, 'name')!r}"
+                pin = (
+                    f"Pin the release: {IMAGE_REPO}:{IMAGE_TAG}"
+                    if repo == IMAGE_REPO
+                    else f"Pin {repo or 'it'} to a fixed version tag (or a digest) as well: the "
+                    "rule holds for every container of the pod, not only the model server"
+                )
                 if not image:
                     fail(f"{who} has no image")
                 if tag is None and digest is None:
                     fail(
                         f"{who} uses {image!r} with no tag, which means :latest — a tag that "
                         "moves: two nodes can run two different builds and a rollback has "
-                        f"nothing to go back to. Pin the release: {IMAGE_REPO}:{IMAGE_TAG}"
+                        f"nothing to go back to. {pin}"
                     )
                 if tag == "latest":
                     fail(
                         f"{who} uses {image!r}: :latest moves with every push, so a restart "
                         "can silently run another build and a rollback has nothing to go back "
-                        f"to. Pin the release: {IMAGE_REPO}:{IMAGE_TAG}"
+                        f"to. {pin}"
                     )
     container = app_container(deployment)
     _repo, tag, digest = split_image(str(container.get("image")))
@@ -691,6 +832,20 @@ def test_config_and_secret_reach_the_container(k8s: Manifests) -> None:
     k8s.valid(k8s.for_task(1))
     for doc in k8s.docs:
         _no_dev_key(doc, doc.data, [])
+    for relative, text in k8s.texts.items():  # what no parsed value holds: a comment
+        for number, line in enumerate(text.splitlines(), start=1):
+            if DEV_KEY in line:
+                hash_at = line.find("#")
+                where = (
+                    "in a comment: a comment is committed with the file like everything else"
+                    if 0 <= hash_at < line.index(DEV_KEY)
+                    else "in the file's text: whatever is in the file is committed with it"
+                )
+                fail(
+                    f"{relative}, line {number}: the development key ({DEV_KEY[:8]}…) is written "
+                    f"{where}, so the key is in git for everyone who can read the repository — "
+                    "delete it (and have the key rotated: a key once committed counts as leaked)"
+                )
     for doc in k8s.of_kind("Secret"):
         fail(
             f"{doc.where}: k8s/ holds a Secret manifest. The key is only base64 in it (not "
@@ -820,6 +975,12 @@ def _referenced_maps(deployment: Doc) -> set[str]:
 def _no_dev_key(doc: Doc, node: Any, path: list[str | int]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
+            if DEV_KEY in str(key):
+                fail(
+                    f"{doc.where}: the key `{dotted([*path, key])}` holds the API key's value "
+                    f"({DEV_KEY[:8]}…): whatever is in a manifest ends up in git and in `kubectl "
+                    f"get -o yaml` — refer to the Secret {SECRET_NAME!r} with secretKeyRef instead"
+                )
             _no_dev_key(doc, value, [*path, key])
     elif isinstance(node, list):
         for index, value in enumerate(node):
@@ -846,11 +1007,23 @@ def _probe(
     http = probe.get("httpGet")
     if not isinstance(http, dict):
         used = [k for k in ("tcpSocket", "exec", "grpc") if probe.get(k) is not None]
-        what = f"a {used[0]} probe" if used else "a probe without httpGet"
+        why = {
+            "tcpSocket": "a tcpSocket probe only sees that the port is open, not what the app "
+            f"answers on {path}",
+            "exec": "an exec probe runs a command inside the container (it depends on a curl or "
+            "wget being in the image, and costs a process every period), where the kubelet can "
+            "GET the endpoint itself",
+            "grpc": "a grpc probe speaks the gRPC health protocol, and the server speaks HTTP",
+        }
+        what = (
+            f"a{'n' if used and used[0] == 'exec' else ''} {used[0]} probe"
+            if used
+            else ("a probe without httpGet")
+        )
         fail(
-            f"{who}: the {role} probe is {what}; a tcpSocket probe only sees that the port is "
-            f"open, not what the app answers — use httpGet with path {path} and port "
-            f"{APP_PORT} (or the port's name)"
+            f"{who}: the {role} probe is {what}; "
+            + (why[used[0]] if used else "it has no handler")
+            + f" — use httpGet with path {path} and port {APP_PORT} (or the port's name)"
         )
     got_path = http.get("path") or "/"
     if got_path != path:
@@ -883,6 +1056,19 @@ def _probe(
         fail(f"{who}: the {role} probe uses scheme {scheme}; the server speaks plain HTTP")
 
 
+def _task2_elsewhere(deployment: Doc, container: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """The name of another container of the pod that has one of `fields` ('' if none)."""
+    spec = pod_spec(deployment)
+    for other in items(spec.get("initContainers")) + items(spec.get("containers")):
+        if (
+            isinstance(other, dict)
+            and other is not container
+            and any(mapping(other.get(f)) for f in fields)
+        ):
+            return str(other.get("name"))
+    return ""
+
+
 @pytest.mark.task(2)
 def test_probes_check_the_real_endpoints(k8s: Manifests) -> None:
     k8s.parsed()
@@ -891,7 +1077,16 @@ def test_probes_check_the_real_endpoints(k8s: Manifests) -> None:
     deployment = deployment_for(k8s, "Task 2")
     container = app_container(deployment)
     if not container.get("livenessProbe") and not container.get("readinessProbe"):
-        raise NotImplementedError("task 2: no probes yet")
+        elsewhere = _task2_elsewhere(deployment, container, ("livenessProbe", "readinessProbe"))
+        if elsewhere:
+            fail(
+                f"{deployment.where}: the probes are on container {elsewhere!r}, not on "
+                f"{container.get('name')!r}, the one that runs {IMAGE_REPO}: the kubelet probes "
+                "each container on its own, so the model server's own container needs them"
+            )
+        if not mapping(container.get("resources")):
+            raise NotImplementedError("task 2: no probes yet")
+        # task 2 is under way (resources are set): the missing probe is reported below
     _probe(deployment, container, "livenessProbe", LIVENESS_PATH, READINESS_PATH)
     _probe(deployment, container, "readinessProbe", READINESS_PATH, LIVENESS_PATH)
 
@@ -905,7 +1100,19 @@ def test_resources_requests_within_limits(k8s: Manifests) -> None:
     container = app_container(deployment)
     resources = mapping(container.get("resources"))
     if not resources:
-        raise NotImplementedError("task 2: no resources yet")
+        elsewhere = _task2_elsewhere(deployment, container, ("resources",))
+        if elsewhere:
+            fail(
+                f"{deployment.where}: resources are set on container {elsewhere!r}, not on "
+                f"{container.get('name')!r}, the one that runs {IMAGE_REPO}: requests and limits "
+                "belong to each container, so the model server's own container needs them"
+            )
+        if not container.get("livenessProbe") and not container.get("readinessProbe"):
+            raise NotImplementedError("task 2: no resources yet")
+        fail(
+            f"{deployment.where}: container {container.get('name')!r} has probes but no "
+            "resources: task 2 asks for requests and limits for cpu and memory as well"
+        )
     who = f"{deployment.where}: container {container.get('name')!r}"
     parsed: dict[tuple[str, str], Fraction] = {}
     for group in ("requests", "limits"):
@@ -1116,11 +1323,26 @@ def test_autoscaler_scales_the_deployment(k8s: Manifests) -> None:
     ]
     if not cpu:
         kinds = ", ".join(
-            f"{m.get('type')} {get(m, 'resource', 'name') or ''}".strip() for m in metrics
+            f"{m.get('type')} "
+            f"{get(m, 'resource', 'name') or get(m, 'containerResource', 'name') or ''}".strip()
+            for m in metrics
         )
+        clue = ""
+        for m in metrics:
+            name = get(m, "resource", "name")
+            if isinstance(name, str) and name != "cpu" and name.lower() == "cpu":
+                clue = f": resource names are lower-case, `cpu`, not {name!r}"
+            elif (
+                m.get("type") == "ContainerResource"
+                and get(m, "containerResource", "name") == "cpu"
+            ):
+                clue = (
+                    ": a ContainerResource metric watches one container; the task asks for the "
+                    "pod's CPU, a metric of type Resource"
+                )
         fail(
-            f"{hpa.where}: spec.metrics has no CPU resource metric ({kinds or 'it is empty'}); "
-            "add `type: Resource` with `resource.name: cpu` and a Utilization target"
+            f"{hpa.where}: spec.metrics has no CPU resource metric ({kinds or 'it is empty'})"
+            f"{clue}; add `type: Resource` with `resource.name: cpu` and a Utilization target"
         )
     goal = mapping(get(cpu[0], "resource", "target"))
     if goal.get("type") != "Utilization":
