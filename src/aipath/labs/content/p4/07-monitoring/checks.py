@@ -141,7 +141,7 @@ def _psi_ref(
 ) -> float:
     ref = np.asarray(reference, dtype=float)
     cur = np.asarray(current, dtype=float)
-    source = ref if bins_from == "reference" else cur
+    source = {"reference": ref, "current": cur, "unique": np.unique(ref)}[bins_from]
     k = n_bins if cuts is None else cuts
     if widths == "quantile":
         full = np.quantile(source, _levels(k, levels))
@@ -164,6 +164,10 @@ def _psi_ref(
             p = c
         elif ends == "renormalised":
             p = c / c.sum()
+        elif scale == "ref_len":
+            p = c / ref.size
+        elif scale == "cur_len":
+            p = c / cur.size
         else:
             p = c / x.size
         if floor == "max":
@@ -173,6 +177,8 @@ def _psi_ref(
         if floor == "renorm":
             q = np.maximum(p, eps)
             return q / q.sum()
+        if floor == "zeros":
+            return np.where(p == 0, eps, p)
         return p
 
     r, c = shares(ref), shares(cur)
@@ -191,6 +197,8 @@ def _levels(k: int, spelling: str) -> np.ndarray:
         inner = np.arange(1, k) / k
     elif spelling == "arange":
         inner = np.arange(1 / k, 1 - 0.5 / k, 1 / k)
+    elif spelling == "tenths":  # a mistake: np.linspace(0.1, 0.9, n_bins), n_bins levels
+        inner = np.linspace(0.1, 0.9, k)
     else:
         return np.linspace(0.0, 1.0, k + 1)
     return np.concatenate([[0.0], inner, [1.0]])
@@ -251,6 +259,23 @@ def _psi_mistakes(reference: Any, current: Any, n_bins: int, eps: float) -> dict
         ),
         "the KL divergence sum(current · ln(current / reference)), not PSI: PSI weighs each log "
         "ratio by (current − reference)": variant(form="kl"),
+        "the current batch's counts divided by the number of reference values: each sample's "
+        "shares are its counts divided by its own length (len(current) for the current "
+        "batch)": variant(scale="ref_len"),
+        "the reference's counts divided by the number of current values: each sample's "
+        "shares are its counts divided by its own length (len(reference) for the "
+        "reference)": variant(scale="cur_len"),
+        "the edges taken as quantiles of the distinct reference values "
+        "(np.quantile(np.unique(reference), ...)): take the quantiles of the reference itself, "
+        "repeated values included, and apply np.unique to the edges": variant(bins_from="unique"),
+        "the quantile levels np.linspace(0.1, 0.9, n_bins): that gives n_bins levels 0.1, "
+        f"{0.1 + 0.8 / max(n_bins - 1, 1):.3g}, …, i.e. n_bins + 1 bins of unequal shares. The "
+        "inner levels are the n_bins − 1 points 1/n_bins, …, (n_bins − 1)/n_bins: "
+        "np.linspace(0, 1, n_bins + 1)[1:-1]": variant(levels="tenths"),
+        "only the shares that are exactly 0 raised to eps: every share below eps is raised "
+        "(np.maximum(p, eps)), a bin holding a few values out of many included": variant(
+            floor="zeros"
+        ),
     }
     if not math.isclose(eps, 1e-4):
         table[f"the eps argument ignored (1e-4 used instead of {eps:g})"] = lambda: _psi_ref(
@@ -273,9 +298,19 @@ def _categorical_psi_ref(
     log: Callable[[Any], Any] = np.log,
     scale: str = "share",
     form: str = "psi",
+    align: str = "category",
 ) -> float:
     ref = pd.Series(list(reference), dtype=object)
     cur = pd.Series(list(current), dtype=object)
+    if align != "category":  # a mistake: the two share lists paired by position, not by name
+        r_sh = ref.value_counts(normalize=True)
+        c_sh = cur.value_counts(normalize=True)
+        if align == "sorted":
+            r_sh, c_sh = r_sh.sort_index(), c_sh.sort_index()
+        k = max(r_sh.size, c_sh.size)
+        r = np.maximum(np.pad(r_sh.to_numpy(dtype=float), (0, k - r_sh.size)), eps)
+        c = np.maximum(np.pad(c_sh.to_numpy(dtype=float), (0, k - c_sh.size)), eps)
+        return float(np.sum((c - r) * np.log(c / r)))
     if categories_from == "reference":
         categories = sorted(set(ref), key=str)
     elif categories_from == "current":
@@ -322,6 +357,13 @@ def _categorical_mistakes(reference: Any, current: Any, eps: float) -> dict[str,
             floor="add"
         ),
         "the KL divergence sum(current · ln(current / reference)), not PSI": variant(form="kl"),
+        "the two samples' shares paired by position (each sorted on its own), not by category: "
+        "as soon as one sample has a category the other lacks, the lists shift and unrelated "
+        "categories are compared. Align both on one list of categories, e.g. "
+        "value_counts(normalize=True).reindex(categories, fill_value=0)": variant(align="sorted"),
+        "the two samples' shares paired by position (each in value_counts' most-frequent-first "
+        "order), not by category: align both on one list of categories, e.g. "
+        "value_counts(normalize=True).reindex(categories, fill_value=0)": variant(align="rank"),
     }
     if not math.isclose(eps, 1e-4):
         table[f"the eps argument ignored (1e-4 used instead of {eps:g})"] = lambda: (
@@ -372,6 +414,7 @@ def _quality_ref(
     range_from: str = "ranges",
     categories_from: str = "reference",
     missing_rows: str = "all",
+    range_numbers: str = "as_read",
 ) -> dict[tuple[str, str], int]:
     """Failing rows per (rule, column); the switches are the known mistakes."""
     out: dict[tuple[str, str], int] = {}
@@ -380,13 +423,18 @@ def _quality_ref(
             out[("missing_column", column)] = len(batch) if missing_rows == "all" else 1
             continue
         values = batch[column]
-        missing = values.isna()
+        if nulls == "nan_only":  # a mistake: v != v (or np.isnan) finds NaN but not None
+            missing = values.map(lambda v: isinstance(v, float) and math.isnan(v)).astype(bool)
+        else:
+            missing = values.isna()
         if column in ranges:
             numbers = pd.to_numeric(values, errors="coerce")
             bad_null = numbers.isna() if nulls == "after_coercion" else missing
             out[("null", column)] = int(bad_null.sum())
             if dtype_rows == "unparseable":
                 out[("dtype", column)] = int((numbers.isna() & ~missing).sum())
+            elif dtype_rows == "coerced_nan":
+                out[("dtype", column)] = int(numbers.isna().sum())
             elif dtype_rows == "column":
                 numeric_dtype = pd.api.types.is_numeric_dtype(values)
                 out[("dtype", column)] = 0 if numeric_dtype else len(batch)
@@ -397,10 +445,11 @@ def _quality_ref(
                 low, high = ranges[column]
             else:
                 low, high = float(reference[column].min()), float(reference[column].max())
+            judged = np.trunc(numbers) if range_numbers == "truncated" else numbers
             if bounds == "inclusive":
-                outside = (numbers < low) | (numbers > high)
+                outside = (judged < low) | (judged > high)
             else:
-                outside = (numbers <= low) | (numbers >= high)
+                outside = (judged <= low) | (judged >= high)
             if range_nulls:
                 outside |= numbers.isna()
             out[("range", column)] = int(outside.sum())
@@ -435,6 +484,17 @@ QUALITY_MISTAKES = {
     "take them from the reference": {"categories_from": "batch"},
     "a missing column counted as 1 row: a missing column fails every row of the batch": {
         "missing_rows": "one"
+    },
+    "the nulls counted as dtype failures too (pd.to_numeric turns a null into NaN as well): a "
+    "null belongs to the rule 'null' only; dtype counts the values that are not null and "
+    "still cannot be read as a number": {"dtype_rows": "coerced_nan"},
+    "None not counted as a null: a test like v != v or np.isnan(v) finds NaN but not None "
+    "(an object column holds both). Use values.isna(), which finds NaN and None alike": {
+        "nulls": "nan_only"
+    },
+    "the numbers cut to whole numbers (int(), astype(int)) before the range check: 2500.5 is "
+    "above a bound of 2500 although int(2500.5) is not. Compare the numbers as they are": {
+        "range_numbers": "truncated"
     },
 }
 
@@ -619,13 +679,20 @@ class _Rejected(ValueError):
     """What the fake model raises for a request it cannot answer."""
 
 
-def _drive(learner: Any, metrics: Any, registry: CollectorRegistry, monkeypatch: Any) -> None:
-    """Send TRAFFIC through the learner's wrapper; fail on what is wrong while it runs."""
+def _drive(
+    learner: Any, metrics: Any, registry: CollectorRegistry, monkeypatch: Any
+) -> list[float]:
+    """Send TRAFFIC through the learner's wrapper; fail on what is wrong while it runs.
+
+    Returns each request's duration as the clock gives it, clock() after minus clock() before:
+    in floating point 1000.45 - 1000.0 is not exactly 0.45, so a bucket boundary equal to a
+    request's nominal seconds may or may not count it, and the expected buckets use these."""
     clock = _Clock()
     # Histogram.time() reads prometheus_client's own timer: it gets the same fake clock.
     monkeypatch.setattr(prometheus_client.context_managers, "default_timer", clock)
     done = {"success": 0, "error": 0}
     current: dict[str, Any] = {}
+    durations: list[float] = []
 
     def predict(features: Mapping[str, Any]) -> float:
         request_id, seconds, fails = current["request"]
@@ -635,7 +702,9 @@ def _drive(learner: Any, metrics: Any, registry: CollectorRegistry, monkeypatch:
         )
         if counted > done["success"] + done["error"]:  # one count per request, once it is done
             current["early"] = request_id
+        before = clock.now
         clock.now += seconds
+        durations.append(clock.now - before)
         if fails:
             raise _Rejected(f"cannot price request {request_id}")
         return 100_000.0 + seconds
@@ -679,6 +748,7 @@ def _drive(learner: Any, metrics: Any, registry: CollectorRegistry, monkeypatch:
                 "raised. Increment the counter after "
                 "the call (in a finally block, with the outcome it ended with)"
             )
+    return durations
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
@@ -714,11 +784,17 @@ def _psi_cases() -> dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
             live["Year_Built"].to_numpy(),
             {},
         ),
+        "a batch of 400 with 2 values in the reference's lowest bin and the rest far to the right "
+        "(shares of 0 and of 0.005 below eps), eps=0.01": (
+            normal,
+            np.concatenate([[30.0, 31.0], rng.normal(100.0, 5.0, 398)]),
+            {"eps": 0.01},
+        ),
     }
 
 
 @pytest.mark.task(1)
-@pytest.mark.parametrize("case", range(6))
+@pytest.mark.parametrize("case", range(7))
 def test_psi_matches_reference(learner, case):
     label, (reference, current, kwargs) = list(_psi_cases().items())[case]
     n_bins = kwargs.get("n_bins", 10)
@@ -802,6 +878,13 @@ def test_ks_test_matches_scipy(learner, case):
             ),
         },
     )
+    if type(result) is not tuple or any(type(v) is not float for v in (statistic, p_value)):
+        fail(
+            f"{what} returned a {type(result).__name__} of {type(statistic).__name__} and "
+            f"{type(p_value).__name__}; the values are right, but expected a plain tuple of two "
+            "Python floats: return float(result.statistic), float(result.pvalue) (scipy's "
+            "KstestResult carries NumPy scalars and more fields)"
+        )
 
 
 # ----- task 2 -----------------------------------------------------------------------------------
@@ -901,6 +984,11 @@ def test_drift_report_values(learner, batch):
     features = [str(f) for f in got["feature"]]
     if sorted(features) != sorted(FEATURES):
         fail(f"{name} has the features {features}; expected one row each for {FEATURES}")
+    if max(features.index(f) for f in NUMERIC) > min(features.index(f) for f in CATEGORICAL):
+        fail(
+            f"{name} lists its rows as {features}: the numeric features come first, then the "
+            f"categorical ones ({FEATURES})"
+        )
     got = got.set_index(got["feature"].astype(str)).loc[FEATURES]
     want = want.set_index("feature").loc[FEATURES]
     for feature in FEATURES:
@@ -934,6 +1022,59 @@ def test_drift_report_values(learner, batch):
                     f"{name}: {column} of {feature} is {value!r}; expected NaN — the KS test "
                     "compares numbers, and a categorical feature has none"
                 )
+
+
+@pytest.mark.task(2)
+def test_drift_report_passes_n_bins_and_eps_on(learner):
+    reference, _ = _houses()
+    current = _drifted()
+    n_bins, eps = 5, 1e-2
+    name = f"drift_report(reference, drifted batch, n_bins={n_bins}, eps={eps:g})"
+    got = call_learner(
+        name,
+        learner.drift_report,
+        reference,
+        current,
+        list(NUMERIC),
+        list(CATEGORICAL),
+        n_bins=n_bins,
+        eps=eps,
+    )
+    got = _report_frame(got, name)
+    if sorted(str(f) for f in got["feature"]) != sorted(FEATURES):
+        fail(
+            f"{name} has the features {list(got['feature'])}; expected one row each for {FEATURES}"
+        )
+    values = dict(zip(got["feature"].astype(str), got["psi"], strict=True))
+    for feature in FEATURES:
+        if feature in NUMERIC:
+            want = _psi_accepted(reference[feature], current[feature], n_bins, eps)
+            default = _psi_accepted(reference[feature], current[feature])
+            kept = {
+                "n_bins": _psi_accepted(reference[feature], current[feature], 10, eps),
+                "eps": _psi_accepted(reference[feature], current[feature], n_bins, 1e-4),
+            }
+        else:
+            want = [_categorical_psi_ref(reference[feature], current[feature], eps)]
+            default = [_categorical_psi_ref(reference[feature], current[feature])]
+            kept = {}
+        value = values[feature]
+        if _close_to_any(value, want, 1e-6):
+            continue
+        if _close_to_any(value, default, 1e-6):
+            fail(
+                f"{name}: psi of {feature} is {fmt(value)}, the value with the default n_bins=10 "
+                f"and eps=1e-4; expected {fmt(want[0])}. Pass drift_report's n_bins and eps on "
+                "to psi (and eps to categorical_psi)"
+            )
+        for argument, values_if in kept.items():
+            if _close_to_any(value, values_if, 1e-6):
+                fail(
+                    f"{name}: psi of {feature} is {fmt(value)}, the value without the {argument} "
+                    f"argument passed on; expected {fmt(want[0])}. Pass drift_report's n_bins "
+                    "and eps on to psi"
+                )
+        assert_close(value, want[0], name=f"{name}: psi of {feature}", rtol=1e-6, atol=1e-12)
 
 
 @pytest.mark.task(2)
@@ -1036,8 +1177,23 @@ def test_quality_uses_the_contract_it_is_given(learner):
     ranges = {"Gr_Liv_Area": (800.0, 2500.0), "Year_Built": (1950.0, 2000.0)}
     reference, _ = _houses()
     contract = reference[["Gr_Liv_Area", "Year_Built", "Bldg_Type"]]
-    batch = live[["Gr_Liv_Area", "Year_Built", "Bldg_Type", "Neighborhood"]].copy()
+    batch = live[["Gr_Liv_Area", "Year_Built", "Bldg_Type", "Neighborhood"]].astype(
+        {"Gr_Liv_Area": "float64", "Year_Built": "float64"}
+    )
+    inside = batch.index[
+        batch["Gr_Liv_Area"].between(800, 2500) & batch["Year_Built"].between(1950, 2000)
+    ]
+    batch.loc[inside[0], "Gr_Liv_Area"] = 2500.5  # just above a bound: out of range
+    batch.loc[inside[1], "Year_Built"] = 2000.5
     name = "quality_report(live sales, 3-column reference, 2 ranges)"
+    error = raised(learner.quality_report, batch.copy(), contract.copy(), dict(ranges))
+    outside = set(FEATURES) - set(contract.columns)
+    if isinstance(error, KeyError) and error.args and error.args[0] in outside:
+        fail(
+            f"{name} raised KeyError: {error.args[0]!r}, a column this reference does not have: "
+            "the contract is the columns of the reference passed in (reference.columns), not "
+            "the module's FEATURES or NUMERIC / CATEGORICAL lists"
+        )
     got = _quality_rows(
         call_learner(name, learner.quality_report, batch, contract.copy(), dict(ranges)), name
     )
@@ -1055,7 +1211,8 @@ def test_quality_uses_the_contract_it_is_given(learner):
         name,
         variants,
         "the live sales, with Gr_Liv_Area allowed in [800, 2500], Year_Built in [1950, 2000], "
-        "and the reference's 3 columns as the whole contract",
+        "one living area of 2500.5 and one year of 2000.5 (both just out of range), and the "
+        "reference's 3 columns as the whole contract",
     )
 
 
@@ -1136,7 +1293,7 @@ def test_latency_buckets_fit_a_model_api(learner):
 def test_instrument_counts_outcomes_and_latency(learner, monkeypatch):
     registry = CollectorRegistry()
     metrics = _metrics(learner, registry)
-    _drive(learner, metrics, registry, monkeypatch)
+    durations = _drive(learner, metrics, registry, monkeypatch)
     families = _families(generate_latest(registry).decode())
     n_error = sum(fails for _, _, fails in TRAFFIC)
     n_success = len(TRAFFIC) - n_error
@@ -1203,6 +1360,14 @@ def test_instrument_counts_outcomes_and_latency(learner, monkeypatch):
                 " That is the sum in milliseconds: a metric named _seconds observes "
                 "seconds (clock() - start, not ×1000)."
             )
+        elif math.isclose(
+            total, sum(np.cumsum(seconds)), rel_tol=1e-6
+        ):  # clock() read once, when instrument() was called
+            clue = (
+                " That is each request measured from one start time read once, when "
+                "instrument() was called: read start = clock() inside the wrapper, at the "
+                "beginning of every request."
+            )
         elif total > 1000 * len(TRAFFIC):
             clue = (
                 " That is far more than the requests took: was the clock reading "
@@ -1216,7 +1381,7 @@ def test_instrument_counts_outcomes_and_latency(learner, monkeypatch):
         fail(f"{LATENCY}_sum is {fmt(total)}; expected {fmt(want_sum)} seconds.{clue}")
     buckets = {float(s.labels["le"]): s.value for s in samples if s.name == f"{LATENCY}_bucket"}
     for le in sorted(buckets):
-        want = sum(s <= le for s in seconds)
+        want = sum(d <= le for d in durations)
         if buckets[le] != want:
             fail(
                 f'{LATENCY}_bucket{{le="{le:g}"}} is {buckets[le]:g}; expected {want} (buckets '
@@ -1277,6 +1442,12 @@ def test_metrics_text_is_the_exposition_format(learner, monkeypatch):
             "of generate_latest(registry)"
         )
     text = assert_returned(text, "metrics_text(registry)", what="the text", of=str)
+    if text.startswith(("b'", 'b"')):
+        fail(
+            f"metrics_text(registry) starts with {text[:12]!r}: that is str() of the bytes, "
+            "their repr with b'...' and \\n escapes. Decode them: "
+            "generate_latest(registry).decode('utf-8')"
+        )
     want = generate_latest(registry).decode("utf-8")
     if text == want:
         return
@@ -1370,6 +1541,21 @@ def test_slo_ratio_reads_the_cumulative_bucket(learner, threshold):
 
 
 @pytest.mark.task(5)
+def test_slo_ratio_reads_le_as_a_number(learner):
+    text = _slo_text()
+    want = sum(s <= 1.0 for s in SLO_LATENCIES) / len(SLO_LATENCIES)
+    error = raised(learner.slo_ratio, text, 1)
+    if isinstance(error, ValueError):
+        fail(
+            f"slo_ratio(text, threshold=1) raised ValueError: {str(error)[:120]}; but the text has "
+            'the bucket le="1.0", which is 1 s. Compare le as a number (float(le) == threshold), '
+            "not as text: str(1) is '1', and the exposition format writes '1.0'"
+        )
+    got = call_learner("slo_ratio(text, threshold=1)", learner.slo_ratio, text, 1)
+    assert_close(got, want, name="slo_ratio(text, threshold=1)", rtol=1e-9)
+
+
+@pytest.mark.task(5)
 def test_slo_ratio_refuses_a_threshold_without_bucket(learner):
     error = raised(learner.slo_ratio, _slo_text(), 0.2)
     if error is None:
@@ -1383,6 +1569,21 @@ def test_slo_ratio_refuses_a_threshold_without_bucket(learner):
         fail(
             f"slo_ratio(text, threshold=0.2) raised {type(error).__name__}: {error}; expected "
             "ValueError (no bucket at 0.2)"
+        )
+    empty = _slo_text(observe=False)
+    error = raised(learner.slo_ratio, empty, 0.2)
+    if error is None:
+        got = learner.slo_ratio(empty, 0.2)
+        fail(
+            f"slo_ratio(text, threshold=0.2) before any request returned {got!r}, but the "
+            "histogram has no bucket at 0.2: a missing bucket is a configuration error that no "
+            "traffic will fix, so raise ValueError before looking at _count (NaN is for a "
+            "threshold that has a bucket but no request yet)"
+        )
+    if not isinstance(error, ValueError):
+        fail(
+            f"slo_ratio(text, threshold=0.2) before any request raised "
+            f"{type(error).__name__}: {error}; expected ValueError (no bucket at 0.2)"
         )
 
 
