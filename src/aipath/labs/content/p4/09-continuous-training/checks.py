@@ -142,8 +142,20 @@ def _frames() -> dict[str, pd.DataFrame]:
     }
 
 
+# January with its columns in another order (label first, features reversed): still valid data.
+REORDERED = "jan-reordered"
+REORDERED_COLUMNS = [LABEL, *reversed(FEATURES)]
+
+
 def _frame(name: str) -> pd.DataFrame:
+    if name == REORDERED:
+        return _frames()["jan"][REORDERED_COLUMNS]
     return _frames()[name]
+
+
+def _same_rows(name: str) -> str:
+    """The frame of _frames() whose rows ``name`` holds (a reordered frame is its source)."""
+    return "jan" if name == REORDERED else name
 
 
 REJECTED = {"nulls", "shouting"}
@@ -170,13 +182,16 @@ def _recipe(seed: Any) -> Pipeline:
 
 _FITS: list[dict[str, Any]] = []
 _BUILT: list[Any] = []
+_REORDERED: list[dict[str, Any]] = []  # a fitted pipeline fed its columns in another order
 
 
 class _Watch(BaseEstimator, TransformerMixin):
     """A pass-through first step that records each fit: its pipeline's serial and seed, X and y.
 
     It also puts the columns in FEATURES order, so a loop that selects them in another order
-    still grows the forest the check grows (the forest picks features by position).
+    still grows the forest the check grows (the forest picks features by position). A fitted
+    pipeline later given its columns in another order than at fit time is noted in _REORDERED:
+    the real recipe raises there ("Feature names must be in the same order as they were in fit").
     """
 
     def __init__(self, serial: int = -1, seed: Any = None) -> None:
@@ -184,6 +199,7 @@ class _Watch(BaseEstimator, TransformerMixin):
         self.seed = seed
 
     def fit(self, X: Any, y: Any = None) -> _Watch:
+        self.columns_ = list(X.columns) if isinstance(X, pd.DataFrame) else None
         _FITS.append(
             {
                 "serial": self.serial,
@@ -195,6 +211,15 @@ class _Watch(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Any) -> Any:
+        fitted = getattr(self, "columns_", None)
+        # The real recipe raises on a known set of columns in another order: note it instead.
+        if (
+            isinstance(X, pd.DataFrame)
+            and fitted is not None
+            and list(X.columns) != fitted
+            and set(X.columns) == set(fitted)
+        ):
+            _REORDERED.append({"fit": fitted, "now": list(map(str, X.columns))})
         if isinstance(X, pd.DataFrame) and set(X.columns) == set(FEATURES):
             return X[FEATURES]
         return X
@@ -268,9 +293,17 @@ def _problems(learner: Any, batch: pd.DataFrame, what: str, clue: str = "") -> l
     if not isinstance(got, list) or not all(isinstance(p, str) for p in got):
         fail(f"validate_batch(...) should return a list of strings; got {fmt(got)[:200]}")
     if not batch.equals(kept) or list(batch.columns) != list(kept.columns):
+        index_only = not batch.index.equals(kept.index) and (
+            batch.reset_index(drop=True).equals(kept.reset_index(drop=True))
+        )
         fail(
-            f"validate_batch changed the batch it was given ({what}): validation only reads it. "
-            "Work on a copy if you need to convert anything"
+            f"validate_batch changed the batch it was given ({what})"
+            + (
+                f": its index {kept.index[:3].tolist()}… is now {batch.index[:3].tolist()}…"
+                if index_only
+                else ""
+            )
+            + ": validation only reads it. Work on a copy if you need to convert anything"
         )
     return got
 
@@ -291,10 +324,16 @@ def _edge_batch() -> pd.DataFrame:
 
 
 @pytest.mark.task(1)
-@pytest.mark.parametrize("name", ["feb", "jan", "complaints", "abroad"])
+@pytest.mark.parametrize("name", ["feb", "jan", "complaints", "abroad", REORDERED])
 def test_validate_accepts_good_batches(learner, name):
     batch = _frame(name)
     got = _problems(learner, batch, f"the valid batch {name!r}")
+    if got and name == REORDERED:
+        fail(
+            f"validate_batch rejected a valid batch whose columns come in another order "
+            f"({REORDERED_COLUMNS[:3]}…): {got[:3]}. The columns must be exactly FEATURES and "
+            "LABEL in any order: compare them as sets (or look each one up by name)"
+        )
     if got:
         on_ends = [
             column
@@ -315,7 +354,7 @@ def test_validate_accepts_good_batches(learner, name):
 
 @pytest.mark.task(1)
 def test_validate_allows_exactly_min_rows(learner):
-    batch = _good().iloc[:MIN_ROWS]
+    batch = _good().iloc[100 : 100 + MIN_ROWS]  # a slice: its index starts at 100
     got = _problems(learner, batch, f"exactly MIN_ROWS = {MIN_ROWS} rows")
     if got:
         fail(
@@ -465,7 +504,9 @@ def _sha(learner: Any, batch: pd.DataFrame, what: str) -> str:
 
 
 @pytest.mark.task(2)
-@pytest.mark.parametrize("change", ["middle-value", "label", "column-name", "row-dropped"])
+@pytest.mark.parametrize(
+    "change", ["middle-value", "label", "column-name", "row-dropped", "rows-swapped"]
+)
 def test_fingerprint_sees_every_change(learner, learner_file, change):
     batch = _good()
     first = _sha(learner, batch, "the batch")
@@ -490,10 +531,20 @@ def test_fingerprint_sees_every_change(learner, learner_file, change):
             " The column names are part of the data's version: pd.util.hash_pandas_object hashes "
             "values only, so add the names to the digest"
         )
-    else:
+    elif change == "row-dropped":
         other = other.drop(index=450).reset_index(drop=True)
         what = "row 450 dropped"
         clue = ""
+    else:
+        order = list(range(len(other)))
+        order[10], order[500] = 500, 10
+        other = other.iloc[order].reset_index(drop=True)
+        what = "rows 10 and 500 swapped"
+        clue = (
+            " The order of the rows is part of the data: the seeded forest trained on the same "
+            "rows in another order is another forest, so the lineage could not rebuild it. Hash "
+            "the rows in order (a sum, a sort or a set of row hashes loses the order)"
+        )
     if _sha(learner, other, f"the batch with {what}") == first:
         fail(f"fingerprint is the same for the batch and for the batch with {what}.{clue}")
 
@@ -564,6 +615,13 @@ def test_registry_appends_json_lines(learner, tmp_path):
     second = {"seq": 1, "batch_id": "2024-02", "decision": "keep", "problems": ["x"]}
     call_with_inputs("registry.append(record)", registry.append, first, given="one record")
     lines = _lines(path)
+    raw = path.read_text(encoding="utf-8") if path.exists() else ""
+    if raw.startswith("\n"):
+        fail(
+            f"after one append the registry file reads {raw[:60]!r}…: it starts with an empty "
+            "line. Write json.dumps(record) + '\\n': the newline ends the record's line, it "
+            "does not come before it"
+        )
     if len(lines) != 1:
         fail(
             f"after one append the registry file has {len(lines)} lines; expected 1: JSON Lines "
@@ -602,6 +660,13 @@ def test_registry_appends_json_lines(learner, tmp_path):
             "the file: records() must read the file (lineage outlives the process), not a list "
             "kept in memory"
         )
+    fresh = tmp_path / "unused.jsonl"
+    _registry(learner, fresh)
+    if fresh.exists():
+        fail(
+            f"Registry(path) created {fresh.name} before anything was appended: a registry "
+            "creates nothing until the first append (no file means no lineage yet)"
+        )
 
 
 @pytest.mark.task(2)
@@ -624,6 +689,15 @@ def test_registry_keeps_an_existing_file(learner, tmp_path):
         fail(
             "appending to a registry file with 2 records should keep them and add a third line; "
             f"the file now reads {text[:300]!r}"
+        )
+    later = {"seq": 3, "batch_id": "2024-02", "decision": "keep"}
+    other = _registry(learner, path)
+    call_with_inputs("other.append(record)", other.append, later, given="a fourth record")
+    if _records(learner, registry, "registry") != [*_OLD, new, later]:
+        fail(
+            "after a second Registry on the same file (another process, tomorrow's run) appended "
+            "a fourth record, the first registry's records() does not return the 4 records of "
+            "the file: records() must read the file every time, not a list kept in memory"
         )
 
 
@@ -707,6 +781,19 @@ def test_should_promote(learner):
         )
         if not isinstance(got, bool | np.bool_):
             fail(f"{call} is {fmt(got)}; expected a bool ({want})")
+        if bool(got) != want and (champion, challenger, margin) == (0.75, 0.765625, 0.0625):
+            # Ignored, or scaled down (margin / 100)? A gain far below margin / 100 tells them apart.
+            tiny = 0.75 + 0.0625 / 256
+            probe = f"should_promote(0.75, {tiny}, 0.0625)"
+            if not call_with_inputs(
+                probe, learner.should_promote, 0.75, tiny, 0.0625, given=probe[15:-1]
+            ):
+                fail(
+                    f"{call} is True; expected False: the gain 0.015625 is less than the margin "
+                    f"0.0625. {probe} is False, so the margin is used but scaled down (divided "
+                    "by 100?): the margin is an absolute difference in accuracy, 0.0625 means "
+                    "6.25 points, not 0.0625 %"
+                )
         if bool(got) != want:
             fail(f"{call} is {bool(got)}; expected {want}: {meaning}")
 
@@ -742,7 +829,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "seed": 7,
         "margin": 0.01,
     },
-    "existing": {"steps": [("2024-01", "jan")], "seed": 0, "margin": 0.01, "before": _OLD},
+    "existing": {
+        "steps": [("2024-01", REORDERED), ("2024-02", "feb")],
+        "seed": 0,
+        "margin": 0.01,
+        "before": _OLD,
+    },
 }
 
 
@@ -831,9 +923,10 @@ def _play(learner: Any, name: str) -> dict[str, Any]:
             f"margin={_margin(name)!r}, seed={spec['seed']}",
         )
         for batch_id, frame in spec["steps"]:
-            fits_before = len(_FITS)
+            fits_before, reordered_before = len(_FITS), len(_REORDERED)
             before = path.read_bytes() if path.exists() else b""
             batch = _frame(frame)
+            kept = batch.copy()
             record = call_with_inputs(
                 f"trainer.ingest({batch_id!r}, batch)",
                 trainer.ingest,
@@ -842,6 +935,15 @@ def _play(learner: Any, name: str) -> dict[str, Any]:
                 given=f"batch {batch_id!r} of {len(batch)} rows, after "
                 f"{[b for b, _ in spec['steps'][: len(steps)]]}",
             )
+            if not batch.equals(kept) or list(batch.columns) != list(kept.columns):
+                added = [str(c) for c in batch.columns if c not in kept.columns]
+                fail(
+                    f"trainer.ingest({batch_id!r}, batch) changed the batch it was given"
+                    + (f" (it added the columns {added})" if added else "")
+                    + ": the caller's frame is theirs, and a fingerprint of it taken later "
+                    "would no longer match the lineage. Keep what you need (its id, its "
+                    "fingerprint) beside the batch, and convert a copy if you must"
+                )
             if not hasattr(trainer, "champion"):
                 fail(
                     "the trainer has no attribute `champion`: keep the serving model (or None) "
@@ -851,6 +953,7 @@ def _play(learner: Any, name: str) -> dict[str, Any]:
                 {
                     "record": record,
                     "fits": _FITS[fits_before:],
+                    "reordered": _REORDERED[reordered_before:],
                     "champion": _serial(trainer.champion),
                     "champion_is_none": trainer.champion is None,
                     "before": before,
@@ -873,7 +976,8 @@ _STORY = {
     "above-gain": "January then February, margin just above February's gain",
     "tie": "January then February, margin exactly February's gain",
     "drift": "January, February, a drifted March, then April (seed 7)",
-    "existing": "January, into a registry that already holds 2 records",
+    "existing": "January (its columns in another order, churn first) then February, into a "
+    "registry that already holds 2 records",
 }
 
 
@@ -929,8 +1033,8 @@ def _check_fits(learner: Any, name: str, want: dict[str, Any], got: dict[str, An
     if Counter(keys) != Counter(expected_keys):
         origin = _origin()
         seen = Counter(origin.get(k, "?") for k in keys)
-        wanted = Counter(expected_frames)
-        names = {frame: b for b, frame in SCENARIOS[name]["steps"]}
+        wanted = Counter(_same_rows(f) for f in expected_frames)
+        names = {_same_rows(frame): b for b, frame in SCENARIOS[name]["steps"]}
         parts = []
         for frame, count in seen.items():
             label = "the held-out set" if frame == "holdout" else names.get(frame, frame)
@@ -954,7 +1058,7 @@ def _check_fits(learner: Any, name: str, want: dict[str, Any], got: dict[str, An
             advice = "the held-out set is for scoring only: never train on it"
         elif any(f in REJECTED for f in seen):
             advice = "a rejected batch never joins the training data"
-        elif len(want["training"]) > 1 and set(seen) == {want["training"][-1][1]}:
+        elif len(want["training"]) > 1 and set(seen) == {_same_rows(want["training"][-1][1])}:
             advice = (
                 "that is the new batch alone: the challenger learns from all the valid data so "
                 "far (the accumulated batches), not only from the latest"
@@ -980,8 +1084,22 @@ def _check_fits(learner: Any, name: str, want: dict[str, Any], got: dict[str, An
         )
 
 
+def _check_column_order(name: str, want: dict[str, Any], got: dict[str, Any]) -> None:
+    if not got["reordered"]:
+        return
+    seen = got["reordered"][0]
+    fail(
+        f"{_where(name, want)} fitted a model on its columns in one order ({seen['fit'][:3]}…) "
+        f"and then gave it the same columns in another order ({seen['now'][:3]}…): the real "
+        'recipe raises there ("Feature names must be in the same order as they were in fit"); '
+        "the checks' copy only noted it. A valid batch may list its columns in any order, and "
+        "data.drop(columns=LABEL) keeps the order of the first batch: select the columns by "
+        "name, data[FEATURES] to fit and holdout[FEATURES] to score"
+    )
+
+
 def _was_kept(name: str, frame: str) -> bool:
-    return any(s["frame"] == frame and s["decision"] == "keep" for s in _expected(name))
+    return any(_same_rows(s["frame"]) == frame and s["decision"] == "keep" for s in _expected(name))
 
 
 def _check_record_shape(name: str, want: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
@@ -1018,6 +1136,8 @@ def _metric_mistakes(name: str, want: dict[str, Any], which: str) -> dict[str, A
         return {}
     champion = _reference(want["champion"], seed)
     return {
+        "the challenger's accuracy: was the champion scored after the challenger replaced it? "
+        "Score both before you decide": lambda: want["challenger_accuracy"],
         "the champion's accuracy on the new batch": lambda: _acc(champion, batch),
         "the champion's accuracy on the challenger's training data": lambda: _acc(
             champion, trained
@@ -1037,7 +1157,18 @@ def _check_metrics(name: str, want: dict[str, Any], record: dict[str, Any]) -> N
         if expected is None:
             if value is not None:
                 why = "the batch was rejected" if not want["valid"] else "there is no champion yet"
-                fail(f"{where}: {key} is {fmt(value)}; expected None ({why})")
+                clue = ""
+                if (
+                    which == "champion"
+                    and want["valid"]
+                    and isinstance(value, float | int)
+                    and math.isclose(float(value), want["challenger_accuracy"], rel_tol=1e-12)
+                ):
+                    clue = (
+                        ". It is the challenger's accuracy: was the champion scored after the "
+                        "challenger replaced it? Score both before you decide"
+                    )
+                fail(f"{where}: {key} is {fmt(value)}; expected None ({why}){clue}")
             continue
         try:
             assert_close(
@@ -1176,6 +1307,26 @@ def _check_lineage(learner: Any, name: str, want: dict[str, Any], record: dict[s
         )
     if not isinstance(record["reason"], str) or not record["reason"].strip():
         fail(f"{where}: reason is {fmt(record['reason'])}; expected a sentence saying why")
+    if want["valid"] and want["champion_accuracy"] is not None:
+        scores = {"challenger": want["challenger_accuracy"], "champion": want["champion_accuracy"]}
+        absent = [w for w, v in scores.items() if not _mentions(record["reason"], v)]
+        if absent:
+            fail(
+                f"{where}: reason is {record['reason'][:160]!r}, which does not give the "
+                f"{' and '.join(absent)}'s held-out accuracy: say why with the numbers the "
+                f"decision rests on (here {scores['challenger']:.4f} against "
+                f"{scores['champion']:.4f} + margin {_margin(name):.4g}; round as you like), "
+                "e.g. \"the challenger scores 0.9434, more than the champion's 0.8965 + margin "
+                '0.01"'
+            )
+
+
+def _mentions(text: str, value: float) -> bool:
+    """Whether ``text`` gives ``value`` (rounded to 2 decimals or finer, or as a percentage)."""
+    numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", text)]
+    return any(
+        abs(n - value) <= 0.005 + 1e-9 or abs(n / 100 - value) <= 0.005 + 1e-9 for n in numbers
+    )
 
 
 def _check_file(name: str, want: dict[str, Any], got: dict[str, Any], index: int) -> None:
@@ -1216,6 +1367,7 @@ def _verify(learner: Any, name: str) -> None:
         want = dict(want, previous_champion_serial=previous)
         record = _check_record_shape(name, want, got)
         _check_fits(learner, name, want, got)
+        _check_column_order(name, want, got)
         _check_metrics(name, want, record)
         _check_decision(learner, name, want, got)
         _check_champion(name, want, got)
