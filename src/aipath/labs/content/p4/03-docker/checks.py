@@ -41,7 +41,6 @@ import re
 import shlex
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -60,9 +59,9 @@ from fastapi import FastAPI, Response
 
 from aipath.checks import fail, imported_modules
 from aipath.checks.servers import TestClient, serve_app
+from aipath.checks.tools import run_tool
 
 LAB_DIR = Path(__file__).resolve().parent
-HADOLINT = Path(sys.executable).parent / "hadolint"
 HADOLINT_CONFIG = LAB_DIR / "hadolint.yaml"
 # PATH in the official python images (the base every stage here starts from)
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -278,6 +277,16 @@ def deciding_rule(rules: list[IgnoreRule], path: str) -> IgnoreRule | None:
     return decided
 
 
+def rule_hits(rule: IgnoreRule, path: str) -> bool:
+    """Whether `rule` matches `path` or one of its parent folders (as patternmatcher counts it)."""
+    if rule.match(path):
+        return True
+    parents = (posixpath.dirname(path) or ".").split("/")
+    return parents != ["."] and any(
+        rule.match("/".join(parents[: i + 1])) for i in range(len(parents))
+    )
+
+
 def is_excluded(rules: list[IgnoreRule], path: str) -> bool:
     rule = deciding_rule(rules, path)
     return rule is not None and not rule.exclusion
@@ -442,6 +451,7 @@ class Stage:
     line: int
     instrs: list[Instr]
     parent: Stage | None = None
+    written: str = ""  # the FROM line's value as written (before ARG expansion)
 
     @property
     def own(self) -> list[Instr]:
@@ -471,6 +481,7 @@ class Stage:
 class Dockerfile:
     text: str
     stages: list[Stage]
+    global_args: set[str] = field(default_factory=set)  # ARGs declared before the first FROM
 
     @property
     def final(self) -> Stage:
@@ -513,6 +524,7 @@ def dockerfile(workdir: Path) -> Dockerfile:
     except Exception as exc:  # dockerfile-parse's own errors
         fail(f"dockerfile-parse cannot read the Dockerfile: {exc}")
     stages: list[Stage] = []
+    global_args: set[str] = set()
     froms = 0
     for item, context in zip(structure, contexts, strict=True):
         name = item["instruction"].upper()
@@ -528,13 +540,15 @@ def dockerfile(workdir: Path) -> Dockerfile:
                 (st for st in stages if st.name and st.name.lower() == image.lower()), None
             )
             inherited = list(parent.instrs) if parent is not None else []
-            stages.append(Stage(len(stages), alias, image, line, inherited, parent))
+            stages.append(Stage(len(stages), alias, image, line, inherited, parent, item["value"]))
             base_envs = dict(inherited[-1].envs) if inherited else {}
             own_keys: set[str] = set()
             previous = dict(context.envs)
             continue
-        if not stages:
-            continue  # ARG before the first FROM: already applied to the FROM lines
+        if not stages:  # ARG before the first FROM: already applied to the FROM lines
+            if name == "ARG":
+                global_args.update(_arg_names(item["value"]))
+            continue
         envs = dict(context.envs)
         if name == "ENV":
             own_keys.update(
@@ -546,7 +560,16 @@ def dockerfile(workdir: Path) -> Dockerfile:
         stages[-1].instrs.append(Instr(line, name, item["value"], envs, dict(context.args)))
     if not stages:
         fail("the Dockerfile has no FROM line: every build starts from a base image")
-    return Dockerfile(text, stages)
+    return Dockerfile(text, stages, global_args)
+
+
+def _arg_names(value: str) -> list[str]:
+    """The names an `ARG NAME[=default] ...` line declares."""
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        words = value.split()
+    return [w.split("=", 1)[0] for w in words if w]
 
 
 # ----- hadolint --------------------------------------------------------------------------------
@@ -580,26 +603,19 @@ HADOLINT_NOTES = {
 @functools.cache
 def hadolint_findings(workdir: Path) -> tuple[dict[str, Any], ...]:
     _read_dockerfile(workdir)  # not attempted while the Dockerfile is the starter
-    if not HADOLINT.is_file():
-        fail(f"hadolint is not installed next to this Python ({HADOLINT}); reinstall aipath")
 
-    result = subprocess.run(
-        [
-            str(HADOLINT),
-            "--config",
-            str(HADOLINT_CONFIG),
-            "--disable-ignore-pragma",
-            "--no-fail",
-            "--no-color",
-            "--format",
-            "json",
-            "Dockerfile",
-        ],
+    result = run_tool(
+        "hadolint",
+        "--config",
+        str(HADOLINT_CONFIG),
+        "--disable-ignore-pragma",
+        "--no-fail",
+        "--no-color",
+        "--format",
+        "json",
+        "Dockerfile",
         cwd=workdir,
-        capture_output=True,
-        text=True,
         timeout=30,
-        check=False,
     )
     try:
         findings = json.loads(result.stdout or "[]")
@@ -1093,6 +1109,14 @@ def server_command(workdir: Path) -> Server:
             )
         words = shlex.split(expand_vars(script, df.final.instrs[-1].envs))[1:]
         base = posixpath.basename(words[0]) if words else ""
+    if words and len(words[0].split()) > 1:
+        fail(
+            f"{where} puts the whole command line in one item, `{words[0]}`: in exec form "
+            "Docker runs the first item as the program, without a shell to split it, so it "
+            f"looks for an executable called `{words[0]}` and the container does not start. "
+            'Give each word its own item: ["uvicorn", "app.main:app", "--host", "0.0.0.0", '
+            '"--port", "8000"]'
+        )
     if base == "uvicorn":
         program, args = words[0], words[1:]
     elif _PYTHON.match(base) and words[1:3] == ["-m", "uvicorn"]:
@@ -1387,6 +1411,34 @@ def test_hadolint_finds_nothing_wrong(workdir: Path) -> None:
 def test_base_images_are_slim_pinned_and_agree(workdir: Path) -> None:
     df = dockerfile(workdir)
     for stage in df.stages:
+        for match in _VAR.finditer(stage.written):
+            var = match.group(1) or match.group(4)
+            if not var or var in df.global_args:
+                continue
+            if match.group(2) in ("-", ":-") and match.group(3):
+                continue  # ${VAR:-default}: the default applies
+            in_stage = [
+                (other, instr)
+                for other in df.stages
+                for instr in other.own
+                if instr.name == "ARG" and var in _arg_names(instr.value)
+            ]
+            where = f"line {stage.line} `FROM {one_line(stage.written, 60)}`"
+            if in_stage:
+                other, instr = in_stage[0]
+                fail(
+                    f"{where} uses ${var}, but {instr.where} declares it inside "
+                    f"{other.label}, after a FROM: such an ARG exists only in its own stage, "
+                    "and FROM lines see only the ARGs written above the first FROM, so this "
+                    f"one expands to nothing (FROM {stage.image}). Move `ARG {instr.value.strip()}` "
+                    "to the top of the Dockerfile"
+                )
+            fail(
+                f"{where} uses ${var}, which no ARG above the first FROM declares: it expands to "
+                f"nothing (FROM {stage.image}). Declare it at the top of the Dockerfile "
+                f"(`ARG {var}=...`)"
+            )
+    for stage in df.stages:
         if df.stage(stage.image) is not None:
             continue  # FROM another stage
         ref = image_ref(stage.image)
@@ -1452,6 +1504,19 @@ def test_base_images_are_slim_pinned_and_agree(workdir: Path) -> None:
                 f"runs Python {_python_label(ref.python)} (FROM {final.root_image}): compiled "
                 "packages and the venv's interpreter link are tied to one Python version. Use "
                 "the same Python in both stages"
+            )
+        if other.python is not None and ("alpine" in other.variant) != ("alpine" in ref.variant):
+            musl, glibc = (
+                (final.root_image, deps.stage.root_image)
+                if "alpine" in ref.variant
+                else (deps.stage.root_image, final.root_image)
+            )
+            fail(
+                f"{deps.stage.label} installs the packages on {deps.stage.root_image} but the "
+                f"final stage runs {final.root_image}: {musl} is Alpine, built on the musl C "
+                f"library, and {glibc} is Debian, built on glibc, so the compiled packages "
+                "(pydantic-core, psycopg-binary) and the interpreter the venv links to do not "
+                "load there. Start the final stage from the same slim image as the build stage"
             )
 
 
@@ -1601,6 +1666,30 @@ def test_build_is_multi_stage(workdir: Path) -> None:
         )
 
 
+def _copied_from_a_stage(
+    workdir: Path, df: Dockerfile, stage: Stage, run: Instr, target: str
+) -> bool:
+    """Whether a COPY --from above `run` brings `target` (a file an earlier stage copied in)."""
+    for imp in stage_files(workdir, stage.index).imports:
+        if imp.instr.line >= run.line or imp.instr.name != "COPY":
+            continue
+        source_stage = df.stage(imp.ref)
+        if source_stage is None or source_stage is stage:
+            continue
+        there = set(stage_files(workdir, source_stage.index).placed)
+        for source in imp.sources:
+            source = posixpath.normpath(imp.instr.expand(source))
+            if target == imp.dest and source in there:
+                return True
+            if target.startswith(imp.dest.rstrip("/") + "/"):
+                inner = posixpath.join(source, target[len(imp.dest.rstrip("/")) + 1 :])
+                if inner in there:
+                    return True
+            if target == posixpath.join(imp.dest, posixpath.basename(source)) and source in there:
+                return True  # a file copied into a folder
+    return False
+
+
 def _is_source(context_path: str) -> bool:
     name = posixpath.basename(context_path)
     return not re.match(r"^(requirements|constraints)[\w.-]*\.txt$", name)
@@ -1638,6 +1727,8 @@ def test_dependencies_are_installed_before_the_source_is_copied(workdir: Path) -
             if target in {p.image_path for p in before}:
                 continue
             if any(f"target={target}" in m or f"target={req}" in m for m in mounts):
+                continue
+            if _copied_from_a_stage(workdir, df, stage, run, target):
                 continue
             where_copied = [
                 p.image_path
@@ -1691,8 +1782,8 @@ def _junk_kind(path: str) -> str | None:
 def _top_level_only(rules: list[IgnoreRule], path: str) -> IgnoreRule | None:
     """A rule that would exclude `path` if written with `**/` in front (the .gitignore habit)."""
     for rule in rules:
-        if rule.exclusion or rule.pattern.startswith("**"):
-            continue
+        if rule.exclusion or rule.pattern.startswith("**") or rule_hits(rule, path):
+            continue  # a rule that already matches was undone by a later `!` line
         wider = IgnoreRule(rule.line, rule.written, "**/" + rule.pattern, False)
         wider.compile()
         if is_excluded([wider], path):
@@ -1720,7 +1811,25 @@ def test_dockerignore_keeps_junk_out_of_the_context(workdir: Path) -> None:
     for kind, names in sent.items():
         clue = ""
         narrow = _top_level_only(ctx.rules, names[0])
-        if narrow is not None:
+        decided = deciding_rule(ctx.rules, names[0])
+        undone = [
+            r
+            for r in ctx.rules
+            if decided is not None
+            and decided.exclusion
+            and not r.exclusion
+            and r.line < decided.line
+            and rule_hits(r, names[0])
+        ]
+        # the line aimed at the junk (not a catch-all `*` that also matches the app)
+        undone = [r for r in undone if not any(rule_hits(r, n) for n in NEEDED)] or undone
+        if undone:
+            clue = (
+                f" — line {undone[-1].line} `{undone[-1].written}` excludes them, but line "
+                f"{decided.line} `{decided.written}` below it brings them back: the last "
+                "matching line wins, so write the junk patterns after the `!` lines"
+            )
+        elif narrow is not None:
             clue = (
                 f" — line {narrow.line} `{narrow.written}` matches only at the top of the "
                 "context: Docker anchors every pattern at the context root (unlike .gitignore), "
@@ -1798,12 +1907,36 @@ def test_container_runs_as_a_non_root_user(workdir: Path) -> None:
         for i in s.all("RUN")
         if re.search(rf"\b(useradd|adduser)\b[^&;|]*\b{re.escape(name)}\b", run_command(i))
     ]
+    made_here = []  # (line, user) for each useradd/adduser in the final stage
+    for instr in final.own:
+        if instr.name == "RUN":
+            for words in shell_segments(run_command(instr)):
+                if posixpath.basename(words[0]) in ("useradd", "adduser"):
+                    names = [w for w in words[1:] if not w.startswith("-")]
+                    if names:
+                        made_here.append((instr.line, names[-1]))
+    later = [line for line, made in made_here if made == name and line > user.line]
+    others = [f"`{made}` (line {line})" for line, made in made_here if made != name]
+    clue = ""
+    if later:
+        clue = (
+            f" (line {later[0]} creates it below the USER line, and runs as `{name}` already: "
+            "create the user first, then switch)"
+        )
+    elif others:
+        clue = f" (the final stage creates {', '.join(others)}: use that name)"
+    elif created:
+        clue = f" (it is created in {created[0]}, which the image does not inherit)"
     fail(
         f"{user.where} switches to `{name}`, but no RUN above it in the final stage creates that "
         "user"
-        + (f" (it is created in {created[0]}, which the image does not inherit)" if created else "")
-        + f": the container would not start (`unable to find user {name}`). Add `RUN useradd "
-        f"--system {name}` to the final stage, or use a numeric UID"
+        + clue
+        + f": the container would not start (`unable to find user {name}`)"
+        + (
+            ""
+            if later or others
+            else f". Add `RUN useradd --system {name}` to the final stage, or use a numeric UID"
+        )
     )
 
 
@@ -1894,6 +2027,18 @@ def test_healthcheck_probes_the_app_with_what_the_image_has(workdir: Path) -> No
             target = posixpath.normpath(
                 posixpath.join(workdir_now, health.instr.expand(scripts[0]))
             )
+            landed = sorted(
+                p
+                for p, f in files.placed.items()
+                if posixpath.basename(p) == posixpath.basename(target)
+            )
+            if target not in files.placed and landed:
+                fail(
+                    f"{health.instr.where} runs {scripts[0]} from the final stage's WORKDIR, "
+                    f"{workdir_now}, so Docker looks for {target}; your COPY put it at "
+                    f"{landed[0]}. Set WORKDIR {posixpath.dirname(landed[0])} in the final "
+                    "stage (the CMD runs there too), or name the script by its full path"
+                )
             if target not in files.placed:
                 fail(
                     f"{health.instr.where} runs {target}, which the final stage never copies "
@@ -1914,12 +2059,24 @@ def _listing(files: StageFiles, limit: int = 6) -> str:
 # ----- the learner's probe ----------------------------------------------------------------------
 
 
-def _probe_app() -> FastAPI:
+def _probe_app(seen: list[tuple[str, str]] | None = None) -> FastAPI:
+    """The app the learner's probe is tried on; `seen` collects (method, path) of each request."""
     app = FastAPI()
+
+    if seen is not None:
+
+        @app.middleware("http")
+        async def record(request: Any, call_next: Any) -> Any:
+            seen.append((request.method, request.url.path))
+            return await call_next(request)
 
     @app.get("/ok")
     def ok() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/empty")
+    def empty() -> Response:
+        return Response(status_code=204)
 
     @app.get("/down")
     def down() -> Response:
@@ -1952,7 +2109,7 @@ def _call_with_limit(func: Callable[[], Any], limit: float) -> tuple[str, Any, f
     return "done", box.get("value"), elapsed
 
 
-def _probe(learner: Any, url: str, what: str, timeout: float = 2.0, limit: float = 6.0) -> Any:
+def _call_probe(learner: Any, url: str, what: str, timeout: float = 2.0, limit: float = 6.0) -> Any:
     state, value, _elapsed = _call_with_limit(lambda: learner.probe(url, timeout=timeout), limit)
     if state == "waiting":
         fail(f"probe(url, timeout={timeout}) on {what} is still waiting after {limit:.0f} s")
@@ -1971,12 +2128,22 @@ def _probe(learner: Any, url: str, what: str, timeout: float = 2.0, limit: float
 
 
 @pytest.mark.task(3)
-def test_probe_tells_healthy_from_failing(learner: Any, learner_file: Path) -> None:
+def test_probe_tells_healthy_from_failing(
+    learner: Any, learner_file: Path, monkeypatch: Any
+) -> None:
     tree = ast.parse(learner_file.read_text(encoding="utf-8"))
-    with serve_app(_probe_app()) as served:
-        ok = _probe(learner, served.url("/ok"), "an app answering 200")
+    seen: list[tuple[str, str]] = []
+    with serve_app(_probe_app(seen)) as served:
+        ok = _call_probe(learner, served.url("/ok"), "an app answering 200")
         if ok is not True:
             clue = " (return a bool, not the response)" if ok not in (True, False) else ""
+            methods = sorted({m for m, path in seen if path == "/ok"})
+            if methods and "GET" not in methods:
+                clue = (
+                    f" — the probe sent {', '.join(methods)} /ok, and the app answers a "
+                    f"{methods[0]} on a GET route with 405: send a GET (urlopen's default, "
+                    "without method=)"
+                )
             for call in _calls(tree, "urlopen"):
                 if len(call.args) >= 2:
                     clue = (
@@ -1985,17 +2152,30 @@ def test_probe_tells_healthy_from_failing(learner: Any, learner_file: Path) -> N
                     )
             fail(f"probe(url) on an app that answers 200 returned {ok!r}; expected True{clue}")
         for path, status in (("/down", 503), ("/missing", 404)):
-            got = _probe(learner, served.url(path), f"an app answering {status}")
+            got = _call_probe(learner, served.url(path), f"an app answering {status}")
             if got is not False:
                 fail(
                     f"probe(url) on an app that answers {status} returned {got!r}; expected "
                     f"False — a {status} means unhealthy: look at the status code (urlopen "
                     "raises HTTPError for it)"
                 )
+        got = _call_probe(learner, served.url("/empty"), "an app answering 204")
+        if got is not True:
+            fail(
+                f"probe(url) on an app that answers 204 No Content returned {got!r}; expected "
+                "True — every 2xx status means healthy (`200 <= status < 300`), not only 200"
+            )
+        seen.clear()
         results = {
             what: _call_with_limit(lambda url=url: learner.main([url]), 6.0)
             for what, url in (("healthy", served.url("/ok")), ("failing", served.url("/down")))
         }
+        # as Docker runs it: `python healthcheck.py URL`, then `sys.exit(main())`
+        from_argv = {}
+        for what, url in (("healthy", served.url("/ok")), ("failing", served.url("/down"))):
+            monkeypatch.setattr(sys, "argv", ["healthcheck.py", url])
+            from_argv[what] = _call_with_limit(learner.main, 6.0)
+        monkeypatch.undo()
     for what, (state, value, _s) in results.items():
         if state == "waiting":
             fail(f"main([url of a {what} app]) is still waiting after 6 s")
@@ -2010,6 +2190,14 @@ def test_probe_tells_healthy_from_failing(learner: Any, learner_file: Path) -> N
                 + _argv_clue(tree)
             )
     healthy, failing = results["healthy"][1], results["failing"][1]
+    requested = {path for _m, path in seen}
+    if healthy in (1, False) and not {"/ok", "/down"} & requested:
+        fail(
+            f"main([url]) returned {healthy!r} for a healthy app, and the app received no "
+            "request: main probed another URL than the one it was given. `argv` holds only the "
+            "arguments (sys.argv[1:], no script name), so the URL is argv[0] — with DEFAULT_URL "
+            "when argv is empty" + _argv_clue(tree)
+        )
     if healthy is True or failing is False:
         fail(
             f"main([url]) returned {healthy!r} for a healthy app and {failing!r} for a failing "
@@ -2025,6 +2213,19 @@ def test_probe_tells_healthy_from_failing(learner: Any, learner_file: Path) -> N
         fail(
             f"main([url]) returned {healthy!r} for a healthy app and {failing!r} for a failing "
             "one; expected the ints 0 (healthy) and 1 (unhealthy; 2 is reserved)" + _argv_clue(tree)
+        )
+    got = {what: value for what, (state, value, _s) in from_argv.items() if state == "done"}
+    if got.get("healthy") != 0 or got.get("failing") != 1:
+        shown = ", ".join(
+            f"{what}: "
+            + (repr(value) if state == "done" else f"{state} {type(value).__name__}: {value}")
+            for what, (state, value, _s) in from_argv.items()
+        )
+        fail(
+            "main() with no argument, as `python healthcheck.py URL` calls it (sys.argv = "
+            f"['healthcheck.py', URL]), did not give 0 for a healthy app and 1 for a failing "
+            f"one ({shown}): when argv is None, read sys.argv[1:] — sys.argv[0] is the "
+            "script's own path, not the URL"
         )
 
 
@@ -2058,17 +2259,39 @@ def test_probe_never_hangs_or_raises(learner: Any) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    got = _probe(learner, f"http://127.0.0.1:{closed_port}/health", "a port where nothing listens")
+    got = _call_probe(learner, f"http://127.0.0.1:{closed_port}/health", "a port where nothing listens")
     if got is not False:
         fail(f"probe(url) where nothing listens returned {got!r}; expected False")
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
-    silent.listen(8)  # accepts connections (the kernel does) and never answers
+    silent.listen(8)
+    silent.settimeout(0.2)
+    held: list[socket.socket] = []  # accepted, counted, never answered
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(silent.accept()[0])
+
+    acceptor = threading.Thread(target=accept, name="lab-silent-server", daemon=True)
+    acceptor.start()
     try:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/health"
         state, value, elapsed = _call_with_limit(lambda: learner.probe(url, timeout=0.5), 4.0)
     finally:
+        stop.set()
+        acceptor.join(1.0)
+        for conn in held:
+            conn.close()
         silent.close()
+    if len(held) > 1 and state != "waiting":
+        fail(
+            f"probe(url, timeout=0.5) on a server that never answers connected {len(held)} "
+            f"times and took {elapsed:.1f} s: make one attempt bounded by `timeout` — Docker "
+            "already retries (HEALTHCHECK --retries), and a probe that outlasts the "
+            "HEALTHCHECK --timeout is killed and counted as a failure"
+        )
     if state == "waiting":
         fail(
             "probe(url, timeout=0.5) on a server that accepts the connection and never answers "
@@ -2095,7 +2318,7 @@ def test_probe_never_hangs_or_raises(learner: Any) -> None:
             f"probe(url, timeout=0.5) on a server that never answers took {elapsed:.1f} s: pass "
             "the timeout argument on instead of a fixed value"
         )
-    got = _probe(learner, "/health", "a bare path, not a URL")
+    got = _call_probe(learner, "/health", "a bare path, not a URL")
     if got is not False:
         fail(f"probe('/health') (a path, not a URL) returned {got!r}; expected False")
 
@@ -2297,17 +2520,30 @@ def test_compose_builds_the_app_and_pins_postgres(workdir: Path) -> None:
             f'ports: ["{server.port}:{server.port}"]'
         )
     targets = []
+    random_host: list[str] = []  # the container's port, published on a host port Docker picks
     for item in ports:
         if isinstance(item, dict):
-            targets.append(str(item.get("target")))
+            target = str(item.get("target"))
+            if item.get("published") in (None, ""):
+                random_host.append(target)
         else:
-            text = str(item).split("/")[0]
-            targets.append(text.rsplit(":", 1)[-1])
+            parts = str(item).split("/")[0].split(":")
+            target = parts[-1]
+            if len(parts) == 1 or parts[-2] == "":
+                random_host.append(target)
+        targets.append(target)
     if str(server.port) not in targets:
         fail(
             f"service {name} publishes container port(s) {', '.join(targets)}, but uvicorn "
             f"listens on {server.port} inside the container: the mapping is HOST:CONTAINER, "
             f'so write "{server.port}:{server.port}" (or "8080:{server.port}")'
+        )
+    if str(server.port) in random_host:
+        fail(
+            f"service {name} publishes container port {server.port} without a host port, so "
+            "Docker picks a random free one on each `up` and http://127.0.0.1:"
+            f"{server.port} reaches nothing: write HOST:CONTAINER, "
+            f'"{server.port}:{server.port}"'
         )
 
 
