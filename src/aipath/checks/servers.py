@@ -35,7 +35,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # "install httpx2": the TestClient works with httpx
     from fastapi.testclient import TestClient
 
-__all__ = ["Served", "TestClient", "receive_text", "serve_app"]
+__all__ = ["Served", "TestClient", "receive_text", "response_body", "serve_app"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,11 @@ def receive_text(websocket: Any, timeout: float) -> str | None:
     if "error" in box:
         raise box["error"]
     return str(box["text"])
+
+
+def response_body(response: Any) -> Any:
+    """An HTTP response's JSON body, or its text when it is not JSON (for messages and checks)."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

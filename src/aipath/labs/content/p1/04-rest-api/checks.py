@@ -17,7 +17,7 @@ import pydantic
 import pytest
 
 from aipath.checks import assert_returned, fail
-from aipath.checks.servers import TestClient, serve_app
+from aipath.checks.servers import TestClient, response_body, serve_app
 
 # ----- helpers ----------------------------------------------------------------------------------
 
@@ -29,13 +29,6 @@ def api(learner) -> Iterator[TestClient]:
         yield client
 
 
-def _body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
 def _create(api: TestClient, title: str, text: str = "some text", **extra: Any) -> dict[str, Any]:
     response = api.post("/documents", json={"title": title, "text": text, **extra})
     if response.status_code == 200:
@@ -43,8 +36,8 @@ def _create(api: TestClient, title: str, text: str = "some text", **extra: Any) 
              "route says otherwise: @app.post(..., status_code=201)")
     if response.status_code != 201:
         fail(f"POST /documents with a valid body returned {response.status_code} "
-             f"{_body(response)!r}; expected 201 and the stored document")
-    body = _body(response)
+             f"{response_body(response)!r}; expected 201 and the stored document")
+    body = response_body(response)
     if not isinstance(body, dict):
         fail(f"POST /documents returned {body!r}; expected the stored document as a JSON object")
     return body
@@ -53,9 +46,9 @@ def _create(api: TestClient, title: str, text: str = "some text", **extra: Any) 
 def _ids(api: TestClient, query: str) -> tuple[list[Any], dict[str, Any]]:
     response = api.get(f"/documents{query}")
     if response.status_code != 200:
-        fail(f"GET /documents{query} returned {response.status_code} {_body(response)!r}; "
+        fail(f"GET /documents{query} returned {response.status_code} {response_body(response)!r}; "
              "expected 200 and a Page")
-    page = _body(response)
+    page = response_body(response)
     if not isinstance(page, dict) or not isinstance(page.get("items"), list):
         fail(f"GET /documents{query} returned {page!r}; expected a Page "
              '{"items": [...], "total": ..., "offset": ..., "limit": ...}')
@@ -100,18 +93,18 @@ def test_create_returns_201_and_the_document(api: TestClient) -> None:
 def test_read_document_and_404(api: TestClient) -> None:
     created = _create(api, "Embeddings", "Vectors for text.")
     response = api.get("/documents/1")
-    if response.status_code != 200 or _body(response) != created:
-        fail(f"GET /documents/1 returned {response.status_code} {_body(response)!r}; expected "
+    if response.status_code != 200 or response_body(response) != created:
+        fail(f"GET /documents/1 returned {response.status_code} {response_body(response)!r}; expected "
              f"200 {created!r}")
     missing = api.get("/documents/999")
     if missing.status_code == 200:
         fail(f"GET /documents/999 (no such document) returned 200 with body "
-             f"{json.dumps(_body(missing))}; expected 404 — a missing document must be a 404: "
+             f"{json.dumps(response_body(missing))}; expected 404 — a missing document must be a 404: "
              "raise HTTPException(status_code=404, detail=...)")
     if missing.status_code != 404:
         fail(f"GET /documents/999 (no such document) returned {missing.status_code}; "
              "expected 404")
-    body = _body(missing)
+    body = response_body(missing)
     if not isinstance(body, dict) or not body.get("detail"):
         fail(f"GET /documents/999 returned 404 with body {body!r}; expected a JSON "
              '{"detail": "..."} saying what was not found')
@@ -159,7 +152,7 @@ def test_valid_edge_bodies_are_accepted(api: TestClient) -> None:
         response = api.post("/documents", json=body)
         if response.status_code != 201:
             fail(f"POST /documents with {what} returned {response.status_code} "
-                 f"{_body(response)!r}; expected 201: that body is valid (the limits are "
+                 f"{response_body(response)!r}; expected 201: that body is valid (the limits are "
                  "inclusive: title 1 to 200 characters, at most 10 tags)")
 
 
@@ -226,7 +219,7 @@ def test_pagination_limits_get_422(api: TestClient) -> None:
 def test_delete(seven: TestClient) -> None:
     response = seven.delete("/documents/3")
     if response.status_code != 204:
-        fail(f"DELETE /documents/3 returned {response.status_code} {_body(response)!r}; "
+        fail(f"DELETE /documents/3 returned {response.status_code} {response_body(response)!r}; "
              "expected 204 No Content (status_code=204 on the route)")
     if response.content:
         fail(f"DELETE /documents/3 returned 204 with a body {response.content[:60]!r}; a 204 "

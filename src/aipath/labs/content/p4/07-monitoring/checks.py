@@ -504,7 +504,7 @@ def _psi_call(learner: Any, what: str, *args: Any, **kwargs: Any) -> Any:
     return call_learner(what, learner.psi, *args, **kwargs)
 
 
-def _finite_or_fail(value: Any, name: str, want: float) -> None:
+def _finite_psi(value: Any, name: str, want: float) -> None:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -814,7 +814,7 @@ def test_psi_matches_reference(learner, case):
     if _close_to_any(got, accepted, 1e-9):
         return
     want = accepted[0]
-    _finite_or_fail(got, what, want)
+    _finite_psi(got, what, want)
     assert_close(
         got,
         want,
@@ -949,7 +949,7 @@ def test_categorical_psi_matches_reference(learner, case):
     copy = (lambda x: x.copy()) if isinstance(reference, pd.Series) else list
     got = call_learner(what, learner.categorical_psi, copy(reference), copy(current), **kwargs)
     want = _categorical_psi_ref(reference, current, eps)
-    _finite_or_fail(got, what, want)
+    _finite_psi(got, what, want)
     assert_close(
         got,
         want,

@@ -859,7 +859,7 @@ def _code_version(name: str) -> str:
 
 
 @cached
-def _expected(name: str) -> list[dict[str, Any]]:
+def _expected_records(name: str) -> list[dict[str, Any]]:
     """What each ingest of the scenario must record, computed with the check's own fits."""
     spec = SCENARIOS[name]
     seed, margin, holdout = spec["seed"], _margin(name), _frame("holdout")
@@ -1099,7 +1099,7 @@ def _check_column_order(name: str, want: dict[str, Any], got: dict[str, Any]) ->
 
 
 def _was_kept(name: str, frame: str) -> bool:
-    return any(_same_rows(s["frame"]) == frame and s["decision"] == "keep" for s in _expected(name))
+    return any(_same_rows(s["frame"]) == frame and s["decision"] == "keep" for s in _expected_records(name))
 
 
 def _check_record_shape(name: str, want: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
@@ -1361,7 +1361,7 @@ def _check_file(name: str, want: dict[str, Any], got: dict[str, Any], index: int
 
 def _verify(learner: Any, name: str) -> None:
     played = _play(learner, name)
-    expected = _expected(name)
+    expected = _expected_records(name)
     previous: int | None = None
     for index, (want, got) in enumerate(zip(expected, played["steps"], strict=True)):
         want = dict(want, previous_champion_serial=previous)
