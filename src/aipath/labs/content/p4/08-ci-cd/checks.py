@@ -54,9 +54,17 @@ BASE = {"accuracy": 0.90, "f1": 0.88, "log_loss": 0.30, "latency_ms_p95": 40.0}
 NAN, INF = float("nan"), float("inf")
 
 
-def number(value: Any) -> float | None:
+def number(value: Any, inf: bool = False, strings: bool = False) -> float | None:
+    """`value` as a float when it is a finite number; `inf` and `strings` are known mistakes."""
+    if strings and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    if inf:
+        return None if math.isnan(value) else float(value)
     return float(value) if math.isfinite(value) else None
 
 
@@ -85,6 +93,16 @@ def judge(
             if not isinstance(new, int | float) or not isinstance(old, int | float):
                 failing.add(name)
                 continue
+        elif flaw == "inf passes":
+            new, old = number(new, inf=True), number(old, inf=True)
+            if new is None or old is None:
+                failing.add(name)
+                continue
+        elif flaw == "strings parsed":
+            new, old = number(new, strings=True), number(old, strings=True)
+            if new is None or old is None:
+                failing.add(name)
+                continue
         else:
             new, old = number(new), number(old)
             if new is None or old is None:
@@ -98,6 +116,8 @@ def judge(
         elif flaw == "all absolute":
             relative = False
         scale = abs(new) if flaw == "relative to candidate" else abs(old)
+        if flaw == "relative signed":
+            scale = old
         allowed = tolerance * scale if relative else tolerance
         if worse > allowed or (flaw == "strict" and worse >= allowed):
             failing.add(name)
@@ -121,6 +141,13 @@ FLAWS = {
     "missing baseline passes": "a metric missing from the baseline treated as a pass",
     "nan passes": "NaN let through: every comparison with NaN is False, so `worse > allowed` "
     "never fires; test math.isfinite first",
+    "inf passes": "only NaN rejected (math.isnan): infinity is not a finite number either, and "
+    "an infinite accuracy reads as a huge improvement; test math.isfinite, which rejects both",
+    "strings parsed": "numeric strings such as \"0.9\" converted with float() and compared: a "
+    "value that is not a number (here a string) must fail the gate, not be parsed",
+    "relative signed": "a relative allowance of tolerance * baseline without abs(): with a "
+    "negative baseline the allowance turns negative and even no change fails (allowance = "
+    "tolerance * abs(baseline))",
     "strict": "a change equal to the tolerance treated as a regression (fail only when worse > "
     "allowance, not >=)",
     "rules ignored": "the rules argument ignored (the module's RULES used instead)",
@@ -181,6 +208,14 @@ CASES = [
     Case("the candidate's accuracy is None (null in JSON)", with_(BASE, accuracy=None)),
     Case("the candidate's accuracy is infinity", with_(BASE, accuracy=INF)),
     Case("the baseline's f1 is NaN", dict(BASE), with_(BASE, f1=NAN)),
+    Case("the candidate's accuracy is the string \"0.9\"", with_(BASE, accuracy="0.9")),
+    Case(
+        "rules of their own: margin (higher is better, relative tolerance 25 %) with a negative "
+        "baseline, -2.0 -> -2.25",
+        {"margin": -2.25},
+        {"margin": -2.0},
+        {"margin": (True, 0.25, True)},
+    ),
     Case(
         "metrics without a rule (auc in the candidate, precision in the baseline)",
         with_(BASE, auc=0.1),
@@ -625,11 +660,12 @@ class Job:
 SWALLOW = re.compile(r"^\s*(true|:|exit\s+0|echo\b.*|printf\b.*)\s*$")
 KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("install", re.compile(r"\bpip3?\s+install\b")),
-    ("gate", re.compile(r"\beval_gate(\.py)?\b")),
-    ("train", re.compile(r"(\btrain\.py\b|-m\s+train\b)")),
+    # the tools before the scripts: `mypy eval_gate.py train.py` type-checks, it does not train
     ("lint", re.compile(r"(^|[\s/])ruff\s+check\b")),
     ("type", re.compile(r"(^|[\s/])mypy(\s|$)")),
     ("test", re.compile(r"(^|[\s/])pytest(\s|$)")),
+    ("gate", re.compile(r"\beval_gate(\.py)?\b")),
+    ("train", re.compile(r"(\btrain\.py\b|-m\s+train\b)")),
 ]
 
 
@@ -656,9 +692,24 @@ def classify(command: str) -> str | None:
     return None
 
 
-def step_commands(job: Job, step: Step) -> list[Command]:
+def run_shell(workflow_data: dict[str, Any], job: Job, step: Step) -> str:
+    """The `shell:` a `run:` step gets: the step's, else the job's defaults, else the workflow's."""
+    shells = [step.data.get("shell")]
+    for owner in (job.data, workflow_data):
+        defaults = owner.get("defaults")
+        run = defaults.get("run") if isinstance(defaults, dict) else None
+        shells.append(run.get("shell") if isinstance(run, dict) else None)
+    return next((v.strip() for v in shells if isinstance(v, str) and v.strip()), "")
+
+
+def step_commands(job: Job, step: Step, shell: str = "") -> list[Command]:
     found = []
+    # `shell: bash` runs `bash --noprofile --norc -eo pipefail {0}`; the default (no `shell:`)
+    # runs `bash -e {0}`, without pipefail, so a pipeline's status is its last command's.
+    pipefail = shell == "bash" or "pipefail" in shell
     for number, line in shell_lines(step.run):
+        if re.search(r"\bset\s+(-\w*o\s+pipefail|-o\s+pipefail|.*\bpipefail\b)", line):
+            pipefail = True
         parts = re.split(r"(\|\||&&|;|\|)", line)
         for i in range(0, len(parts), 2):
             text = parts[i].strip()
@@ -668,6 +719,16 @@ def step_commands(job: Job, step: Step) -> list[Command]:
             swallowed = None
             if i + 2 < len(parts) and parts[i + 1] == "||" and SWALLOW.match(parts[i + 2]):
                 swallowed = f"`|| {parts[i + 2].strip()}`"
+            elif i + 2 < len(parts) and parts[i + 1] == "|" and not pipefail:
+                rest = "".join(parts[i + 1 :]).strip()
+                rest = re.split(r"\s(\|\||&&|;)\s", rest)[0].strip()
+                last = rest.rsplit("|", 1)[-1].split()
+                swallowed = (
+                    f"`{rest}` without pipefail (a `run:` step with no `shell:` runs `bash -e`, "
+                    f"so the status of a pipeline is its last command's, "
+                    f"{'`' + last[0] + '`' if last else 'the last'}'s: set `shell: bash`, which "
+                    "adds `-o pipefail`, or drop the pipe)"
+                )
             if kind == "lint" and "--exit-zero" in text:
                 swallowed = "`--exit-zero`"
             found.append(Command(kind, text, job, step, (step.index, number, i), swallowed))
@@ -696,7 +757,7 @@ class Workflow:
                     line = self.line("jobs", job_id, "steps", index)
                     job.steps.append(Step(job, index, step, line))
             for step in job.steps:
-                job.commands += step_commands(job, step)
+                job.commands += step_commands(job, step, run_shell(self.data, job, step))
             job.commands.sort(key=lambda c: c.order)
             self.jobs[job.id] = job
 
@@ -1331,6 +1392,92 @@ def test_dependencies_cached(workflow, workdir):
 
 TOOL_NAMES = {"lint": "ruff check", "type": "mypy", "test": "pytest"}
 
+# An `if:` made only of status functions (`always()`, `success()`, `!cancelled()`) never skips
+# a step on a run where the steps before it passed.
+STATUS_ONLY = re.compile(
+    r"^(\s|\$\{\{|\}\}|!|&&|\|\||\(|\)|always\(\)|success\(\)|cancelled\(\)|true)*$"
+)
+
+
+def skip_condition(command: Command) -> str | None:
+    """The `if:` (of the step or of its job) that can skip `command` on some runs."""
+    for owner, data in (("the step", command.step.data), ("its job", command.job.data)):
+        condition = data.get("if")
+        if condition is None or condition is True or STATUS_ONLY.match(str(condition)):
+            continue
+        return (
+            f"{command.step.label()} runs `{command.text}` only `if: {condition}` (set on "
+            f"{owner}): on every run where that is false the step is skipped and the run passes "
+            "without it. The checks and the gate run on every push and pull request, on both "
+            "Pythons: drop the `if:`"
+        )
+    return None
+
+
+VALUE_OPTIONS = {
+    "lint": {
+        "--config", "--select", "--ignore", "--extend-select", "--extend-ignore",
+        "--output-format", "--target-version", "--line-length", "--exclude", "--extend-exclude",
+        "--per-file-ignores", "--extend-per-file-ignores", "--fixable", "--unfixable",
+        "--cache-dir", "--stdin-filename", "--extend-fixable",
+    },
+    "type": {
+        "--config-file", "--python-version", "--cache-dir", "--python-executable", "--exclude",
+        "--platform", "--junit-xml", "--html-report", "--txt-report", "--always-true",
+        "--always-false", "--custom-typeshed-dir", "--shadow-file", "-c", "--command",
+    },
+}  # fmt: skip
+
+
+def target_problem(command: Command) -> str | None:
+    """`ruff check` / `mypy` run on paths that leave out eval_gate.py (or, for mypy, on none)."""
+    if command.action or command.kind not in VALUE_OPTIONS or "$" in command.text:
+        return None
+    if command.step.data.get("working-directory"):
+        return None
+    try:
+        words = shlex.split(command.text)
+    except ValueError:
+        return None
+    if command.kind == "lint":
+        pairs = enumerate(zip(words, words[1:], strict=False))
+        start = next((i + 2 for i, (w, v) in pairs if w.endswith("ruff") and v == "check"), None)
+    else:
+        start = next((i + 1 for i, w in enumerate(words) if w.rsplit("/", 1)[-1] == "mypy"), None)
+    if start is None:
+        return None
+    targets: list[str] = []
+    args = iter(words[start:])
+    for word in args:
+        if re.match(r"^\d?>", word):
+            break
+        if word in ("-p", "--package", "-m", "--module"):
+            targets.append(next(args, ""))
+        elif word.startswith("-"):
+            if "=" not in word and word in VALUE_OPTIONS[command.kind]:
+                next(args, None)
+        else:
+            targets.append(word)
+    covers = any(
+        re.sub(r"^\./", "", t).rstrip("/") in (".", "", "eval_gate.py", "eval_gate")
+        or Path("eval_gate.py").match(t)
+        for t in targets
+    )
+    if covers or (not targets and command.kind == "lint"):
+        return None
+    if not targets:
+        return (
+            f"`{command.text}` in {command.step.label()} names no files, and pyproject.toml sets "
+            "no mypy `files`, so mypy stops with \"Missing target module, package, files, or "
+            "command\" and the step fails on every run: write `mypy .`"
+        )
+    verb = "linted" if command.kind == "lint" else "type-checked"
+    return (
+        f"`{command.text}` in {command.step.label()} checks only {', '.join(targets)}: "
+        f"eval_gate.py and train.py sit in the repository's root, so they are never {verb} in CI. "
+        f"Check the whole project: `{TOOL_NAMES[command.kind]} .`"
+    )
+
 
 @pytest.mark.task(4)
 def test_lint_type_check_and_tests_run_and_can_fail(workflow):
@@ -1354,7 +1501,7 @@ def test_lint_type_check_and_tests_run_and_can_fail(workflow):
                 problems.append(
                     f"`{command.text}` in {command.step.label()} is followed by "
                     f"{command.swallowed}, so it never fails the run"
-                    if command.swallowed.startswith("`||")
+                    if command.swallowed.startswith("`|")
                     else f"`{command.text}` in {command.step.label()} uses "
                     f"{command.swallowed}, so it never fails the run"
                 )
@@ -1364,6 +1511,7 @@ def test_lint_type_check_and_tests_run_and_can_fail(workflow):
                     f"{command.step.label()} runs `{command.text}` with `continue-on-error: "
                     f"true` on {where}: a failure shows as a warning and the run still passes"
                 )
+            problems += [p for p in (skip_condition(command), target_problem(command)) if p]
             if kind == "lint" and re.search(r"\s--fix\b", command.text):
                 problems.append(
                     f"`{command.text}` fixes what it can on the runner's copy and then passes: "
@@ -1503,6 +1651,8 @@ def test_gate_failure_fails_the_run(workflow):
         condition = str(gate.step.data.get("if", ""))
         if re.search(r"\bfalse\b", condition) and "==" not in condition and "!=" not in condition:
             problems.append(f"the gate ({gate.step.label()}) has `if: {condition}` and never runs")
+        elif skip := skip_condition(gate):
+            problems.append(skip)
         args = gate_arguments(gate)
         if args is None:
             continue
