@@ -199,6 +199,40 @@ def _add_rag_pipeline(root: Path) -> None:
     git(root, "commit", "-q", "-m", "Answer with numbered citations inside a token budget")
 
 
+PIPELINE_TEST = """
+
+def test_a_weaker_candidate_is_not_promoted_over_the_champion(
+    mean_model: Model, good_model: Model, sales: pd.DataFrame, tmp_path: Path
+) -> None:
+    registry = Registry(tmp_path)
+    holdout = batch(sales, 2010)
+    assert promote(registry, good_model, validate(good_model, None, holdout, 2010, Gates()))
+    champion = registry.champion()
+    decision = validate(mean_model, good_model, holdout, 2010, Gates(max_regression=0.0))
+    assert not promote(registry, mean_model, decision)
+    assert registry.champion() == champion
+"""
+
+
+def _add_pipeline_work(root: Path) -> None:
+    """What a learner does in phase 4: make the scaffold's steps theirs and test their gate."""
+    pkg = next(p.name for p in (root / "src").iterdir() if (p / "__init__.py").is_file())
+    pipeline = root / "src" / pkg / "pipeline.py"
+    text = pipeline.read_text(encoding="utf-8")
+    for before, after in (
+        ('"training data rejected: "', '"history rejected: "'),
+        ('"""Judge the candidate on fresh data;', '"""Judge the candidate on the newest year;'),
+        ('"""Register every candidate (for audit);', '"""Register each candidate;'),
+    ):
+        assert before in text
+        text = text.replace(before, after)
+    pipeline.write_text(text, encoding="utf-8")
+    tests = root / "tests" / "test_pipeline.py"
+    tests.write_text(tests.read_text(encoding="utf-8") + PIPELINE_TEST, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Gate each yearly candidate against the champion")
+
+
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_audit_scores_at_least_85_and_its_own_tests_pass(
     kind: str, scaffolded: Scaffold, tmp_path: Path
@@ -213,6 +247,11 @@ def test_audit_scores_at_least_85_and_its_own_tests_pass(
             for c in phase3 - {"offline_pipeline_test"}
         )
         _add_rag_pipeline(root)
+    if kind == "pipeline":  # the phase-4 capstone: level 3 needs steps the learner made theirs
+        readme_only = audit_repository(root, kind)
+        maturity = readme_only.check("maturity")
+        assert maturity.status == "fail" and "level 0 of 3" in maturity.summary
+        _add_pipeline_work(root)
     plain = audit_repository(root, kind)
     assert not plain.untouched_scaffold
     assert plain.score >= 85, plain.to_markdown()
@@ -223,6 +262,8 @@ def test_audit_scores_at_least_85_and_its_own_tests_pass(
     ran = audit_repository(root, kind, run_tests=True, test_timeout_s=240)
     tests_pass = ran.check("tests_pass")
     assert tests_pass.status == "pass", tests_pass.model_dump()
+    if kind == "pipeline":
+        assert plain.maturity is not None and plain.maturity.level == 3, plain.to_markdown()
     assert "passed" in tests_pass.summary
     assert ran.score >= plain.score
     assert git(root, "status", "--porcelain") == ""  # the sandbox never writes into the repo

@@ -228,6 +228,17 @@ def test_portfolio_explains_how_to_add_a_project_then_shows_audits(
     assert audits[0]["report"]["groups"]
     page = client.get("/portfolio").text
     assert str(repo) in page and f"{report.score}<small>/100</small>" in page
+    assert "MLOps maturity" not in page
+    # A pipeline project's audit carries its maturity ladder onto the page.
+    (repo / "model.py").write_text(
+        "def train(frame):\n    return Ridge().fit(frame[['x']], frame['y'])\n"
+    )
+    pipeline = audit_repository(repo, kind="pipeline")
+    with open_store(ws) as store:
+        store.record_audit(str(repo), "pipeline", pipeline.score, pipeline.model_dump(mode="json"))
+    page = client.get("/portfolio").text
+    assert "MLOps maturity: level 1 of 3" in page
+    assert "Starts without a person: a schedule or new data" in page
 
 
 def test_errors_are_json_under_api_and_pages_elsewhere(client: TestClient) -> None:

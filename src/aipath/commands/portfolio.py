@@ -17,7 +17,7 @@ from aipath.console import console
 from aipath.errors import AipathError
 
 if TYPE_CHECKING:
-    from aipath.portfolio.audit.models import AuditReport
+    from aipath.portfolio.audit.models import AuditReport, MaturityReport
 
 STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
 LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
@@ -169,6 +169,27 @@ def _render(report: AuditReport) -> None:
                 console.print(f"       [dim]{escape(prefix)}{escape(item.detail)}[/]")
             if check.fix:
                 console.print(f"       [cyan]fix:[/] {escape(check.fix)}")
+    if report.maturity is not None:
+        _render_maturity(report.maturity)
+
+
+def _render_maturity(maturity: MaturityReport) -> None:
+    """The level ladder: every criterion with its finding, evidence and fix for the unmet."""
+    console.print(
+        f"\n[bold]MLOps maturity[/] level {maturity.level} of {maturity.goal}: "
+        f"{escape(maturity.title)}"
+    )
+    for c in maturity.criteria:
+        mark = "[green]met[/]    " if c.met else "[yellow]not yet[/]"
+        console.print(f"  {mark} level {c.level} · {escape(c.title)}: {escape(c.summary)}")
+        if c.met:
+            continue
+        for item in c.evidence[:3]:
+            where = item.where()
+            prefix = f"{where} " if where else ""
+            console.print(f"           [dim]{escape(prefix)}{escape(item.detail)}[/]")
+        if c.fix:
+            console.print(f"           [cyan]fix:[/] {escape(c.fix)}")
 
 
 def _record(report: AuditReport, workspace: Path | None, db: str | None) -> str | None:

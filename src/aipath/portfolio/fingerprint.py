@@ -22,6 +22,7 @@ __all__ = [
     "FINGERPRINT_FILE",
     "SCAFFOLD_SUBJECT",
     "ScaffoldState",
+    "fingerprint_digests",
     "scaffold_state",
     "unchanged_scaffold_files",
     "write_fingerprint",
@@ -111,19 +112,24 @@ def scaffold_state(root: Path, subjects: list[str] | None, clean: bool) -> Scaff
     return ScaffoldState(len(files), len(_unchanged(root, files)), learner_commits)
 
 
+def fingerprint_digests(root: Path) -> dict[str, str]:
+    """The fingerprint's path → SHA-256 of every generated file (empty without a fingerprint)."""
+    try:
+        files = json.loads((root / FINGERPRINT_FILE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(files, dict):
+        return {}
+    return {str(k): str(v) for k, v in files.items()}
+
+
 def unchanged_scaffold_files(root: Path) -> frozenset[str]:
     """Files (relative, POSIX) still byte for byte as `aipath project new` generated them.
 
     Checks that grade what a phase taught look only at the other files: template code the
     learner has not touched is aipath's work, whatever it contains.
     """
-    try:
-        files = json.loads((root / FINGERPRINT_FILE).read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return frozenset()
-    if not isinstance(files, dict):
-        return frozenset()
-    return _unchanged(root, files)
+    return _unchanged(root, fingerprint_digests(root))
 
 
 def _unchanged(root: Path, files: dict[str, str]) -> frozenset[str]:

@@ -17,6 +17,7 @@ from aipath.portfolio.audit import (  # noqa: F401  (importing registers the che
     gitrepo,
     hygiene,
     kind_checks,
+    maturity,
     ownership,
     rag,
 )
@@ -157,6 +158,7 @@ def audit_repository(
     if untouched:
         score = 0
     return AuditReport(
+        maturity=maturity.assess_maturity(ctx) if ctx.kind == "pipeline" else None,
         path=str(root),
         kind=ctx.kind,
         score=score,

@@ -161,6 +161,46 @@ class AuditContext:
         ]
 
     @cached_property
+    def scaffold_sources(self) -> dict[str, str]:
+        """The generated text of each scaffold Python file the learner has since changed.
+
+        Read from the scaffold's own commit and kept only when it hashes to the fingerprint, so
+        a rewritten history cannot pass the learner's code off as the template (or back).
+        """
+        import hashlib
+
+        from aipath.portfolio.fingerprint import SCAFFOLD_SUBJECT, fingerprint_digests
+
+        digests = fingerprint_digests(self.root)
+        commits = self.commits or []
+        scaffold = [c.sha for c in commits if c.subject.startswith(SCAFFOLD_SUBJECT)]
+        if not digests or not scaffold:
+            return {}
+        sha = scaffold[-1]  # the oldest: history() lists the newest first
+        found: dict[str, str] = {}
+        for rel, digest in digests.items():
+            if not rel.endswith(".py") or rel in self.unchanged_scaffold:
+                continue
+            shown = gitrepo.run_git(self.root, "show", f"{sha}:{rel}")
+            if shown.ok and hashlib.sha256(shown.out).hexdigest() == digest:
+                found[rel] = shown.out.decode("utf-8", errors="replace")
+        return found
+
+    def learner_functions(
+        self, *, tests: bool
+    ) -> list[tuple[PyModule, ast.FunctionDef | ast.AsyncFunctionDef]]:
+        """Functions the learner wrote or changed, in the (test or non-test) modules.
+
+        Finer than :meth:`learner_modules`: in a scaffold file the learner edited elsewhere,
+        a function still exactly as generated (comments and layout aside) earns nothing.
+        """
+        found = []
+        for mod in self.learner_modules(tests=tests):
+            generated = _function_dumps(self.scaffold_sources.get(mod.rel))
+            found += [(mod, fn) for fn in mod.index.functions if ast.dump(fn) not in generated]
+        return found
+
+    @cached_property
     def python_files(self) -> list[FileEntry]:
         return self.files.with_suffix("py")
 
@@ -237,6 +277,21 @@ class AuditContext:
                 if any(n in line.lower() for n in lowered):
                     hits.append((rel, number, line.strip()))
         return hits
+
+
+def _function_dumps(source: str | None) -> set[str]:
+    """``ast.dump`` of every function in ``source``: equal dumps mean the same code."""
+    if source is None:
+        return set()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    return {
+        ast.dump(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 def _toml_line(message: str) -> int | None:

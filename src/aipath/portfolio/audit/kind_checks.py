@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from aipath.portfolio.audit.context import AuditContext, is_test_path
+from aipath.portfolio.audit.context import AuditContext
 from aipath.portfolio.audit.models import Evidence
 from aipath.portfolio.audit.readme import has_number
 from aipath.portfolio.audit.registry import Outcome, check, ev
@@ -138,14 +138,12 @@ def retrieval_eval(ctx: AuditContext) -> Outcome:
 def promotion_gate(ctx: AuditContext) -> Outcome:
     steps: dict[str, Evidence] = {}
     tested = False
-    for mod in ctx.modules:
-        is_test = is_test_path(mod.rel)
-        for fn in mod.index.functions:
-            for step in ("retrain", "validate", "promote"):
-                if step in fn.name and not is_test:
-                    steps.setdefault(step, ev(f"{fn.name}()", mod.rel, fn.lineno))
-            if is_test and "promot" in fn.name:
-                tested = True
+    # Only functions the learner wrote or changed: the scaffold's own loop is aipath's work.
+    for mod, fn in ctx.learner_functions(tests=False):
+        for step in ("retrain", "validate", "promote"):
+            if step in fn.name:
+                steps.setdefault(step, ev(f"{fn.name}()", mod.rel, fn.lineno))
+    tested = any("promot" in fn.name for _, fn in ctx.learner_functions(tests=True))
     missing = [s for s in ("retrain", "validate", "promote") if s not in steps]
     fix = (
         "Write the loop as three functions — retrain on new data, validate the candidate against "
@@ -154,6 +152,10 @@ def promotion_gate(ctx: AuditContext) -> Outcome:
     if not missing and tested:
         return Outcome(
             "pass", "retrain, validate and promote steps, gate tested", list(steps.values())
+        )
+    if not steps and ctx.unchanged_scaffold:
+        return Outcome(
+            "fail", "the scaffold's retrain/validate/promote steps are unchanged", fix=fix
         )
     if len(missing) < 3:
         what = f"missing {', '.join(missing)}" if missing else "the promotion gate is untested"

@@ -52,6 +52,51 @@ class GroupResult(BaseModel):
     checks: list[CheckResult]
 
 
+class MaturityCriterion(BaseModel):
+    """One thing a level of MLOps maturity needs, whether the repository shows it, and where."""
+
+    id: str
+    level: int
+    title: str
+    met: bool
+    summary: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    fix: str | None = None
+
+
+class MaturityReport(BaseModel):
+    """The MLOps maturity level a pipeline project reaches (0 = not yet level 1) and why."""
+
+    level: int
+    goal: int
+    title: str
+    criteria: list[MaturityCriterion]
+
+    def missing(self) -> list[MaturityCriterion]:
+        """What the next level still needs (empty once the goal is reached)."""
+        return [c for c in self.criteria if c.level == self.level + 1 and not c.met]
+
+    def to_markdown(self) -> list[str]:
+        lines = [f"## MLOps maturity — level {self.level} of {self.goal}: {self.title}", ""]
+        lines += ["| level | | criterion | finding |", "|---|---|---|---|"]
+        for c in self.criteria:
+            mark = "met" if c.met else "not yet"
+            lines.append(f"| {c.level} | {mark} | {_cell(c.title)} | {_cell(c.summary)} |")
+        lines.append("")
+        for c in self.criteria:
+            if c.met:
+                continue
+            lines.append(f"**Level {c.level}: {c.title}**")
+            lines.append("")
+            for ev in c.evidence:
+                where = ev.where()
+                lines.append(f"- {'`' + where + '` ' if where else ''}{ev.detail}")
+            if c.fix:
+                lines.append(f"- *Fix:* {c.fix}")
+            lines.append("")
+        return lines
+
+
 class AuditReport(BaseModel):
     """A repository's score out of 100, one line per check, grouped by hiring criterion."""
 
@@ -67,6 +112,9 @@ class AuditReport(BaseModel):
     untouched_scaffold: bool = Field(
         default=False,
         description="every file is still as `aipath project new` wrote it: the score is 0",
+    )
+    maturity: MaturityReport | None = Field(
+        default=None, description="the MLOps maturity level reached (pipeline projects)"
     )
 
     def checks(self) -> Iterator[CheckResult]:
@@ -118,6 +166,8 @@ class AuditReport(BaseModel):
                 if c.fix:
                     lines.append(f"- *Fix:* {c.fix}")
                 lines.append("")
+        if self.maturity is not None:
+            lines += self.maturity.to_markdown()
         return "\n".join(lines).rstrip() + "\n"
 
 
