@@ -270,3 +270,41 @@ def test_threads_share_one_store(store: ProgressStore) -> None:
     states = store.lab_states()
     assert sorted(states) == [f"p1-lab-{n}" for n in range(4)]
     assert all(s.attempts == 10 and s.ever_passed for s in states.values())
+
+
+def _studies(count: int, start: int = 0) -> list[dict[str, object]]:
+    return [
+        {
+            "uid": f"{start + i:032x}",
+            "at": (T0 + timedelta(minutes=start + i)).isoformat(),
+            "kind": "study",
+            "minutes": 5.0,
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_large_import_is_validated_in_batches_and_all_or_nothing(
+    store: ProgressStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken event past the first batches names its own index and leaves the store empty."""
+    import aipath.progress.store as module
+
+    monkeypatch.setattr(module, "IMPORT_BATCH", 7)
+    monkeypatch.setattr(module, "REINDEX_ABOVE", 10)
+    events = _studies(30)
+    events[23] = {**events[23], "kind": "party"}
+    doc = {"format": "aipath-progress", "version": 1, "events": events}
+    with pytest.raises(AipathError, match=r"events\.23\.kind"):
+        store.import_json(doc)
+    assert store.events() == []
+    # The indexes dropped for the bulk insert came back with the rollback, and after a good one.
+    events[23] = _studies(1, 23)[0]
+    assert store.import_json(doc) == 30
+    assert [e.minutes for e in store.events()] == [5.0] * 30
+    from sqlalchemy import inspect
+
+    engine = store._engine  # the schema itself is what is checked
+    names = {index["name"] for index in inspect(engine).get_indexes("events")}
+    assert {"ix_events_at", "ix_events_kind_lab", "ix_events_at_id"} <= names
+    assert store.import_json(doc) == 0
