@@ -478,6 +478,21 @@ class ProgressStore:
         """Hours logged with `aipath log`, oldest first."""
         return self._events_of("study")
 
+    def study_minutes_by_resource(self) -> dict[str, float]:
+        """Minutes logged against each resource (`aipath log --resource`), summed by the database.
+
+        The roadmap page needs only these sums; reading every study event of a long history
+        to add them up cost half a second at 200,000 events.
+        """
+        e = self._events.c
+        query = (
+            select(e.resource_id, func.sum(e.minutes))
+            .where(e.kind == "study", e.resource_id.is_not(None), e.minutes.is_not(None))
+            .group_by(e.resource_id)
+        )
+        with self._engine.connect() as conn:
+            return {str(rid): float(total) for rid, total in conn.execute(query) if total}
+
     # -- profile -----------------------------------------------------------------------------
     def get_profile(self) -> Profile | None:
         """The stored profile, or ``None`` before the first ``aipath plan``."""

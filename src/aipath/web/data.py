@@ -200,7 +200,7 @@ class Dashboard:
                     "marks": store.marks(),
                     "audits": store.audits(),
                     "daily": store.daily_minutes(),
-                    "study": store.study_events(),
+                    "studied": store.study_minutes_by_resource(),
                 }
 
         return self._cached("facts", build)
@@ -338,10 +338,7 @@ class Dashboard:
         skill_done = {s.id: s.done for s in self.status().plan.skills}
         rows = {r.lab.id: r for r in self.rows()}
         by_skill = self.catalogue().skill_labs()
-        studied: dict[str, float] = {}
-        for event in facts["study"]:
-            if event.resource_id and event.minutes:
-                studied[event.resource_id] = studied.get(event.resource_id, 0.0) + event.minutes
+        studied: dict[str, float] = facts["studied"]
         phase_done = {ph.number: ph.done_fraction for ph in self.status().plan.phases}
 
         def link(lab_id: str) -> LabLink | None:
