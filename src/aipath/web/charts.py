@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from aipath.planner.model import Plan
 from aipath.web.schemas import WeekHours
@@ -23,9 +25,20 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 DAY_MS = 24 * 3600 * 1000
 
 
+@cache
+def _template() -> dict[str, Any]:
+    """plotly_white as JSON, made once: validating a template per figure cost most of a page."""
+    template: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+    return template
+
+
+def _figure() -> go.Figure:
+    """An empty figure on the empty template; :func:`figure_data` adds plotly_white."""
+    return go.Figure(layout={"template": "none"})
+
+
 def _layout(fig: go.Figure, height: int) -> None:
     fig.update_layout(
-        template="plotly_white",
         height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 20},
         font={"family": FONT, "size": 13, "color": "#1f2937"},
@@ -44,7 +57,7 @@ def _span(start: date, end: date) -> int:
 def timeline_figure(plan: Plan) -> go.Figure:
     """Phases as bars on a calendar (original plan and the projection from measured pace)."""
     labels = [f"{ph.number}. {ph.title}" for ph in plan.phases]
-    fig = go.Figure()
+    fig = _figure()
     fig.add_trace(
         go.Bar(
             name="original plan",
@@ -145,7 +158,7 @@ def week_hours(
 def hours_figure(weeks: list[WeekHours]) -> go.Figure:
     """Hours planned against hours logged (reading plus measured lab time), week by week."""
     labels = [f"week {w.week}<br>{w.start:%b %d}" for w in weeks]
-    fig = go.Figure()
+    fig = _figure()
     fig.add_trace(
         go.Bar(
             name="planned",
@@ -177,4 +190,5 @@ def hours_figure(weeks: list[WeekHours]) -> go.Figure:
 def figure_data(fig: go.Figure) -> dict[str, Any]:
     """The figure as plain JSON data (what ``Plotly.newPlot`` takes)."""
     data: dict[str, Any] = json.loads(fig.to_json())
+    data.setdefault("layout", {})["template"] = _template()
     return data
