@@ -15,7 +15,7 @@ days when asked: a few thousand numbers for years of study.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -95,6 +95,23 @@ class Fold:
     labs: dict[str, LabFold] = field(default_factory=dict)
     minutes: dict[int, float] = field(default_factory=lambda: defaultdict(float))
     active: set[int] = field(default_factory=set)
+    # Answers per time zone, dropped by add(): pages ask for the same days several times.
+    _memo: dict[tuple[str, tzinfo | None], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def copy(self) -> Fold:
+        """An independent fold to extend: a published one may be read by other threads."""
+        twin = Fold(
+            last_id=self.last_id,
+            count=self.count,
+            last_at=self.last_at,
+            first_at=self.first_at,
+            labs={lab_id: replace(lab, tiers=set(lab.tiers)) for lab_id, lab in self.labs.items()},
+            active=set(self.active),
+        )
+        twin.minutes.update(self.minutes)
+        return twin
 
     def accepts(self, at: datetime) -> bool:
         """Whether an event at ``at`` comes after everything folded so far (order holds)."""
@@ -112,6 +129,7 @@ class Fold:
         minutes: float | None,
     ) -> None:
         """Fold one event; events must come in ``(at, id)`` order (see :meth:`accepts`)."""
+        self._memo.clear()
         self.last_id = max(self.last_id, id)
         self.count += 1
         self.last_at = at
@@ -145,16 +163,22 @@ class Fold:
         return {lab: self.labs[lab].state(lab) for lab in sorted(self.labs)}
 
     def daily_minutes(self, tz: tzinfo | None = None) -> dict[date, float]:
-        per_day: dict[date, float] = defaultdict(float)
-        day_of = _LocalDays(tz)
-        for bucket, minutes in self.minutes.items():
-            if minutes:
-                per_day[day_of(bucket)] += minutes
-        return dict(per_day)
+        key = ("daily", tz)
+        if key not in self._memo:
+            per_day: dict[date, float] = defaultdict(float)
+            day_of = _LocalDays(tz)
+            for bucket, minutes in self.minutes.items():
+                if minutes:
+                    per_day[day_of(bucket)] += minutes
+            self._memo[key] = dict(per_day)
+        return dict(self._memo[key])
 
     def active_days(self, tz: tzinfo | None = None) -> set[date]:
-        day_of = _LocalDays(tz)
-        return {day_of(bucket) for bucket in self.active}
+        key = ("active", tz)
+        if key not in self._memo:
+            day_of = _LocalDays(tz)
+            self._memo[key] = {day_of(bucket) for bucket in self.active}
+        return set(self._memo[key])
 
     # -- persistence --------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

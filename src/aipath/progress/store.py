@@ -11,6 +11,7 @@ per-dialect SQL.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, tzinfo
@@ -161,6 +162,39 @@ def _event_batches(raw: list[Any]) -> Iterator[list[_ExportEvent]]:
             if ev.at.tzinfo is None:
                 raise AipathError(f"event {ev.uid}: time {ev.at.isoformat()} has no time zone")
         yield batch
+
+
+# The newest fold this process has read, per database: every page and command opens its own
+# store, and decoding the saved fold again for each cost more than the page's own work.  A
+# published fold is never changed (it is copied to be extended), so threads may share it.
+_FOLDS: dict[str, Fold] = {}
+_FOLDS_LOCK = threading.Lock()
+
+
+def _shared_fold(url: str) -> Fold | None:
+    with _FOLDS_LOCK:
+        return _FOLDS.get(url)
+
+
+def _share_fold(url: str, fold: Fold) -> None:
+    with _FOLDS_LOCK:
+        _FOLDS[url] = fold  # the newest read; a slower thread's older one is merely extended
+
+
+def _same_time(stored: object, folded: datetime | None) -> bool:
+    """Whether the log's newest time is the fold's (a store recreated with as many events
+    as before has other times)."""
+    if stored is None or folded is None:
+        return stored is None and folded is None
+    if isinstance(stored, str):
+        stored = datetime.fromisoformat(stored)
+    if not isinstance(stored, datetime):
+        return False
+
+    def utc(at: datetime) -> datetime:  # the store keeps UTC; a driver may hand it back naive
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+    return utc(stored) == utc(folded)
 
 
 class ProgressStore:
@@ -390,19 +424,29 @@ class ProgressStore:
             self._events.c.minutes,
         )
         order = (self._events.c.at, self._events.c.id)
+        saved: Any = None
         with self._engine.connect() as conn:
-            held = self._held_fold
+            count, last, newest = conn.execute(
+                select(
+                    func.count(), func.max(self._events.c.id), func.max(self._events.c.at)
+                ).select_from(self._events)
+            ).one()
+            total, last_id = int(count or 0), int(last or 0)
+            held = self._held_fold or _shared_fold(self.url)
+            if (
+                held is not None
+                and (total, last_id) == (held.count, held.last_id)
+                and _same_time(newest, held.last_at)
+            ):
+                self._held_fold = held
+                return held  # nothing appended since this process last folded
             if held is not None:
-                count, last = conn.execute(
-                    select(func.count(), func.max(self._events.c.id)).select_from(self._events)
-                ).one()
-                if (int(count or 0), int(last or 0)) == (held.count, held.last_id):
-                    return held  # nothing appended since this store last folded
-            saved = conn.execute(
-                select(self._derived.c.payload).where(self._derived.c.name == "fold")
-            ).scalar()
-            fold = Fold.from_json(saved) if saved is not None else None
-            total = int(conn.execute(select(func.count()).select_from(self._events)).scalar() or 0)
+                fold: Fold | None = held.copy()  # extend a copy: others may be reading it
+            else:
+                saved = conn.execute(
+                    select(self._derived.c.payload).where(self._derived.c.name == "fold")
+                ).scalar()
+                fold = Fold.from_json(saved) if saved is not None else None
             fresh: list[Any] = []
             if fold is not None:
                 # By primary key, sorted here: an ORDER BY (at, id) would scan the whole index.
@@ -425,9 +469,10 @@ class ProgressStore:
                 tier=row.tier,
                 minutes=row.minutes,
             )
-        if fresh or saved is None:
+        if fresh or (held is None and saved is None):
             self._save_fold(fold)
         self._held_fold = fold
+        _share_fold(self.url, fold)
         return fold
 
     def _save_fold(self, fold: Fold) -> None:
