@@ -242,6 +242,8 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
 def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     with contextlib.suppress(OSError):
         os.setsid()  # a group of our own, so the parent can end every descendant at once
+    if request.isolate_network:
+        sandbox.isolate_network()  # while this process has one thread (a user namespace needs it)
     _redirect_output(run_dir)
     workdir = Path(request.workdir)
     os.chdir(workdir)
@@ -258,6 +260,7 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     if not request.dev_apply:
         sandbox.install_guards(learner_path)
     _arm_timeout(request, learner_path, writer)
+    sandbox.cpu_backstop(request.timeout_s)
 
     from aipath.grader.plugin import LabPlugin, reseed
 

@@ -23,3 +23,7 @@ class CheckRequest(BaseModel):
     models: list[str] = Field(
         default_factory=list, description="models to load in a forking parent (a warm worker)"
     )
+    isolate_network: bool = Field(
+        default=True,
+        description="run in a network namespace of its own (loopback only) where Linux allows",
+    )

@@ -2,13 +2,17 @@
 
 The child is already a separate process (so a crash cannot touch the worker or the store); this
 module adds what keeps a runaway from hurting the machine: an address-space limit so a memory bomb
-fails fast with ``MemoryError``, a cap on file size, no core dumps, and an audit hook that refuses
-process creation and signals *from the learner's own frames* (a fork loop is the classic way to
-take a laptop down).  Checks themselves may still start processes (a check that runs mypy or git).
+fails fast with ``MemoryError``, a cap on file size, no core dumps, a CPU-time limit the kernel
+enforces (it also stops one long C call and outlives nothing: children inherit it), a network of
+its own (only a loopback device, so a lab's server works and nothing else on the machine or
+beyond is reachable), and an audit hook that refuses process creation and signals *from the
+learner's own frames* (a fork loop is the classic way to take a laptop down).  Checks themselves
+may still start processes (a check that runs mypy or git).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import sys
@@ -114,6 +118,87 @@ def apply_limits(memory_mb: int) -> None:
             (resource.RLIMIT_CORE, 0),
         )
     )
+
+
+CPU_GRACE_S = 3
+"""CPU seconds past the lab's limit before the kernel stops the child: the interval timer
+(which names the learner's line) fires first whenever Python code is running."""
+
+
+def cpu_backstop(timeout_s: float) -> None:
+    """A kernel CPU-time limit a little past the lab's: SIGXCPU, then SIGKILL if ignored.
+
+    The interval timer's handler runs only between bytecodes, so a single long C call
+    (``sum(range(2 * 10**9))``) would outrun it; RLIMIT_CPU does not.  Processes the learner's
+    code starts inherit the limit, so one left behind cannot burn a core for minutes.  The hard
+    limit is the soft one plus two seconds: code cannot raise it past that unless it has the
+    capability to, which a check in its own user namespace does not.
+    """
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(used.ru_utime + used.ru_stime + timeout_s + CPU_GRACE_S)
+    try:
+        _old_soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        ceiling = soft + 2 if hard == resource.RLIM_INFINITY else min(soft + 2, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (min(soft, ceiling), ceiling))
+    except (ValueError, OSError):
+        pass
+
+
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(text)
+
+
+def _loopback_up() -> None:
+    """Bring ``lo`` up in a fresh network namespace (it starts down): 127.0.0.1 then works."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(sock, siocgifflags, request))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
+
+
+def isolate_network() -> bool:
+    """Move this process into a network namespace of its own with only a loopback device.
+
+    A check's servers (bound to 127.0.0.1) keep working; the machine's own services (a database,
+    Redis) and the internet are unreachable from learner code.  A user namespace comes first
+    where it can (any user may create one; root then loses the capabilities that would let it
+    raise its hard limits), with the process's own uid and gid mapped to themselves so files it
+    writes keep their owner.  Must run while the process has one thread.  Returns False where
+    the system allows neither (the check then runs with the machine's network).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
+        try:
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        except OSError:
+            return False
+    elif libc.unshare(_CLONE_NEWNET) != 0:
+        return False
+    try:
+        _loopback_up()
+    except OSError:
+        return False
+    return True
 
 
 def learner_frame(frame: FrameType | None, learner_path: str) -> FrameType | None:

@@ -197,6 +197,13 @@ def _abnormal_end(
         )
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:  # the kernel's CPU limit (sandbox.cpu_backstop)
+            return ErrorInfo(
+                kind=ErrorKind.TIMEOUT,
+                message=f"timeout after {request.timeout_s:g} s of CPU time{during}: the "
+                "system stopped one long computation that never returned to Python (a single "
+                "huge call such as sum(range(10**10)) or a giant matrix product).",
+            )
         if sig == signal.SIGKILL:
             return ErrorInfo(
                 kind=ErrorKind.MEMORY,
