@@ -12,6 +12,7 @@ import ast
 import contextlib
 import importlib
 import io
+import os
 import sys
 import time
 import warnings
@@ -57,6 +58,8 @@ def preload(lab_dirs: Iterable[Path] = ()) -> dict[str, float]:
     from aipath.grader.sandbox import single_threaded_runtime
 
     single_threaded_runtime()
+    # MLflow starts a telemetry thread on import that looks a host up: never from a grader.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     files: list[Path] = []
     for lab_dir in lab_dirs:
         files.extend(p for p in lab_dir.rglob("*.py") if "__pycache__" not in p.parts)
@@ -99,6 +102,17 @@ def _settle_runtime() -> None:
         with contextlib.suppress(Exception), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             importlib.import_module("torch._dynamo")
+    if "mlflow" in sys.modules:
+        # MLflow's first logged model scans every installed package (~1.4 s) and SQLAlchemy
+        # configures its mappers on the first store (~1 s): once here, not once per check.
+        with contextlib.suppress(Exception):
+            from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+            _init_packages_to_modules_map()
+        with contextlib.suppress(Exception):
+            from sqlalchemy.orm import configure_mappers
+
+            configure_mappers()
     _warm_pytest()
     if "hypothesis" in sys.modules:
         with contextlib.suppress(Exception):
