@@ -108,7 +108,7 @@ def _settle_runtime() -> None:
         with contextlib.suppress(Exception):
             from mlflow.utils.requirements_utils import _init_packages_to_modules_map
 
-            _init_packages_to_modules_map()
+            _init_packages_to_modules_map()  # type: ignore[no-untyped-call]
         with contextlib.suppress(Exception):
             from sqlalchemy.orm import configure_mappers
 
