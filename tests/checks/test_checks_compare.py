@@ -233,6 +233,23 @@ def test_matching_mistake_and_mistake_table() -> None:
     assert dict(mistake_table(lambda: {"a": 1})) == {"a": 1}
     assert dict(mistake_table(None)) == {}
 
+
+def test_matching_mistake_names_structured_answers_exactly() -> None:
+    merges = [(104, 105), (256, 33)]
+    table = {
+        "ties to the smallest pair": lambda: [(97, 98)],
+        "merges reversed": lambda: merges[::-1],
+        "a mistake that cannot run here": lambda: 1 / 0,
+    }
+    assert matching_mistake(merges[::-1], table) == "merges reversed"
+    assert matching_mistake({"lo": 256}, {"a": {"lo": 257}, "b": {"lo": 256}}) == "b"
+    assert matching_mistake("abc", {"a": "abd", "b": "abc"}) == "b"
+    assert matching_mistake(["x", "y"], {"a": ["x"]}) is None
+    # exact=True: no tolerance, and lists are not tuples
+    assert matching_mistake([1.0, 2.0], {"a": [1.0, 2.0 + 1e-12]}) == "a"
+    assert matching_mistake([1.0, 2.0], {"a": [1.0, 2.0 + 1e-12]}, exact=True) is None
+    assert matching_mistake([1, 2], {"a": (1, 2), "b": [1, 2]}, exact=True) == "b"
+
     def broken() -> dict[str, Any]:
         raise RuntimeError
 

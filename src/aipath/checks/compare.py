@@ -138,19 +138,44 @@ def _to_array(actual: Any, name: str) -> np.ndarray[Any, Any]:
         fail(f"{name} is a {type(actual).__name__} that cannot be read as an array: {exc}")
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Exact equality that never raises (``==`` on odd objects may)."""
+    try:
+        same = a == b
+    except Exception:
+        return False
+    return same if isinstance(same, bool) else False
+
+
 def matching_mistake(
-    actual: Any, mistakes: Mistakes | None, *, rtol: float = 1e-9, atol: float = 1e-12
+    actual: Any,
+    mistakes: Mistakes | None,
+    *,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    exact: bool = False,
 ) -> str | None:
-    """The name of the first known-wrong output the learner's answer equals, if any."""
+    """The name of the first known-wrong output the learner's answer equals, if any.
+
+    Numbers and arrays match within ``rtol``/``atol``; anything that is not numeric (strings,
+    dicts, lists of tuples, merge lists) — or every value when ``exact=True`` — matches by
+    ``==``, so structured answers are named as readily as arrays.
+    """
     if mistakes is None or actual is None:
         return None
-    try:
-        got = np.asarray(actual, dtype=float)
-    except (TypeError, ValueError):
-        return None
+    got: np.ndarray | None = None
+    if not exact:
+        try:
+            got = np.asarray(actual, dtype=float)
+        except (TypeError, ValueError):
+            got = None
     for label, candidate in mistake_table(mistakes).items():
         wrong = _wrong_output(candidate)
         if wrong is None:
+            continue
+        if got is None:
+            if _same(actual, wrong):
+                return label
             continue
         try:
             bad = np.asarray(wrong, dtype=float)

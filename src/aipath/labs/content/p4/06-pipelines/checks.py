@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from aipath.checks import (
     call_learner,
     fail,
     fmt,
+    matching_mistake,
     raised,
 )
 
@@ -297,9 +299,8 @@ def run_component(component: BaseComponent, name: str, folder: Path, **kwargs: A
         os.chdir(before)
 
 
-def _which(got: Any, table: dict[str, Any]) -> str | None:
-    """The description of the first known mistake whose output equals `got` exactly."""
-    return next((what for what, value in table.items() if value == got), None)
+# The first known mistake whose output equals `got` exactly (strings, lists of rows, keys).
+_which = partial(matching_mistake, exact=True)
 
 
 def _stray_files(folder: Path) -> list[str]:

@@ -24,7 +24,7 @@ from aipath.checks import (
     call_learner,
     fail,
     fmt,
-    mistake_table,
+    matching_mistake,
     raised,
     text_corpus,
 )
@@ -239,18 +239,6 @@ def _bigram_bits(
     return total
 
 
-def matching_mistake(got, mistakes):
-    """The first mistake whose output equals ``got`` exactly (lists, dicts, tuples of ints)."""
-    for label, wrong in mistake_table(mistakes).items():
-        try:
-            value = wrong() if callable(wrong) else wrong
-        except Exception:  # a mistake that cannot run on this input is skipped
-            continue
-        if value is not None and value == got:
-            return label
-    return None
-
-
 # ----- data --------------------------------------------------------------------------------------
 @cached
 def corpus() -> tuple[str, str, str]:
@@ -276,7 +264,7 @@ def _compare_ids(got, want, name, vocab, mistakes=None, hint=""):
         fail(f"{name} should be a list of int ids; got {fmt(got)}")
     if got == want:
         return
-    label = matching_mistake(got, mistakes) if mistakes else None
+    label = matching_mistake(got, mistakes, exact=True) if mistakes else None
     k = next(
         (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
         min(len(got), len(want)),
@@ -338,7 +326,7 @@ def _compare_merges(got, want, name, vocab_want, mistakes: Callable[[], dict], w
     if got == want:
         return
     table = mistakes()
-    label = matching_mistake(got, {k: v[0] for k, v in table.items()})
+    label = matching_mistake(got, {k: v[0] for k, v in table.items()}, exact=True)
     if len(got) != len(want) and got[: len(want)] == want[: len(got)]:
         message = f"{name} learned {len(got)} merges; expected {len(want)} (the first ones agree)"
     else:
@@ -441,7 +429,7 @@ def _check_word_counts(learner, text):
             )
         ),
     }
-    label = matching_mistake(got, mistakes)
+    label = matching_mistake(got, mistakes, exact=True)
     diff = sorted(
         (bytes(k).decode(errors="replace"), got.get(k), want.get(k))
         for k in set(got) | set(want)
@@ -481,7 +469,7 @@ def test_pair_counts(learner):
             joined
         ),
     }
-    label = matching_mistake(got, mistakes)
+    label = matching_mistake(got, mistakes, exact=True)
     fail((f"{name} looks like {label}. " if label else "") + f"{name} is {got}; expected {want}")
 
 
