@@ -82,8 +82,12 @@ SINGLE_THREAD_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
     "RAYON_NUM_THREADS": "1",  # Hugging Face tokenizers' thread pool
     "TOKENIZERS_PARALLELISM": "false",
+    # pandas 3 keeps strings in pyarrow when it is installed (MLflow brings it); pyarrow's own
+    # allocator reserves address space far beyond what it uses, which a forked check's memory
+    # limit counts: with malloc instead, NumPy labs stopped failing with MemoryError.
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
 }
-"""Thread pools sized by these variables start one thread, not one per core."""
+"""Thread pools sized by these variables start one thread, not one per core; pyarrow uses malloc."""
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
