@@ -17,7 +17,7 @@ from aipath.console import console
 from aipath.errors import AipathError
 
 if TYPE_CHECKING:
-    from aipath.portfolio.audit.models import AuditReport, MaturityReport
+    from aipath.portfolio.audit.models import AuditReport, Evidence, MaturityReport
 
 STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
 LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
@@ -163,12 +163,7 @@ def _render(report: AuditReport) -> None:
             )
             if check.status in ("pass", "skip"):
                 continue
-            for item in check.evidence[:4]:
-                where = item.where()
-                prefix = f"{where} " if where else ""
-                console.print(f"       [dim]{escape(prefix)}{escape(item.detail)}[/]")
-            if check.fix:
-                console.print(f"       [cyan]fix:[/] {escape(check.fix)}")
+            _render_findings(check.evidence[:4], check.fix, indent=7)
     if report.maturity is not None:
         _render_maturity(report.maturity)
 
@@ -184,12 +179,18 @@ def _render_maturity(maturity: MaturityReport) -> None:
         console.print(f"  {mark} level {c.level} · {escape(c.title)}: {escape(c.summary)}")
         if c.met:
             continue
-        for item in c.evidence[:3]:
-            where = item.where()
-            prefix = f"{where} " if where else ""
-            console.print(f"           [dim]{escape(prefix)}{escape(item.detail)}[/]")
-        if c.fix:
-            console.print(f"           [cyan]fix:[/] {escape(c.fix)}")
+        _render_findings(c.evidence[:3], c.fix, indent=11)
+
+
+def _render_findings(evidence: list[Evidence], fix: str | None, *, indent: int) -> None:
+    """Where a finding was seen (file:line) and how to fix it, under its check or criterion."""
+    pad = " " * indent
+    for item in evidence:
+        where = item.where()
+        prefix = f"{where} " if where else ""
+        console.print(f"{pad}[dim]{escape(prefix)}{escape(item.detail)}[/]")
+    if fix:
+        console.print(f"{pad}[cyan]fix:[/] {escape(fix)}")
 
 
 def _record(report: AuditReport, workspace: Path | None, db: str | None) -> str | None:

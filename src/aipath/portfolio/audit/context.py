@@ -62,7 +62,7 @@ class PyModule:
         return self._index
 
 
-def _call_name(node: ast.Call) -> str:
+def call_name(node: ast.Call) -> str:
     if isinstance(node.func, ast.Attribute):
         return node.func.attr
     return node.func.id if isinstance(node.func, ast.Name) else ""
@@ -76,7 +76,7 @@ def _index(tree: ast.Module | None) -> ModuleIndex:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             found.functions.append(node)
         elif isinstance(node, ast.Call):
-            found.calls.append((_call_name(node), node))
+            found.calls.append((call_name(node), node))
         elif isinstance(node, ast.Import):
             found.imports.extend((alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:

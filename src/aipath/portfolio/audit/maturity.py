@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aipath.portfolio.audit.context import AuditContext, PyModule
+from aipath.portfolio.audit.context import AuditContext, PyModule, call_name
 from aipath.portfolio.audit.discipline import TEST_COMMANDS
 from aipath.portfolio.audit.models import Evidence, MaturityCriterion, MaturityReport, Status
 from aipath.portfolio.audit.registry import Outcome, check, ev
@@ -414,19 +414,8 @@ def _gate_tests(ctx: AuditContext) -> MaturityCriterion:
 
 
 def _calls(fn: ast.AST) -> list[tuple[str, ast.Call]]:
-    out = []
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Call):
-            target = node.func
-            name = (
-                target.attr
-                if isinstance(target, ast.Attribute)
-                else target.id
-                if isinstance(target, ast.Name)
-                else ""
-            )
-            out.append((name, node))
-    return out
+    """The calls inside one function, named as the module index names them."""
+    return [(call_name(node), node) for node in ast.walk(fn) if isinstance(node, ast.Call)]
 
 
 # --- level 3 ---------------------------------------------------------------------------------
