@@ -114,6 +114,12 @@ class LabReport:
             ),
             "alternatives": self.alternatives,
             "problems": self.problems,
+            # what this lab costs `dev check`: the time of every candidate's check, summed
+            "check_s": round(
+                sum(r.duration_s for r in (self.solution, self.starter) if r is not None)
+                + sum(float(e.get("seconds", 0.0)) for e in self.mistakes + self.alternatives),
+                2,
+            ),
         }
 
 
@@ -167,7 +173,12 @@ def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None
     elif candidate.role == "alternative":
         ok = result.status is Status.PASSED
         report.alternatives.append(
-            {"file": name, "status": result.status.value, "message": result.summary}
+            {
+                "file": name,
+                "status": result.status.value,
+                "message": result.summary,
+                "seconds": round(result.duration_s, 2),
+            }
         )
         if not ok:
             report.problems.append(
@@ -186,6 +197,7 @@ def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None
                 "expected": expected,
                 "status": result.status.value,
                 "message": problem.message if problem else result.summary,
+                "seconds": round(result.duration_s, 2),
             }
         )
         if expected is None:
