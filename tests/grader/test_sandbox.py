@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -187,17 +188,23 @@ def test_learner_cannot_swallow_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_no_stray_processes_after_a_timeout(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    source = "import os\n" + GOOD.replace(
+    # Named, not numbered: inside the check's PID namespace its pid reads as 1.
+    name = f"spin{os.getpid() % 10**6}"
+    source = "import ctypes\n" + GOOD.replace(
         "    return x * 2",
-        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n    while True:\n        pass",
+        f"    ctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n    while True:\n        pass",
     )
     result = check(tmp_path, source, timeout=0.5)
     assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
-    pid = int(pid_file.read_text())
-    status = Path(f"/proc/{pid}/status")
-    alive = status.exists() and "State:\tZ" not in status.read_text()
-    assert not alive, f"the timed-out child {pid} is still running"
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            named = entry.name.isdigit() and (entry / "comm").read_text().strip() == name
+            if named and "State:\tZ" not in (entry / "status").read_text():
+                left.append(entry.name)
+        except OSError:
+            continue
+    assert not left, f"the timed-out child {left} is still running"
 
 
 def test_threads_started_by_learner_code_are_guarded_too(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "minilm",
     "minilm_path",
     "model_cache_dir",
+    "prepare",
     "smollm2",
     "smollm2_gguf",
     "smollm2_greedy",
@@ -212,6 +213,16 @@ def smollm2_greedy(prompt: str, max_new_tokens: int) -> tuple[list[int], int]:
 
 
 MODELS = {"minilm": minilm, "smollm2": smollm2}
+
+
+def prepare(names: list[str] | tuple[str, ...]) -> None:
+    """Make the files the named models load from (a converted checkpoint), without loading them.
+
+    Runs on the trusted side before a cold check starts: the check itself sees the cache
+    read-only, so a learner's code cannot replace the weights later checks compare with.
+    """
+    if "smollm2" in names:
+        _smollm2_checkpoint()
 
 
 def warm(names: list[str] | tuple[str, ...]) -> None:

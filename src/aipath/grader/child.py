@@ -27,6 +27,7 @@ from aipath.grader.events import (
     EVENTS_FILE,
     OUTPUT_FILE,
     REQUEST_FILE,
+    ConfinementEvent,
     DoneEvent,
     ErrorEvent,
     EventWriter,
@@ -239,12 +240,60 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
     return module
 
 
+def _hidden_content(lab_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The files and folders a check must not show learner code: every lab's answers.
+
+    Reference solutions read as empty, known mistakes and alternatives as empty folders; the
+    checks and data next to them stay readable (read-only) because the checks need them.
+    """
+    import aipath.labs
+
+    content = Path(aipath.labs.__file__).parent / "content"
+    labs = {lab.parent.resolve() for lab in content.glob("p*/*/lab.toml")}
+    labs.add(lab_dir.resolve())
+    files = [lab / "solution.py" for lab in sorted(labs)]
+    folders = [lab / name for lab in sorted(labs) for name in ("mistakes", "alternatives")]
+    return files, folders
+
+
+def _enter_confinement(request: CheckRequest, run_dir: Path, writer: EventWriter) -> Path:
+    """Confine this process (see :func:`sandbox.confine`); the private temporary folder.
+
+    The run folder (events, output, pytest.ini) becomes read-only to the check: the descriptors
+    opened on it before stay usable, its paths do not.
+    """
+    private_tmp = run_dir / "tmp"
+    private_tmp.mkdir(mode=0o700, exist_ok=True)
+    if not request.isolate_network:
+        return private_tmp
+    hidden_files, hidden_dirs = _hidden_content(Path(request.lab_dir))
+    writable = [Path(os.path.realpath(request.workdir)), Path(os.path.realpath(private_tmp))]
+    notice = sandbox.confine(writable, hidden_files, hidden_dirs)
+    writer.write(ConfinementEvent(notice=notice))
+    # Tools a check runs (jupytext, IPython) create state folders under the read-only home.
+    for name, folder in PRIVATE_STATE_DIRS.items():
+        os.environ[name] = str(private_tmp / folder)
+    return private_tmp
+
+
+PRIVATE_STATE_DIRS = {
+    "JUPYTER_DATA_DIR": "jupyter-data",
+    "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
+    "IPYTHONDIR": "ipython",
+}
+"""Where tools that keep per-user state write it during a check: the private temporary folder."""
+
+
 def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     with contextlib.suppress(OSError):
         os.setsid()  # a group of our own, so the parent can end every descendant at once
-    if request.isolate_network:
-        sandbox.isolate_network()  # while this process has one thread (a user namespace needs it)
+    sandbox.close_inherited_descriptors(keep=[writer.fileno()])
     _redirect_output(run_dir)
+    ini = run_dir / "pytest.ini"
+    ini.write_text(PYTEST_INI, encoding="ascii")
+    checks = Path(request.lab_dir) / "checks.py"
+    # while this process has one thread (a user namespace needs it)
+    private_tmp = _enter_confinement(request, run_dir, writer)
     workdir = Path(request.workdir)
     os.chdir(workdir)
     learner = Path(request.learner_file).resolve()
@@ -252,11 +301,16 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     sys.path.insert(0, str(learner.parent))
     sys.dont_write_bytecode = True
     os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    os.environ["TMPDIR"] = str(private_tmp)
     sandbox.single_threaded_runtime()  # before the lab's libraries start their thread pools
-    tempfile.tempdir = str(run_dir)
+    tempfile.tempdir = str(private_tmp)
 
-    _import_lab_libraries(Path(request.lab_dir) / "checks.py")
-    sandbox.apply_limits(request.memory_mb)
+    _import_lab_libraries(checks)
+    from aipath.grader.preload import imported_modules
+
+    sandbox.apply_limits(
+        request.memory_mb, tools="aipath.checks.tools" in imported_modules([checks])
+    )
     if not request.dev_apply:
         sandbox.install_guards(learner_path)
     _arm_timeout(request, learner_path, writer)
@@ -286,9 +340,6 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
 
     import pytest
 
-    ini = run_dir / "pytest.ini"
-    ini.write_text(PYTEST_INI, encoding="ascii")
-    checks = Path(request.lab_dir) / "checks.py"
     plugin = LabPlugin(module, learner_path, workdir, request.seed, writer)
     args = pytest_args(checks, ini, run_dir)
     if request.max_failures is not None:

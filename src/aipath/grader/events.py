@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     COLLECT_ERROR = "collect_error"  # the lab's checks.py could not be loaded
     TIMEOUT = "timeout"  # the child's own alarm fired (where the learner's code was)
     DONE = "done"  # pytest returned
+    CONFINEMENT = "confinement"  # how far the OS confines the check ("" = fully)
 
 
 class _Event(BaseModel):
@@ -64,13 +65,24 @@ class TimeoutEvent(_Event):
     elapsed: float = 0.0
 
 
+class ConfinementEvent(_Event):
+    event: Literal[EventKind.CONFINEMENT] = EventKind.CONFINEMENT
+    notice: str = ""
+
+
 class DoneEvent(_Event):
     event: Literal[EventKind.DONE] = EventKind.DONE
     exitstatus: int
 
 
 ChildEvent = Annotated[
-    StartEvent | TestEvent | ErrorEvent | CollectErrorEvent | TimeoutEvent | DoneEvent,
+    StartEvent
+    | TestEvent
+    | ErrorEvent
+    | CollectErrorEvent
+    | TimeoutEvent
+    | DoneEvent
+    | ConfinementEvent,
     Field(discriminator="event"),
 ]
 _ADAPTER: TypeAdapter[ChildEvent] = TypeAdapter(ChildEvent)
@@ -84,9 +96,18 @@ class EventWriter:
 
     def write(
         self,
-        event: StartEvent | TestEvent | ErrorEvent | CollectErrorEvent | TimeoutEvent | DoneEvent,
+        event: StartEvent
+        | TestEvent
+        | ErrorEvent
+        | CollectErrorEvent
+        | TimeoutEvent
+        | DoneEvent
+        | ConfinementEvent,
     ) -> None:
         os.write(self._fd, (event.model_dump_json() + "\n").encode("utf-8"))
+
+    def fileno(self) -> int:
+        return self._fd
 
 
 def read_events(path: Path) -> list[ChildEvent]:

@@ -66,6 +66,10 @@ class CheckResult(BaseModel):
     error: ErrorInfo | None = None
     output: str = ""
     mode: str = Field(default="cold", description="warm (forked by a worker) or cold (new process)")
+    confinement: str = Field(
+        default="",
+        description="what OS confinement the check lacked, in one line; empty when fully confined",
+    )
 
     @property
     def passed(self) -> bool:

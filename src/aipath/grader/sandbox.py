@@ -12,13 +12,16 @@ may still start processes (a check that runs mypy or git).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
+import signal
 import sys
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -63,14 +66,17 @@ def _vm_size_bytes() -> int:
     return 0
 
 
-def set_limits(limits: Iterable[tuple[int, int]]) -> None:
-    """Lower each ``(resource, value)`` soft limit, never above the hard limit; skip unsupported."""
+def set_limits(limits: Iterable[tuple[int, int]], *, lock: bool = False) -> None:
+    """Lower each ``(resource, value)`` soft limit, never above the hard limit; skip unsupported.
+
+    With ``lock`` the hard limit comes down to the soft one: code cannot raise it again.
+    """
     for name, value in limits:
         try:
             _soft, hard = resource.getrlimit(name)
             if hard != resource.RLIM_INFINITY:
                 value = min(value, hard)
-            resource.setrlimit(name, (value, hard))
+            resource.setrlimit(name, (value, value if lock else hard))
         except (ValueError, OSError):
             continue
 
@@ -111,17 +117,18 @@ def single_threaded_runtime() -> None:
         pass
 
 
-def apply_limits(memory_mb: int) -> None:
-    """Cap memory at what the process already maps plus the lab's budget."""
+def apply_limits(memory_mb: int, *, tools: bool = False) -> None:
+    """Cap memory at what the process already maps plus the lab's budget, for good.
+
+    The hard limits come down to the soft ones, so ``resource.setrlimit`` in learner code cannot
+    lift them — except the address space of a lab whose checks run external tools (``tools``):
+    a Go or Haskell linter reserves gigabytes of address space it never uses, so
+    :func:`aipath.checks.tools.run_tool` lifts the soft limit in the tool's own process.
+    """
     single_threaded_runtime()
     budget = memory_mb * 1024 * 1024
-    set_limits(
-        (
-            (resource.RLIMIT_AS, _vm_size_bytes() + budget),
-            (resource.RLIMIT_FSIZE, MAX_FILE_BYTES),
-            (resource.RLIMIT_CORE, 0),
-        )
-    )
+    set_limits(((resource.RLIMIT_AS, _vm_size_bytes() + budget),), lock=not tools)
+    set_limits(((resource.RLIMIT_FSIZE, MAX_FILE_BYTES), (resource.RLIMIT_CORE, 0)), lock=True)
 
 
 CPU_GRACE_S = 3
@@ -148,8 +155,21 @@ def cpu_backstop(timeout_s: float) -> None:
         pass
 
 
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWPID = 0x20000000
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
+_MS_RDONLY = 0x1
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_BIND = 0x1000
+_MS_REC = 0x4000
+_MS_PRIVATE = 0x40000
+_AT_FDCWD = -100
+_AT_RECURSIVE = 0x8000
+_MOUNT_ATTR_RDONLY = 0x1
+_SYS_MOUNT_SETATTR = {"x86_64": 442, "aarch64": 442}
+_PR_SET_PDEATHSIG = 1
 
 
 def _write(path: str, text: str) -> None:
@@ -170,30 +190,37 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
 
 
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """Map the uid and gid this process had (read them before ``unshare``: inside, until
+    mapped, they read as the overflow id) to themselves in its new user namespace."""
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+
+
 def isolate_network() -> bool:
     """Move this process into a network namespace of its own with only a loopback device.
 
-    A check's servers (bound to 127.0.0.1) keep working; the machine's own services (a database,
-    Redis) and the internet are unreachable from learner code.  A user namespace comes first
-    where it can (any user may create one; root then loses the capabilities that would let it
-    raise its hard limits), with the process's own uid and gid mapped to themselves so files it
-    writes keep their owner.  Must run while the process has one thread.  Returns False where
-    the system allows neither (the check then runs with the machine's network).
+    The fallback of :func:`confine` where mount and PID namespaces are refused: a check's servers
+    (bound to 127.0.0.1) keep working; the machine's own services and the internet do not.  Must
+    run while the process has one thread.  Returns False where the system allows neither.
     """
     if not sys.platform.startswith("linux"):
         return False
-    import ctypes
-
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = _libc()
     except OSError:
         return False
     uid, gid = os.getuid(), os.getgid()
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
         try:
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{uid} {uid} 1")
-            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+            _map_ids(uid, gid)
         except OSError:
             return False
     elif libc.unshare(_CLONE_NEWNET) != 0:
@@ -203,6 +230,193 @@ def isolate_network() -> bool:
     except OSError:
         return False
     return True
+
+
+class ConfinementError(OSError):
+    """A step of :func:`confine` the kernel refused (the check then runs less confined)."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        import ctypes
+
+        errno = ctypes.get_errno()
+        raise ConfinementError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(
+    libc: Any,
+    source: str | None,
+    target: str,
+    fstype: str | None,
+    flags: int,
+    data: str | None = None,
+) -> None:
+    _check(
+        libc.mount(
+            None if source is None else source.encode(),
+            target.encode(),
+            None if fstype is None else fstype.encode(),
+            flags,
+            None if data is None else data.encode(),
+        ),
+        f"mount {target}",
+    )
+
+
+def _set_read_only(libc: Any, path: str, read_only: bool) -> None:
+    """Make the mount tree at ``path`` read-only (or writable again), every submount included."""
+    import ctypes
+    import platform
+
+    number = _SYS_MOUNT_SETATTR.get(platform.machine())
+    if number is None:
+        raise ConfinementError(0, f"mount_setattr: unknown on {platform.machine()}")
+
+    class MountAttr(ctypes.Structure):
+        _fields_ = [  # the kernel's struct mount_attr
+            ("attr_set", ctypes.c_uint64),
+            ("attr_clr", ctypes.c_uint64),
+            ("propagation", ctypes.c_uint64),
+            ("userns_fd", ctypes.c_uint64),
+        ]
+
+    attr = MountAttr(
+        _MOUNT_ATTR_RDONLY if read_only else 0, 0 if read_only else _MOUNT_ATTR_RDONLY, 0, 0
+    )
+    _check(
+        libc.syscall(
+            number,
+            _AT_FDCWD,
+            path.encode(),
+            _AT_RECURSIVE,
+            ctypes.byref(attr),
+            ctypes.c_size_t(ctypes.sizeof(attr)),
+        ),
+        f"mount_setattr {path}",
+    )
+
+
+def confine(
+    writable: Sequence[Path], hidden_files: Sequence[Path], hidden_dirs: Sequence[Path]
+) -> str:
+    """Put this process in namespaces of its own: the check's world from here on.
+
+    - a **user** namespace (no capability over anything outside it: hard limits stay put);
+    - a **network** namespace with only a loopback device (a lab's server works, nothing else);
+    - a **mount** namespace where the whole filesystem is read-only except ``writable`` (the lab
+      folder and a private temporary folder), ``hidden_files`` read as empty (/dev/null bound
+      over them: the reference solutions) and ``hidden_dirs`` as empty folders (the known
+      mistakes and alternatives), and /dev/shm is a fresh tmpfs;
+    - a **PID** namespace: the process forks once; the parent stays outside, waits and ends as
+      its child ended (same code, same signal), and the child — process 1 of a namespace
+      holding nothing else — returns from this function and runs the check.  When it ends, the
+      kernel kills every process it left behind, and it can see or signal no process outside.
+
+    Returns "" when all of that holds; otherwise (not Linux, or the kernel refuses a namespace)
+    what is missing, in one line, after confining as far as the system allows.  Must run while
+    the process has one thread.
+    """
+    if not sys.platform.startswith("linux"):
+        return f"no OS confinement on {sys.platform}: checks run with the Python-level guards only"
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        libc = _libc()
+        _check(
+            libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWPID),
+            "unshare",
+        )
+    except OSError as exc:
+        partial = isolate_network()
+        return f"no OS confinement here ({exc}): checks run with the Python-level guards only" + (
+            "" if partial else ", and with the machine's network"
+        )
+    try:
+        _map_ids(uid, gid)
+        _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+        for folder in writable:
+            _mount(libc, str(folder), str(folder), None, _MS_BIND | _MS_REC)
+        for path in hidden_files:
+            if path.is_file():
+                _mount(libc, os.devnull, str(path), None, _MS_BIND)
+        for path in hidden_dirs:
+            if path.is_dir():
+                _mount(libc, "none", str(path), "tmpfs", _MS_NOSUID | _MS_NODEV, "size=4k,mode=555")
+        _set_read_only(libc, "/", True)
+        for folder in writable:
+            _set_read_only(libc, str(folder), False)
+        if os.path.isdir("/dev/shm"):
+            _mount(libc, "none", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m")
+        _loopback_up()
+    except OSError as exc:
+        # Past unshare the process may be half-configured: going on would grade in a world
+        # the harness did not intend, so stop here and let the check fail as an engine error.
+        raise ConfinementError(getattr(exc, "errno", 0) or 0, f"confinement failed: {exc}") from exc
+    _enter_pid_namespace(libc)
+    return ""
+
+
+def _enter_pid_namespace(libc: Any) -> None:
+    """Fork into the new PID namespace; the parent outside mirrors how the child ends."""
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        with contextlib.suppress(OSError):
+            _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
+        return
+    # The parent: only waits.  Signals meant for the check (the supervisor's SIGKILL reaches the
+    # whole process group, the namespace's process 1 included) need no forwarding.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGPROF, signal.SIGALRM):
+        signal.signal(number, signal.SIG_IGN)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except ChildProcessError:
+            REAL_EXIT(EXIT_ENGINE)
+        except InterruptedError:
+            continue
+    if os.WIFEXITED(status):
+        REAL_EXIT(os.WEXITSTATUS(status))
+    number = signal.Signals(os.WTERMSIG(status))
+    signal.signal(number, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.kill(os.getpid(), number)
+    REAL_EXIT(EXIT_ENGINE)
+
+
+EXIT_ENGINE = 70
+
+
+def close_inherited_descriptors(keep: Iterable[int]) -> None:
+    """Close what a forked child inherits and learner code must not hold.
+
+    A warm worker's listening socket, the CLI's connection, a database the parent had open: a
+    descriptor survives the read-only filesystem (it was opened before), so learner code could
+    write through it.  Sockets, pipes and anything open for writing go; read-only files that a
+    library keeps open (and 0–2, redirected next) stay.
+    """
+    import stat
+
+    keep = set(keep) | {0, 1, 2}
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd in keep:
+            continue
+        try:
+            mode = os.fstat(fd).st_mode
+            import fcntl
+
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        except OSError:
+            continue
+        writable = flags & os.O_ACCMODE != os.O_RDONLY
+        if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode) or writable:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def learner_frame(frame: FrameType | None, learner_path: str) -> FrameType | None:

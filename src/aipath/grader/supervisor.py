@@ -29,6 +29,7 @@ from aipath.grader.events import (
     OUTPUT_FILE,
     REQUEST_FILE,
     CollectErrorEvent,
+    ConfinementEvent,
     DoneEvent,
     ErrorEvent,
     StartEvent,
@@ -47,6 +48,7 @@ from aipath.grader.results import (
     overall_status,
     summarize,
 )
+from aipath.grader.sandbox import CPU_GRACE_S
 
 Mode = Literal["fork", "cold"]
 # Beyond the lab's own limit, the child's alarm normally fires first; this is the backstop for
@@ -78,6 +80,11 @@ def start(request: CheckRequest, mode: Mode) -> Running:
         from aipath.checks.models import warm
 
         warm(request.models)
+    elif request.models:
+        # A confined child cannot write the model cache: convert a checkpoint here, once.
+        from aipath.checks.models import prepare
+
+        prepare(request.models)
     run_dir = _new_run_dir()
     started = time.monotonic()
     popen: subprocess.Popen[bytes] | None = None
@@ -116,7 +123,7 @@ def _kill_group(pid: int) -> None:
 
 def _reap(running: Running, killed_at_deadline: bool) -> CheckResult:
     _kill_group(running.pid)
-    _, status = os.waitpid(running.pid, 0)
+    _, status, usage = os.wait4(running.pid, 0)
     os.close(running.pidfd)
     if running.popen is not None:
         running.popen.returncode = os.waitstatus_to_exitcode(status)
@@ -125,7 +132,13 @@ def _reap(running: Running, killed_at_deadline: bool) -> CheckResult:
     duration = time.monotonic() - running.started
     try:
         return assemble(
-            running.request, running.run_dir, status, killed_at_deadline, duration, running.mode
+            running.request,
+            running.run_dir,
+            status,
+            killed_at_deadline,
+            duration,
+            running.mode,
+            cpu_s=usage.ru_utime + usage.ru_stime,
         )
     finally:
         shutil.rmtree(running.run_dir, ignore_errors=True)
@@ -186,7 +199,11 @@ def _read_output(run_dir: Path) -> str:
 
 
 def _abnormal_end(
-    request: CheckRequest, status: int, killed_at_deadline: bool, current: str | None
+    request: CheckRequest,
+    status: int,
+    killed_at_deadline: bool,
+    current: str | None,
+    cpu_s: float = 0.0,
 ) -> ErrorInfo:
     during = f" during the check {current}" if current else ""
     if killed_at_deadline:
@@ -197,7 +214,10 @@ def _abnormal_end(
         )
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        if sig == signal.SIGXCPU:  # the kernel's CPU limit (sandbox.cpu_backstop)
+        # The kernel's CPU limit (sandbox.cpu_backstop): SIGXCPU, or SIGKILL at the hard limit
+        # (process 1 of the check's PID namespace ignores SIGXCPU), with the CPU time to show.
+        cpu_limit = sig == signal.SIGKILL and cpu_s >= request.timeout_s + CPU_GRACE_S
+        if sig == signal.SIGXCPU or cpu_limit:
             return ErrorInfo(
                 kind=ErrorKind.TIMEOUT,
                 message=f"timeout after {request.timeout_s:g} s of CPU time{during}: the "
@@ -231,6 +251,8 @@ def assemble(
     killed_at_deadline: bool,
     duration: float,
     mode: Mode,
+    *,
+    cpu_s: float = 0.0,
 ) -> CheckResult:
     """Rebuild the verdict from the child's event log and how it ended."""
     events = read_events(run_dir / EVENTS_FILE)
@@ -238,8 +260,11 @@ def assemble(
     error: ErrorInfo | None = None
     current: str | None = None
     finished = False
+    confinement = "" if request.isolate_network else "OS confinement turned off for this check"
     for event in events:
-        if isinstance(event, StartEvent):
+        if isinstance(event, ConfinementEvent):
+            confinement = event.notice
+        elif isinstance(event, StartEvent):
             current = event.name
         elif isinstance(event, TestEvent):
             tests.append(event.outcome)
@@ -262,7 +287,7 @@ def assemble(
                     f": {_read_output(run_dir)[-1200:]}",
                 )
     if not finished:
-        error = _abnormal_end(request, status, killed_at_deadline, current)
+        error = _abnormal_end(request, status, killed_at_deadline, current, cpu_s)
         bootstrap = run_dir / "bootstrap-stderr.txt"  # only a cold child has one
         if not events and bootstrap.exists():
             tail = bootstrap.read_text(errors="replace")[-800:]
@@ -288,6 +313,7 @@ def assemble(
         error=error,
         output=_read_output(run_dir),
         mode="warm" if mode == "fork" else "cold",
+        confinement=confinement,
     )
     result.summary = summarize(result)
     return result
