@@ -14,7 +14,7 @@ PROBE = """
 import resource
 from aipath.grader.sandbox import apply_limits
 from aipath.checks.tools import run_tool
-apply_limits(64)  # the learner's budget: far less than a Go runtime reserves
+apply_limits(64, tools=True)  # the learner's budget: far less than a Go runtime reserves
 result = run_tool("actionlint", "-version")
 print(result.returncode, result.stdout.splitlines()[0] if result.stdout else result.stderr[:200])
 """
