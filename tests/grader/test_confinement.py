@@ -118,12 +118,37 @@ def test_the_cpu_limit_cannot_be_lifted(tmp_path: Path) -> None:
     assert result.status is Status.PASSED, result.tests[0].message
 
 
-def test_one_long_c_call_is_stopped_as_a_timeout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["fork", "cold"])
+def test_one_long_c_call_is_stopped_as_a_timeout(tmp_path: Path, mode: str) -> None:
+    # The kernel's CPU limit ends it with SIGKILL inside the PID namespace; the process outside
+    # must pass that on (SIGKILL takes no handler) rather than fail as an engine error.
     source = "def double(x):\n    return sum(range(10**12))\n" + HALF
-    result = check(tmp_path, source, timeout=1.0)
+    result = check(tmp_path, source, mode=mode, timeout=1.0)
     assert result.status is Status.ERROR
     error = result.error or result.tests[0].error
     assert error is not None and error.kind is ErrorKind.TIMEOUT, error
+    assert "checker failed" not in error.message
+
+
+@needs_confinement
+@pytest.mark.parametrize("mode", ["fork", "cold"])
+def test_a_check_killed_by_sigkill_reads_as_killed_not_as_an_engine_failure(
+    tmp_path: Path, mode: str
+) -> None:
+    # The kernel's SIGKILL at a hard CPU limit, which the code lowers to one second here (a
+    # process may lower its own limits); process 1 of the namespace ignores a plain kill().
+    source = (
+        "import math\nimport resource\n\n\ndef double(x):\n"
+        "    used = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    limit = math.ceil(used.ru_utime + used.ru_stime) + 1\n"
+        "    resource.setrlimit(resource.RLIMIT_CPU, (limit, limit))\n"
+        "    return sum(range(10**12))\n" + HALF
+    )
+    result = check(tmp_path, source, mode=mode, timeout=30.0)
+    assert result.status is Status.ERROR
+    error = result.error or result.tests[0].error
+    assert error is not None and "checker failed" not in error.message, error
+    assert "killed by the system" in error.message, error
 
 
 def _alive(pid: int) -> bool:

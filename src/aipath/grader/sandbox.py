@@ -379,7 +379,8 @@ def _enter_pid_namespace(libc: Any) -> None:
     if os.WIFEXITED(status):
         REAL_EXIT(os.WEXITSTATUS(status))
     number = signal.Signals(os.WTERMSIG(status))
-    signal.signal(number, signal.SIG_DFL)
+    if number not in (signal.SIGKILL, signal.SIGSTOP):  # these two take no handler
+        signal.signal(number, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.kill(os.getpid(), number)
     REAL_EXIT(EXIT_ENGINE)

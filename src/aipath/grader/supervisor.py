@@ -139,6 +139,7 @@ def _reap(running: Running, killed_at_deadline: bool) -> CheckResult:
             duration,
             running.mode,
             cpu_s=usage.ru_utime + usage.ru_stime,
+            peak_mb=usage.ru_maxrss / 1024,  # Linux reports kilobytes
         )
     finally:
         shutil.rmtree(running.run_dir, ignore_errors=True)
@@ -204,6 +205,7 @@ def _abnormal_end(
     killed_at_deadline: bool,
     current: str | None,
     cpu_s: float = 0.0,
+    peak_mb: float | None = None,
 ) -> ErrorInfo:
     during = f" during the check {current}" if current else ""
     if killed_at_deadline:
@@ -224,11 +226,20 @@ def _abnormal_end(
                 "system stopped one long computation that never returned to Python (a single "
                 "huge call such as sum(range(10**10)) or a giant matrix product).",
             )
-        if sig == signal.SIGKILL:
+        if sig == signal.SIGKILL and (peak_mb is None or peak_mb >= request.memory_mb / 2):
             return ErrorInfo(
                 kind=ErrorKind.MEMORY,
                 message=f"the check was killed by the system{during}, most likely for using "
                 f"too much memory (the lab allows {request.memory_mb} MB).",
+            )
+        if sig == signal.SIGKILL:
+            # Neither the lab's CPU limit nor much memory: say what was measured, blame nothing.
+            return ErrorInfo(
+                kind=ErrorKind.CRASH,
+                message=f"the check was killed by the system (SIGKILL){during} after {cpu_s:.1f} "
+                f"s of CPU time and at most {peak_mb:.0f} MB of memory, both below the lab's "
+                f"limits ({request.timeout_s:g} s, {request.memory_mb} MB). Does your code lower "
+                "its own limits (resource.setrlimit) or end processes?",
             )
         name = signal.Signals(sig).name
         return ErrorInfo(
@@ -253,6 +264,7 @@ def assemble(
     mode: Mode,
     *,
     cpu_s: float = 0.0,
+    peak_mb: float | None = None,
 ) -> CheckResult:
     """Rebuild the verdict from the child's event log and how it ended."""
     events = read_events(run_dir / EVENTS_FILE)
@@ -287,7 +299,7 @@ def assemble(
                     f": {_read_output(run_dir)[-1200:]}",
                 )
     if not finished:
-        error = _abnormal_end(request, status, killed_at_deadline, current, cpu_s)
+        error = _abnormal_end(request, status, killed_at_deadline, current, cpu_s, peak_mb)
         bootstrap = run_dir / "bootstrap-stderr.txt"  # only a cold child has one
         if not events and bootstrap.exists():
             tail = bootstrap.read_text(errors="replace")[-800:]
