@@ -301,10 +301,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(workspace: WorkspaceOpt = None) -> None:
         """Run a warm grader worker in the foreground (the watcher and dashboard start their own)."""
-        from aipath.grader.worker import serve
+        from aipath.grader.worker import WorkerRunning, serve
 
         ws, _catalogue = _context(workspace)
-        serve(ws.socket_path)
+        try:
+            serve(ws.socket_path)
+        except WorkerRunning as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
 
     @app.command()
     def watch(

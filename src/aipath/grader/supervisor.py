@@ -157,6 +157,37 @@ def run_many(
     pending = list(enumerate(requests))
     running: dict[int, tuple[int, Running]] = {}
     poller = select.poll()
+    try:
+        _run_loop(pending, running, poller, results, mode, parallel, on_result)
+    except BaseException:
+        # Ctrl-C (KeyboardInterrupt) or any failure here: no child outlives the one waiting.
+        for _index, job in running.values():
+            _abandon(job)
+        raise
+    return [r for r in results if r is not None]
+
+
+def _abandon(job: Running) -> None:
+    _kill_group(job.pid)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(job.pid, 0)
+    os.close(job.pidfd)
+    if job.popen is not None:
+        job.popen.returncode = -signal.SIGKILL
+        if job.popen.stderr is not None:
+            job.popen.stderr.close()
+    shutil.rmtree(job.run_dir, ignore_errors=True)
+
+
+def _run_loop(
+    pending: list[tuple[int, CheckRequest]],
+    running: dict[int, tuple[int, Running]],
+    poller: select.poll,
+    results: list[CheckResult | None],
+    mode: Mode,
+    parallel: int,
+    on_result: Callable[[int, CheckResult], None] | None,
+) -> None:
     while pending or running:
         while pending and len(running) < max(1, parallel):
             index, request = pending.pop(0)
@@ -177,7 +208,6 @@ def run_many(
                 results[index] = result
                 if on_result is not None:
                     on_result(index, result)
-    return [r for r in results if r is not None]
 
 
 def run_one(request: CheckRequest, *, mode: Mode = "cold") -> CheckResult:

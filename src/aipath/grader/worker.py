@@ -9,6 +9,7 @@ one at a time, which is what a single learner saving a file needs.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -24,6 +25,45 @@ from aipath.grader.request import CheckRequest
 from aipath.grader.supervisor import run_many
 
 MAX_REQUEST_BYTES = 1 << 20
+EXIT_WORKER_RUNNING = 3
+"""How a second worker for the same workspace ends (`BackgroundWorker` then waits for the first)."""
+
+
+class WorkerRunning(RuntimeError):
+    """Another worker holds this workspace's lock."""
+
+    def __init__(self, lock_path: Path, pid: int | None) -> None:
+        holder = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            f"an aipath worker ({holder}) already serves this workspace (lock {lock_path}); "
+            "stop it first, or let your checks use it"
+        )
+        self.pid = pid
+
+
+def lock_path(socket_path: Path) -> Path:
+    return socket_path.with_name(socket_path.name + ".lock")
+
+
+def acquire_lock(socket_path: Path) -> int:
+    """Take the workspace's worker lock for the life of this process; its descriptor.
+
+    One worker per workspace: a second one would take over the socket, and stopping the first
+    would then delete the second's.  The kernel drops an ``flock`` when its holder dies, so a
+    killed worker never leaves a stale lock behind; the file only says who holds it.
+    """
+    path = lock_path(socket_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+        os.close(fd)
+        raise WorkerRunning(path, int(text) if text.isdigit() else None) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
 
 
 def _read_line(conn: socket.socket) -> bytes:
@@ -89,7 +129,11 @@ def serve(
     quiet: bool = False,
     parent_pid: int | None = None,
 ) -> None:
-    """Bind the socket, warm up, then answer requests until SIGTERM/SIGINT."""
+    """Take the lock, warm up, bind the socket, then answer requests until SIGTERM/SIGINT.
+
+    Raises :class:`WorkerRunning` (before any warm-up) when another worker serves the workspace.
+    """
+    lock = acquire_lock(socket_path)
     if parent_pid is not None:
         _exit_with_parent(parent_pid)
     from aipath.grader.preload import preload
@@ -144,7 +188,8 @@ def serve(
     finally:
         server.close()
         with contextlib.suppress(FileNotFoundError):
-            socket_path.unlink()
+            socket_path.unlink()  # ours: no other worker could bind while we hold the lock
+        os.close(lock)
 
 
 class BackgroundWorker:
@@ -159,19 +204,23 @@ class BackgroundWorker:
 
         if ping(self.socket_path):
             return True  # someone else's worker already serves this workspace
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "aipath.grader.worker", str(self.socket_path), str(os.getpid())],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self.process = process
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            code = process.poll()
+            if code is not None and code != EXIT_WORKER_RUNNING:
                 return False
             if ping(self.socket_path):
                 return True
+            if code == EXIT_WORKER_RUNNING:
+                self.process = None  # another worker is warming up: wait for it, never stop it
             time.sleep(0.1)
         return False
 
@@ -193,8 +242,12 @@ class BackgroundWorker:
 
 
 if __name__ == "__main__":
-    serve(
-        Path(sys.argv[1]),
-        quiet=True,
-        parent_pid=int(sys.argv[2]) if len(sys.argv) > 2 else None,
-    )
+    try:
+        serve(
+            Path(sys.argv[1]),
+            quiet=True,
+            parent_pid=int(sys.argv[2]) if len(sys.argv) > 2 else None,
+        )
+    except WorkerRunning as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(EXIT_WORKER_RUNNING)
