@@ -351,3 +351,31 @@ def test_descriptors_of_the_parent_are_not_inherited(tmp_path: Path) -> None:
         source = refused(f"os.fstat({number})", imports="import os")
         result = check_in(lab_folder(tmp_path), source, mode="fork")
     assert result.status is Status.PASSED, result.summary
+
+
+def test_the_probe_says_what_checks_here_lack() -> None:
+    notice = sandbox.confinement_notice()
+    assert (notice == "") is CONFINED, notice
+
+
+def test_a_check_that_was_not_confined_says_so_in_its_verdict(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from aipath.commands.render import verdict_panel
+
+    learner = tmp_path / "exercise.py"
+    learner.write_text("def double(x):\n    return x * 2\n" + HALF, encoding="utf-8")
+    request = CheckRequest(
+        lab_id="p1-tiny",
+        lab_dir=str(LAB),
+        learner_file=str(learner),
+        workdir=str(tmp_path),
+        timeout_s=5.0,
+        memory_mb=256,
+        isolate_network=False,  # what a system without namespaces gives
+    )
+    result = run_one(request, mode="fork")
+    assert result.status is Status.PASSED and result.confinement
+    console = Console(record=True, width=200)
+    console.print(verdict_panel(result))
+    assert f"not confined: {result.confinement}" in console.export_text()

@@ -43,6 +43,9 @@ def verdict_panel_from_json(result: Mapping[str, Any], title: str | None = None)
     parts: list[RenderableType] = [
         Text(str(result.get("summary", "")), style="bold", overflow="fold")
     ]
+    notice = result.get("confinement")
+    if notice:
+        parts.append(Text(f"not confined: {notice}", style="yellow", overflow="fold"))
     error = result.get("error")
     if error:
         parts.append(

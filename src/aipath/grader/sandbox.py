@@ -356,6 +356,36 @@ def confine(
     return ""
 
 
+_PROBE = (
+    "import os, sys\n"
+    "from aipath.grader.sandbox import confine\n"
+    "notice = confine([], [], [])\n"
+    "sys.stdout.write(notice or 'confined')\n"
+    "sys.stdout.flush()\n"
+    "os._exit(0)\n"
+)
+
+
+def confinement_notice() -> str:
+    """What a check on this system would lack: "" when checks are fully confined.
+
+    Runs :func:`confine` in a throwaway interpreter (never in the caller, which may have
+    threads), for the dashboard's grader badge before any check has run.
+    """
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"could not test OS confinement: {exc}"
+    text = out.stdout.strip()
+    if out.returncode == 0 and text == "confined":
+        return ""
+    return text or f"could not test OS confinement: {out.stderr.strip()[-200:]}"
+
+
 def _enter_pid_namespace(libc: Any) -> None:
     """Fork into the new PID namespace; the parent outside mirrors how the child ends."""
     pid = os.fork()

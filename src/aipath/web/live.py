@@ -81,6 +81,7 @@ def verdict_event(lab: Lab, result: CheckResult, trigger: str) -> dict[str, Any]
         "summary": result.summary,
         "duration_s": round(result.duration_s, 3),
         "mode": result.mode,
+        "confinement": result.confinement,
         "trigger": trigger,
     }
 
@@ -241,6 +242,7 @@ class WorkerHandle:
         self.worker = BackgroundWorker(socket_path)
         self.broadcaster = broadcaster
         self.state = "starting"
+        self.confinement = ""  # what checks here lack (sandbox.confinement_notice); "" = confined
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -250,12 +252,16 @@ class WorkerHandle:
         self._thread.start()
 
     def _start(self) -> None:
+        from aipath.grader.sandbox import confinement_notice
+
+        self.confinement = confinement_notice()
         ok = self.worker.start()
         self.state = "ready" if ok else "cold"
         if self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(
-                    self.broadcaster.publish, {"type": "worker", "state": self.state}
+                    self.broadcaster.publish,
+                    {"type": "worker", "state": self.state, "confinement": self.confinement},
                 )
 
     def stop(self) -> None:

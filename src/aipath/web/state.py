@@ -70,6 +70,7 @@ class DashboardState:
             "workspace": str(self.dashboard.ws.root),
             "watcher": self.watcher.mode if self.watcher else "off",
             "worker": self.worker.state if self.worker else "off",
+            "confinement": self.worker.confinement if self.worker else "",
             "listeners": self.broadcaster.listeners,
             "version": aipath.__version__,
         }

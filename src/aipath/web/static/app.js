@@ -83,11 +83,12 @@
     live.querySelector(".live-text").textContent = text;
   }
 
-  function setWorker(state) {
+  function setWorker(state, confinement) {
     const el = document.getElementById("worker");
     if (!el) return;
     el.dataset.state = state;
-    el.textContent = "grader: " + state;
+    el.textContent = "grader: " + state + (confinement ? " · not confined" : "");
+    el.title = confinement || "checks run confined by the operating system";
   }
 
   function connect() {
@@ -97,7 +98,7 @@
     source.addEventListener("hello", (e) => {
       const info = JSON.parse(e.data);
       setLive("on", "live");
-      setWorker(info.worker);
+      setWorker(info.worker, info.confinement);
       if (connectedBefore) refresh(); // catch up on what happened while disconnected
       connectedBefore = true;
     });
@@ -121,7 +122,10 @@
       if (card && ev.lab === body.dataset.lab) card.classList.remove("checking");
       toast(ev.lab + ": the check could not run (" + ev.error + ")", "error");
     });
-    source.addEventListener("worker", (e) => setWorker(JSON.parse(e.data).state));
+    source.addEventListener("worker", (e) => {
+      const ev = JSON.parse(e.data);
+      setWorker(ev.state, ev.confinement);
+    });
     source.addEventListener("watcher", (e) => {
       const ev = JSON.parse(e.data);
       toast("file watcher: " + ev.mode + (ev.reason ? " (" + ev.reason + ")" : ""), "failed");
