@@ -11,13 +11,17 @@ RESULTS = Path(__file__).parent / "results.json"
 
 def checks(data: dict[str, Any]) -> str:
     rows = [
-        "| lab | warm check (forked child) | `aipath check` with a worker | ÷ warm "
+        "| lab | warm check (forked child, confined) | the same unconfined "
+        "| `aipath check` with a worker | ÷ warm "
         "| `aipath check --cold` | cold `python -m pytest` | worker ÷ cold |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for lab in data["labs"]:
+        unconfined = lab.get("warm_unconfined_median_s")
         rows.append(
-            f"| {lab['lab']} | {lab['warm_median_s']:.3f} s | {lab['cli_worker_median_s']:.3f} s "
+            f"| {lab['lab']} | {lab['warm_median_s']:.3f} s "
+            f"| {f'{unconfined:.3f} s' if unconfined is not None else '—'} "
+            f"| {lab['cli_worker_median_s']:.3f} s "
             f"| {lab.get('cli_worker_over_warm', 0):.2f} | {lab.get('cli_cold_median_s', 0):.3f} s "
             f"| {lab['cold_pytest_median_s']:.3f} s | {lab['cli_over_cold']:.2f} |"
         )

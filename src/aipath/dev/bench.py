@@ -56,6 +56,17 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
     warm()  # first run pays one-off costs (file cache, lazy imports in the checks)
     warm_median, _ = _median(warm, runs)
 
+    # The same check without OS confinement (no namespaces, no read-only mounts): its cost.
+    unconfined = request.model_copy(update={"isolate_network": False})
+
+    def warm_unconfined() -> None:
+        result = run_many([unconfined], mode="fork")[0]
+        if not result.passed:
+            raise RuntimeError(f"{lab.id} reference does not pass unconfined: {result.summary}")
+
+    warm_unconfined()
+    unconfined_median, _ = _median(warm_unconfined, runs)
+
     exe = _aipath_exe()
 
     def cli() -> None:
@@ -115,6 +126,8 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         "lab": lab.id,
         "runs": runs,
         "warm_median_s": round(warm_median, 4),
+        "warm_unconfined_median_s": round(unconfined_median, 4),
+        "confinement_cost_s": round(warm_median - unconfined_median, 4),
         "cli_worker_median_s": round(cli_median, 4),
         "cli_worker_over_warm": round(cli_median / warm_median, 2),
         "cli_cold_median_s": round(cli_cold_median, 4),
