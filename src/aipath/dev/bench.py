@@ -53,10 +53,8 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         if not result.passed:
             raise RuntimeError(f"{lab.id} reference does not pass: {result.summary}")
 
-    warm()  # first run pays one-off costs (file cache, lazy imports in the checks)
-    warm_median, _ = _median(warm, runs)
-
     # The same check without OS confinement (no namespaces, no read-only mounts): its cost.
+    # Confined and unconfined runs alternate, so a machine that slows down mid-run slows both.
     unconfined = request.model_copy(update={"isolate_network": False})
 
     def warm_unconfined() -> None:
@@ -64,8 +62,15 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         if not result.passed:
             raise RuntimeError(f"{lab.id} reference does not pass unconfined: {result.summary}")
 
+    warm()  # first runs pay one-off costs (file cache, lazy imports in the checks)
     warm_unconfined()
-    unconfined_median, _ = _median(warm_unconfined, runs)
+    confined_times: list[float] = []
+    unconfined_times: list[float] = []
+    for _ in range(runs):
+        confined_times.append(_median(warm, 1)[0])
+        unconfined_times.append(_median(warm_unconfined, 1)[0])
+    warm_median = statistics.median(confined_times)
+    unconfined_median = statistics.median(unconfined_times)
 
     exe = _aipath_exe()
 
@@ -128,6 +133,7 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         "warm_median_s": round(warm_median, 4),
         "warm_unconfined_median_s": round(unconfined_median, 4),
         "confinement_cost_s": round(warm_median - unconfined_median, 4),
+        "confined_over_unconfined": round(warm_median / unconfined_median, 3),
         "cli_worker_median_s": round(cli_median, 4),
         "cli_worker_over_warm": round(cli_median / warm_median, 2),
         "cli_cold_median_s": round(cli_cold_median, 4),
