@@ -1064,6 +1064,11 @@ DATA = {
 }
 
 
+class Runaway(BaseException):
+    """Tools, a planner or an actor called far more often than any right answer would (a
+    BaseException, so that the learner's `except Exception` cannot swallow it)."""
+
+
 class ToolBox:
     """The tools of one run; every call is logged as (tool, args, ok, output)."""
 
@@ -1084,7 +1089,12 @@ class ToolBox:
         self.tools = {name: self._logged(name, f) for name, f in funcs.items()}
 
     def _logged(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        def tool(**kwargs: Any) -> Any:
+        def tool(*positional: Any, **kwargs: Any) -> Any:
+            if len(self.log) >= 200:
+                raise Runaway
+            if positional:
+                self.log.append((name, {"<positional>": positional}, False, "TypeError"))
+                raise TypeError(f"{name}() takes keyword arguments only")
             args = copy.deepcopy(kwargs)
             try:
                 result = func(**kwargs)
@@ -1313,6 +1323,12 @@ def _replay_calls(what: str, trace: Any, box: ToolBox, plan_spec: dict[str, Spec
                 "times. Record a ToolCall for each call made, when it is made"
             )
         real_tool, real_args, real_ok, real_output = log[i]
+        if "<positional>" in real_args:
+            fail(
+                f"{what}: the tools' call {i + 1} passed positional arguments, "
+                f"{real_tool}{real_args['<positional>']!r}: call the tool with the step's "
+                "arguments as keywords, tools[step.tool](**args)"
+            )
         if tool != real_tool or args != real_args:
             clue = ""
             if isinstance(args, dict) and any(_is_ref(v) for v in args.values()):
@@ -1597,6 +1613,11 @@ def _run_exec_case(learner, title: str) -> None:
         run = learner.execute(plan, box.tools, budget, **kwargs)
     except NotImplementedError:
         raise
+    except Runaway:
+        fail(
+            f"{what} called the tools {len(box.log)} times and kept going; the reference makes "
+            f"{len(ref.calls)} calls (every attempt counts towards step_retries and the budget)"
+        )
     except Exception as exc:
         clue = ""
         if _escaped(exc, box):
@@ -1742,10 +1763,6 @@ def test_execute_refuses_an_invalid_plan_before_any_call(learner) -> None:
 
 
 # ----- task 3: replanning -----------------------------------------------------------------------
-class Runaway(Exception):
-    """A scripted planner or actor asked far more often than any right answer would."""
-
-
 def _south_repair(source: str) -> list[Spec]:
     return [
         S("south", "load", {"source": source}),
@@ -2193,6 +2210,24 @@ def test_replan_ends_when_the_planner_gives_up(learner, monkeypatch) -> None:
 def test_replan_refuses_an_invalid_repair(learner, monkeypatch) -> None:
     _run_replan_case(learner, monkeypatch, "a repair that reuses a done id")
     _run_replan_case(learner, monkeypatch, "a repair that forgets a step")
+    log: list[ExecRecord] = []
+    C = _swap_in_reference_execute(learner, monkeypatch, log)
+    spec = [S("a", "load", {"source": "north"}, ("b",)), S("b", "total", {"values": "$a"}, ("a",))]
+    box, planner = ToolBox(), ScriptedPlanner(_mirror, C.Step)
+    what = f"plan_and_execute({_show_spec(spec)}, tools, planner, Budget(10, 1))"
+    _expect_plan_error(
+        learner,
+        what,
+        "cycle",
+        "an invalid first plan is the caller's mistake: its PlanError comes out, as in execute",
+        learner.plan_and_execute,
+        _build(C.Step, spec),
+        box.tools,
+        planner,
+        C.Budget(10, 1),
+    )
+    if planner.calls or box.log:
+        fail(f"{what} called the planner or a tool; an invalid first plan runs nothing")
 
 
 @pytest.mark.task(3)
