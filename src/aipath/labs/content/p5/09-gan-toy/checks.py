@@ -221,6 +221,10 @@ def d_mistakes(real: torch.Tensor, fake: torch.Tensor) -> dict[str, Any]:
         "the fake term only (the real logits are missing)": lambda: F.softplus(f).mean(),
         "one mean over the real and fake logits together; the loss is the sum of the two "
         "means, each over its own batch": lambda: F.binary_cross_entropy_with_logits(both, labels),
+        "twice one mean over the real and fake logits together; the loss is the sum of the "
+        "two means, each over its own batch (they differ when the batch sizes do)": lambda: (
+            2 * F.binary_cross_entropy_with_logits(both, labels)
+        ),
         "half the sum of the two means (their average); the loss is their sum": lambda: (
             ref_d_loss(r, f) / 2
         ),
@@ -416,8 +420,9 @@ def simulate(
     other_loss: bool = False,
     d_steps_on_g: str = "",
     g_first: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, float, float]:
-    """The step (or one of its known slips), run on copies: (ΔD, ΔG, d_loss, g_loss)."""
+) -> tuple[torch.Tensor, torch.Tensor, float, float, float]:
+    """The step (or one of its known slips), run on copies: (ΔD, ΔG, d_loss, g_loss, and D's
+    loss on the same batch after its update)."""
     G, D = copy.deepcopy(G0), copy.deepcopy(D0)
     plant_stale(G, 1)
     plant_stale(D, 2)
@@ -425,6 +430,7 @@ def simulate(
     opt_d = torch.optim.SGD(D.parameters(), lr=LR_D)
     before_d, before_g = flat(D), flat(G)
     use_sat = saturating != other_loss
+    after: list[float] = []
     if zero_g == "top":
         opt_g.zero_grad()
 
@@ -438,6 +444,8 @@ def simulate(
         if zero_d == "between":
             opt_d.zero_grad()
         opt_d.step()
+        with torch.no_grad():
+            after.append(float(ref_d_loss(D(real), D(fake))))
         return float(loss)
 
     def g_phase() -> float:
@@ -461,7 +469,7 @@ def simulate(
     else:
         d_loss = d_phase()
         g_loss = g_phase()
-    return flat(D) - before_d, flat(G) - before_g, d_loss, g_loss
+    return flat(D) - before_d, flat(G) - before_g, d_loss, g_loss, after[0]
 
 
 STEP_SLIPS: list[tuple[str, dict[str, Any]]] = [
@@ -536,12 +544,21 @@ def check_delta(
                 (pname, float(g.abs().max()), float(w.abs().max()), float((g - w).abs().max()))
             )
     pname, moved, should, diff = wrong[0]
+    factor = ""
+    mask = want.abs() > 1e-6
+    if not label and mask.any():
+        k = float((got[mask] / want[mask]).median())
+        if abs(k - 1) > 1e-3 and torch.allclose(got, k * want, rtol=1e-3, atol=atol):
+            factor = (
+                f" Every change is {k:.4g} × the step's: a constant factor, as from a loss "
+                "scaled by a constant"
+            )
     fail(
         (f"the change of {which}'s parameters in {name} looks like {label}. " if label else "")
         + f"{name} moved {which}'s parameters by the wrong amounts: {which}'s `{pname}` changed "
         f"by up to {fmt(moved)}, where the step changes it by up to {fmt(should)} (largest "
         f"difference {fmt(diff)}; {len(wrong)} of {len(list(module.parameters()))} parameter "
-        f"tensors of {which} differ)"
+        f"tensors of {which} differ).{factor}"
     )
 
 
@@ -601,7 +618,7 @@ def run_learner_step(learner: Any, saturating: bool) -> None:
     if not (torch.equal(real_in, real) and torch.equal(z_in, z)):
         fail(f"{name} changed the real or z tensor it was given")
     delta_d, delta_g = flat(D) - before_d, flat(G) - before_g
-    want_d, want_g, want_dl, want_gl = simulate(G0, D0, real, z, saturating=saturating)
+    want_d, want_g, want_dl, want_gl, d_after = simulate(G0, D0, real, z, saturating=saturating)
 
     def slips(part: int) -> Any:
         return lambda: {
@@ -615,6 +632,13 @@ def run_learner_step(learner: Any, saturating: bool) -> None:
     ):
         if torch.count_nonzero(got) == 0:
             loss = "discriminator" if which == "D" else "generator"
+            if which == "G" and count[0] == 0:
+                fail(
+                    f"{name} did not change G's parameters at all, and no gradient reached "
+                    "G's output in any backward(): the generator's loss must be computed from "
+                    "D(fake) with the fake still attached to G (not detached, not made under "
+                    "torch.no_grad())"
+                )
             fail(
                 f"{name} did not change {which}'s parameters at all: the {which} step is "
                 f"opt_{which.lower()}.zero_grad(), backward() of the {loss} loss, then "
@@ -634,7 +658,11 @@ def run_learner_step(learner: Any, saturating: bool) -> None:
         name=f"the d_loss from {name}",
         rtol=1e-4,
         atol=1e-6,
-        mistakes={"the generator's loss (the two are swapped in the tuple)": want_gl},
+        mistakes={
+            "the generator's loss (the two are swapped in the tuple)": want_gl,
+            "D's loss recomputed after opt_d.step(); return the loss the D step minimized, "
+            "before its update": d_after,
+        },
     )
     assert_close(
         g_loss,
@@ -922,6 +950,12 @@ def test_train_gan_loop(learner: Any) -> None:
             )
     reals = torch.stack([c["real"] for c in calls])
     zs = torch.stack([c["z"] for c in calls])
+    if torch.equal(reals[0], reals[1]) and torch.equal(zs[0], zs[1]):
+        fail(
+            f"{name} passed the same real batch and the same noise at steps 0 and 1: is the "
+            "generator made (or reseeded) inside the loop? Make it once, before the loop, so "
+            "that every draw moves it on"
+        )
     if torch.equal(reals[0], reals[1]):
         fail(f"{name} passed the same real batch at steps 0 and 1: draw a new one every step")
     if torch.equal(zs[0], zs[1]):
@@ -1144,6 +1178,11 @@ def test_mode_coverage(learner: Any) -> None:
         fail(f"counts from {name} should be a torch.Tensor; got {type(counts).__name__}")
     if counts.dtype != torch.int64:
         fail(f"counts from {name} has dtype {counts.dtype}; expected torch.int64 (bincount's)")
+    if tuple(counts.shape) != (len(modes),):
+        fail(
+            f"counts from {name} has shape {tuple(counts.shape)}; expected ({len(modes)},), one "
+            f"count per row of the `modes` argument (the check passes {len(modes)} modes)"
+        )
     assert_tensor(
         counts,
         want_counts,
