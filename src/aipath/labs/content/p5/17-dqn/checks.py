@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aipath.checks import (
+    LEARNER_ERRORS,
     ForwardCalls,
     assert_array,
     assert_returned,
@@ -71,6 +72,18 @@ def same_params(a: Any, b: Any) -> bool:
         x.shape == y.shape and torch.equal(x.detach(), y.detach())
         for x, y in zip(pa, pb, strict=True)
     )
+
+
+def call_torch(what: str, func: Any, *args: Any, hints: dict[str, str]) -> Any:
+    """call_learner, with a hint only when torch's message shows the cause it points at."""
+    try:
+        return func(*args)
+    except NotImplementedError:
+        raise
+    except LEARNER_ERRORS as exc:
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        hint = next((h for key, h in hints.items() if key in text), "")
+        fail(f"{what} raised {type(exc).__name__}: {text}" + (f". {hint}" if hint else ""))
 
 
 # ----- task 1: the replay memory ----------------------------------------------------------------
@@ -245,6 +258,8 @@ def held_after(capacity: int, n: int, variant: str = "") -> set[int]:
         return set(range(1, min(n, capacity) + 1))
     if variant == "newest_slot":
         return set(range(1, capacity)) | {n}
+    if variant == "slot0":
+        return set(range(2, capacity + 1)) | {n}
     return set(range(max(1, n - capacity + 1), n + 1))
 
 
@@ -265,6 +280,9 @@ def test_buffer_overwrites_the_oldest(learner: Any) -> None:
         "keep: overwrite the oldest)",
         "newest_slot": "a full memory that keeps overwriting its last slot, so the newest "
         "transition replaces the previous newest instead of the oldest",
+        "slot0": "a full memory that keeps overwriting slot 0 (the write position is computed "
+        "from the size, which stops growing at capacity: advance the position on its own, "
+        "position = (position + 1) % capacity)",
     }
     found = next((text for key, text in labels.items() if held_after(capacity, n, key) == seen), "")
     missing = sorted(want - seen)
@@ -525,6 +543,8 @@ def ref_td(
         g = 1.0 if variant == "no_gamma" else gamma
         if variant == "no_mask":
             return rewards + g * best
+        if variant == "reward_masked":
+            return (rewards + g * best) * (1 - terminated)
         if variant == "mask_inverted":
             return rewards + g * terminated * best
         if variant == "keepdim":
@@ -551,6 +571,10 @@ def td_mistakes(inputs: tuple[Any, ...], gamma: float, target: Any, online: Any)
         ),
         "the mask the wrong way round (bootstrapping only where terminated is 1: use "
         "1 − terminated)": lambda: ref_td(r, s2, d, gamma, target, online, "mask_inverted"),
+        "the reward masked too (a terminated transition keeps its reward: its target is r, "
+        "only the bootstrap is multiplied by 1 − terminated)": lambda: ref_td(
+            r, s2, d, gamma, target, online, "reward_masked"
+        ),
         "γ left out of the bootstrap": lambda: ref_td(r, s2, d, gamma, target, online, "no_gamma"),
         "a mean over the actions instead of the max": lambda: ref_td(
             r, s2, d, gamma, target, online, "mean"
@@ -587,14 +611,19 @@ def check_td(learner: Any, gamma: float, double: bool, seed: int) -> None:
         "target_net, online_net)" if double else "target_net)"
     )
     passed = [x.clone() for x in inputs]
-    got = call_learner(
+    got = call_torch(
         name,
         learner.td_targets,
         *passed,
         gamma,
         target,
         online,
-        hint="Is the max (or the argmax) taken over dim=1, the actions?",
+        hints={
+            "must match the size": "The Q-values of next_obs are (B, n_actions): take the max "
+            "(or the argmax) over dim=1, the actions",
+            "only implemented on integer and Boolean": "terminated is a float32 tensor of "
+            "1.0 / 0.0: mask with (1 − terminated)",
+        },
     )
     for x, k, label in zip(passed, kept, ("rewards", "next_obs", "terminated"), strict=True):
         if not torch.equal(x, k):
@@ -648,6 +677,8 @@ def ref_loss(net: Any, obs: Any, actions: Any, targets: Any, kind: str, variant:
         q = q_all.gather(0, actions.unsqueeze(1)).squeeze(1)
     elif variant == "max":
         q = q_all.max(dim=1).values
+    elif variant == "row_index":
+        q = q_all.gather(1, actions.unsqueeze(0)).squeeze(0)
     elif variant == "no_squeeze":
         q = q_all.gather(1, actions.unsqueeze(1))
     else:
@@ -683,6 +714,10 @@ def loss_mistakes(net: Any, obs: Any, actions: Any, targets: Any, kind: str) -> 
         "q_net(obs).gather(1, actions.unsqueeze(1))": value(kind, "gather0"),
         "Q(s, a) of shape (B, 1) compared with targets of shape (B,): they broadcast to a "
         "(B, B) matrix of every pair; squeeze(1) after gather": value(kind, "no_squeeze"),
+        "an index of shape (1, B) (unsqueeze(0)): every row reads the Q-values of the first "
+        "state; the index for gather(1, ...) is actions.unsqueeze(1), shape (B, 1)": value(
+            kind, "row_index"
+        ),
         "the max Q of each state instead of the Q of the action taken (gather the taken "
         "actions)": value(kind, "max"),
         f"the {'MSE' if other == 'mse' else 'Huber (smooth L1)'} loss where "
@@ -701,7 +736,7 @@ def check_loss(learner: Any, kind: str, seed: int) -> None:
     obs, actions, targets = loss_inputs(seed)
     kept = (obs.clone(), actions.clone(), targets.clone())
     name = f"dqn_loss(q_net, obs (8, 4), actions (8,), targets (8,), kind={kind!r})"
-    got = call_learner(
+    got = call_torch(
         name,
         learner.dqn_loss,
         net,
@@ -709,7 +744,12 @@ def check_loss(learner: Any, kind: str, seed: int) -> None:
         actions,
         targets,
         kind,
-        hint="Does gather get an index of shape (B, 1) along dim=1?",
+        hints={
+            "gather": "gather(1, index) needs an int64 index with as many dimensions as the "
+            "Q-values: actions.unsqueeze(1), shape (B, 1)",
+            "Index tensor must have the same number of dimensions": "gather(1, index) needs an "
+            "index of shape (B, 1): actions.unsqueeze(1)",
+        },
     )
     for x, k, label in zip(
         (obs, actions, targets), kept, ("obs", "actions", "targets"), strict=True
@@ -921,6 +961,11 @@ def test_linear_epsilon(learner: Any) -> None:
         want = ref_epsilon(step, start, end, decay)
         if math.isclose(float(got), want, rel_tol=1e-9, abs_tol=1e-12):
             continue
+        if decay == 0:
+            fail(
+                f"{name} is {fmt(float(got))}; expected {fmt(want)}: with decay_steps = 0 there "
+                "is no decay, and ε is end from the start"
+            )
         frac = step / decay if decay else 1.0
         guesses = {
             "ε that never decays (it stays at start)": start,
@@ -982,7 +1027,20 @@ def test_select_action_distribution(learner: Any) -> None:
             for _ in range(n):
                 passed = obs.copy()
                 a = as_action(
-                    call_learner(name, learner.select_action, net, passed, epsilon, N_ACTIONS, rng),
+                    call_torch(
+                        name,
+                        learner.select_action,
+                        net,
+                        passed,
+                        epsilon,
+                        N_ACTIONS,
+                        rng,
+                        hints={
+                            "Dimension out of range": "obs is one observation of shape "
+                            "(obs_dim,), so q_net(obs) is (n_actions,): give the network a "
+                            "batch of one, obs[None] or unsqueeze(0), for a (1, n_actions) result",
+                        },
+                    ),
                     name,
                     N_ACTIONS,
                 )
@@ -1437,6 +1495,13 @@ def check_memory(rec: Record, name: str) -> None:
             )
         flag = bool(added.get("terminated"))
         if flag != st["terminated"]:
+            flags = [bool(a.get("terminated")) for a in rec.adds]
+            if flags == [x["truncated"] for x in rec.steps]:
+                fail(
+                    f"{name} stored `truncated` as the terminated flag: step {t} was "
+                    f"terminated={st['terminated']}, truncated={st['truncated']}. Store "
+                    "`terminated`: a fall ends the episode's future, a time limit does not"
+                )
             if st["truncated"] and flag:
                 fail(
                     f"{name} stored terminated=True for step {t}, where the episode was "
@@ -1470,6 +1535,12 @@ def check_learning(rec: Record, name: str) -> Any:
     want = list(range(steps[0], cfg.n_steps + 1))
     if steps != want:
         wrong = next((a, b) for a, b in zip([*steps, None], [*want, None], strict=False) if a != b)
+        gaps = {b - a for a, b in itertools.pairwise(steps)}
+        if len(gaps) == 1 and (gap := gaps.pop()) > 1:
+            fail(
+                f"{name} made a gradient step every {gap} environment steps ({len(steps)} in "
+                f"all); this lab trains after every step once learning starts ({len(want)})"
+            )
         fail(
             f"{name} made {len(steps)} gradient steps from step {steps[0]}; expected one "
             f"train_step after every environment step from then on ({len(want)}); the first "
@@ -1638,6 +1709,9 @@ def check_returns(rec: Record, name: str, q_net: Any) -> None:
         mistakes={
             "the unfinished last episode counted too (returns holds completed episodes only)": (
                 np.asarray([*sums, total])
+            ),
+            "a running total never reset between episodes (start each episode's return at 0)": (
+                np.cumsum(sums)
             ),
         },
     )
