@@ -72,6 +72,8 @@ def ref_resonator(freq: float, bw: float, sr: int = SR, variant: str = "") -> tu
         r = math.exp(-bw / sr)
     elif variant == "neg-r":
         r = -r
+    elif variant == "linear-r":
+        r = 1.0 - math.pi * bw / sr
     theta = 2 * math.pi * freq / sr
     if variant == "no-2pi":
         theta = freq / sr
@@ -151,6 +153,10 @@ def ref_frames(x, length: int = 400, hop: int = 160, variant: str = "") -> np.nd
     total = (n_frames - 1) * hop + length
     pad = np.zeros(max(0, total - len(x)))
     padded = np.concatenate([pad, x]) if variant == "pad-start" else np.concatenate([x, pad])
+    if variant in ("reflect", "edge"):
+        padded = np.pad(x, (0, max(0, total - len(x))), mode=variant)
+    if variant == "centred":
+        return ref_frames(np.concatenate([np.zeros(length // 2), x]), length, hop)
     idx = np.arange(length)[None, :] + hop * np.arange(n_frames)[:, None]
     return padded[idx]
 
@@ -212,6 +218,8 @@ def ref_filterbank(n_mels=26, n_fft=512, sr=SR, fmin=0.0, fmax=None, variant: st
     else:
         lo, hi = ref_hz_to_mel(fmin, mel_variant), ref_hz_to_mel(fmax, mel_variant)
         edges = ref_mel_to_hz(np.linspace(lo, hi, n_mels + 2), mel_variant)
+    if variant == "bin-floor":
+        edges = np.floor((n_fft + 1) * edges / sr) * sr / n_fft
     freqs = np.linspace(0.0, sr / 2, n_fft // 2 + 1)
     if variant == "bins-nfft":
         freqs = np.arange(n_fft // 2 + 1) * sr / (n_fft + 2)
@@ -232,6 +240,8 @@ def ref_filterbank(n_mels=26, n_fft=512, sr=SR, fmin=0.0, fmax=None, variant: st
 
 def ref_log_mel(power, fbank, floor: float = 1e-10, variant: str = "") -> np.ndarray:
     energy = np.maximum(power @ fbank.T, floor)
+    if variant == "plus-floor":
+        return 10.0 * np.log10(power @ fbank.T + floor)
     return {
         "ln": np.log(energy),
         "log10": np.log10(energy),
@@ -248,6 +258,10 @@ def ref_mfcc(log_mel_spec, n_mfcc: int = 13, variant: str = "") -> np.ndarray:
         return scipy.fft.dct(log_mel_spec, type=3, norm="ortho", axis=-1)[:, :n_mfcc]
     if variant == "drop-c0":
         return scipy.fft.dct(log_mel_spec, type=2, norm="ortho", axis=-1)[:, 1 : n_mfcc + 1]
+    if variant == "c0-unscaled":
+        return scipy.fft.dct(log_mel_spec, type=2, axis=-1)[:, :n_mfcc] / np.sqrt(
+            2 * log_mel_spec.shape[1]
+        )
     if variant == "idct":
         return scipy.fft.idct(log_mel_spec, type=2, norm="ortho", axis=-1)[:, :n_mfcc]
     return scipy.fft.dct(log_mel_spec, type=2, norm="ortho", axis=-1)[:, :n_mfcc]
@@ -293,6 +307,9 @@ def _istft(z, sr=SR):
 
 
 def ref_griffin_lim(mag, n_iter, rng, sr: int = SR, variant: str = ""):
+    if variant == "one-ahead":
+        x, history = ref_griffin_lim(mag, n_iter + 1, rng, sr)
+        return x, history[1:]
     if variant == "zero-phase":
         angles = np.ones(mag.shape, dtype=complex)
     elif variant == "uniform-pi":
@@ -350,13 +367,19 @@ def ref_dtw(a, b, variant: str = "") -> float:
         "max": float(total / max(n, m)),
         "n": float(total / n),
         "nm": float(total / (n * m)),
+        "n-m-1": float(total / (n + m - 1)),
     }.get(variant, float(total / (n + m)))
 
 
 def ref_recognize(features, templates, variant: str = "") -> str:
     start = 0 if variant == "keep-c0" else 1
+
+    def prepared(f):
+        f = f[:, start:]
+        return f - f.mean(axis=0) if variant == "cmn" else f
+
     scores = {
-        w: ref_dtw(features[:, start:], t[:, start:], "raw" if variant == "raw" else "")
+        w: ref_dtw(prepared(features), prepared(t), "raw" if variant == "raw" else "")
         for w, t in templates.items()
     }
     if variant == "argmax":
@@ -576,6 +599,7 @@ RESONATOR_MISTAKES = {
     "a[2] = r instead of r**2": "a2-r",
     "b = [1]: no gain normalisation (gain 1 at 0 Hz)": "unit-gain",
     "b = [1 - r] instead of [1 - 2 r cos(theta) + r**2]": "b-one-minus-r",
+    "r = 1 - pi B / sr, the first-order approximation of exp(-pi B / sr)": "linear-r",
 }
 
 
@@ -584,7 +608,18 @@ def test_resonator(learner):
     for freq, bw, sr in ((500.0, 80.0, SR), (2290.0, 100.0, SR), (1200.0, 150.0, 8000)):
         name = f"resonator({freq:g}, {bw:g}, sr={sr})"
         b, a = assert_tuple(call_learner(name, learner.resonator, freq, bw, sr), ("b", "a"), name)
-        b = np.atleast_1d(np.asarray(b, dtype=float))
+        for part, value, size in (("b", b, 1), ("a", a, 3)):
+            if not isinstance(value, np.ndarray) or value.shape != (size,):
+                shape = (
+                    f"shape {value.shape}"
+                    if isinstance(value, np.ndarray)
+                    else f"a {type(value).__name__}, not an array"
+                )
+                fail(
+                    f"{part} of {name} should be a float64 numpy array of shape ({size},), as "
+                    f"scipy.signal.lfilter reads it; got {shape}"
+                )
+        b = np.asarray(b, dtype=float)
         a = np.asarray(a, dtype=float)
         want_b, want_a = ref_resonator(freq, bw, sr)
         notes = []
@@ -732,6 +767,9 @@ FRAME_MISTAKES = {
     "floor instead of ceil: the tail of the signal dropped": "floor",
     "frame length and hop swapped": "swapped",
     "padding at the start instead of the end": "pad-start",
+    "padding that is not zeros (np.pad with mode='reflect'): pad with zeros": "reflect",
+    "padding that is not zeros (np.pad with mode='edge'): pad with zeros": "edge",
+    "centred frames (frame_length // 2 zeros at the start): the README pads only the end": "centred",
     "one frame too many (1 + floor(...) + 1)": "plus-one",
     "ceil(len(x) / hop) frames": "len-over-hop",
 }
@@ -829,6 +867,8 @@ FBANK_MISTAKES = {
     "edges equally spaced in Hz, not in mel": "linear",
     "hz_to_mel with ln but mel_to_hz with 10**: the edges do not round-trip": "mixed-log",
     "fmin ignored: the edges start at 0 mel": "fmin-zero",
+    "edges rounded down to FFT bins (the HTK / python_speech_features integer-bin filters): "
+    "evaluate the triangles at the exact edge frequencies": "bin-floor",
 }
 
 
@@ -878,6 +918,7 @@ def test_log_mel(learner, rng):
                     "the natural log instead of 10 * log10 (decibels)": "ln",
                     "log10 without the factor 10": "log10",
                     "20 * log10: amplitude decibels on a power": "twenty",
+                    "the floor added (log10(E + floor)) instead of max(E, floor)": "plus-floor",
                 },
                 power,
                 fbank,
@@ -910,6 +951,8 @@ def test_mfcc(learner, rng):
                     "a DCT of type 3 instead of type 2": "type3",
                     "coefficients 1..n_mfcc: c0 dropped": "drop-c0",
                     "an inverse DCT (idct)": "idct",
+                    "the DCT scaled by 1/sqrt(2N) for every coefficient: the ortho DCT scales c0 "
+                    "by sqrt(1/(4N)), the others by sqrt(1/(2N))": "c0-unscaled",
                 },
                 spec,
                 n_mfcc,
@@ -990,6 +1033,8 @@ GL_MISTAKES = {
     "magnitude included): every iteration reproduces the same estimate": "never-updated",
     "random phases in [0, pi) (np.exp(1j * pi * u)) instead of [0, 2 pi)": "uniform-pi",
     "a zero initial phase instead of the random one": "zero-phase",
+    "the spectral convergence recorded after the phase update (each entry one iteration "
+    "ahead): record that of the re-analysed STFT, then update the phase": "one-ahead",
 }
 
 
@@ -1082,6 +1127,7 @@ DTW_MISTAKES = {
     "the cost divided by max(n, m) instead of n + m": "max",
     "the cost divided by n instead of n + m": "n",
     "the cost divided by n * m instead of n + m": "nm",
+    "the cost divided by n + m - 1 (the longest path's length) instead of n + m": "n-m-1",
     "a diagonal step weighted 2 (symmetric2): not the stated step pattern": "diagonal-twice",
     "a free start: row 0 and column 0 of the table set to 0 instead of inf": "free-start",
     "the diagonal step only (no warping)": "diagonal-only",
@@ -1115,6 +1161,7 @@ RECOGNIZE_MISTAKES = {
     "c0 kept: the loudness of each rendition compared too": "keep-c0",
     "the template with the largest DTW distance (argmax)": "argmax",
     "a tie given to the last word": "last-tie",
+    "features mean-normalised (CMN) before DTW: the README compares c1..c12 as they are": "cmn",
 }
 
 
