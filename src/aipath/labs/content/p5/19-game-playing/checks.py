@@ -479,7 +479,7 @@ class SearchRules:
     order: Any = None
     order_root_only: bool = False
     table: dict[State, float] | None = None
-    store: str = "exact"  # "all" (bounds as exact), "never", "negated", "canonical"
+    store: str = "exact"  # "all" (bounds as exact), "inclusive", "never", "negated", "canonical"
     hit_nodes: int = 1
     nodes: int = field(default=0)
 
@@ -515,7 +515,11 @@ class SearchRules:
                 alpha = max(alpha, best)
                 if alpha > beta or (self.cutoff == ">=" and alpha >= beta):
                     break
-        keep = self.store == "all" or (self.store != "never" and alpha_in < best < beta)
+        keep = (
+            self.store == "all"
+            or (self.store == "inclusive" and alpha_in <= best <= beta)
+            or (self.store not in ("never", "inclusive") and alpha_in < best < beta)
+        )
         if self.table is not None and keep:
             self.table[key] = -best if self.store == "negated" else best
         return best
@@ -719,7 +723,9 @@ def test_negamax(learner: Any) -> None:
 
 
 ALPHABETA_CASES = [
-    # position, window
+    # position, window; a finite window first: with (-inf, inf) at the root, a window passed
+    # down unchanged never gets a finite beta and cuts nothing, just like no pruning at all
+    ((0, 4, 8), (-1, 1)),
     ((4, 0), (-INF, INF)),
     ((0, 4, 8), (-INF, INF)),
     ((0, 3, 1, 4), (-INF, INF)),
@@ -817,7 +823,8 @@ def order_mistakes(game: Any, state: State) -> dict[str, Any]:
         "the moves that let the opponent win at once put first, the safe ones last (safe "
         "moves come right after the winning ones)": wins + rest + safe,
         "winning moves first and the rest in legal order (then come the moves after which the "
-        "opponent cannot win at once, then the others)": wins
+        "opponent cannot win at once, then the others; look for the opponent's winning replies "
+        "in the position after your move)": wins
         + [m for m in game.legal_moves(state) if m not in wins],
         "the moves that hand the opponent a win left out (keep every legal move: the ordering "
         "only changes the order)": wins + safe,
@@ -874,6 +881,8 @@ def test_ordered_moves(learner: Any) -> None:
 TT_SLIPS: dict[str, dict[str, Any]] = {
     "bounds stored as exact values: a result at or outside the window (alpha, beta) the call "
     "was given is only a bound; store it only when alpha < value < beta": {"store": "all"},
+    "a value equal to alpha or beta stored (at the edge of the window a value is still only a "
+    "bound: store it only when alpha < value < beta, strictly)": {"store": "inclusive"},
     "nothing stored in the table (is the test comparing with the alpha raised inside the loop? "
     "compare with the alpha the call was given)": {"store": "never"},
     "the value stored from the opponent's view (store best, the value for the player to move "
@@ -885,7 +894,17 @@ TT_SLIPS: dict[str, dict[str, Any]] = {
 }
 
 
-def check_table_exact(table: Any, name: str, values: dict[State, int], game: Any) -> None:
+STORE_SLIPS = {text: change for text, change in TT_SLIPS.items() if "store" in change}
+
+
+def check_table_exact(
+    table: Any,
+    name: str,
+    values: dict[State, int],
+    game: Any,
+    tables: Callable[[], dict[str, dict[State, float]]] | None = None,
+) -> None:
+    """Every entry exact; `tables` gives the table each storing slip would have left."""
     if not isinstance(table, dict):
         fail(f"the table given to {name} is no longer a dict")
     for key, stored in table.items():
@@ -895,8 +914,10 @@ def check_table_exact(table: Any, name: str, values: dict[State, int], game: Any
                 "position: key the table on the state itself"
             )
         if stored != values[key]:
+            label = matching_mistake(table, tables, exact=True) if tables else None
+            prefix = f"the table looks like {label}. " if label else ""
             fail(
-                f"after {name} table[{board(game, key)}] holds {fmt(stored)}, but the exact value "
+                f"{prefix}after {name} table[{board(game, key)}] holds {fmt(stored)}, but the exact value "
                 f"of that position ({'X' if game.to_move(key) == 1 else 'O'} to move) is "
                 f"{values[key]}: a value found at or outside the window (alpha, beta) is only a "
                 "bound and must not be stored as if it were exact (store only when "
@@ -913,10 +934,19 @@ def test_alphabeta_tt(learner: Any) -> None:
         table: dict[State, float] = {}
         name = f"alphabeta_tt(TicTacToe(), {board(TTT, state)}, {{}}{window_text(alpha, beta)})"
         got = call_learner(name, learner.alphabeta_tt, TTT, state, table, alpha, beta)
+
+        def slip_tables(state: State = state, alpha: float = alpha, beta: float = beta) -> dict:
+            out = {}
+            for text, change in STORE_SLIPS.items():
+                rules = SearchRules(**change, table={})
+                rules.run(TTT, state, alpha, beta)
+                out[text] = rules.table
+            return out
+
+        check_table_exact(table, name, values, TTT, slip_tables)
         check_search(name, got, TTT, state, alpha, beta, {"table": {}}, slips, values[state])
         if not table:
             fail(f"{name} left the table empty: store every exact value you find")
-        check_table_exact(table, name, values, TTT)
     # one table through narrow windows: bounds stored as values show up here
     table = {}
     for moves, (alpha, beta) in (((4,), (0, 1)), ((4,), (-1, 0)), ((0,), (0, 0.5)), ((), (-1, 1))):
@@ -1027,6 +1057,8 @@ def uct_variant(kind: str) -> Callable[[float, int, int, float], float]:
             return mean - c * math.sqrt(math.log(parent) / n)
         if kind == "exploit":
             return mean
+        if kind == "log_plus_one":
+            return mean + c * math.sqrt(math.log(parent + 1) / n)
         return mean + c * math.sqrt(math.log(parent) / n)
 
     return score
@@ -1043,6 +1075,7 @@ UCT_VARIANTS = {
     "c · sqrt(ln N / n))",
     "minus": "the exploration bonus subtracted (UCB adds it: optimism under uncertainty)",
     "exploit": "the exploration term left out (mean value only)",
+    "log_plus_one": "ln(parent_visits + 1) (UCB1 uses ln of the parent's visits itself)",
 }
 
 
@@ -1291,6 +1324,13 @@ def test_rollout(learner: Any) -> None:
             name = f"rollout({game!r}, {board(game, state)}, default_rng({seed}))"
             got = call_learner(name, learner.rollout, game, state, mine)
             want = ref_rollout(game, state, ref)
+            if got != want and rng_state(mine) == rng_state(ref) and got == -want:
+                fail(
+                    f"{name} is {fmt(got)}; the check's rollout with the same generator, drawing "
+                    f"the same numbers, gives {want}: the sign is flipped. Return "
+                    "game.winner(state) itself (1 if X won, -1 if O won), not the result from "
+                    "the view of the player to move at the start"
+                )
             if got != want or rng_state(mine) != rng_state(ref):
                 untouched = rng_state(mine) == rng_state(np.random.default_rng(seed))
                 fail(
@@ -1350,6 +1390,11 @@ def test_backpropagate(learner: Any) -> None:
             ],
             "the root left out (walk up to and including the node whose parent is None)": [
                 *start[:1],
+                *want[1:],
+            ],
+            "the root's value left out (the root gets the result too, from the view of the "
+            "player who moved into it: -to_move(root.state))": [
+                (start[0][0] + 1, start[0][1]),
                 *want[1:],
             ],
             "only the leaf updated (walk up through node.parent to the root)": [
@@ -1431,6 +1476,14 @@ MCTS_SLIPS: dict[str, dict[str, Any]] = {
 }
 
 
+def as_move(got: Any, name: str) -> int:
+    assert_returned(got, name, what="a move")
+    if isinstance(got, bool) or not isinstance(got, int | np.integer):
+        kind = type(got).__name__
+        fail(f"{name} returned a {kind}; expected the move itself (an int), e.g. best.move")
+    return int(got)
+
+
 def root_stats(root: Any, name: str) -> dict[int, tuple[int, float]]:
     assert_returned(root, name, what="the root Node")
     as_node_fields(root, name)
@@ -1492,6 +1545,11 @@ def test_mcts_replayed(learner: Any) -> None:
         name = f"mcts({game!r}, {board(game, state)}, {n}, default_rng({seed}), c={c:.3g})"
         root = call_learner(name, learner.mcts, game, state, n, np.random.default_rng(seed), c)
         got = root_stats(root, name)
+        if not got and not root.untried:
+            fail(
+                f"the root from {name} has no children and no untried moves: build it with "
+                "new_node(game, state), which lists its legal moves in untried"
+            )
         want_root = MctsRules().run(game, state, n, np.random.default_rng(seed), c)
         want = {m: (ch.visits, ch.value) for m, ch in want_root.children.items()}
         if got == want:
@@ -1538,7 +1596,10 @@ def test_mcts_finds_forced_moves(learner: Any) -> None:
         state = after(game, *moves)
         for seed in range(3):
             name = f"mcts_move({game!r}, {board(game, state)}, {n}, default_rng({seed}))"
-            got = call_learner(name, learner.mcts_move, game, state, n, np.random.default_rng(seed))
+            got = as_move(
+                call_learner(name, learner.mcts_move, game, state, n, np.random.default_rng(seed)),
+                name,
+            )
             root = MctsRules().run(game, state, n, np.random.default_rng(seed), math.sqrt(2))
             visits = {m: ch.visits for m, ch in root.children.items()}
             ref = max(visits, key=lambda m: visits[m])
@@ -1567,8 +1628,11 @@ def test_mcts_move_is_most_visited(learner: Any) -> None:
         state = after(TTT, *moves)
         for seed in range(4):
             name = f"mcts_move(TicTacToe(), {board(TTT, state)}, {n}, default_rng({seed}), c={c})"
-            got = call_learner(
-                name, learner.mcts_move, TTT, state, n, np.random.default_rng(seed), c
+            got = as_move(
+                call_learner(
+                    name, learner.mcts_move, TTT, state, n, np.random.default_rng(seed), c
+                ),
+                name,
             )
             root = MctsRules().run(TTT, state, n, np.random.default_rng(seed), c)
             visits = {m: ch.visits for m, ch in root.children.items()}
@@ -1641,7 +1705,7 @@ def ref_choose(
     kind: str = "",
 ) -> int:
     moves = game.legal_moves(state)
-    u = rng.random()
+    u = rng.random() if kind != "no_u_at_zero" or epsilon > 0 else 1.0
     if (u < epsilon) != (kind == "swapped"):
         if kind == "explore_others":
             scores = [ref_after(game, values, game.play(state, m)) for m in moves]
@@ -1670,6 +1734,8 @@ CHOOSE_VARIANTS = {
     "min": "the move whose after-state value is SMALLEST (the value is for the player who "
     "just moved: you, so take the largest)",
     "raw": "values read at the raw after-state, not game.canonical(...) (use afterstate_value)",
+    "no_u_at_zero": "u skipped when epsilon is 0 (draw u = rng.random() on every call, so that "
+    "the draws do not depend on epsilon)",
 }
 
 
@@ -1773,7 +1839,12 @@ def ref_self_play(
 
 
 def update(game: Any, values: dict[State, float], state: State, alpha: float, kind: str) -> None:
-    replies = [ref_after(game, values, game.play(state, r)) for r in game.legal_moves(state)]
+    replies = [
+        values.get(game.canonical(game.play(state, r)), 0.0)
+        if kind == "replies_from_table"
+        else ref_after(game, values, game.play(state, r))
+        for r in game.legal_moves(state)
+    ]
     target = -max(replies)
     if kind == "no_negation":
         target = max(replies)
@@ -1798,6 +1869,8 @@ SELF_PLAY_VARIANTS = {
     "only unfinished ones are learned)",
     "raw": "values stored at the raw state, not game.canonical(state)",
     "replace": "the value replaced by the target (move a fraction alpha towards it)",
+    "replies_from_table": "the replies' values read from the table alone, so a reply that wins "
+    "for the opponent counts 0 instead of +1 (use afterstate_value for every reply)",
 }
 
 
@@ -2152,12 +2225,18 @@ def ref_summary(w: int, d: int, lo: int, z: float, kind: str = "") -> tuple[floa
     var = (w * (1 - s) ** 2 + d * (draw - s) ** 2 + lo * s**2) / (n - 1 if kind == "ddof1" else n)
     if kind == "binomial":
         var = s * (1 - s)
+    if kind == "var_no_draws":
+        var = (w * (1 - s) ** 2 + lo * s**2) / n
     half = z * (math.sqrt(var / n) if kind != "no_sqrt_n" else math.sqrt(var))
+    if kind == "over_n":
+        half = z * math.sqrt(var) / n
     if kind == "z_fixed":
         half = 1.96 * math.sqrt(var / n)
     low, high = s - half, s + half
     if kind != "no_clip":
         low, high = max(0.0, low), min(1.0, high)
+    if kind == "elo_swapped":
+        return (s, low, high, ref_elo(s), ref_elo(high), ref_elo(low))
     return (s, low, high, ref_elo(s), ref_elo(low), ref_elo(high))
 
 
@@ -2170,6 +2249,9 @@ SUMMARY_VARIANTS = {
     "no_sqrt_n": "the band without the 1/sqrt(n) (the standard error is sqrt(var / n))",
     "z_fixed": "z = 1.96 fixed (use the z argument)",
     "no_clip": "a band not clipped to [0, 1]",
+    "over_n": "sqrt(var) / n (the standard error is sqrt(var / n) = sqrt(var) / sqrt(n))",
+    "var_no_draws": "the draws left out of the variance (each draw adds (1/2 − score)²)",
+    "elo_swapped": "elo_low and elo_high swapped (elo_low is the Elo of the band's low end)",
 }
 
 
