@@ -164,7 +164,7 @@ def negamax(game: Game, state: State) -> tuple[int, int]:
     """(value, nodes) of a full search: every position below `state` is visited.
 
     >>> negamax(TicTacToe(), (1, 1, 0, -1, -1, 0, 0, 0, 0))   # X to move wins at cell 2
-    (1, 248)
+    (1, 157)
     """
     if game.is_terminal(state):
         return game.winner(state) * game.to_move(state), 1
@@ -190,7 +190,7 @@ def alphabeta(
     value is at most that, one at or above beta that it is at least that.
 
     >>> alphabeta(TicTacToe(), (1, 1, 0, -1, -1, 0, 0, 0, 0))
-    (1, 70)
+    (1, 36)
     """
     if game.is_terminal(state):
         return game.winner(state) * game.to_move(state), 1
@@ -211,8 +211,8 @@ def ordered_moves(game: Game, state: State) -> list[int]:
     """The legal moves reordered: moves that win at once, then moves after which the opponent
     cannot win at once, then the rest; each group in game.legal_moves order.
 
-    >>> ordered_moves(TicTacToe(), (1, 1, 0, -1, -1, 0, 0, 0, 0))
-    [2, 5, 6, 7, 8]
+    >>> ordered_moves(TicTacToe(), (1, 0, -1, 0, -1, 0, 0, 0, 1))   # X must block at 6
+    [6, 1, 3, 5, 7]
     """
     wins, safe, rest = [], [], []
     for move in game.legal_moves(state):
