@@ -103,7 +103,8 @@ class ImageEncoder(nn.Module):
 
     Any small network will do (the reference is Linear(64, hidden) → ReLU → Linear(hidden,
     dim)); the output must be L2-normalised row by row, and each row may depend only on its own
-    image. Keep it under 200,000 parameters.
+    image. Keep it under 200,000 parameters, with no dropout or other randomness (task 4
+    replays your training step by step).
     """
 
     def __init__(self, dim: int = 32, hidden: int = 128) -> None:
@@ -199,7 +200,8 @@ def train_clip(
 ) -> list[float]:
     """Train ``model`` in place on the pairs (images[i], tokens[i]); return each step's loss.
 
-    ``generator = torch.Generator().manual_seed(seed)``, made once; Adam over all of
+    ``generator = torch.Generator().manual_seed(seed)``, made once, the only source of the
+    batches (leave torch's global generator alone); Adam over all of
     ``model.parameters()`` (logit_scale included) with ``lr``. Each step: ``batch =
     torch.randperm(N, generator=generator)[:batch_size]``, the images *and* the tokens of that
     batch through their encoders, ``clip_loss``, zero the gradients, backward, step.
