@@ -80,8 +80,9 @@ def test_skill_with_neither_labs_nor_reading_only(edit: Edit, cover: Cover) -> N
     # (the catalogue validates itself against it), and attaching the labs enforces the rule.
     data = edit(
         "phase5.yaml",
-        '            reading_only: "No lab yet: p5-sequence-labelling will cover it; '
-        'study with the resources meanwhile."\n',
+        '            reading_only: "No lab yet: p5-sequence-labelling and p5-advanced-finetuning '
+        "are planned on the packaged MiniLM and SmolLM2 (LoRA trains offline, 10 steps in about "
+        '6 s); study with the resources meanwhile."\n',
         "",
     )
     roadmap = load_roadmap(data)

@@ -106,8 +106,6 @@ def test_static_data_lists_no_labs_and_pending_reasons_name_real_lab_ids(roadmap
 
 
 def test_real_reasons_for_skills_no_lab_can_check(roadmap: Roadmap) -> None:
-    reason = roadmap.skill("p5.nlp.multimodal").reading_only or ""
-    assert "GPU" in reason and not reason.startswith("No lab yet")
     # The phase-4 capstone is a portfolio project, graded by the audit's maturity levels.
     for skill_id in ("p4.projects.pipeline", "p4.lifecycle.operations"):
         reason = roadmap.skill(skill_id).reading_only or ""
@@ -182,13 +180,13 @@ def test_with_labs_fills_and_replaces(roadmap: Roadmap, cover: Cover) -> None:
 def test_with_labs_refuses_a_skill_with_labs_and_reading_only(
     roadmap: Roadmap, cover: Cover
 ) -> None:
-    # No offline vision-language model: the reason is permanent, so a lab naming it contradicts it.
+    # Video has no lab yet: a lab naming it contradicts its reading_only line.
     with pytest.raises(AipathError) as info:
-        roadmap.with_labs({**cover(roadmap), "p5.nlp.multimodal": ["p5-captions"]})
+        roadmap.with_labs({**cover(roadmap), "p5.vision.video": ["p5-clips"]})
     message = str(info.value)
     assert message.startswith(
-        "roadmap data error in phase5.yaml: phases[0].topics[0].skills[1].reading_only: "
-        "skill p5.nlp.multimodal has labs (p5-captions) and also reading_only"
+        "roadmap data error in phase5.yaml: phases[0].topics[1].skills[4].reading_only: "
+        "skill p5.vision.video has labs (p5-clips) and also reading_only"
     )
     assert "delete its reading_only line" in message
 
@@ -204,12 +202,12 @@ def test_with_labs_refuses_leaving_a_skill_without_labs_or_reason(
     roadmap: Roadmap, cover: Cover
 ) -> None:
     data = roadmap.model_dump(exclude_computed_fields=True)
-    data["phases"][4]["topics"][0]["skills"][1]["reading_only"] = None
+    data["phases"][4]["topics"][1]["skills"][4]["reading_only"] = None
     prepared = Roadmap.model_validate(data)  # loads: its lab might simply not be attached yet
-    assert prepared.skill("p5.nlp.multimodal").reading_only is None
+    assert prepared.skill("p5.vision.video").reading_only is None
     with pytest.raises(AipathError) as info:
         prepared.with_labs(cover(roadmap))  # ...but no lab reaches it
     assert str(info.value).startswith(
-        "roadmap data error in phase5.yaml: phases[0].topics[0].skills[1]: "
-        "skill p5.nlp.multimodal has neither labs nor reading_only"
+        "roadmap data error in phase5.yaml: phases[0].topics[1].skills[4]: "
+        "skill p5.vision.video has neither labs nor reading_only"
     )
