@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-import torch._dynamo  # noqa: F401  (Adam's constructor imports it lazily: preloaded by the worker)
+import torch._dynamo  # (Adam's constructor imports it lazily: preloaded by the worker)
 import torch.nn.functional as F
 from scipy import ndimage
 from torch import nn
@@ -188,7 +188,9 @@ def unet_counts(c_in: int, c_out: int, base: int, depth: int, skips: bool) -> di
     w = [base * 2**level for level in range(depth + 1)]
     counts: dict[str, int] = {}
     for level in range(depth):
-        counts[f"encoders[{level}]"] = double_conv_count(c_in if level == 0 else w[level - 1], w[level])
+        counts[f"encoders[{level}]"] = double_conv_count(
+            c_in if level == 0 else w[level - 1], w[level]
+        )
     counts["bottleneck"] = double_conv_count(w[depth - 1], w[depth])
     for i, level in enumerate(reversed(range(depth))):
         counts[f"ups[{i}]"] = w[level + 1] * w[level] * 4 + w[level]
@@ -268,12 +270,12 @@ def test_predict_masks(learner):
         }
         if threshold == 0.5:
             mistakes.pop("the threshold argument ignored (always 0.5)")
-        if isinstance(got, torch.Tensor) and got.dtype != torch.bool:
-            if got.shape == want.shape and torch.equal(got.detach() != 0, want):
-                fail(
-                    f"{label} has dtype {got.dtype}; expected a bool mask (the comparison "
-                    "`>=` already gives bool: no .float())"
-                )
+        wrong_kind = isinstance(got, torch.Tensor) and got.dtype != torch.bool
+        if wrong_kind and got.shape == want.shape and torch.equal(got.detach() != 0, want):
+            fail(
+                f"{label} has dtype {got.dtype}; expected a bool mask (the comparison "
+                "`>=` already gives bool: no .float())"
+            )
         assert_tensor(got, want, name=label, mistakes=mistakes)
 
 
@@ -281,13 +283,25 @@ def crafted_pairs() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Seven 5 × 5 pairs: overlap, both empty, one empty each way, equal, disjoint, nested."""
     blank = ["....."] * 5
     pairs = [
-        (["##...", "##...", "##...", ".....", "....."], [".....", "##...", "##...", ".....", "....."]),
+        (
+            ["##...", "##...", "##...", ".....", "....."],
+            [".....", "##...", "##...", ".....", "....."],
+        ),
         (blank, blank),
         (blank, ["...#.", "...#.", ".....", ".....", "....."]),
         (["#....", ".....", ".....", ".....", "....."], blank),
-        ([".....", ".###.", ".###.", ".....", "....."], [".....", ".###.", ".###.", ".....", "....."]),
-        (["##...", ".....", ".....", ".....", "....."], [".....", ".....", ".....", "...##", "...##"]),
-        ([".....", ".#...", ".#...", ".....", "....."], ["###..", "###..", "###..", ".....", "....."]),
+        (
+            [".....", ".###.", ".###.", ".....", "....."],
+            [".....", ".###.", ".###.", ".....", "....."],
+        ),
+        (
+            ["##...", ".....", ".....", ".....", "....."],
+            [".....", ".....", ".....", "...##", "...##"],
+        ),
+        (
+            [".....", ".#...", ".#...", ".....", "....."],
+            ["###..", "###..", "###..", ".....", "....."],
+        ),
     ]
     names = [
         "a partial overlap",
@@ -359,6 +373,14 @@ def test_iou_per_image(learner):
             pred, target, empty=math.nan
         ),
         "the Dice, 2|P∩T| / (|P| + |T|), not the IoU": ref_dice_rows(pred, target),
+        "|P∩T| / (|P| + |T| − 2|P∩T|): the union is |P| + |T| − |P∩T|, the overlap "
+        "subtracted once (it was counted twice in |P| + |T|)": (
+            torch.where(
+                total - 2 * (p * t).sum(1) > 0,
+                (p * t).sum(1) / (total - 2 * (p * t).sum(1)).clamp(min=1),
+                torch.ones_like(total),
+            )
+        ),
         "|P∩T| / (|P| + |T|): the union is |P| + |T| − |P∩T|, the overlap counted once": (
             torch.where(total > 0, (p * t).sum(1) / total.clamp(min=1), torch.ones_like(total))
         ),
@@ -374,9 +396,7 @@ def test_iou_per_image(learner):
 def test_dice_batch(learner):
     pred, target, _names = crafted_pairs()
     label = "dice_batch(pred (7, 5, 5), target (7, 5, 5))"
-    got = python_float(
-        run_on_copies(label, learner.dice_batch, pred=pred, target=target), label
-    )
+    got = python_float(run_on_copies(label, learner.dice_batch, pred=pred, target=target), label)
     want = ref_dice(pred, target)
     per_image = ref_dice_rows(pred, target)
     assert_close(
@@ -399,7 +419,9 @@ def test_dice_batch(learner):
     )
     empty = torch.zeros(3, 4, 4, dtype=torch.bool)
     label = "dice_batch(pred, target), both all-empty (3, 4, 4)"
-    got = python_float(call_with_inputs(label, learner.dice_batch, empty.clone(), empty.clone()), label)
+    got = python_float(
+        call_with_inputs(label, learner.dice_batch, empty.clone(), empty.clone()), label
+    )
     if math.isnan(got) or not math.isclose(got, 1.0):
         fail(
             f"{label} is {fmt(got)}; expected 1.0: a batch of healthy scans predicted healthy is "
@@ -425,7 +447,9 @@ def test_dice_per_class(learner):
     want = ref_dice_per_class(pred, target, n)
 
     def per_image() -> torch.Tensor:
-        rows = torch.stack([ref_dice_per_class(pred[i : i + 1], target[i : i + 1], n) for i in range(3)])
+        rows = torch.stack(
+            [ref_dice_per_class(pred[i : i + 1], target[i : i + 1], n) for i in range(3)]
+        )
         return torch.nanmean(rows, dim=0)
 
     mistakes = {
@@ -452,7 +476,9 @@ def test_dice_per_class(learner):
 def test_pixel_accuracy(learner):
     pred, target, _names = crafted_pairs()
     label = "pixel_accuracy(pred (7, 5, 5), target (7, 5, 5))"
-    got = python_float(run_on_copies(label, learner.pixel_accuracy, pred=pred, target=target), label)
+    got = python_float(
+        run_on_copies(label, learner.pixel_accuracy, pred=pred, target=target), label
+    )
     want = float((pred == target).double().mean())
     assert_close(
         got,
@@ -484,16 +510,19 @@ def test_positive_weight(learner):
     masks[1, 2:, 4] = True
     masks[2, 3, 0] = True  # 6 lesion pixels of 60: background / foreground = 9
     per_image = [(20 - int(m.sum())) / int(m.sum()) for m in masks]
-    for power in (1.0, None, 0.25):
+    for power in (1.0, 0.25, None):
         label = "positive_weight(masks (3, 4, 5) with 6 lesion pixels" + (
             ")" if power is None else f", power={power})"
         )
         kwargs = {} if power is None else {"power": power}
-        got = python_float(run_on_copies(label, learner.positive_weight, masks=masks, **kwargs), label)
+        got = python_float(
+            run_on_copies(label, learner.positive_weight, masks=masks, **kwargs), label
+        )
         p = 0.5 if power is None else power
         want = 9.0**p
         mistakes = {
-            "foreground / background, upside down: the weight of the rare class is > 1": (1 / 9) ** p,
+            "foreground / background, upside down: the weight of the rare class is > 1": (1 / 9)
+            ** p,
             "all pixels / foreground, (60 / 6); the ratio is background / foreground, (54 / 6)": (
                 10.0**p
             ),
@@ -533,9 +562,14 @@ def bce_mistakes(logits: torch.Tensor, target: torch.Tensor, w: float) -> dict[s
     xd = x.double()
     pos = -F.logsigmoid(xd)
     neg = -F.logsigmoid(-xd)
-    weights = torch.where(target, torch.tensor(w, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    weights = torch.where(
+        target, torch.tensor(w, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+    )
     per_pixel = weights * t * pos + (1 - t) * neg
-    broadcast = -(w * t * F.logsigmoid(logits.detach().double()) + (1 - t) * F.logsigmoid(-logits.detach().double()))
+    broadcast = -(
+        w * t * F.logsigmoid(logits.detach().double())
+        + (1 - t) * F.logsigmoid(-logits.detach().double())
+    )
     return {
         "the weight on the background pixels instead of the lesion pixels": (
             t * pos + w * (1 - t) * neg
@@ -577,8 +611,11 @@ def test_weighted_bce(learner):
         got.backward()
         want.backward()
         assert_tensor(
-            mine.grad, want_input.grad, name=f"the gradient of {label} with respect to the logits",
-            rtol=1e-4, atol=1e-7,
+            mine.grad,
+            want_input.grad,
+            name=f"the gradient of {label} with respect to the logits",
+            rtol=1e-4,
+            atol=1e-7,
         )
     logits, target = bce_inputs()
     logits[0, 0, :3, :3] = 100.0
@@ -594,12 +631,42 @@ def test_weighted_bce(learner):
             "F.logsigmoid(x) and F.logsigmoid(-x) (log(1 − σ(x)) = logsigmoid(−x)), or "
             "F.binary_cross_entropy_with_logits"
         )
+
+    def capped(eps: float, dtype: torch.dtype, clamp: bool) -> torch.Tensor:
+        p = torch.sigmoid(logits[:, 0].to(dtype))
+        t = target.to(dtype)
+        if clamp:  # in float32 1 − eps rounds, so the capped loss depends on the dtype
+            q = p.clamp(eps, 1 - eps)
+            pos, neg = torch.log(q), torch.log(1 - q)
+        else:
+            pos, neg = torch.log(p + eps), torch.log(1 - p + eps)
+        return -(3.5 * t * pos + (1 - t) * neg).mean()
+
+    fix = (
+        " where the exact loss is about |logit| = 100; use F.logsigmoid(x) and "
+        "F.logsigmoid(−x), or F.binary_cross_entropy_with_logits"
+    )
+    mistakes = {}
+    for eps in (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12, 1e-15):
+        for dtype in (torch.float32, torch.float64):
+            text = (
+                f"probabilities clamped to [{eps:g}, 1 − {eps:g}] before the log: that caps a "
+                f"pixel's loss at −log({eps:g})" + fix
+            )
+            mistakes[text + " " * (dtype == torch.float64)] = functools.partial(  # distinct keys
+                capped, eps, dtype, True
+            )
+            text = f"log(p + {eps:g}): the eps caps a pixel's loss at −log({eps:g})" + fix
+            mistakes[text + " " * (dtype == torch.float64)] = functools.partial(
+                capped, eps, dtype, False
+            )
     assert_tensor(
         got if not isinstance(got, torch.Tensor) else got.detach(),
         ref_weighted_bce(logits, target, 3.5),
         name=label,
         rtol=1e-5,
         atol=1e-5,
+        mistakes=mistakes,
     )
 
 
@@ -615,14 +682,18 @@ def dice_mistakes(logits: torch.Tensor, target: torch.Tensor, eps: float) -> dic
             x, target, eps, pooled=True
         ),
         "the logits used as probabilities: apply sigmoid first": 1
-        - ((2 * (x[:, 0].flatten(1) * t).sum(1) + eps) / (x[:, 0].flatten(1).sum(1) + st + eps)).mean(),
+        - (
+            (2 * (x[:, 0].flatten(1) * t).sum(1) + eps) / (x[:, 0].flatten(1).sum(1) + st + eps)
+        ).mean(),
         "the mean Dice, not 1 − Dice: a loss must fall as the overlap grows": 1
         - ref_soft_dice(x, target, eps),
         "eps in the numerator only": 1 - ((2 * inter + eps) / (sp + st)).mean(),
         "eps in the denominator only": 1 - ((2 * inter) / (sp + st + eps)).mean(),
-        "squared terms in the denominator, Σp² + Σt² (V-Net's variant); this lab uses plain "
-        "sums": 1 - ((2 * inter + eps) / ((p**2).sum(1) + (t**2).sum(1) + eps)).mean(),
+        "squared terms in the denominator, Σp² + Σt² (V-Net's variant); this lab uses plain sums": 1
+        - ((2 * inter + eps) / ((p**2).sum(1) + (t**2).sum(1) + eps)).mean(),
         "the eps argument ignored (always 1.0)": ref_soft_dice(x, target, 1.0),
+        "one loss per image: the loss is 1 − the *mean* over images, a scalar": 1
+        - (2 * inter + eps) / (sp + st + eps),
         "probabilities thresholded at 0.5 (a hard Dice has no gradient)": 1
         - ((2 * (hard * t).sum(1) + eps) / (hard.sum(1) + st + eps)).mean(),
         "probabilities (N, 1, H, W) times the target (N, H, W), broadcast to (N, N, H, W): "
@@ -667,8 +738,11 @@ def test_soft_dice_loss(learner):
         got.backward()
         want.backward()
         assert_tensor(
-            mine.grad, want_input.grad, name=f"the gradient of {label} with respect to the logits",
-            rtol=1e-4, atol=1e-7,
+            mine.grad,
+            want_input.grad,
+            name=f"the gradient of {label} with respect to the logits",
+            rtol=1e-4,
+            atol=1e-7,
         )
 
 
@@ -684,7 +758,13 @@ def calls_of(modules: dict[str, nn.Module]) -> Iterator[list[tuple[str, Any, Any
 
         def hook(_m: nn.Module, args: tuple[Any, ...], out: Any, name: str = name) -> None:
             x = args[0] if args else None
-            log.append((name, x.detach().clone() if isinstance(x, torch.Tensor) else x, out.detach().clone() if isinstance(out, torch.Tensor) else out))
+            log.append(
+                (
+                    name,
+                    x.detach().clone() if isinstance(x, torch.Tensor) else x,
+                    out.detach().clone() if isinstance(out, torch.Tensor) else out,
+                )
+            )
 
         handles.append(module.register_forward_hook(hook))
     try:
@@ -748,7 +828,11 @@ def test_double_conv(learner):
     x = torch.randn(2, 3, 7, 9, generator=torch.Generator().manual_seed(2))
     randomise_batch_norms(block, 3)
     block.eval()
-    modules = {f"m{i}": m for i, m in enumerate(block.modules()) if isinstance(m, nn.Conv2d | nn.BatchNorm2d)}
+    modules = {
+        f"m{i}": m
+        for i, m in enumerate(block.modules())
+        if isinstance(m, nn.Conv2d | nn.BatchNorm2d)
+    }
     with torch.no_grad(), calls_of(modules) as log:
         got = call_with_inputs("DoubleConv(3, 5)(x (2, 3, 7, 9))", block, x.clone())
     order = [modules[name] for name, _x, _y in log]
@@ -769,8 +853,12 @@ def test_double_conv(learner):
             "no ReLU after the first batch norm": lambda: F.relu(b2(c2(b1(c1(x))))),
         }
         assert_tensor(
-            got, want, name="DoubleConv(3, 5)(x (2, 3, 7, 9)), in eval mode", rtol=1e-4,
-            atol=1e-5, mistakes=mistakes,
+            got,
+            want,
+            name="DoubleConv(3, 5)(x (2, 3, 7, 9)), in eval mode",
+            rtol=1e-4,
+            atol=1e-5,
+            mistakes=mistakes,
         )
 
 
@@ -791,6 +879,13 @@ def build_unet(learner, label: str, kwargs: dict[str, Any]) -> nn.Module:
         fail(f"{label} should be an nn.Module; got {type(model).__name__}")
     depth = kwargs.get("depth", 2)
     for name in ("encoders", "bottleneck", "ups", "decoders", "head"):
+        if isinstance(getattr(model, name, None), list | tuple):
+            fail(
+                f"{label}.{name} is a plain Python {type(getattr(model, name)).__name__}: wrap "
+                "it in nn.ModuleList, or PyTorch does not register its modules — their "
+                "parameters would be missing from model.parameters(), never trained, never "
+                "saved in the state_dict"
+            )
         if not isinstance(getattr(model, name, None), nn.Module):
             fail(
                 f"{label} has no module attribute `{name}`: the checks hook into "
@@ -822,8 +917,11 @@ def test_unet_parameters(learner):
         settings = {"in_channels": 1, "out_channels": 1, "base": 8, "depth": 2, "skips": True}
         settings |= kwargs
         want = unet_counts(
-            settings["in_channels"], settings["out_channels"], settings["base"],
-            settings["depth"], settings["skips"],
+            settings["in_channels"],
+            settings["out_channels"],
+            settings["base"],
+            settings["depth"],
+            settings["skips"],
         )
         base, depth = settings["base"], settings["depth"]
         for key, expected in want.items():
@@ -879,8 +977,16 @@ def test_unet_parameters(learner):
     [
         ("UNet()", {}, (2, 1, 32, 32)),
         ("UNet()", {}, (1, 1, 33, 27)),
-        ("UNet(out_channels=3, base=4, depth=3)", {"out_channels": 3, "base": 4, "depth": 3}, (2, 1, 17, 18)),
-        ("UNet(base=4, depth=3, skips=False)", {"base": 4, "depth": 3, "skips": False}, (1, 1, 21, 19)),
+        (
+            "UNet(out_channels=3, base=4, depth=3)",
+            {"out_channels": 3, "base": 4, "depth": 3},
+            (2, 1, 17, 18),
+        ),
+        (
+            "UNet(base=4, depth=3, skips=False)",
+            {"base": 4, "depth": 3, "skips": False},
+            (1, 1, 21, 19),
+        ),
     ],
 )
 def test_unet_keeps_the_size(learner, label, kwargs, shape):
@@ -888,7 +994,7 @@ def test_unet_keeps_the_size(learner, label, kwargs, shape):
     model.eval()
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(4))
     call = f"{label}(x {shape})"
-    odd = any(s % 2**kwargs.get("depth", 2) for s in shape[2:])
+    odd = any(s % 2 ** kwargs.get("depth", 2) for s in shape[2:])
     with torch.no_grad():
         try:
             out = model(x)
@@ -918,7 +1024,11 @@ def test_unet_keeps_the_size(learner, label, kwargs, shape):
 
 
 def same(a: Any, b: torch.Tensor) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    return (
+        isinstance(a, torch.Tensor)
+        and a.shape == b.shape
+        and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    )
 
 
 @pytest.mark.task(3)
@@ -950,7 +1060,9 @@ def test_unet_wiring(learner, skips):
         fail(f"a forward pass of {label} never called {', '.join(missing)}")
     run = [name for name, _g, _r in log]
     if run != names:
-        fail(f"a forward pass of {label} ran " + " → ".join(run) + "; expected " + " → ".join(names))
+        fail(
+            f"a forward pass of {label} ran " + " → ".join(run) + "; expected " + " → ".join(names)
+        )
     where = f"in {label}(x (2, 1, 16, 24))"
     if not same(seen["encoders[0]"][0], x):
         fail(f"encoders[0] did not get the input image {where}")
@@ -1020,8 +1132,14 @@ def get_split(learner, cases: torch.Tensor, label: str, **kwargs: Any) -> list[t
         if not isinstance(p, torch.Tensor):
             fail(f"{label}: {name} should be a torch.Tensor of indices; got {type(p).__name__}")
         if p.dtype != torch.int64:
-            clue = " (a bool mask? return the indices: torch.nonzero(mask).flatten())" if p.dtype == torch.bool else ""
-            fail(f"{label}: {name} has dtype {p.dtype}; expected int64 indices into the scans{clue}")
+            clue = (
+                " (a bool mask? return the indices: torch.nonzero(mask).flatten())"
+                if p.dtype == torch.bool
+                else ""
+            )
+            fail(
+                f"{label}: {name} has dtype {p.dtype}; expected int64 indices into the scans{clue}"
+            )
         if p.dim() != 1:
             fail(f"{label}: {name} has shape {tuple(p.shape)}; expected a 1-D tensor of indices")
     return list(parts)
@@ -1056,8 +1174,8 @@ def test_split_by_case(learner):
     if n_cases != [5, 3, 2]:
         fail(
             f"{label} puts {n_cases[0]}, {n_cases[1]} and {n_cases[2]} cases in train, val and "
-            "test; expected 5, 3 and 2 (val round(0.3 · 10), test round(0.2 · 10), train the "
-            "rest): the fractions count cases, not scans"
+            "test; expected 5, 3 and 2 of the 10 distinct case ids (val round(0.3 · 10), test "
+            "round(0.2 · 10), train the rest)"
         )
     torch.manual_seed(1)
     first = get_split(learner, cases, label, fractions=(0.5, 0.3, 0.2), seed=4)
@@ -1070,7 +1188,12 @@ def test_split_by_case(learner):
         )
     if any(not torch.equal(a, b) for a, b in zip(first, parts, strict=True)):
         fail(f"{label} gives another split on a second call with the same seed")
-    others = [get_split(learner, cases, f"split_by_case(cases, seed={s})", fractions=(0.5, 0.3, 0.2), seed=s) for s in (5, 6, 7)]
+    others = [
+        get_split(
+            learner, cases, f"split_by_case(cases, seed={s})", fractions=(0.5, 0.3, 0.2), seed=s
+        )
+        for s in (5, 6, 7)
+    ]
     if all(all(torch.equal(a, b) for a, b in zip(o, parts, strict=True)) for o in others):
         fail(
             "split_by_case gives the same split for seeds 4, 5, 6 and 7: the seed must choose "
@@ -1080,7 +1203,21 @@ def test_split_by_case(learner):
     parts = get_split(learner, cases, label)
     n_cases = [len(set(cases[p].tolist())) for p in parts]
     if n_cases != [6, 2, 2]:
-        fail(f"{label} puts {n_cases} cases in train, val and test; expected [6, 2, 2] (0.6, 0.2, 0.2)")
+        fail(
+            f"{label} puts {n_cases} cases in train, val and test; expected [6, 2, 2] (0.6, 0.2, 0.2)"
+        )
+    nine = cases[cases != 40]
+    label = "split_by_case(cases (27 scans of 9 cases), fractions=(0.5, 0.3, 0.2), seed=4)"
+    parts = get_split(learner, nine, label, fractions=(0.5, 0.3, 0.2), seed=4)
+    n_cases = [len(set(nine[p].tolist())) for p in parts]
+    if n_cases != [4, 3, 2]:
+        clue = (
+            ": 0.3 · 9 = 2.7 and 0.2 · 9 = 1.8 were rounded down (int() or //); round them to "
+            "the nearest, round(2.7) = 3 and round(1.8) = 2"
+            if n_cases[1:] == [2, 1]
+            else ""
+        )
+        fail(f"{label} puts {n_cases} cases in train, val and test; expected [4, 3, 2]{clue}")
 
 
 def grid(rows: list[str]) -> np.ndarray:
@@ -1159,7 +1296,9 @@ def test_lesion_counts(learner):
         pred, target = grid(pred_rows), grid(target_rows)
         label = f"lesion_counts(pred, target) on {name}"
         got = run_on_copies(label, learner.lesion_counts, pred=pred, target=target)
-        values = assert_tuple(got, ("lesions", "detected", "false_positives"), label, allow_list=True)
+        values = assert_tuple(
+            got, ("lesions", "detected", "false_positives"), label, allow_list=True
+        )
         for part_name, v in zip(("lesions", "detected", "false_positives"), values, strict=True):
             if isinstance(v, bool) or not isinstance(v, int | np.integer):
                 fail(f"{label}: {part_name} is {type(v).__name__} {v!r}; expected an int")
@@ -1168,7 +1307,11 @@ def test_lesion_counts(learner):
         if got_t == want:
             continue
         picture = "\n".join(
-            "    " + " ".join("X" if p and t else "P" if p else "T" if t else "." for p, t in zip(pr, tr, strict=True))
+            "    "
+            + " ".join(
+                "X" if p and t else "P" if p else "T" if t else "."
+                for p, t in zip(pr, tr, strict=True)
+            )
             for pr, tr in zip(pred, target, strict=True)
         )
         known = matching_mistake(got_t, lesion_mistakes(pred, target), exact=True)
@@ -1207,7 +1350,9 @@ def eval_mistakes(probs, masks, cases, t) -> dict[str, dict[str, Any]]:
     per_slice = {
         int(c): float(ref_dice_rows(pred[cases == c], masks[cases == c]).mean()) for c in ids
     }
-    counts = np.array([ref_lesion_counts(p, m) for p, m in zip(pred.numpy(), masks.numpy(), strict=True)])
+    counts = np.array(
+        [ref_lesion_counts(p, m) for p, m in zip(pred.numpy(), masks.numpy(), strict=True)]
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         per_scan_sens = counts[:, 1] / counts[:, 0]
     fps = counts[:, 2].sum()
@@ -1236,11 +1381,23 @@ def eval_mistakes(probs, masks, cases, t) -> dict[str, dict[str, Any]]:
             "false-positive pixels per scan; count findings (components)": float(
                 (pred & ~masks).sum() / len(pred)
             ),
+            "false positives per healthy scan; divide by every scan, healthy or not": float(
+                fps / max(1, int((~masks.flatten(1).any(1)).sum()))
+            ),
+            "false positives per scan with a lesion; divide by every scan, healthy or not": float(
+                fps / max(1, int(masks.flatten(1).any(1).sum()))
+            ),
         },
     }
 
 
-def check_report(got: Any, want: dict[str, Any], label: str, mistakes: dict[str, dict[str, Any]], extra: tuple[str, ...] = ()) -> None:
+def check_report(
+    got: Any,
+    want: dict[str, Any],
+    label: str,
+    mistakes: dict[str, dict[str, Any]],
+    extra: tuple[str, ...] = (),
+) -> None:
     if got is None:
         fail(none_message(label, "the dict of results"))
     if not isinstance(got, dict):
@@ -1248,10 +1405,14 @@ def check_report(got: Any, want: dict[str, Any], label: str, mistakes: dict[str,
     keys = {"case_dice", "mean_case_dice", "sensitivity", "fp_per_scan", *extra}
     missing = sorted(keys - set(got))
     if missing:
-        fail(f"{label} has no key {', '.join(repr(k) for k in missing)}; expected the keys {sorted(keys)}")
+        fail(
+            f"{label} has no key {', '.join(repr(k) for k in missing)}; expected the keys {sorted(keys)}"
+        )
     case_dice = got["case_dice"]
     if not isinstance(case_dice, dict):
-        fail(f"{label}['case_dice'] should be a dict {{case id: Dice}}; got {type(case_dice).__name__}")
+        fail(
+            f"{label}['case_dice'] should be a dict {{case id: Dice}}; got {type(case_dice).__name__}"
+        )
     bad_keys = [k for k in case_dice if isinstance(k, bool) or not isinstance(k, int)]
     if bad_keys:
         fail(
@@ -1282,7 +1443,9 @@ def check_report(got: Any, want: dict[str, Any], label: str, mistakes: dict[str,
         value = got[key]
         if isinstance(value, torch.Tensor):
             value = float(value)
-        assert_close(value, want[key], name=f"{label}[{key!r}]", rtol=1e-5, atol=1e-7, mistakes=mistakes[key])
+        assert_close(
+            value, want[key], name=f"{label}[{key!r}]", rtol=1e-5, atol=1e-7, mistakes=mistakes[key]
+        )
 
 
 @pytest.mark.task(4)
@@ -1290,12 +1453,21 @@ def test_evaluate_cases(learner):
     probs, masks, cases = eval_data()
     for threshold in (0.5, 0.8):
         label = f"evaluate_cases(probs (32, 32, 32), masks, cases, threshold={threshold})"
-        got = run_on_copies(label, learner.evaluate_cases, probs=probs, masks=masks, cases=cases, threshold=threshold)
+        got = run_on_copies(
+            label,
+            learner.evaluate_cases,
+            probs=probs,
+            masks=masks,
+            cases=cases,
+            threshold=threshold,
+        )
         want = ref_evaluate(probs, masks, cases, threshold)
         check_report(got, want, label, eval_mistakes(probs, masks, cases, threshold))
     healthy = masks.flatten(1).any(1).logical_not()
     label = "evaluate_cases(...) on healthy scans only"
-    got = call_with_inputs(label, learner.evaluate_cases, probs[healthy], masks[healthy], cases[healthy], 0.5)
+    got = call_with_inputs(
+        label, learner.evaluate_cases, probs[healthy], masks[healthy], cases[healthy], 0.5
+    )
     value = got.get("sensitivity") if isinstance(got, dict) else None
     if value is None or not math.isnan(float(value)):
         fail(
@@ -1309,7 +1481,17 @@ def test_choose_threshold(learner):
     probs, masks, cases = eval_data()
     candidates = [0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95]
     label = f"choose_threshold(probs, masks, cases, candidates={candidates})"
-    got = python_float(run_on_copies(label, learner.choose_threshold, probs=probs, masks=masks, cases=cases, candidates=candidates), label)
+    got = python_float(
+        run_on_copies(
+            label,
+            learner.choose_threshold,
+            probs=probs,
+            masks=masks,
+            cases=cases,
+            candidates=candidates,
+        ),
+        label,
+    )
     want = ref_choose(probs, masks, cases, candidates)
     scores = {t: ref_evaluate(probs, masks, cases, t)["mean_case_dice"] for t in candidates}
     pred_at = {t: probs >= t for t in candidates}
@@ -1318,11 +1500,19 @@ def test_choose_threshold(learner):
             probs, masks, cases, candidates, lambda t: ref_dice(pred_at[t], masks)
         ),
         "the best mean per-scan Dice; the task maximises the mean case Dice": ref_choose(
-            probs, masks, cases, candidates, lambda t: float(ref_dice_rows(pred_at[t], masks).mean())
+            probs,
+            masks,
+            cases,
+            candidates,
+            lambda t: float(ref_dice_rows(pred_at[t], masks).mean()),
         ),
         "the best sensitivity (the lowest threshold finds the most lesions, and the most "
         "false positives)": ref_choose(
-            probs, masks, cases, candidates, lambda t: ref_evaluate(probs, masks, cases, t)["sensitivity"]
+            probs,
+            masks,
+            cases,
+            candidates,
+            lambda t: ref_evaluate(probs, masks, cases, t)["sensitivity"],
         ),
         "the index of the best candidate, not the candidate itself": float(candidates.index(want)),
         "the best mean case Dice itself, not the threshold that gives it": scores[want],
@@ -1339,10 +1529,14 @@ def test_choose_threshold(learner):
         )
     tied = [0.5, 0.5 + 1e-9, 0.2]
     label = f"choose_threshold(..., candidates={tied}) (the first two give the same masks)"
-    got = python_float(call_with_inputs(label, learner.choose_threshold, probs, masks, cases, tied), label)
+    got = python_float(
+        call_with_inputs(label, learner.choose_threshold, probs, masks, cases, tied), label
+    )
     want = ref_choose(probs, masks, cases, tied)
     if got != want:
-        fail(f"{label} is {got!r}; expected {want!r}: on a tie, keep the first candidate (as argmax does)")
+        fail(
+            f"{label} is {got!r}; expected {want!r}: on a tie, keep the first candidate (as argmax does)"
+        )
 
 
 class Smoother(nn.Module):
@@ -1386,7 +1580,9 @@ def test_medical_report(learner):
     model.train()  # handed over in training mode, as train_unet leaves it
     label = "medical_report(model, val (48 scans), test (48 scans), candidates=[0.1, …, 0.9])"
     with ForwardCalls(model) as log:
-        got = call_with_inputs(label, learner.medical_report, model, val, test, list(REPORT_CANDIDATES))
+        got = call_with_inputs(
+            label, learner.medical_report, model, val, test, list(REPORT_CANDIDATES)
+        )
     if not log.calls:
         fail(f"{label} never called the model as model(images)")
     if any(c.training for c in log.calls):
@@ -1418,7 +1614,7 @@ def test_medical_report(learner):
     val_metrics = ref_evaluate(
         torch.sigmoid(Smoother().eval()(val.images))[:, 0].detach(), val.masks, val.cases, t_val
     )
-    for key in ("mean_case_dice", "sensitivity", "fp_per_scan"):
+    for key in ("case_dice", "mean_case_dice", "sensitivity", "fp_per_scan"):
         mistakes[key]["the validation scans' result; report the test scans'"] = val_metrics[key]
     check_report(got, want, label, mistakes, extra=("threshold",))
 
@@ -1459,7 +1655,9 @@ def run_augment(learner, seed: int, label: str, generator: torch.Generator | Non
         if not isinstance(value, torch.Tensor):
             fail(f"{label}: the {name} should be a torch.Tensor; got {type(value).__name__}")
         if tuple(value.shape) != tuple(ref.shape):
-            fail(f"{label}: the {name} have shape {tuple(value.shape)}; expected {tuple(ref.shape)}")
+            fail(
+                f"{label}: the {name} have shape {tuple(value.shape)}; expected {tuple(ref.shape)}"
+            )
         if value.dtype != ref.dtype:
             fail(f"{label}: the {name} have dtype {value.dtype}; expected {ref.dtype}, as given")
     return images, masks, out_images, out_masks
@@ -1475,7 +1673,11 @@ def test_augment(learner):
         which = next((i for i, y in enumerate(options) if torch.equal(y, out_images[b])), None)
         if which is None:
             other = next(
-                (j for j in range(len(images)) if j != b and any(torch.equal(y, out_images[b]) for y in symmetries(images[j]))),
+                (
+                    j
+                    for j in range(len(images))
+                    if j != b and any(torch.equal(y, out_images[b]) for y in symmetries(images[j]))
+                ),
                 None,
             )
             clue = (
@@ -1485,10 +1687,15 @@ def test_augment(learner):
                 else ": flip only the last two axes (H, W), and transpose H with W, never the "
                 "channel or batch axis"
             )
-            fail(f"{label}: output image {b} is not one of the 8 symmetries of input image {b}{clue}")
+            fail(
+                f"{label}: output image {b} is not one of the 8 symmetries of input image {b}{clue}"
+            )
         want_mask = symmetries(masks[b])[which]
         if not torch.equal(out_masks[b], want_mask):
-            mask_which = next((i for i, y in enumerate(symmetries(masks[b])) if torch.equal(y, out_masks[b])), None)
+            mask_which = next(
+                (i for i, y in enumerate(symmetries(masks[b])) if torch.equal(y, out_masks[b])),
+                None,
+            )
             clue = (
                 ": it got another symmetry than its image — draw the random choices once per "
                 "scan and apply the same ones to the image and to the mask"
@@ -1501,8 +1708,7 @@ def test_augment(learner):
     if distinct == 1:
         fail(
             f"{label} gave all 64 scans the same symmetry: draw one for each scan, not one for "
-            "the batch"
-            + (" (every scan came back unchanged)" if used[0] == 0 else "")
+            "the batch" + (" (every scan came back unchanged)" if used[0] == 0 else "")
         )
     if distinct <= 4:
         flips_only = set(used) <= {0, 1, 2, 3}
@@ -1573,7 +1779,9 @@ class Replay:
         losses = []
         n = len(self.train.images)
         for k in range(self.steps):
-            factor = {"linear": 1 - k / self.steps, "none": 1.0, "late": 1 - (k + 1) / self.steps}[o["decay"]]
+            factor = {"linear": 1 - k / self.steps, "none": 1.0, "late": 1 - (k + 1) / self.steps}[
+                o["decay"]
+            ]
             for group in opt.param_groups:
                 group["lr"] = o["lr"] * factor
             if o["global_batches"]:
@@ -1584,11 +1792,12 @@ class Replay:
             if o["augment"]:
                 x, y = self.learner.augment(x, y, generator)
             logits = model(x)
-            loss = {
-                "both": lambda: ref_weighted_bce(logits, y, w) + ref_soft_dice(logits, y),
-                "bce": lambda: ref_weighted_bce(logits, y, w),
-                "dice": lambda: ref_soft_dice(logits, y),
-            }[o["loss"]]()
+            if o["loss"] == "bce":
+                loss = ref_weighted_bce(logits, y, w)
+            elif o["loss"] == "dice":
+                loss = ref_soft_dice(logits, y)
+            else:
+                loss = ref_weighted_bce(logits, y, w) + ref_soft_dice(logits, y)
             if o["zero_grad"]:
                 opt.zero_grad()
             loss.backward()
@@ -1624,6 +1833,14 @@ def replay_mistakes(replay: Replay) -> dict[str, Any]:
         "batches drawn from the global RNG (torch.randint without generator=)": lambda: replay.run(
             global_batches=True
         ),
+        "no pos_weight (a plain BCE); the recipe weighs the lesion pixels by "
+        "positive_weight(train.masks)": lambda: replay.run(power=0.0),
+        "a running mean of the losses so far; return each step's own loss": lambda: [
+            float(v) for v in np.cumsum(replay.run()) / np.arange(1, replay.steps + 1)
+        ],
+        "the running sum of the losses; return each step's own loss": lambda: [
+            float(v) for v in np.cumsum(replay.run())
+        ],
     }
 
 
@@ -1638,7 +1855,14 @@ def test_train_unet_follows_the_recipe(learner):
     label = f"train_unet(UNet(base=4), 16 scans, steps={steps}, batch_size={batch_size}, lr={lr}, seed={seed})"
     torch.manual_seed(11)
     got = call_with_inputs(
-        label, learner.train_unet, model, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed
+        label,
+        learner.train_unet,
+        model,
+        train,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
     )
     if got is None:
         fail(none_message(label, "the list of the losses of every step"))
@@ -1655,7 +1879,9 @@ def test_train_unet_follows_the_recipe(learner):
     replay = Replay(learner, start, train, steps, batch_size, lr, seed)
     torch.manual_seed(11)
     want = replay.run()
-    close = [math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5) for a, b in zip(values, want, strict=True)]
+    close = [
+        math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5) for a, b in zip(values, want, strict=True)
+    ]
     if all(close):
         return
     first = close.index(False)
@@ -1666,16 +1892,23 @@ def test_train_unet_follows_the_recipe(learner):
             other = variant()
         except Exception:
             continue
-        if all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5) for a, b in zip(values, other, strict=True)):
+        if all(
+            math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5)
+            for a, b in zip(values, other, strict=True)
+        ):
             known = text
             break
     fail(
         f"the losses of {label} differ from the recipe's from step {first} on: "
         f"{fmt(values[first])} where the recipe gives {fmt(want[first])} (yours "
         f"{[round(v, 4) for v in values]}, the recipe {[round(v, 4) for v in want]})"
-        + (f". It looks like {known}" if known else ". Check the order of the random draws "
-           "(torch.randint for the batch, then augment, both from the one generator), the loss, "
-           "and the learning-rate schedule")
+        + (
+            f". It looks like {known}"
+            if known
+            else ". Check the order of the random draws "
+            "(torch.randint for the batch, then augment, both from the one generator), the loss, "
+            "and the learning-rate schedule"
+        )
     )
 
 
@@ -1710,7 +1943,9 @@ def baselines() -> dict[str, Any]:
 
 
 def pseudo_probs_raw(images: torch.Tensor) -> torch.Tensor:
-    return torch.from_numpy(ndimage.gaussian_filter(images[:, 0].numpy().astype(np.float64), (0, 1, 1)))
+    return torch.from_numpy(
+        ndimage.gaussian_filter(images[:, 0].numpy().astype(np.float64), (0, 1, 1))
+    )
 
 
 @pytest.mark.task(5)
@@ -1728,7 +1963,9 @@ def test_trained_unet_beats_the_baselines(learner):
     val, test = scans(25, 102), scans(50, 103)
     model.eval()
     with torch.no_grad():
-        pv = torch.sigmoid(call_with_inputs("the trained UNet on 100 validation scans", model, val.images))[:, 0]
+        pv = torch.sigmoid(
+            call_with_inputs("the trained UNet on 100 validation scans", model, val.images)
+        )[:, 0]
         pt = torch.sigmoid(model(test.images))[:, 0]
     threshold = ref_choose(pv, val.masks, val.cases, CANDIDATES)
     result = ref_evaluate(pt, test.masks, test.cases, threshold)

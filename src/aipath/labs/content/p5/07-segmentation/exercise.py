@@ -11,10 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: F401
+from scans import Scans
 from scipy import ndimage  # noqa: F401
 from torch import Tensor, nn
-
-from scans import Scans
 
 # ----- task 1: Dice and IoU ----------------------------------------------------------------------
 
@@ -193,9 +192,7 @@ def choose_threshold(
     raise NotImplementedError  # TODO
 
 
-def medical_report(
-    model: nn.Module, val: Scans, test: Scans, candidates: Sequence[float]
-) -> dict:
+def medical_report(model: nn.Module, val: Scans, test: Scans, candidates: Sequence[float]) -> dict:
     """{"threshold": chosen on val} | evaluate_cases on test; the model in eval mode, no grad."""
     raise NotImplementedError  # TODO
 

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scans import Scans
 from scipy import ndimage
 from torch import Tensor, nn
-
-from scans import Scans
 
 # ----- task 1: Dice and IoU ----------------------------------------------------------------------
 
@@ -186,17 +185,13 @@ def choose_threshold(
     return float(candidates[int(np.argmax(scores))])
 
 
-def medical_report(
-    model: nn.Module, val: Scans, test: Scans, candidates: Sequence[float]
-) -> dict:
+def medical_report(model: nn.Module, val: Scans, test: Scans, candidates: Sequence[float]) -> dict:
     model.eval()
     with torch.no_grad():
         val_probs = torch.sigmoid(model(val.images))[:, 0]
         test_probs = torch.sigmoid(model(test.images))[:, 0]
     threshold = choose_threshold(val_probs, val.masks, val.cases, candidates)
-    return {"threshold": threshold} | evaluate_cases(
-        test_probs, test.masks, test.cases, threshold
-    )
+    return {"threshold": threshold} | evaluate_cases(test_probs, test.masks, test.cases, threshold)
 
 
 # ----- task 5: training with scarce labels -------------------------------------------------------
