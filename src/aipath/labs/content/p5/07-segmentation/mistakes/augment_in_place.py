@@ -208,7 +208,7 @@ def augment(images, masks, generator):
             image, mask = image.flip(-1), mask.flip(-1)
         if swap:
             image, mask = image.transpose(-2, -1), mask.transpose(-2, -1)
-        images[b], masks[b] = image, mask
+        images[b], masks[b] = image.clone(), mask.clone()
     return images, masks
 
 

@@ -1,4 +1,4 @@
-# expect: was not transformed like image
+# expect: came back unchanged while its image was flipped
 """A known mistake (augment mask untransformed): the reference with one slip."""
 
 from __future__ import annotations

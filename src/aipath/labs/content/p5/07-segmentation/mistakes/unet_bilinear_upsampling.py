@@ -1,4 +1,4 @@
-# expect: expected nn.ConvTranspose2d
+# expect: the task's is nn.ConvTranspose2d(32, 16
 """A known mistake (unet bilinear upsampling): the reference with one slip."""
 
 from __future__ import annotations

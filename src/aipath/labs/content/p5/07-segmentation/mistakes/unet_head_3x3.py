@@ -1,4 +1,4 @@
-# expect: expected nn.Conv2d(8, 1, 1)
+# expect: the task's is nn.Conv2d(8, 1, 1)
 """A known mistake (unet head 3x3): the reference with one slip."""
 
 from __future__ import annotations

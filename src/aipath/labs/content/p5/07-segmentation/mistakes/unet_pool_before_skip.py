@@ -1,4 +1,4 @@
-# expect: pad the upsampled map
+# expect: is the skip the encoder's output *before* pooling
 """A known mistake (unet pool before skip): the reference with one slip."""
 
 from __future__ import annotations

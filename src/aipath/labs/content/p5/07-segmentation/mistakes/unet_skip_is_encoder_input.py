@@ -1,4 +1,4 @@
-# expect: is not torch.cat
+# expect: its first convolution takes 32 channels
 """A known mistake (unet skip is encoder input): the reference with one slip."""
 
 from __future__ import annotations

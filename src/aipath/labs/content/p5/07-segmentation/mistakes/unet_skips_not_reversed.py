@@ -1,4 +1,4 @@
-# expect: raised RuntimeError
+# expect: check which encoder output each level concatenates
 """A known mistake (unet skips not reversed): the reference with one slip."""
 
 from __future__ import annotations
