@@ -277,6 +277,15 @@ def test_predict_masks(learner):
                 "`>=` already gives bool: no .float())"
             )
         assert_tensor(got, want, name=label, mistakes=mistakes)
+    one = logits[:1]
+    label = "predict_masks(logits (1, 1, 5, 6)), a batch of one scan"
+    got = run_on_copies(label, learner.predict_masks, logits=one)
+    want = torch.sigmoid(one)[:, 0] >= 0.5
+    mistakes = {
+        "squeezed with .squeeze(), which drops every axis of size 1, the batch axis too when N "
+        "is 1: use .squeeze(1) or [:, 0]": want[0],
+    }
+    assert_tensor(got, want, name=label, mistakes=mistakes)
 
 
 def crafted_pairs() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
