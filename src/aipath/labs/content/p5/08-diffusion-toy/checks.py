@@ -117,19 +117,24 @@ class Recorder(nn.Module):
         return out
 
 
-def call_on_copies(what: str, func: Callable[..., Any], **inputs: Any) -> Any:
+PER_ROW_HINT = (
+    "A per-sample coefficient such as betas[t] has shape (N,); against an (N, D) tensor it must "
+    "be (N, 1), e.g. betas[t][:, None], to scale each row"
+)
+
+
+def call_on_copies(
+    what: str, func: Callable[..., Any], *, shape_hint: str = PER_ROW_HINT, **inputs: Any
+) -> Any:
     """func(*inputs.values()) on copies, positionally; fails if it changed them in place. A
-    broadcasting crash gets the per-sample hint."""
+    broadcasting crash gets ``shape_hint``."""
     passed = copied(dict(inputs))
     try:
         got = call_with_inputs(what, func, *passed.values(), given=describe_inputs(inputs))
     except CheckFailure as exc:
         text = str(exc)
-        if "must match the size" in text:
-            fail(
-                text + ". A per-sample coefficient such as betas[t] has shape (N,); against an "
-                "(N, D) tensor it must be (N, 1), e.g. betas[t][:, None], to scale each row"
-            )
+        if "must match the size" in text and shape_hint:
+            fail(f"{text}. {shape_hint}")
         raise
     assert_unchanged(what, passed, inputs)
     return got
@@ -247,14 +252,14 @@ def test_linear_schedule(learner: Any) -> None:
 
 # ----- task 2: the forward process --------------------------------------------------------------
 def forward_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(label, x, t, noise): per-sample steps, a 2 × 2 batch (where an (N,) coefficient
-    broadcasts silently along the wrong axis) and 3-D points."""
+    """(label, x, t, noise): a 2 × 2 batch (where an (N,) coefficient broadcasts silently along
+    the wrong axis), per-sample steps including 0 and T − 1, and 3-D points."""
     g = gen(11)
     return [
-        ("5 points", torch.randn((5, 2), generator=g), torch.tensor([0, 3, 11, 3, 7]),
-         torch.randn((5, 2), generator=g)),
         ("2 points", torch.randn((2, 2), generator=g), torch.tensor([1, 9]),
          torch.randn((2, 2), generator=g)),
+        ("5 points", torch.randn((5, 2), generator=g), torch.tensor([0, 3, 11, 3, 7]),
+         torch.randn((5, 2), generator=g)),
         ("4 points in 3-D", torch.randn((4, 3), generator=g), torch.tensor([2, 0, 5, 11]),
          torch.randn((4, 3), generator=g)),
     ]  # fmt: skip
@@ -286,7 +291,7 @@ def step_mistakes(
         "variance at 1)": lambda: mix(x, noise, torch.ones_like(b), torch.sqrt(b)),
         "the noise left out": lambda: mix(x, noise, torch.sqrt(1 - b), torch.zeros_like(b)),
         "betas[t - 1]: step t adds betas[t]": lambda: mix(
-            x, noise, torch.sqrt(1 - betas[(t - 1).clamp(min=0)]), torch.sqrt(betas[(t - 1).clamp(min=0)])
+            x, noise, torch.sqrt(1 - betas[t - 1]), torch.sqrt(betas[t - 1])
         ),
         "betas[t + 1]: step t adds betas[t]": lambda: mix(
             x, noise, torch.sqrt(1 - betas[(t + 1).clamp(max=len(betas) - 1)]),
@@ -327,7 +332,7 @@ def sample_mistakes(
         "1": lambda: mix(x, noise, torch.sqrt(a), 1 - torch.sqrt(a)),
         "the noise left out": lambda: mix(x, noise, torch.sqrt(a), torch.zeros_like(a)),
         "alpha_bars[t - 1]: after step t the signal kept is alpha_bars[t]": lambda: mix(
-            x, noise, torch.sqrt(abar[(t - 1).clamp(min=0)]), torch.sqrt(1 - abar[(t - 1).clamp(min=0)])
+            x, noise, torch.sqrt(abar[t - 1]), torch.sqrt(1 - abar[t - 1])
         ),
         "alpha_bars[t + 1]: after step t the signal kept is alpha_bars[t]": lambda: mix(
             x, noise, torch.sqrt(abar[(t + 1).clamp(max=last)]),
@@ -345,6 +350,19 @@ def sample_mistakes(
     return table
 
 
+def same_inputs_same_output(
+    name: str, func: Callable[..., Any], got: torch.Tensor, *args: torch.Tensor
+) -> None:
+    if not isinstance(got, torch.Tensor):
+        return
+    again = call_with_inputs(name, func, *(a.clone() for a in args))
+    if not (isinstance(again, torch.Tensor) and torch.equal(again, got)):
+        fail(
+            f"{name} gave a different result the second time for the same inputs: use the "
+            "noise you are given, do not draw your own"
+        )
+
+
 @pytest.mark.task(2)
 def test_q_step(learner: Any) -> None:
     betas, _alphas, _abar = ref_schedule(T_SMALL, B0_SMALL, B1_SMALL)
@@ -358,6 +376,7 @@ def test_q_step(learner: Any) -> None:
                 f"{name} has shape {tuple(got.shape)}; expected {tuple(x.shape)}, the shape of x "
                 "(an (N,) coefficient times an (N, D) tensor must be made (N, 1) first)"
             )
+        same_inputs_same_output(name, learner.q_step, got, x, t, noise, betas)
         assert_tensor(
             got, want, name=name, rtol=1e-5, atol=1e-6, mistakes=step_mistakes(x, t, noise, betas)
         )
@@ -376,6 +395,7 @@ def test_q_sample(learner: Any) -> None:
                 f"{name} has shape {tuple(got.shape)}; expected {tuple(x.shape)}, the shape of "
                 "x_start (an (N,) coefficient times an (N, D) tensor must be made (N, 1) first)"
             )
+        same_inputs_same_output(name, learner.q_sample, got, x, t, noise, abar)
         assert_tensor(
             got, want, name=name, rtol=1e-5, atol=1e-6, mistakes=sample_mistakes(x, t, noise, abar)
         )
@@ -392,6 +412,11 @@ def test_closed_form_matches_iterated_steps(learner: Any) -> None:
     x0 = points.repeat_interleave(n * len(steps), dim=0)
     t = torch.tensor(steps).repeat_interleave(n).repeat(len(points))
     g = gen(5)
+    few = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])
+    for func in (learner.q_step, learner.q_sample):
+        name = f"{func.__name__}(x of 3 points, t=[0, 5, 11], noise, ...)"
+        got = call_with_inputs(name, func, few, torch.tensor([0, 5, 11]), few.clone(), betas)
+        float_tensor(got, name, (3, 2))  # before a batch of 13,500 rows
     x = x0.clone()
     for k in range(T_SMALL):
         rows = t >= k
@@ -471,18 +496,36 @@ EMBEDDING_MISTAKES = {
 }
 
 
+def small_t_mistake(name: str, got: Any, t: torch.Tensor, dim: int) -> None:
+    """Name a known mistake from the rows of t = 0 and 1 alone: with rising frequencies the
+    angles of t = 999 reach 10⁶ rad, where float32 and float64 sines part ways."""
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (len(t), dim):
+        return
+    rows = t <= 1
+    mine = got.detach().double()[rows]
+    if torch.allclose(mine, ref_embedding(t, dim)[rows].double(), atol=1e-3):
+        return
+    for text, variant in EMBEDDING_MISTAKES.items():
+        if torch.allclose(mine, ref_embedding(t, dim, variant)[rows].double(), atol=1e-3):
+            fail(
+                f"{name} looks like {text}. Its rows for t = {t[rows].tolist()} are "
+                f"{fmt(mine[:, : dim // 2].tolist())} (the sines)"
+            )
+
+
 @pytest.mark.task(3)
 def test_time_embedding(learner: Any) -> None:
     t = torch.tensor([0, 1, 5, 42, 999])
     for dim in (8, 32):
         name = f"time_embedding(t={t.tolist()}, dim={dim})"
         got = call_on_copies(name, learner.time_embedding, t=t, dim=dim)
+        small_t_mistake(name, got, t, dim)
         assert_tensor(
             got,
             ref_embedding(t, dim),
             name=name,
             rtol=1e-4,
-            atol=1e-4,
+            atol=3e-4,  # float32 angles up to 999 rad carry an error of about 1e-4
             mistakes={
                 k: (lambda v=v, d=dim: ref_embedding(t, d, v))
                 for k, v in EMBEDDING_MISTAKES.items()
@@ -542,14 +585,12 @@ def loss_run(
     return loss, model
 
 
-@pytest.mark.task(3)
-def test_diffusion_loss(learner: Any) -> None:
-    T = 16
-    _betas, _alphas, abar = ref_schedule(T, B0_SMALL, B1_SMALL)
-    n = 4096
-    x0 = two_moons(n, 21)
-    loss, model = loss_run(learner, x0, abar, seed=7, global_seed=1)
-    name = "diffusion_loss(model, x_start, alpha_bars, generator)"
+LOSS_NAME = "diffusion_loss(model, x_start, alpha_bars, generator)"
+
+
+def check_loss_call(loss: Any, model: Recorder, n: int) -> tuple[torch.Tensor, ...]:
+    """The loss a scalar with a graph, one model call with x_t (n, 2) and t (n,) long."""
+    name = LOSS_NAME
     if loss is None:
         fail(f"{name} is None: did you forget to `return` the loss?")
     if not isinstance(loss, torch.Tensor):
@@ -583,7 +624,24 @@ def test_diffusion_loss(learner: Any) -> None:
             + (": one t for the whole batch is a mistake" if t.numel() == 1 else "")
         )
     if tuple(x_t.shape) != (n, 2):
-        fail(f"{name} called model(x_t, t) with x_t of shape {tuple(x_t.shape)}; expected ({n}, 2)")
+        fail(
+            f"{name} called model(x_t, t) with x_t of shape {tuple(x_t.shape)}; expected ({n}, 2). "
+            + PER_ROW_HINT
+        )
+    return x_t, t, out
+
+
+@pytest.mark.task(3)
+def test_diffusion_loss(learner: Any) -> None:
+    T = 16
+    _betas, _alphas, abar = ref_schedule(T, B0_SMALL, B1_SMALL)
+    n = 4096
+    x0 = two_moons(n, 21)
+    small = two_moons(8, 22)
+    check_loss_call(*loss_run(learner, small, abar, seed=6, global_seed=1), n=8)
+    loss, model = loss_run(learner, x0, abar, seed=7, global_seed=1)
+    name = LOSS_NAME
+    x_t, t, out = check_loss_call(loss, model, n)
     if int(t.min()) < 0 or int(t.max()) > T - 1:
         fail(f"{name} drew steps {int(t.min())}..{int(t.max())}; they must lie in 0..{T - 1}")
     if torch.unique(t).numel() == 1:
@@ -626,6 +684,13 @@ def test_diffusion_loss(learner: Any) -> None:
         )
     value = float(loss)
     want = float(((out - eps) ** 2).mean())
+    independent = float((out**2).mean()) + 1.0  # E(out − ε′)² for an ε′ independent of x_t
+    if abs(value - want) > 0.05 and abs(value - independent) < 0.05:
+        fail(
+            f"{name} is {value:.4f}, about mean(output²) + 1 = {independent:.4f}, what the MSE "
+            "against an ε drawn independently of x_t gives; against the ε mixed into x_t it is "
+            f"{want:.4f}. Draw ε once and use it both in q_sample and as the target"
+        )
     assert_close(
         value,
         want,
@@ -662,10 +727,12 @@ class StepLog:
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, float, set[int]]] = []
+        self.optimizers: set[int] = set()
 
     def __enter__(self) -> StepLog:
         def hook(optimizer: Any, _args: Any, _kwargs: Any) -> None:
             params = {id(p) for g in optimizer.param_groups for p in g["params"]}
+            self.optimizers.add(id(optimizer))
             self.steps.append(
                 (type(optimizer).__name__, float(optimizer.param_groups[0]["lr"]), params)
             )
@@ -737,6 +804,12 @@ def test_train(learner: Any) -> None:
         fail(f"{name} stepped {', '.join(sorted(kinds))}; the task asks for torch.optim.Adam")
     if len(log.steps) != steps:
         fail(f"{name} took {len(log.steps)} optimizer steps; expected one per step, {steps}")
+    if len(log.optimizers) > 1:
+        fail(
+            f"{name} stepped {len(log.optimizers)} different optimizers: a new Adam restarts "
+            "its running averages of the gradients. Create it once, before the loop, and change "
+            "the learning rate in optimizer.param_groups (or with a scheduler)"
+        )
     mine = {id(p) for p in model.parameters()}
     if log.steps[0][2] != mine:
         fail(
@@ -838,8 +911,15 @@ def reverse_mistakes(
     def noise(m: torch.Tensor) -> torch.Tensor:
         return m if t == 0 else m + sigma * z
 
+    prev = abar[t - 1] if t > 0 else torch.tensor(1.0)
+    x_start = ((x - torch.sqrt(1 - ab) * eps) / torch.sqrt(ab)).clamp(-1, 1)
+    clipped = (torch.sqrt(prev) * b * x_start + torch.sqrt(a) * (1 - prev) * x) / (1 - ab)
     table.update(
         {
+            "the x_start estimate clipped to [−1, 1], as diffusers' clip_sample does for "
+            "images: the README's step has no clipping (the moon data reach beyond ±1)": lambda: (
+                noise(clipped)
+            ),
             "1/sqrt(α_t) missing": lambda: noise(x - b / torch.sqrt(1 - ab) * eps),
             "multiplied by sqrt(α_t) instead of divided": lambda: noise(
                 (x - b / torch.sqrt(1 - ab) * eps) * torch.sqrt(a)
@@ -912,8 +992,8 @@ def test_p_sample_step(learner: Any) -> None:
             got,
             want,
             name=name,
-            rtol=1e-5,
-            atol=1e-6,
+            rtol=1e-4,  # the x_start route divides by 1 − ᾱ_0 = β_0, losing float32 digits
+            atol=1e-4,
             requires_grad=False,
             mistakes=reverse_mistakes(x, eps, t, schedule, z),
         )
@@ -1011,7 +1091,7 @@ def test_sample(learner: Any) -> None:
             )
     x0_in, _t, eps0 = calls[-1]
     final = step_mean(x0_in, eps0, 0, schedule)
-    if not torch.allclose(got, final, rtol=1e-5, atol=1e-6):
+    if not torch.allclose(got, final, rtol=1e-4, atol=1e-3):
         residual = (got - final) / torch.sqrt(schedule[0][0])
         if abs(float(residual.std()) - 1) < 0.1:
             fail(
@@ -1047,6 +1127,9 @@ def energy_mistakes(a: torch.Tensor, b: torch.Tensor) -> dict[str, Any]:
         ),
         "2·E|a − b| alone (the within-set means left out)": float(2 * ab.mean()),
         "half the energy distance, E|a − b| − (E|a − a′| + E|b − b′|)/2": ref_energy(a, b) / 2,
+        "the distance between the two means, which ignores the clouds' shapes": float(
+            (a.mean(0) - b.mean(0)).norm()
+        ),
     }
     if len(a) == len(b):
         table["paired rows, mean |a[i] − b[i]|, instead of all pairs"] = float(
@@ -1064,7 +1147,14 @@ def test_energy_distance(learner: Any) -> None:
     ]
     for a, b in cases:
         name = f"energy_distance(a {tuple(a.shape)}, b {tuple(b.shape)})"
-        got = call_on_copies(name, learner.energy_distance, a=a, b=b)
+        got = call_on_copies(
+            name,
+            learner.energy_distance,
+            shape_hint="a and b have different numbers of rows: average over all pairs (i, j), "
+            "torch.cdist(a, b) or (a[:, None, :] - b[None, :, :]).norm(dim=2), not row by row",
+            a=a,
+            b=b,
+        )
         if isinstance(got, torch.Tensor):
             fail(f"{name} returned a tensor; return a Python float (float(...) or .item())")
         if not isinstance(got, float):
@@ -1093,6 +1183,15 @@ def trained(learner: Any) -> tuple[list[float], torch.Tensor]:
     seed_everything(0)
     schedule = ref_schedule(T_TRAIN, B0_TRAIN, B1_TRAIN)
     data = two_moons(N_DATA, 61)
+    probe = Recorder(EpsNet(seed=5))
+    call_with_inputs(
+        LOSS_NAME, learner.diffusion_loss, probe, data[:64], schedule[2].clone(), gen(60)
+    )
+    if not probe.calls or tuple(probe.calls[0][0].shape) != (64, 2):
+        fail(
+            "the training of task 5 was not started: diffusion_loss on a batch of 64 points did "
+            "not feed the model an x_t of shape (64, 2); fix task 3 first"
+        )
     model = build_denoiser(learner)
     losses = call_with_inputs(
         f"train(Denoiser(), data, alpha_bars, steps={STEPS}, batch_size={BATCH}, lr={LR}, ...)",
