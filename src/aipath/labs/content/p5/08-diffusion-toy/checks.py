@@ -728,11 +728,14 @@ class StepLog:
     def __init__(self) -> None:
         self.steps: list[tuple[str, float, set[int]]] = []
         self.optimizers: set[int] = set()
+        self.empty: list[bool] = []  # no gradient at all in .grad when step() was called
 
     def __enter__(self) -> StepLog:
         def hook(optimizer: Any, _args: Any, _kwargs: Any) -> None:
             params = {id(p) for g in optimizer.param_groups for p in g["params"]}
             self.optimizers.add(id(optimizer))
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"]]
+            self.empty.append(all(g is None or not bool(g.abs().sum() > 0) for g in grads))
             self.steps.append(
                 (type(optimizer).__name__, float(optimizer.param_groups[0]["lr"]), params)
             )
@@ -858,6 +861,11 @@ def test_train(learner: Any) -> None:
         fail(
             f"{name} fed the model batches of {sorted(sizes)} points; expected batch_size = "
             f"{batch} rows drawn from data each step"
+        )
+    if all(log.empty):
+        fail(
+            f"{name} called optimizer.step() with no gradients (all zero or None) at every step: "
+            "zero the gradients before loss.backward(), not between backward() and step()"
         )
     if all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)):
         fail(f"{name} did not change the model's parameters")
@@ -1003,15 +1011,23 @@ def sample_run(learner: Any, n: int, seed: int, global_seed: int) -> tuple[Any, 
     schedule = ref_schedule(T_SMALL, B0_SMALL, B1_SMALL)
     model = Recorder(EpsNet(seed=4))
     torch.manual_seed(global_seed)
-    got = call_with_inputs(
-        f"sample(model, {n}, schedule, generator)",
-        learner.sample,
-        model,
-        n,
-        tuple(v.clone() for v in schedule),
-        gen(seed),
-        given=f"model, n {n}, schedule of T = {T_SMALL}, generator",
-    )
+    try:
+        got = call_with_inputs(
+            f"sample(model, {n}, schedule, generator)",
+            learner.sample,
+            model,
+            n,
+            tuple(v.clone() for v in schedule),
+            gen(seed),
+            given=f"model, n {n}, schedule of T = {T_SMALL}, generator",
+        )
+    except CheckFailure as exc:
+        if f"index {T_SMALL} is out of bounds" in str(exc):
+            fail(
+                f"{exc}. The steps are numbered 0..T − 1: the sampler starts at t = T − 1 "
+                "(reversed(range(T)))"
+            )
+        raise
     return got, model
 
 

@@ -1,4 +1,4 @@
-# expect: index 12 is out of bounds
+# expect: the sampler starts at t = T − 1
 """Mistake: t = T .. 1."""
 
 from __future__ import annotations

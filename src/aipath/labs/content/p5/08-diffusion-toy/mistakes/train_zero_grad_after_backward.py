@@ -1,4 +1,4 @@
-# expect: did not change the model's parameters
+# expect: not between backward() and step()
 """Mistake: zero_grad between backward and step."""
 
 from __future__ import annotations
