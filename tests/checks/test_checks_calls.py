@@ -45,6 +45,17 @@ def test_a_crash_is_quoted_with_the_line_and_the_inputs() -> None:
     assert message.endswith("The inputs were arg0 (2, 3), w (4, 5)")
 
 
+@torch.no_grad()
+def _decorated_matmul(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return x @ w  # quoted too, not torch's wrapper
+
+
+def test_a_crash_in_a_decorated_function_quotes_the_learners_line() -> None:
+    with pytest.raises(CheckFailure) as caught:
+        call_with_inputs("layer(x, w)", _decorated_matmul, torch.zeros(2, 3), torch.zeros(4, 5))
+    assert "of your file: `return x @ w  # quoted too" in str(caught.value)
+
+
 def test_not_implemented_and_listed_errors_only() -> None:
     def todo() -> None:
         raise NotImplementedError

@@ -8,7 +8,9 @@ untouched: it is how the grader tells a task that is not attempted yet.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -132,6 +134,10 @@ def _learner_line(func: Callable[..., Any], exc: BaseException) -> str:
     The learner's file is the one ``func`` was defined in, or — when ``func`` is a library object
     the learner built, e.g. an ``nn.Sequential`` — the deepest frame outside installed code.
     """
+    # A decorated function (@torch.no_grad(), functools.wraps): the learner's own code; a cycle
+    # of __wrapped__ raises ValueError and leaves func as it was.
+    with contextlib.suppress(ValueError):
+        func = inspect.unwrap(func)
     path = getattr(getattr(func, "__code__", None), "co_filename", None)
     if path is None:
         module = sys.modules.get(getattr(func, "__module__", None) or "")
