@@ -267,6 +267,22 @@ def test_nothing_outside_the_lab_folder_can_be_written(tmp_path: Path, mode: str
 
 
 @needs_confinement
+def test_a_shell_run_through_ctypes_is_confined_too(tmp_path: Path) -> None:
+    # libc.system raises no audit event: the kernel's rules are what stop it.
+    folder = lab_folder(tmp_path)
+    outside = tmp_path / "workspace" / "notes.txt"
+    outside.write_text("mine\n", encoding="utf-8")
+    source = (
+        "import ctypes\n\n\ndef double(x):\n"
+        f"    status = ctypes.CDLL(None).system(b'echo pwned >> {outside}')\n"
+        "    return x * 2 if status != 0 else -1\n" + HALF
+    )
+    result = check_in(folder, source)
+    assert result.status is Status.PASSED, result.summary
+    assert outside.read_text(encoding="utf-8") == "mine\n"
+
+
+@needs_confinement
 def test_the_lab_folder_and_a_private_temporary_folder_stay_writable(tmp_path: Path) -> None:
     folder = lab_folder(tmp_path)
     source = (
