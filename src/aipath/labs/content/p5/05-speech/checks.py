@@ -12,6 +12,7 @@ phase; task 4 that the recogniser beats chance by far on new renditions of the w
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def ref_glottal(f0: float, n: int, sr: int = SR, variant: str = "") -> np.ndarra
         pos = np.round(k * f0).astype(np.int64)
     else:
         pos = np.round(k * period).astype(np.int64)
-    out[pos[pos < n]] = 1.0
+    out[pos[pos < (n - 1 if variant == "last-dropped" else n)]] = 1.0
     return out
 
 
@@ -75,6 +76,10 @@ def ref_resonator(freq: float, bw: float, sr: int = SR, variant: str = "") -> tu
     elif variant == "linear-r":
         r = 1.0 - math.pi * bw / sr
     theta = 2 * math.pi * freq / sr
+    if variant in ("global-sr", "global-sr-both"):
+        theta = 2 * math.pi * freq / SR
+    if variant == "global-sr-both":
+        r = math.exp(-math.pi * bw / SR)
     if variant == "no-2pi":
         theta = freq / sr
     elif variant == "pi-only":
@@ -120,6 +125,10 @@ def ref_vowel(vowel: str, f0: float, duration: float, sr: int = SR, variant: str
     n = round(duration * sr)
     if variant == "int-n":
         n = int(duration * sr)
+    if variant == "source-default-sr":
+        return ref_formant_filter(ref_glottal(f0, n), VOWELS[vowel], BANDWIDTHS, sr)
+    if variant == "filter-default-sr":
+        return ref_formant_filter(ref_glottal(f0, n, sr), VOWELS[vowel], BANDWIDTHS)
     return ref_formant_filter(ref_glottal(f0, n, sr), VOWELS[vowel], BANDWIDTHS, sr)
 
 
@@ -133,6 +142,8 @@ def ref_pre_emphasis(x, coef: float = 0.97, variant: str = "") -> np.ndarray:
         return np.concatenate([x[:1], x[:-1] - coef * x[1:]])
     if variant == "roll":
         return x - coef * np.roll(x, 1)
+    if variant == "coef-fixed":
+        coef = 0.97
     return np.concatenate([x[:1], x[1:] - coef * x[:-1]])
 
 
@@ -169,6 +180,9 @@ def ref_power(frames, n_fft: int = 512, variant: str = "") -> np.ndarray:
         "symmetric": np.hanning(length),
         "hamming": scipy.signal.get_window("hamming", length),
     }.get(variant, scipy.signal.get_window("hann", length))
+    if variant == "window-400":
+        window = scipy.signal.get_window("hann", 400)[:length]
+        window = np.pad(window, (0, length - len(window)))
     spec = np.fft.rfft(frames * window, n=n_fft, axis=1)
     if variant == "full-fft":
         spec = np.fft.fft(frames * window, n=n_fft, axis=1)
@@ -203,7 +217,7 @@ def ref_mel_to_hz(mel, variant: str = "") -> np.ndarray:
 
 
 def ref_filterbank(n_mels=26, n_fft=512, sr=SR, fmin=0.0, fmax=None, variant: str = ""):
-    fmax = sr / 2 if fmax is None else fmax
+    fmax = sr / 2 if fmax is None or variant == "fmax-ignored" else fmax
     mel_variant = "ln" if variant == "ln-mel" else ""
     if variant == "linear":
         edges = np.linspace(fmin, fmax, n_mels + 2)
@@ -224,6 +238,10 @@ def ref_filterbank(n_mels=26, n_fft=512, sr=SR, fmin=0.0, fmax=None, variant: st
     if variant == "bins-nfft":
         freqs = np.arange(n_fft // 2 + 1) * sr / (n_fft + 2)
     left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    if variant == "tri-in-mel":
+        fm, lm, cm, rm = (ref_hz_to_mel(v) for v in (freqs, left, centre, right))
+        tri = np.maximum(0.0, np.minimum((fm - lm) / (cm - lm), (rm - fm) / (rm - cm)))
+        return tri * (2.0 / (right - left))
     tri = np.maximum(
         0.0, np.minimum((freqs - left) / (centre - left), (right - freqs) / (right - centre))
     )
@@ -239,6 +257,8 @@ def ref_filterbank(n_mels=26, n_fft=512, sr=SR, fmin=0.0, fmax=None, variant: st
 
 
 def ref_log_mel(power, fbank, floor: float = 1e-10, variant: str = "") -> np.ndarray:
+    if variant == "floor-fixed":
+        floor = 1e-10
     energy = np.maximum(power @ fbank.T, floor)
     if variant == "plus-floor":
         return 10.0 * np.log10(power @ fbank.T + floor)
@@ -275,12 +295,14 @@ def ref_features(x, sr: int = SR, n_mels: int = 26, n_mfcc: int = 13, variant: s
     elif variant == "fixed-16k":
         length, hop = 400, 160
     frames = ref_frames(pre, length, hop)
-    power = ref_power(frames, 512, "no-window" if variant == "no-window" else "")
+    n_fft = int(0.032 * sr) if variant == "nfft-scaled" else 512
+    power = ref_power(frames, n_fft, "no-window" if variant == "no-window" else "")
     if variant == "magnitude":
         power = ref_power(frames, 512, "magnitude")
     fb_sr = SR if variant == "fb-16k" else sr
+    fb_mels = 26 if variant == "n-mels-26" else n_mels
     lm = ref_log_mel(
-        power, ref_filterbank(n_mels, 512, fb_sr), variant="ln" if variant == "ln" else ""
+        power, ref_filterbank(fb_mels, n_fft, fb_sr), variant="ln" if variant == "ln" else ""
     )
     return ref_mfcc(lm, n_mfcc, "no-ortho" if variant == "no-ortho" else "")
 
@@ -295,6 +317,8 @@ def ref_sc(target, estimate, variant: str = "") -> float:
         return float(np.linalg.norm(target - estimate))
     if variant == "abs-mean":
         return float(np.mean(np.abs(target - estimate)) / np.mean(np.abs(target)))
+    if variant == "ord-2":
+        return float(np.linalg.norm(target - estimate, 2) / np.linalg.norm(target, 2))
     return float(np.linalg.norm(target - estimate) / np.linalg.norm(target))
 
 
@@ -317,6 +341,7 @@ def ref_griffin_lim(mag, n_iter, rng, sr: int = SR, variant: str = ""):
     else:
         angles = np.exp(2j * np.pi * rng.random(mag.shape))
     history = []
+    x = np.zeros(0)
     for _ in range(n_iter):
         z = mag * angles
         if variant == "complex-kept":
@@ -332,6 +357,8 @@ def ref_griffin_lim(mag, n_iter, rng, sr: int = SR, variant: str = ""):
             angles = spec
         else:
             angles = np.exp(1j * np.angle(spec))
+    if variant == "x-last-iter":
+        return x, np.array(history)
     return _istft(mag * angles, sr), np.array(history)
 
 
@@ -395,6 +422,8 @@ def ref_align(reference: str, hypothesis: str, variant: str = "") -> dict[str, i
         ref, hyp = list(reference), list(hypothesis)
     if variant == "lower":
         ref, hyp = reference.lower().split(), hypothesis.lower().split()
+    if variant == "split-space":
+        ref, hyp = reference.split(" "), hypothesis.split(" ")
     n, m = len(ref), len(hyp)
     sub_cost = 2 if variant == "sub-two" else 1
     d = np.zeros((n + 1, m + 1), dtype=np.int64)
@@ -572,12 +601,20 @@ GLOTTAL_MISTAKES = {
     "an integer period int(sr / f0), whose pulses drift off the pitch": "int-period",
     "no pulse at sample 0 (k starting at 1)": "from-one",
     "pulses every f0 samples instead of every sr / f0": "period-f0",
+    "the pulse at sample n_samples - 1 dropped (pulses stop before n_samples - 1, "
+    "not before n_samples)": "last-dropped",
 }
 
 
 @pytest.mark.task(1)
 def test_glottal_source(learner):
-    for f0, n, sr in ((4000.0, 10, SR), (130.0, 3000, SR), (97.0, 2205, 8000), (210.0, 40, SR)):
+    for f0, n, sr in (
+        (4000.0, 10, SR),
+        (4000.0, 9, SR),  # a pulse at sample 8 = n_samples - 1, the last one
+        (130.0, 3000, SR),
+        (97.0, 2205, 8000),
+        (210.0, 40, SR),
+    ):
         name = f"glottal_source({f0:g}, {n}, sr={sr})"
         got = _float_array(call_learner(name, learner.glottal_source, f0, n, sr), name, 1)
         assert_array(
@@ -600,12 +637,19 @@ RESONATOR_MISTAKES = {
     "b = [1]: no gain normalisation (gain 1 at 0 Hz)": "unit-gain",
     "b = [1 - r] instead of [1 - 2 r cos(theta) + r**2]": "b-one-minus-r",
     "r = 1 - pi B / sr, the first-order approximation of exp(-pi B / sr)": "linear-r",
+    "theta = 2 pi freq / SR with the module's SR = 16000 instead of the sr argument": "global-sr",
+    "r and theta computed with the module's SR = 16000 instead of the sr argument": "global-sr-both",
 }
 
 
 @pytest.mark.task(1)
 def test_resonator(learner):
-    for freq, bw, sr in ((500.0, 80.0, SR), (2290.0, 100.0, SR), (1200.0, 150.0, 8000)):
+    for freq, bw, sr in (
+        (500.0, 80.0, SR),
+        (2290.0, 100.0, SR),
+        (3000.0, 200.0, 22050),  # neither 16 kHz nor 8 kHz: sr / SR is not 1/2
+        (1200.0, 150.0, 8000),
+    ):
         name = f"resonator({freq:g}, {bw:g}, sr={sr})"
         b, a = assert_tuple(call_learner(name, learner.resonator, freq, bw, sr), ("b", "a"), name)
         for part, value, size in (("b", b, 1), ("a", a, 3)):
@@ -700,6 +744,14 @@ def _harmonic_peaks(x: np.ndarray, f0: float, sr: int) -> list[float]:
     ]
 
 
+VOWEL_MISTAKES = {
+    "the glottal source made at the default SR = 16000, not at sr (sr not passed to "
+    "glottal_source)": "source-default-sr",
+    "the formants filtered at the default SR = 16000, not at sr (sr not passed to "
+    "formant_filter)": "filter-default-sr",
+}
+
+
 @pytest.mark.task(1)
 def test_synthesize_vowel(learner):
     for vowel, f0, duration, sr in (
@@ -727,7 +779,14 @@ def test_synthesize_vowel(learner):
                 f"formant(s) {missing} Hz of {vowel!r}"
             )
         try:
-            assert_array(got, ref_vowel(vowel, f0, duration, sr), name=name, rtol=1e-7, atol=1e-10)
+            assert_array(
+                got,
+                ref_vowel(vowel, f0, duration, sr),
+                name=name,
+                rtol=1e-7,
+                atol=1e-10,
+                mistakes=_variants(ref_vowel, VOWEL_MISTAKES, vowel, f0, duration, sr),
+            )
         except CheckFailure as failure:
             fail(str(failure) + notes)
 
@@ -750,6 +809,7 @@ def test_pre_emphasis(learner, rng):
                     "y[0] set to 0 instead of x[0]": "first-zero",
                     "x[n - 1] - coef * x[n] (the samples swapped)": "reversed",
                     "np.roll, which wraps the last sample round to the front": "roll",
+                    "coef ignored: 0.97 whatever coef is": "coef-fixed",
                 },
                 x,
                 coef,
@@ -803,14 +863,16 @@ POWER_MISTAKES = {
     "the power divided by n_fft": "over-nfft",
     "the full FFT (both halves) instead of rfft": "full-fft",
     "an FFT of the frame length, n_fft ignored": "no-nfft",
+    "a 400-sample Hann window whatever the frame length: the window must be as long as the "
+    "frames (get_window('hann', frames.shape[1]))": "window-400",
 }
 
 
 @pytest.mark.task(2)
 def test_power_spectrum(learner, rng):
-    frames = rng.standard_normal((6, 400))
-    for n_fft in (512, 1024):
-        name = f"power_spectrum(frames (6, 400), n_fft={n_fft})"
+    for n_frames, length, n_fft in ((6, 400, 512), (6, 400, 1024), (4, 256, 512), (5, 200, 256)):
+        frames = rng.standard_normal((n_frames, length))
+        name = f"power_spectrum(frames ({n_frames}, {length}), n_fft={n_fft})"
         got = _float_array(
             run_on_copies(name, learner.power_spectrum, frames=frames, n_fft=n_fft), name, 2
         )
@@ -869,6 +931,9 @@ FBANK_MISTAKES = {
     "fmin ignored: the edges start at 0 mel": "fmin-zero",
     "edges rounded down to FFT bins (the HTK / python_speech_features integer-bin filters): "
     "evaluate the triangles at the exact edge frequencies": "bin-floor",
+    "fmax ignored: the edges end at sr / 2": "fmax-ignored",
+    "triangles interpolated in mel (the bin frequencies converted to mel): the README's "
+    "triangles are linear in Hz between the edge frequencies": "tri-in-mel",
 }
 
 
@@ -919,6 +984,7 @@ def test_log_mel(learner, rng):
                     "log10 without the factor 10": "log10",
                     "20 * log10: amplitude decibels on a power": "twenty",
                     "the floor added (log10(E + floor)) instead of max(E, floor)": "plus-floor",
+                    "the floor argument ignored (1e-10 whatever floor is)": "floor-fixed",
                 },
                 power,
                 fbank,
@@ -969,6 +1035,9 @@ FEATURE_MISTAKES = {
     "a natural-log mel": "ln",
     "a DCT without norm='ortho'": "no-ortho",
     "a filterbank for 16 kHz whatever sr is": "fb-16k",
+    "n_fft scaled with sr (256 at 8 kHz) instead of 512 at every sr, for the power spectrum "
+    "and the filterbank": "nfft-scaled",
+    "the filterbank built with its default 26 mels: n_mels not passed to mel_filterbank": "n-mels-26",
 }
 
 
@@ -1020,6 +1089,8 @@ def test_spectral_convergence(learner, rng):
                 "divided by ||estimate|| instead of ||target||": "over-estimate",
                 "not divided by ||target||": "unnormalised",
                 "mean absolute errors instead of Frobenius norms": "abs-mean",
+                "the matrix 2-norm (the largest singular value, np.linalg.norm(M, 2)) instead "
+                "of the Frobenius norm (np.linalg.norm(M))": "ord-2",
             }.items()
         },
     )
@@ -1044,18 +1115,51 @@ def gl_magnitude() -> np.ndarray:
     return np.abs(_stft(x))
 
 
+def _gl_call(call, mag: np.ndarray):
+    """Run a griffin_lim call; a shape clash with ``magnitude`` names the STFT setting behind it."""
+    try:
+        return call()
+    except CheckFailure as failure:
+        text = str(failure)
+        shapes = {
+            tuple(int(v) for v in m.split(","))
+            for m in re.findall(r"\((\d+,\s*\d+)\)", text.replace(" ", ""))
+        }
+        x = _istft(mag)
+        clues = {
+            "stft(x, ..., nperseg=512) with noverlap left at its default nperseg // 2 = 256": (
+                scipy.signal.stft(x, fs=SR, nperseg=NPERSEG)[2].shape
+            ),
+            "the stft of an istft(..., nperseg=512) with noverlap left at its default 256": (
+                _stft(scipy.signal.istft(mag, fs=SR, nperseg=NPERSEG)[1]).shape
+            ),
+            "stft/istft with the default nperseg=256": scipy.signal.stft(x, fs=SR)[2].shape,
+        }
+        for what, shape in clues.items():
+            if shape != mag.shape and shape in shapes:
+                fail(
+                    f"{text}. {shape} is the shape of {what}; magnitude is {mag.shape}: pass "
+                    f"nperseg=NPERSEG ({NPERSEG}) and noverlap=NOVERLAP ({NOVERLAP}) to both "
+                    "stft and istft"
+                )
+        raise
+
+
 @pytest.mark.task(3)
 def test_griffin_lim_uses_rng(learner):
     mag = gl_magnitude()[:, :20]
     runs = []
     for global_seed, seed in ((1, 11), (2, 11), (1, 12)):
         np.random.seed(global_seed)
-        out = call_learner(
-            "griffin_lim(magnitude, 3, rng)",
-            learner.griffin_lim,
+        out = _gl_call(
+            lambda seed=seed: call_learner(
+                "griffin_lim(magnitude, 3, rng)",
+                learner.griffin_lim,
+                mag,
+                3,
+                np.random.default_rng(seed),
+            ),
             mag,
-            3,
-            np.random.default_rng(seed),
         )
         _, history = assert_tuple(out, ("waveform", "history"), "griffin_lim(magnitude, 3, rng)")
         runs.append(np.asarray(history, dtype=float))
@@ -1076,11 +1180,19 @@ def test_griffin_lim(learner):
     mag = gl_magnitude()
     n_iter = 25
     name = f"griffin_lim(magnitude {mag.shape}, n_iter={n_iter}, rng)"
-    out = run_on_copies(
-        name, learner.griffin_lim, magnitude=mag, n_iter=n_iter, rng=np.random.default_rng(7)
+    out = _gl_call(
+        lambda: run_on_copies(
+            name, learner.griffin_lim, magnitude=mag, n_iter=n_iter, rng=np.random.default_rng(7)
+        ),
+        mag,
     )
     x, history = assert_tuple(out, ("waveform", "history"), name)
-    history = np.asarray(history, dtype=float)
+    if not isinstance(history, np.ndarray):
+        fail(
+            f"the history of {name} is a {type(history).__name__}; expected a float64 numpy "
+            f"array of shape ({n_iter},), as the README says (np.array(history))"
+        )
+    history = _float_array(history, f"the history of {name}", 1)
     if history.shape != (n_iter,):
         fail(
             f"the history of {name} has shape {history.shape}; expected ({n_iter},): one spectral convergence per iteration"
@@ -1098,7 +1210,19 @@ def test_griffin_lim(learner):
         },
     )
     x = _float_array(x, f"the waveform of {name}", 1)
-    assert_array(x, want_x, name=f"the waveform of {name}", rtol=1e-6, atol=1e-9)
+    assert_array(
+        x,
+        want_x,
+        name=f"the waveform of {name}",
+        rtol=1e-6,
+        atol=1e-9,
+        mistakes={
+            "the waveform of the last iteration (its istft made before the final phase update): "
+            "return istft(magnitude * angles) with the angles updated last": lambda: (
+                ref_griffin_lim(mag, n_iter, np.random.default_rng(7), variant="x-last-iter")[0]
+            )
+        },
+    )
     # The lesson: consistent phase explains the magnitude far better than random phase.
     got_sc = ref_sc(mag, np.abs(_stft(x)))
     random_sc = ref_sc(
@@ -1198,6 +1322,19 @@ def test_recognize(learner):
             f"you said {got[first]!r}, the reference {want[first]!r}); your accuracy is {accuracy:.3f}, "
             f"the reference's {reference:.3f}, chance {chance:.3f}"
         )
+    # The tie rule: two identical templates give the same distance; the first word wins.
+    tied = {"oh": temps["oh"], "eye": temps["oh"].copy(), "ma": temps["ma"]}
+    f = feats[words.index("oh")]
+    guess = call_learner(
+        "recognize(features, {'oh': T, 'eye': T, 'ma': ...})", learner.recognize, f, tied
+    )
+    if guess != "oh":
+        fail(
+            f"recognize(features of an 'oh', templates {{'oh': T, 'eye': the same T, 'ma': ...}}) "
+            f"returned {guess!r}; 'oh' and 'eye' have identical templates, so the same distance, "
+            "and a tie goes to the first word of the dict: 'oh'"
+            + (" (a tie given to the last word: use < , not <=)" if guess == "eye" else "")
+        )
     if accuracy < 0.85:  # pragma: no cover - the reference reaches 1.0 on this set
         fail(
             f"recognize reached an accuracy of {accuracy:.3f} on new renditions; expected at least 0.85 (chance {chance:.3f})"
@@ -1216,6 +1353,7 @@ WER_CASES = [
     ("set a timer for ten minutes", "set the time for two ten minutes"),
     ("Yes", "yes"),
     ("a b c d e", "e f g h a"),
+    ("  turn  up the\tvolume ", "turn up  the volume"),
 ]
 
 
@@ -1251,6 +1389,8 @@ def test_align_words(learner):
                 "words lower-cased before comparing (the README compares them as they are)": ref_align(
                     ref, hyp, "lower"
                 ),
+                "words split with str.split(' '): runs of spaces, tabs and an empty string give "
+                "'' words; use str.split()": ref_align(ref, hyp, "split-space"),
             },
             exact=True,
         )
@@ -1299,6 +1439,14 @@ def test_word_error_rate(learner):
         fail(
             f"word_error_rate('', 'hello') should raise ValueError (a WER needs reference words); it {'raised ' + type(error).__name__ if error else 'returned'}"
         )
+    error = raised(learner.word_error_rate, "   ", "hello")
+    if not isinstance(error, ValueError):
+        fail(
+            "word_error_rate('   ', 'hello') should raise ValueError: a reference of spaces has no "
+            f"words either; it {'raised ' + type(error).__name__ if error else 'returned'}. The "
+            "empty string raised ValueError, so the test looks at the string, not at its words: "
+            "test len(reference.split()) == 0"
+        )
 
 
 @pytest.mark.task(5)
@@ -1321,6 +1469,7 @@ def test_corpus_wer(learner):
     for args, what in (
         ((["a b"], ["a", "b"]), "lists of different lengths"),
         (([""], ["x"]), "references without words"),
+        ((["", "  "], ["x", ""]), "references without words"),
     ):
         error = raised(learner.corpus_wer, *args)
         if isinstance(error, NotImplementedError):
@@ -1329,3 +1478,23 @@ def test_corpus_wer(learner):
             fail(
                 f"corpus_wer{args} should raise ValueError ({what}); it {'raised ' + type(error).__name__ if error else 'returned'}"
             )
+    # One empty reference among others is fine: its hypothesis words are insertions.
+    args = (["a b", ""], ["a b", "c"])
+    error = raised(learner.corpus_wer, *args)
+    if isinstance(error, NotImplementedError):
+        raise error
+    if error is not None:
+        fail(
+            f"corpus_wer{args} raised {type(error).__name__}: one empty reference among others "
+            "is allowed (its hypothesis word 'c' is an insertion: 1 error over 2 reference "
+            "words, 0.5); raise only when all the references together have no word. If it calls "
+            "word_error_rate per utterance, that raises on the empty one: count the errors with "
+            "align_words"
+        )
+    assert_close(
+        learner.corpus_wer(*args),
+        0.5,
+        name=f"corpus_wer{args}",
+        rtol=1e-9,
+        mistakes={"the empty reference's insertion left out": 0.0},
+    )
