@@ -1136,7 +1136,7 @@ def check_update(learner: Any, case: UpdateCase, label: str) -> None:
     fill_grads(value, case.stale)
     before_p, before_v = flat(policy), flat(value)
     batch = copy_batch(case.batch)
-    name = f"reinforce_update(policy, value_net, SGD, SGD, {label}, gamma={case.gamma}, normalize={case.normalize})"
+    name = f"reinforce_update({label}, gamma={case.gamma}, normalize={case.normalize})"
     got = call_learner(
         name,
         learner.reinforce_update,
@@ -1147,9 +1147,9 @@ def check_update(learner: Any, case: UpdateCase, label: str) -> None:
         batch,
         gamma=case.gamma,
         normalize=case.normalize,
-        hint="(Can't call numpy() on a tensor that requires grad? compute next_values under "
-        "torch.no_grad(). Backward through the graph a second time? detach the values in the "
-        "advantages.)",
+        hint="If numpy() refuses a tensor that requires grad: compute next_values under "
+        "torch.no_grad(). If backward goes through the graph a second time: detach the values "
+        "in the advantages",
     )
     for field in FIELDS:
         if not np.array_equal(getattr(batch, field), getattr(case.batch, field)):
@@ -1158,7 +1158,7 @@ def check_update(learner: Any, case: UpdateCase, label: str) -> None:
     assert_array(
         flat(policy) - before_p,
         want["policy"],
-        name=f"the change of the policy's parameters in {name}",
+        name=f"the policy's parameter change in {name}",
         rtol=1e-3,
         atol=2e-6,
         mistakes=update_mistakes(case, "policy"),
@@ -1166,7 +1166,7 @@ def check_update(learner: Any, case: UpdateCase, label: str) -> None:
     assert_array(
         flat(value) - before_v,
         want["value"],
-        name=f"the change of the value network's parameters in {name}",
+        name=f"the value network's parameter change in {name}",
         rtol=1e-3,
         atol=2e-6,
         mistakes=update_mistakes(case, "value"),
@@ -1194,12 +1194,12 @@ def test_reinforce_update(learner: Any) -> None:
     seed_everything(3)
     cart = scripted_batch(lambda: cartpole(15), "discrete", 4, 5, 13, 21)
     case = UpdateCase(RefCategorical(4, 2, 8), ref_mlp(4, 1, 8), cart, gamma=0.9, normalize=True)
-    check_update(learner, case, f"a CartPole batch of {len(cart.rewards)} steps")
+    check_update(learner, case, f"SGD, a CartPole batch of {len(cart.rewards)} steps")
     seed_everything(4)
     reach = scripted_batch(lambda: RefPointReach(max_steps=10), "continuous", 4, 4, 2, 22)
     case = UpdateCase(RefGaussian(4, 2, 8), ref_mlp(4, 1, 8), reach, gamma=0.95, normalize=False)
     check_update(
-        learner, case, f"a PointReach batch of {len(reach.rewards)} steps (Gaussian policy)"
+        learner, case, f"SGD, a Gaussian policy, a PointReach batch of {len(reach.rewards)} steps"
     )
 
 
@@ -1503,11 +1503,17 @@ def test_gaussian_policy(learner: Any) -> None:
     mean = torch_result(call_learner(f"{name}(obs (8, 5))", policy, obs), f"{name}(obs (8, 5))")
     if tuple(mean.shape) != (8, 3):
         fail(f"{name}(obs (8, 5)) has shape {tuple(mean.shape)}; expected (8, 3), the mean actions")
-    big = torch_result(call_learner(f"{name}(100 · obs)", policy, obs * 100), f"{name}(100 · obs)")
+    loud = copy.deepcopy(policy)
+    with torch.no_grad():
+        for p in loud.parameters():
+            if p is not loud.log_std:
+                p.mul_(20.0)
+    big = torch_result(call_learner(f"{name}(obs (8, 5))", loud, obs), f"{name}(obs (8, 5))")
     if float(big.detach().abs().max()) > 1.0 + 1e-6:
         fail(
-            f"{name}(100 · obs) has a mean action of {float(big.detach().abs().max()):.3g}: the mean is "
-            "not squashed into [−1, 1]; forward returns torch.tanh(self.mean_net(obs))"
+            f"with its network's weights scaled by 20, {name}(obs) gives a mean action of "
+            f"{float(big.detach().abs().max()):.3g}: the mean is not squashed into [−1, 1]; "
+            "forward returns torch.tanh(self.mean_net(obs))"
         )
     actions = (mean.detach() + 0.4 * torch.randn(8, 3, generator=g)).clamp(-2, 2)
     lname = f"{name}.log_prob(obs (8, 5), actions (8, 3))"
