@@ -90,6 +90,7 @@ def ref_returns(
     both: str = "term",
     bootstrap_gamma: bool = True,
     every_step: bool = False,
+    drop_trunc_reward: bool = False,
 ) -> np.ndarray:
     """The reference, and its variants: what a terminated / truncated step does to `future`
     ("zero", "bootstrap" or "carry" on), which flag wins when both are set, …"""
@@ -108,7 +109,8 @@ def ref_returns(
         elif rule == "bootstrap":
             future = float(next_values[t])
         g = gamma if (bootstrap_gamma or rule != "bootstrap") else 1.0
-        out[t] = rewards[t] + g * future
+        reward = 0.0 if (drop_trunc_reward and trunc and not term) else rewards[t]
+        out[t] = reward + g * future
         future = out[t]
     return out
 
@@ -184,6 +186,9 @@ def returns_mistakes(
         "(γ^(k−t) r_k)": lambda: per_episode(te, tr, n, from_start),
         "the whole episode's return at every step (each action may take credit only for the "
         "rewards after it)": lambda: per_episode(te, tr, n, whole),
+        "the truncated step's own reward left out (there G = r + γ·next_values[t])": args(
+            drop_trunc_reward=True
+        ),
         "the right returns in reverse order (built backwards and never flipped)": lambda: (
             ref_returns(r, te, tr, nv, gamma)[::-1]
         ),
@@ -403,6 +408,8 @@ def test_pg_loss(learner: Any) -> None:
             "optimiser minimises, so the loss is its negative": (lp * a).mean(),
             "minus a sum over the steps, with the sign flipped too": (lp * a).sum(),
             "the product of the means, −mean(log_probs)·mean(advantages)": -lp.mean() * a.mean(),
+            "advantages normalised inside pg_loss (advantages() normalises; pg_loss takes them "
+            "as they come)": -(lp * (a - a.mean()) / (a.std() + 1e-8)).mean(),
         },
     )
     grads = torch.autograd.grad(got, [log_probs, w], allow_unused=True)
@@ -455,6 +462,8 @@ def test_bandit_gradient(learner: Any) -> None:
                 ),
                 "mean_rewards − J without the probabilities (π_a·(r_a − J))": mr.double() - J,
                 "the gradient with its sign flipped": -want,
+                "J taken as the plain average of mean_rewards (the expected reward weighs each "
+                "arm by its probability: J = Σ π_a·r_a)": pi * (mr.double() - mr.double().mean()),
                 "π_a·(1 − π_a)·r_a (only the diagonal of the softmax Jacobian)": pi
                 * (1 - pi)
                 * mr.double(),
@@ -557,6 +566,12 @@ def adv_mistakes(G: torch.Tensor, V: torch.Tensor, normalize: bool, eps: float) 
             "eps left out (it must be added to the std)": (a - a.mean()) / a.std(),
             "divided by the std but not centred (subtract the mean first)": norm(a, center=False),
             "centred but not divided by the std": norm(a, scale=False),
+            "divided by the variance instead of the standard deviation": (a - a.mean())
+            / (a.var() + eps),
+            "divided by the std of the returns (normalise by the advantages' own std)": (
+                a - a.mean()
+            )
+            / (G.std() + eps),
             "not normalised although normalize=True": a,
         }
     else:
@@ -710,12 +725,19 @@ class ScriptedPolicy:
         return torch.as_tensor(self.rng.normal(0.0, 0.8, size=2), dtype=torch.float32)
 
 
+class TargetReached(BaseException):
+    """Raised by a Recorder with a target once it is met: the rest of the training run would
+    only confirm it (a BaseException, so that no `except Exception` in learner code eats it)."""
+
+
 class Recorder(gym.Wrapper):
     """Records resets and the plain return of every finished episode; converts (and notes) an
-    action handed over as a tensor."""
+    action handed over as a tensor; with ``stop_at=(window, target)`` it ends the run (raising
+    TargetReached) once the mean return of the last ``window`` episodes reaches ``target``."""
 
-    def __init__(self, env: gym.Env) -> None:
+    def __init__(self, env: gym.Env, stop_at: tuple[int, float] | None = None) -> None:
         super().__init__(env)
+        self.stop_at = stop_at
         self.resets: list[Any] = []
         self.returns: list[float] = []
         self.problems: list[str] = []
@@ -739,6 +761,10 @@ class Recorder(gym.Wrapper):
         if terminated or truncated:
             self.returns.append(self._total)
             self._total = 0.0
+            if self.stop_at is not None:
+                window, target = self.stop_at
+                if len(self.returns) >= window and np.mean(self.returns[-window:]) >= target:
+                    raise TargetReached
         return obs, reward, terminated, truncated, info
 
 
@@ -950,8 +976,12 @@ def test_categorical_policy(learner: Any) -> None:
     counts = np.zeros(5)
     torch.manual_seed(11)
     first = []
+    hint = (
+        "torch.distributions.Categorical(x) reads x as probabilities: pass the logits as "
+        "Categorical(logits=x)"
+    )
     for i in range(3000):
-        a = torch_result(call_learner(sname, policy.sample, one), sname)
+        a = torch_result(call_learner(sname, policy.sample, one, hint=hint), sname)
         if i == 0:
             if a.requires_grad:
                 fail(f"{sname} requires grad: sample under torch.no_grad()")
@@ -1055,7 +1085,8 @@ def ref_update(case: UpdateCase, variant: str = "") -> dict[str, Any]:
     adv = returns - base
     if normalize:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    lp = policy.log_prob(obs, actions)
+    lp_obs = torch.as_tensor(b.next_obs, dtype=torch.float32) if variant == "log_prob_next" else obs
+    lp = policy.log_prob(lp_obs, actions)
     pl = -(lp * adv).mean()
     if variant == "ascent":
         pl = -pl
@@ -1063,6 +1094,8 @@ def ref_update(case: UpdateCase, variant: str = "") -> dict[str, Any]:
         vl = F.mse_loss(values, adv.detach())
     elif variant == "value_half":
         vl = 0.5 * F.mse_loss(values, returns)
+    elif variant == "huber":
+        vl = F.smooth_l1_loss(values, returns)
     elif variant == "value_sum":
         vl = ((values - returns) ** 2).sum()
     else:
@@ -1114,6 +1147,9 @@ UPDATE_VARIANTS = {
     "value_on_adv": "a value loss against the advantages instead of the returns",
     "value_half": "a value loss of ½·mse (the README asks for F.mse_loss(values, returns))",
     "value_sum": "a summed squared error as the value loss (the README asks for the mean, F.mse_loss)",
+    "huber": "a Huber (smooth L1) value loss (the README asks for F.mse_loss(values, returns))",
+    "log_prob_next": "log-probabilities of the actions under next_obs (an action was chosen in "
+    "obs, the state before the step)",
     "value_first": "advantages from values recomputed after the value network's step (compute "
     "both losses from the same values, before either update)",
 }
@@ -1149,7 +1185,8 @@ def check_update(learner: Any, case: UpdateCase, label: str) -> None:
         normalize=case.normalize,
         hint="If numpy() refuses a tensor that requires grad: compute next_values under "
         "torch.no_grad(). If backward goes through the graph a second time: detach the values "
-        "in the advantages",
+        "in the advantages. If an element does not require grad: the value loss needs the "
+        "values with their graph (detach them only inside the advantages)",
     )
     for field in FIELDS:
         if not np.array_equal(getattr(batch, field), getattr(case.batch, field)):
@@ -1221,6 +1258,9 @@ def replay_train(
     torch.manual_seed(h["seed"])
 
     def optimisers() -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        if variant == "one_adam":
+            both = torch.optim.Adam([*policy.parameters(), *value.parameters()], lr=h["policy_lr"])
+            return both, both
         if variant == "sgd":
             return (
                 torch.optim.SGD(policy.parameters(), lr=h["policy_lr"]),
@@ -1257,6 +1297,8 @@ TRAIN_VARIANTS = {
     "reseed": "collect(..., seed=seed) at every iteration (only the first batch is seeded: "
     "every later batch would replay the same starts)",
     "seed_each": "torch.manual_seed(seed) at every iteration (seed once, at the start)",
+    "one_adam": "one Adam over both networks at policy_lr (the value network learns at value_lr: "
+    "one optimiser each)",
 }
 
 
@@ -1304,7 +1346,8 @@ def test_train_replay(learner: Any) -> None:
             fail(
                 f"{name} returned the episode returns {fmt(np.round(h1, 3))}; replaying it with "
                 f"torch.manual_seed(4), your collect and your reinforce_update gives "
-                f"{fmt(np.round(want_h, 3))}"
+                f"{fmt(np.round(want_h, 3))}: each entry is one episode's plain sum of rewards "
+                "(batch.episode_returns), in order"
             )
         fail(
             f"the parameters after {name} differ from a replay with torch.manual_seed(4), two "
@@ -1329,28 +1372,30 @@ def test_cartpole_learns(learner: Any) -> None:
     seed_everything(0)
     policy = call_learner("CategoricalPolicy(4, 2)", learner.CategoricalPolicy, 4, 2)
     value = ref_mlp(4, 1)
-    env = Recorder(cartpole(CARTPOLE_STEPS))
+    env = Recorder(cartpole(CARTPOLE_STEPS), stop_at=(WINDOW, CARTPOLE_TARGET))
     name = "train(CartPole-v1 cut at 200 steps, CategoricalPolicy(4, 2), mlp(4, 1), iterations=60, episodes_per_batch=5, ...)"
-    got = call_learner(name, learner.train, env, policy, value, **CARTPOLE)
+    try:
+        got = call_learner(name, learner.train, env, policy, value, **CARTPOLE)
+    except TargetReached:
+        return  # the environment's own returns reached the target: no need to play on
     assert_returned(got, name, what="the list of episode returns")
     history = np.asarray([float(x) for x in got])
     n = CARTPOLE["iterations"] * CARTPOLE["episodes_per_batch"]
     played = np.asarray(env.returns)
-    if len(history) != n or len(played) != n or not np.allclose(history, played):
+    if len(played) != n:
+        fail(f"{name} played {len(played)} episodes; expected {n} (60 iterations of 5)")
+    if len(history) != n or not np.allclose(history, played):
         fail(
-            f"{name} returned {len(history)} returns for the {len(played)} episodes the "
-            f"environment played (expected {n}); they must be those episodes' sums of rewards, "
-            "in order"
+            f"{name} returned {len(history)} returns for the {n} episodes the environment "
+            "played; they must be those episodes' sums of rewards, in order"
         )
-    moving = np.convolve(history, np.ones(WINDOW) / WINDOW, mode="valid")
-    if moving.max() >= CARTPOLE_TARGET:
-        return
+    moving = np.convolve(played, np.ones(WINDOW) / WINDOW, mode="valid")
     best = int(moving.argmax())
     fail(
         f"{name} did not reach a mean return of {CARTPOLE_TARGET:g} over {WINDOW} consecutive "
         f"episodes within {n} episodes: the best was {moving[best]:.1f} (episodes {best}–"
-        f"{best + WINDOW - 1}), the last {WINDOW} averaged {history[-WINDOW:].mean():.1f}, the "
-        f"first {WINDOW} {history[:WINDOW].mean():.1f}. The reference gets there after about "
+        f"{best + WINDOW - 1}), the last {WINDOW} averaged {played[-WINDOW:].mean():.1f}, the "
+        f"first {WINDOW} {played[:WINDOW].mean():.1f}. The reference gets there after about "
         "80 to 230 episodes"
     )
 
@@ -1371,6 +1416,8 @@ def gaussian_mistakes(
         return per.sum(-1)
 
     return {
+        "log σ summed over the whole log_std tensor (with one log_std per row, sum over the "
+        "last axis only)": lambda: -0.5 * (z**2).sum(-1) - ls.sum() - 0.5 * d * LOG_2PI,
         "a mean over the action dimensions instead of a sum": lambda: (
             (-0.5 * z**2 - ls - 0.5 * LOG_2PI).expand_as(m).mean(-1)
         ),
@@ -1555,6 +1602,11 @@ def test_gaussian_policy(learner: Any) -> None:
                 " It looks like log_std used as the standard deviation itself: σ = "
                 "exp(log_std), which is always positive"
             )
+        elif np.allclose(got_sd, F.softplus(log_std.detach()).numpy(), rtol=0.04):
+            clue = (
+                " It looks like softplus(log_std): also positive, but the README's σ is "
+                "exp(log_std), the one diag_gaussian_log_prob assumes"
+            )
         fail(
             f"{sname}: 4000 draws have a standard deviation of {fmt(got_sd.round(3))} per "
             f"dimension; exp(log_std) is {fmt(sd.round(3))}.{clue}"
@@ -1633,6 +1685,8 @@ class RefPointReach(gym.Env):
         effort = (
             float(np.sum(np.abs(push))) if self.variant == "effort_abs" else float(np.sum(push**2))
         )
+        if self.variant == "effort_norm":
+            effort = float(np.linalg.norm(push))
         reward = -(before if self.variant == "before" else distance) - self.effort_cost * effort
         terminated = distance < self.goal_radius
         truncated = (
@@ -1651,6 +1705,7 @@ ENV_VARIANTS = {
     "no_clip": "the force not clipped to [−1, 1] (np.clip(action, -1, 1))",
     "effort_raw": "the effort cost of the unclipped action (charge the force actually applied)",
     "effort_abs": "an effort cost of Σ|force| (the README's is Σ force²)",
+    "effort_norm": "an effort cost of ‖force‖, not squared (the README's is Σ force²)",
     "explicit": "the position moved with the old velocity (update the velocity first, then "
     "pos += dt · new velocity)",
     "before": "the reward from the distance before the step (measure it after moving)",
@@ -1718,6 +1773,28 @@ def same_drive(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
     return len(a) == len(b) and all(same_step(x, y) for x, y in zip(a, b, strict=True))
 
 
+def check_both_flags(learner: Any) -> None:
+    both = call_learner(
+        "PointReach(max_steps=1, goal_radius=10.0)",
+        learner.PointReach,
+        max_steps=1,
+        goal_radius=10.0,
+    )
+    call_learner("PointReach(max_steps=1, goal_radius=10.0).reset(seed=0)", both.reset, seed=0)
+    out = call_learner(
+        "PointReach(max_steps=1, goal_radius=10.0).step([0, 0])",
+        both.step,
+        np.zeros(2, dtype=np.float32),
+    )
+    if isinstance(out, tuple) and len(out) == 5 and (not out[3] or not out[2]):
+        fail(
+            "PointReach(max_steps=1, goal_radius=10.0): the first step both reaches the target and "
+            f"uses up the steps, but it returned terminated={bool(out[2])}, truncated="
+            f"{bool(out[3])}; expected both True (as with Gymnasium's TimeLimit): truncated is "
+            "steps ≥ max_steps whatever terminated says"
+        )
+
+
 @pytest.mark.task(5)
 def test_point_reach_env(learner: Any) -> None:
     shown = ", ".join(f"{k}={v}" for k, v in ENV_TEST.items())
@@ -1756,10 +1833,8 @@ def test_point_reach_env(learner: Any) -> None:
     limit = ENV_TEST["max_steps"] + 5
     got = call_learner(f"stepping {name}", drive, env, 6, 3, limit)
     want = drive(RefPointReach(**ENV_TEST), 6, 3, limit)
-    if same_drive(got, want):
-        assert any(r[0] == "step" and r[4][2] for r in want) and any(
-            r[0] == "step" and r[4][3] for r in want
-        )
+    if same_drive(got, want):  # the drive ends episodes both ways: terminated and truncated
+        check_both_flags(learner)
         return
     for variant, text in ENV_VARIANTS.items():
         if same_drive(got, drive(RefPointReach(**ENV_TEST, variant=variant), 6, 3, limit)):
