@@ -217,6 +217,17 @@ def d_mistakes(real: torch.Tensor, fake: torch.Tensor) -> dict[str, Any]:
         "the labels swapped (real logits against 0, fake against 1)": lambda: ref_d_loss(f, r),
         "a sigmoid before BCE-with-logits (the _with_logits loss applies the sigmoid itself; "
         "give it the raw logits)": lambda: ref_d_loss(torch.sigmoid(r), torch.sigmoid(f)),
+        "the fake term against label 1 (the real term is right, but fakes are labelled 0: "
+        "BCE of the fake logits against 0, softplus(fake_logits))": lambda: (
+            F.softplus(-r).mean() + F.softplus(-f).mean()
+        ),
+        "the real term against label 0 (the fake term is right, but reals are labelled 1: "
+        "BCE of the real logits against 1, softplus(-real_logits))": lambda: (
+            F.softplus(r).mean() + F.softplus(f).mean()
+        ),
+        "one-sided label smoothing (real target 0.9): the task's real label is exactly 1": lambda: (
+            F.binary_cross_entropy_with_logits(r, torch.full_like(r, 0.9)) + F.softplus(f).mean()
+        ),
         "the real term only (the fake logits are missing)": lambda: F.softplus(-r).mean(),
         "the fake term only (the real logits are missing)": lambda: F.softplus(f).mean(),
         "one mean over the real and fake logits together; the loss is the sum of the two "
@@ -705,6 +716,13 @@ def test_ring_modes(learner: Any, n_modes: int, radius: float) -> None:
             ),
             "(sin, cos) instead of (cos, sin): mode 0 is at (radius, 0)": lambda: want.flip(1),
             "the modes numbered from 1 (mode 0 sits at angle 0)": lambda: torch.roll(want, -1, 0),
+            "the angle divided by the constant N_MODES = 8 instead of the argument n_modes "
+            "(mode k at 2πk/N_MODES)": lambda: (
+                radius
+                * torch.stack(
+                    [torch.cos(2 * math.pi * k / N_MODES), torch.sin(2 * math.pi * k / N_MODES)], 1
+                )
+            ),
             "the radius taken as the diameter": want / 2,
             "a unit circle (the radius is missing)": want / radius,
             "angles from torch.linspace(0, 2π, n), which includes 2π: the last mode lands on "
@@ -757,6 +775,27 @@ def test_sample_ring(learner: Any) -> None:
     residual = got.double() - ref_modes(n_modes, radius)[index]
     far = float(dist.max())
     if far > 8 * std:
+        for centres, clue in (
+            (
+                ref_modes(n_modes, RADIUS),
+                f"the modes of the default radius RADIUS = {RADIUS}, not the radius = {radius} "
+                f"passed in: build the centres with ring_modes(n_modes, radius)",
+            ),
+            (
+                ref_modes(N_MODES, radius)[:n_modes],
+                f"the first {n_modes} modes of ring_modes(N_MODES = {N_MODES}, {radius}), not "
+                f"the {n_modes} modes of ring_modes({n_modes}, {radius}): build the centres with "
+                "ring_modes(n_modes, radius), the n_modes you draw from",
+            ),
+            (
+                ref_modes(N_MODES, RADIUS)[:n_modes],
+                f"the first {n_modes} modes of the default ring ring_modes() (N_MODES = "
+                f"{N_MODES}, RADIUS = {RADIUS}): build the centres with ring_modes(n_modes, "
+                "radius)",
+            ),
+        ):
+            if float(ref_nearest(got, centres)[1].max()) <= 8 * std:
+                fail(f"every sample of {name} lies within 8 std of {clue}")
         fail(
             f"{name} put a sample {fmt(far)} from the nearest of the {n_modes} modes "
             f"(ring_modes({n_modes}, {radius})), more than 8 std away: each sample is a mode "
@@ -967,6 +1006,23 @@ def test_train_gan_loop(learner: Any) -> None:
             f"the noise z {name} passed has a standard deviation of {spread:.3f}; expected "
             f"about 1, a standard normal: torch.randn{clue}"
         )
+    own_z = torch.Generator().manual_seed(4)
+    if all(torch.equal(z, torch.randn(batch, z_dim, generator=own_z)) for z in zs):
+        fresh = torch.Generator().manual_seed(4)
+        which = torch.randint(N_MODES, (batch,), generator=fresh)
+        first_real = ref_modes().float()[which] + STD * torch.randn(batch, 2, generator=fresh)
+        also = (
+            ", and the real batch at step 0 is the first draw of another generator seeded with "
+            "seed: two torch.Generators seeded alike"
+            if torch.allclose(reals[0], first_real, rtol=1e-5, atol=1e-5)
+            else ""
+        )
+        fail(
+            f"the noise z {name} passed at steps 0 to {steps - 1} is exactly what a "
+            "torch.Generator().manual_seed(seed) of its own yields, one torch.randn(batch_size, "
+            f"z_dim) after another, as if z had a generator to itself{also}. Make one generator "
+            "and draw the real batch and then z from it each step"
+        )
     if not isinstance(history, dict):
         fail(f"{name} should return a dict with the lists 'd_loss' and 'g_loss'; got "
              f"{type(history).__name__}")  # fmt: skip
@@ -1127,14 +1183,16 @@ def test_nearest_mode(learner: Any) -> None:
 
 
 def coverage_case() -> tuple[torch.Tensor, torch.Tensor, float, int]:
-    """Counts of high-quality samples 5, 4, 0, 6 around four modes, plus far-off junk.
+    """Counts of high-quality samples 5, 4, 0, 7 around four modes, plus far-off junk.
 
     Mode 1 has exactly min_count - 1 good samples, mode 0 exactly min_count (≥ counts it), mode 2
-    has only junk nearest to it (beyond the radius), and two samples sit at 0.8 and 1.2 times the
-    radius from mode 3.
+    has only junk nearest to it (beyond the radius), and three samples sit at 0.8, 1 and 1.2 times
+    the radius from mode 3. The radius 0.25 is exact in float32 and mode 3 is (≈0, −2), so the
+    sample at (≈0, −2.25) is exactly `radius` from it however the distance is computed: ≤ counts
+    it, < does not.
     """
     modes = ref_modes(4, 2.0).float()
-    radius, min_count = 0.3, 5
+    radius, min_count = 0.25, 5
     g = torch.Generator().manual_seed(9)
 
     def around(mode: int, k: int, spread: float) -> torch.Tensor:
@@ -1145,10 +1203,10 @@ def coverage_case() -> tuple[torch.Tensor, torch.Tensor, float, int]:
     junk = torch.tensor([[-1.2, 0.1], [-1.0, -0.2], [-1.3, 0.3], [-0.9, 0.0], [-1.1, -0.1],
                          [-1.4, 0.2], [0.4, 0.35], [0.3, 1.3]])  # fmt: skip
     parts = [
-        around(0, 5, 0.25),
-        around(1, 4, 0.25),
-        around(3, 5, 0.25),
-        modes[3] + torch.tensor([[0.0, 0.8 * radius], [1.2 * radius, 0.0]]),
+        around(0, 5, 0.2),
+        around(1, 4, 0.2),
+        around(3, 5, 0.2),
+        modes[3] + torch.tensor([[0.0, 0.8 * radius], [0.0, -radius], [1.2 * radius, 0.0]]),
         junk,
     ]
     samples = torch.cat(parts)
@@ -1174,6 +1232,7 @@ def test_mode_coverage(learner: Any) -> None:
     index, dist = ref_nearest(samples, modes)
     all_counts = torch.bincount(index, minlength=4)
     squared = torch.bincount(index[dist**2 <= radius], minlength=4)
+    strict = torch.bincount(index[dist < radius], minlength=4)
     if not isinstance(counts, torch.Tensor):
         fail(f"counts from {name} should be a torch.Tensor; got {type(counts).__name__}")
     if counts.dtype != torch.int64:
@@ -1191,6 +1250,8 @@ def test_mode_coverage(learner: Any) -> None:
             "every sample counted for its nearest mode, however far (no radius): far-off "
             "samples are not samples of that mode": all_counts,
             "the squared distance compared with the radius": squared,
+            "a strict dist < radius: the sample exactly `radius` from mode 3 is high-quality "
+            "too (within the radius means ≤ radius)": strict,
         },
     )
     if isinstance(covered, bool) or not isinstance(covered, int):
