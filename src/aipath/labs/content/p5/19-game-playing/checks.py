@@ -474,7 +474,10 @@ class SearchRules:
     negate: bool = True
     terminal: str = "mover"  # "x": winner(state); "abs": +1 whenever someone won
     count: str = "all"  # "internal": leaves not counted; "no_root": the caller's node not counted
-    window: str = "swap"  # "same": (alpha, beta) passed down; "noswap": (-alpha, -beta)
+    window: str = "swap"  # "same": (alpha, beta) passed down; "noswap": (-alpha, -beta);
+    # "full": (-inf, inf); "best": (-beta, -best), -alpha before the first child; "best_raw":
+    # (-beta, -best) from the start
+    finished: str = "terminal"  # "win": only a won position is finished (a full board is not)
     best_start: float = -INF
     order: Any = None
     order_root_only: bool = False
@@ -489,7 +492,7 @@ class SearchRules:
         if self.table is not None and key in self.table:
             self.nodes += self.hit_nodes - 1
             return self.table[key]
-        if game.is_terminal(state):
+        if game.is_terminal(state) and (self.finished != "win" or game.winner(state) != 0):
             w = game.winner(state)
             if self.count == "internal":
                 self.nodes -= 1
@@ -507,6 +510,12 @@ class SearchRules:
                 lo, hi = alpha, beta
             elif self.window == "noswap":
                 lo, hi = -alpha, -beta
+            elif self.window == "full":
+                lo, hi = -INF, INF
+            elif self.window == "best":
+                lo, hi = -beta, (-best if best > -INF else -alpha)
+            elif self.window == "best_raw":
+                lo, hi = -beta, -best
             else:
                 lo, hi = -beta, -alpha
             v = self.value(game, game.play(state, move), lo, hi, depth + 1)
@@ -555,6 +564,13 @@ SEARCH_SLIPS: dict[str, dict[str, Any]] = {
     "winner(state) * to_move(state))": {"terminal": "x"},
     "a won position scored +1 for the player to move (the player who just moved won, so the "
     "player to move has lost: -1)": {"terminal": "abs"},
+    "only a won position treated as finished: a full board with no winner is finished too, a "
+    "draw worth 0 (test game.is_terminal(state), not just the winner)": {"finished": "win"},
+    "only a won position treated as finished (best left at its start, -1): a full board with "
+    "no winner is finished too, a draw worth 0 (test game.is_terminal(state))": {
+        "finished": "win",
+        "best_start": -1,
+    },
     "finished positions not counted as nodes (every call counts, a leaf too)": {
         "count": "internal"
     },
@@ -570,6 +586,12 @@ PRUNE_SLIPS: dict[str, dict[str, Any]] = {
     },
     "the window negated but not swapped (a child is searched with (-beta, -alpha), not "
     "(-alpha, -beta))": {"window": "noswap"},
+    "children searched with the full window (-inf, inf): the window is not passed down (search "
+    "each child with (-beta, -alpha))": {"window": "full"},
+    "children searched with (-beta, -best) instead of (-beta, -alpha): alpha also holds the "
+    "bound the caller gave, which can be above best": {"window": "best"},
+    "children searched with (-beta, -best), +inf before the first child, instead of "
+    "(-beta, -alpha): alpha also holds the bound the caller gave": {"window": "best_raw"},
 }
 ORDER_SLIPS: dict[str, dict[str, Any]] = {
     "order ignored: children in game.legal_moves order (use order(game, state) when it is given)": {
@@ -592,6 +614,13 @@ def slip_table(
         return out
 
     return table
+
+
+def matching_labels(got: tuple, mistakes: Callable[[], dict[str, tuple]]) -> str | None:
+    """Every slip whose (value, nodes) equals the answer's, so that two slips which give the
+    same search here are both named rather than the first alone."""
+    labels = [text for text, out in mistakes().items() if out == got]
+    return ", or like ".join(labels) if labels else None
 
 
 def as_search_result(got: Any, name: str) -> tuple[float, int]:
@@ -636,7 +665,7 @@ def check_search(
         rules["table"] = {}
     mistakes = slip_table(game, state, alpha, beta, rules, slips)
     if not bound_ok(value, true, alpha, beta):
-        label = matching_mistake((value, nodes), mistakes, exact=True)
+        label = matching_labels((value, nodes), mistakes)
         if label is None:
             label = matching_mistake(
                 value, lambda: {k: v[0] for k, v in mistakes().items()}, exact=True
@@ -659,7 +688,7 @@ def check_search(
             f"{board(game, state)}, {'X' if game.to_move(state) == 1 else 'O'} to move"
         )
     if nodes != want_nodes:
-        label = matching_mistake((value, nodes), mistakes, exact=True)
+        label = matching_labels((value, nodes), mistakes)
         if label is None:
             label = matching_mistake(
                 nodes, lambda: {k: v[1] for k, v in mistakes().items()}, exact=True
@@ -700,6 +729,12 @@ def finished_positions() -> list[State]:
 @pytest.mark.task(2)
 def test_negamax(learner: Any) -> None:
     values = ttt_values()
+    # a full board with no winner first: it is finished (a draw), though nobody has won
+    draw = finished_positions()[2]
+    name = f"negamax(TicTacToe(), {board(TTT, draw)})  [a full board, a draw]"
+    got = call_learner(name, learner.negamax, TTT, draw)
+    if as_search_result(got, name)[0] != 0:
+        check_search(name, got, TTT, draw, -INF, INF, {"prune": False}, SEARCH_SLIPS, 0)
     for state, what in ttt_positions():
         name = f"negamax(TicTacToe(), {board(TTT, state)})  [{what}]"
         got = call_learner(name, learner.negamax, TTT, state)
@@ -929,7 +964,9 @@ def check_table_exact(
 def test_alphabeta_tt(learner: Any) -> None:
     values = ttt_values()
     slips = {**SEARCH_SLIPS, **PRUNE_SLIPS, **TT_SLIPS}
-    for moves, (alpha, beta) in (((), (-INF, INF)), ((4,), (-1, 1)), ((0, 4, 8), (-INF, INF))):
+    # a narrow window first: with (-inf, inf) at the root, children searched with the full
+    # window visit exactly what a search without pruning visits
+    for moves, (alpha, beta) in (((4,), (-1, 1)), ((), (-INF, INF)), ((0, 4, 8), (-INF, INF))):
         state = after(TTT, *moves)
         table: dict[State, float] = {}
         name = f"alphabeta_tt(TicTacToe(), {board(TTT, state)}, {{}}{window_text(alpha, beta)})"
@@ -1705,7 +1742,10 @@ def ref_choose(
     kind: str = "",
 ) -> int:
     moves = game.legal_moves(state)
+    explore = moves[rng.integers(len(moves))] if kind == "index_first" else None
     u = rng.random() if kind != "no_u_at_zero" or epsilon > 0 else 1.0
+    if explore is not None and u < epsilon:
+        return explore
     if (u < epsilon) != (kind == "swapped"):
         if kind == "explore_others":
             scores = [ref_after(game, values, game.play(state, m)) for m in moves]
@@ -1734,6 +1774,8 @@ CHOOSE_VARIANTS = {
     "min": "the move whose after-state value is SMALLEST (the value is for the player who "
     "just moved: you, so take the largest)",
     "raw": "values read at the raw after-state, not game.canonical(...) (use afterstate_value)",
+    "index_first": "the exploration index drawn before u, on every call (draw u = rng.random() "
+    "first, then moves[rng.integers(len(moves))] only when u < epsilon)",
     "no_u_at_zero": "u skipped when epsilon is 0 (draw u = rng.random() on every call, so that "
     "the draws do not depend on epsilon)",
 }
@@ -1924,16 +1966,29 @@ def test_self_play_replayed(learner: Any) -> None:
 
         def variants(game: Any = game, n_games: int = n_games, seed: int = seed,
                      alpha: float = alpha, epsilon: float = epsilon) -> dict[str, Any]:  # fmt: skip
-            return {
+            out = {
                 text: ref_self_play(
                     game, n_games, np.random.default_rng(seed), alpha, epsilon, kind=kind
                 )
                 for kind, text in SELF_PLAY_VARIANTS.items()
             }
+            if alpha != 0.5:
+                out[
+                    f"the alpha argument not used: the table is the check's replay with alpha=0.5 "
+                    f"(the default) instead of alpha={alpha}"
+                ] = ref_self_play(game, n_games, np.random.default_rng(seed), 0.5, epsilon)
+            if epsilon != 0.2:
+                out[
+                    f"the epsilon argument not used: the table is the check's replay with "
+                    f"epsilon=0.2 (the default) instead of epsilon={epsilon}; pass epsilon on to "
+                    "choose_move"
+                ] = ref_self_play(game, n_games, np.random.default_rng(seed), alpha, 0.2)
+            return out
 
         compare_tables(got, want, name, variants)
-    # a table passed in is trained further, in place; with values already learned, the
-    # variants that agree on a fresh table (an all-zero max hides a lot) come apart
+    # a table passed in is trained further (in place or in a copy: the returned table is
+    # judged); with values already learned, the variants that agree on a fresh table (an
+    # all-zero max hides a lot) come apart
     start = pretrained_table()
     given = dict(start)
     name = (
@@ -1942,16 +1997,20 @@ def test_self_play_replayed(learner: Any) -> None:
     got = call_learner(
         name, learner.self_play_td, TTT, 30, np.random.default_rng(9), 0.5, 0.2, given
     )
-    if got is not given:
-        fail(f"{name} returned a new dict; expected the table it was given, trained in place")
     want = ref_self_play(TTT, 30, np.random.default_rng(9), 0.5, 0.2, dict(start))
     compare_tables(
         got,
         want,
         name,
         lambda: {
-            text: ref_self_play(TTT, 30, np.random.default_rng(9), 0.5, 0.2, dict(start), kind=kind)
-            for kind, text in SELF_PLAY_VARIANTS.items()
+            **{
+                text: ref_self_play(
+                    TTT, 30, np.random.default_rng(9), 0.5, 0.2, dict(start), kind=kind
+                )
+                for kind, text in SELF_PLAY_VARIANTS.items()
+            },
+            "the table it was given ignored: training started from an empty table (train the "
+            "values passed in further)": ref_self_play(TTT, 30, np.random.default_rng(9), 0.5, 0.2),
         },
     )
 
@@ -2163,6 +2222,20 @@ def test_play_match(learner: Any) -> None:
                 clue = " (those are agent_b's results: count them for agent_a)"
             elif tuple(got) == (n, 0, 0):
                 clue = " (every X win counted for agent_a: when agent_a is O, X's win is its loss)"
+            elif tuple(got) == (want[0], want[2], want[1]):
+                # the same numbers with the last two swapped; a match of draws tells the order
+                # apart from a loss counted as a draw
+                drawn = call_learner(
+                    "play_match(TicTacToe(), perfect, perfect, 4, rng)",
+                    learner.play_match, TTT, perfect_agent, perfect_agent, 4,
+                    np.random.default_rng(1),
+                )  # fmt: skip
+                if isinstance(drawn, tuple) and tuple(drawn) == (0, 0, 4):
+                    clue = (
+                        " (that is (wins, losses, draws): the draws and losses are swapped, and "
+                        "a match of 4 draws between two perfect players gives (0, 0, 4) too; "
+                        "return (wins, draws, losses), in that order)"
+                    )
             fail(
                 f"{name} is {fmt(got)}{clue}; expected {want}: the first player wins every game "
                 "here, and agent_a is first in the even-numbered games"

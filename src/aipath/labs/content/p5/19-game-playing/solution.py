@@ -416,7 +416,7 @@ def self_play_td(
     choose_move from the same table). After each move into a state s that is not final:
     target = -max over the opponent's replies r of afterstate_value(play(s, r)), and
     values[canonical(s)] moves a fraction alpha towards it. Returns the table (the one given,
-    updated in place, or a new one)."""
+    updated in place, or a new dict starting from its values)."""
     values = {} if values is None else values
     for _ in range(n_games):
         state = game.initial_state()

@@ -1,4 +1,4 @@
-# expect: returned a new dict
+# expect: the table it was given ignored
 """Mistake: self_play_td ignores the table it is given."""
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def self_play_td(
     target = -max over the opponent's replies r of afterstate_value(play(s, r)), and
     values[canonical(s)] moves a fraction alpha towards it. Returns the table (the one given,
     updated in place, or a new one)."""
-    values = {} if values is None else dict(values)
+    values = {}
     for _ in range(n_games):
         state = game.initial_state()
         while not game.is_terminal(state):
