@@ -689,6 +689,10 @@ def ref_loss(net: Any, obs: Any, actions: Any, targets: Any, kind: str, variant:
         return F.l1_loss(q, targets)
     if variant == "half":
         return 0.5 * F.mse_loss(q, targets)
+    if variant.startswith("huber_delta_"):
+        return F.huber_loss(q, targets, delta=float(variant.removeprefix("huber_delta_")))
+    if variant.startswith("smooth_beta_"):
+        return F.smooth_l1_loss(q, targets, beta=float(variant.removeprefix("smooth_beta_")))
     if variant == "sqrt":
         return torch.sqrt(F.mse_loss(q, targets))
     if kind == "huber":
@@ -727,6 +731,19 @@ def loss_mistakes(net: Any, obs: Any, actions: Any, targets: Any, kind: str) -> 
             kind, "l1"
         ),
         "half the MSE (F.mse_loss has no ½)": value(kind, "half"),
+        **{
+            f"{label}: the Huber threshold must be 1 (F.smooth_l1_loss with its default "
+            "beta=1, the same as F.huber_loss with delta=1)": value(kind, variant)
+            for d in (2.0, 0.5)
+            for label, variant in (
+                (f"a Huber threshold of {d:g} (F.huber_loss with delta={d:g})", f"huber_delta_{d}"),
+                (
+                    f"a Huber threshold of {d:g} (F.smooth_l1_loss with beta={d:g})",
+                    f"smooth_beta_{d}",
+                ),
+            )
+            if kind == "huber"
+        },
         "the root of the MSE": value(kind, "sqrt"),
     }
 
@@ -978,7 +995,18 @@ def test_linear_epsilon(learner: Any) -> None:
             + (start - end) * math.exp(-5 * frac),
             "ε and its complement swapped": 1 - want,
         }
-        label = matching_mistake(float(got), guesses, rtol=1e-6, atol=1e-9)
+        if decay > 1:
+            guesses[
+                "a line divided by decay_steps − 1 (it reaches end one step early): ε = start + "
+                "(end − start) · step / decay_steps"
+            ] = start + (end - start) * min(step / (decay - 1), 1.0)
+        # a guess equal to the right answer here says nothing about this answer's slip
+        guesses = {
+            g: v
+            for g, v in guesses.items()
+            if not math.isclose(v, want, rel_tol=1e-9, abs_tol=1e-12)
+        }
+        label = matching_mistake(float(got), guesses, rtol=1e-9, atol=1e-12)
         prefix = f"{name} looks like {label}. " if label else ""
         fail(
             f"{prefix}{name} is {fmt(float(got))}; expected {fmt(want)} (a straight line from "
@@ -1525,12 +1553,19 @@ def check_learning(rec: Record, name: str) -> Any:
             + (f" across {len(rec.buffers)} ReplayBuffer objects" if len(rec.buffers) > 1 else "")
         )
     first = rec.train_steps[0]
-    if first["held"] not in (cfg.learning_starts, cfg.learning_starts + 1):
-        fail(
-            f"{name} made its first gradient step when the memory held {first['held']} "
-            f"transitions; expected {cfg.learning_starts} (learning_starts): train once "
-            "len(buffer) >= learning_starts"
-        )
+    adds_before, steps_before = 0, 0
+    for event in rec.order:
+        if event == "add":
+            adds_before += 1
+        elif event == "step":
+            steps_before += 1
+        elif event in ("sample", "train") and adds_before < steps_before:
+            fail(
+                f"{name} {'sampled the memory' if event == 'sample' else 'called train_step'} "
+                f"after environment step {steps_before - 1} before adding that step's "
+                "transition: the README's order is env.step, buffer.add, then the gradient "
+                "step on a batch sampled from a memory that already holds the new transition"
+            )
     steps = [s["step"] for s in rec.train_steps]
     want = list(range(steps[0], cfg.n_steps + 1))
     if steps != want:
@@ -1545,6 +1580,18 @@ def check_learning(rec: Record, name: str) -> Any:
             f"{name} made {len(steps)} gradient steps from step {steps[0]}; expected one "
             f"train_step after every environment step from then on ({len(want)}); the first "
             f"difference: a gradient step after step {wrong[0]}, expected after {wrong[1]}"
+        )
+    if first["held"] != cfg.learning_starts:
+        clue = ""
+        if first["held"] == cfg.learning_starts + 1:
+            clue = (
+                ": one transition late, as with len(buffer) > learning_starts. The test is "
+                "len(buffer) >= learning_starts (not >)"
+            )
+        fail(
+            f"{name} made its first gradient step when the memory held {first['held']} "
+            f"transitions; expected {cfg.learning_starts} (learning_starts): train once "
+            f"len(buffer) >= learning_starts{clue}"
         )
     q_net = first["q_net"]
     if rec.choices and rec.choices[0]["net"] is not q_net:
@@ -1654,6 +1701,15 @@ def check_syncs(rec: Record, name: str, q_net: Any, target: Any) -> None:
                 f"hard copy every {C} environment steps (target_update_every)"
                 + (": a target that follows every step is no fixed target" if gaps == [1] else "")
             )
+        want_steps = list(range(C, cfg.n_steps + 1, C))
+        got_steps = [s["step"] for s in later]
+        if gaps == [C] and got_steps == [k - C + 1 for k in want_steps]:
+            fail(
+                f"{name} synced the target after environment steps "
+                f"{[k - 1 for k in got_steps[:3]]}…; expected after steps "
+                f"{[k - 1 for k in want_steps[:3]]}…: that is t % C == 0 (which syncs "
+                f"after step 0 already). Sync when (t + 1) % C == 0, after every {C} steps taken"
+            )
         if later[0]["step"] > C or len(later) != cfg.n_steps // C:
             offset = later[0]["step"] - (rec.train_steps[0]["step"] if rec.train_steps else 0)
             clue = ""
@@ -1666,6 +1722,15 @@ def check_syncs(rec: Record, name: str, q_net: Any, target: Any) -> None:
                 f"{name} synced the target {len(later)} times, first at step "
                 f"{later[0]['step']}; expected {cfg.n_steps // C} syncs, every {C} environment "
                 f"steps from the start{clue}"
+            )
+        if got_steps != want_steps:
+            bad = next((a, b) for a, b in zip(got_steps, want_steps, strict=True) if a != b)
+            fail(
+                f"{name} synced the target after environment steps "
+                f"{[k - 1 for k in got_steps[:4]]}…; expected after steps "
+                f"{[k - 1 for k in want_steps[:4]]}… (t counts from 0: a hard copy when "
+                f"(t + 1) % {C} == 0); the first difference: after step {bad[0] - 1}, "
+                f"expected {bad[1] - 1}"
             )
         return
     if len(later) != len(rec.train_steps):
@@ -1700,6 +1765,16 @@ def check_returns(rec: Record, name: str, q_net: Any) -> None:
         if st["terminated"] or st["truncated"]:
             sums.append(total)
             total = 0.0
+    if isinstance(returns, np.ndarray) and returns.dtype != np.float64:
+        fail(
+            f"the returns from {name} are a NumPy array of dtype {returns.dtype}; the README "
+            "asks for a float64 array (np.asarray(returns, dtype=np.float64))"
+        )
+    if returns is not None and not isinstance(returns, np.ndarray):
+        fail(
+            f"the returns from {name} are a {type(returns).__name__}; the README asks for a "
+            "float64 NumPy array (np.asarray(returns, dtype=np.float64))"
+        )
     got = np.asarray(returns, dtype=np.float64) if returns is not None else None
     assert_array(
         got,

@@ -1,5 +1,6 @@
 """Alternative (blind probe): targets detached instead of computed under no_grad, a loss with
-reduction="none" averaged by hand, learning from the env-step index, syncs on a 0-based step."""
+reduction="none" averaged by hand, learning and syncs from the
+0-based env-step index (step + 1)."""
 
 from __future__ import annotations
 
@@ -216,11 +217,11 @@ def train_dqn(
             episode_return = 0.0
             obs, _info = env.reset()
 
-        if step >= config.learning_starts:
+        if step + 1 >= config.learning_starts:  # step + 1 transitions held
             batch = buffer.sample(config.batch_size, rng)
             train_step(q_net, target_net, optimizer, batch, config)
             if config.tau is not None:
                 update_target(target_net, q_net, config.tau)
-        if config.tau is None and step % config.target_update_every == 0:
+        if config.tau is None and (step + 1) % config.target_update_every == 0:
             update_target(target_net, q_net, 1.0)
     return q_net, np.asarray(returns, dtype=np.float64)
