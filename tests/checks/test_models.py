@@ -43,3 +43,33 @@ def test_smollm2_greedy_answer_is_reproducible(monkeypatch: pytest.MonkeyPatch) 
 
 def test_warm_ignores_unknown_names() -> None:
     models.warm(["not-a-model"])  # a manifest typo is caught by its schema, not here
+
+
+def test_a_fresh_copy_frees_the_copies_that_failed_checks_left_in_cycles() -> None:
+    """A failing check's copy lives on in exception → traceback → frame; the next copy frees it.
+
+    Automatic collection is off here: in a check it runs too rarely to matter (the copies sit in
+    the oldest generation), so only an explicit collection can be relied on.
+    """
+    import gc
+    import weakref
+
+    def failing_check() -> None:
+        _tokenizer, model = models.fresh_smollm2()
+        raise NotImplementedError  # as the untouched starter does
+
+    try:
+        failing_check()
+    except NotImplementedError as exc:
+        leaked = exc.__traceback__.tb_next.tb_frame.f_locals["model"]  # type: ignore[union-attr]
+        left = weakref.ref(leaked)
+        cycle: list[object] = [exc]
+        cycle.append(cycle)  # unreachable only through a cycle, as pytest leaves it
+        del leaked, exc, cycle
+    gc.disable()
+    try:
+        assert left() is not None  # nothing but a collection frees it
+        models.fresh_smollm2()
+        assert left() is None
+    finally:
+        gc.enable()

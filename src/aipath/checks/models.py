@@ -167,7 +167,21 @@ def fresh_smollm2() -> tuple[Any, Any]:
     import copy
 
     tokenizer, model = smollm2()
+    _release_earlier_copies()
     return copy.deepcopy(tokenizer), copy.deepcopy(model)
+
+
+def _release_earlier_copies() -> None:
+    """Free the copies earlier checks made before making another (hundreds of MB each).
+
+    A check that fails keeps its copy alive in a reference cycle (exception → traceback →
+    frame → model) that only a full collection frees; with a starter whose every check fails,
+    the copies piled up past the lab's memory budget (17 checks, 0.54 GB each) and the untouched
+    starter was reported as a memory error.  A collection costs far less than the copy.
+    """
+    import gc
+
+    gc.collect()
 
 
 def _load_smollm2() -> tuple[Any, Any]:
