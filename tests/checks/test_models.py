@@ -55,13 +55,13 @@ def test_a_fresh_copy_frees_the_copies_that_failed_checks_left_in_cycles() -> No
     import weakref
 
     def failing_check() -> None:
-        _tokenizer, model = models.fresh_smollm2()
+        _tokenizer, _model = models.fresh_smollm2()
         raise NotImplementedError  # as the untouched starter does
 
     try:
         failing_check()
     except NotImplementedError as exc:
-        leaked = exc.__traceback__.tb_next.tb_frame.f_locals["model"]  # type: ignore[union-attr]
+        leaked = exc.__traceback__.tb_next.tb_frame.f_locals["_model"]  # type: ignore[union-attr]
         left = weakref.ref(leaked)
         cycle: list[object] = [exc]
         cycle.append(cycle)  # unreachable only through a cycle, as pytest leaves it
