@@ -56,6 +56,7 @@ from aipath.checks.embeddings import (
     minilm_embeddings,
     pooling_mistakes,
 )
+from aipath.checks.factors import telling_factor, telling_relation
 from aipath.checks.failure import CheckFailure, fail, fmt, none_message
 from aipath.checks.gradients import gradient_check, numerical_gradient, relative_error
 from aipath.checks.hooks import ForwardCall, ForwardCalls
@@ -69,6 +70,7 @@ from aipath.checks.models import (
     smollm2_greedy,
 )
 from aipath.checks.retrieval import recall_at_k, recall_mistakes
+from aipath.checks.slips import assert_mask, invert_on_integers, swapped_parts, threshold_slip
 from aipath.checks.static import (
     called_names,
     forbid_calls,
@@ -93,6 +95,7 @@ __all__ = [
     "assert_close",
     "assert_frame",
     "assert_in_band",
+    "assert_mask",
     "assert_reaches",
     "assert_returned",
     "assert_shape",
@@ -118,6 +121,7 @@ __all__ = [
     "help_pages",
     "hf_offline",
     "imported_modules",
+    "invert_on_integers",
     "learner_minilm",
     "matching_mistake",
     "minilm",
@@ -142,8 +146,12 @@ __all__ = [
     "smollm2",
     "smollm2_greedy",
     "strip_html",
+    "swapped_parts",
+    "telling_factor",
+    "telling_relation",
     "tensor_mistake",
     "text_corpus",
     "text_difference",
+    "threshold_slip",
     "to_numpy",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from aipath.checks.failure import fail
+from aipath.grader.shapes import is_shape_error, shapes_on_line
 
 __all__ = [
     "LEARNER_ERRORS",
@@ -177,9 +178,17 @@ def call_with_inputs(
         if isinstance(exc, RuntimeError) and "allocate" in str(exc).lower():
             raise  # torch's out-of-memory: the grader names it
         inputs = given or describe_inputs({f"arg{i}": a for i, a in enumerate(args)} | kwargs)
+        shapes = ""
+        if is_shape_error(exc):
+            path = ""
+            with contextlib.suppress(ValueError):
+                code = getattr(inspect.unwrap(func), "__code__", None)
+                path = getattr(code, "co_filename", "") or ""
+            met = shapes_on_line(exc.__traceback__, path) if path else ""
+            shapes = f"; on that line the arrays are {met}" if met else ""
         fail(
             f"{what} raised {type(exc).__name__}: {str(exc).strip()[:300]}"
-            f"{_learner_line(func, exc)}. The inputs were {inputs}"
+            f"{_learner_line(func, exc)}{shapes}. The inputs were {inputs}"
         )
 
 
@@ -194,6 +203,27 @@ def assert_unchanged(
 
     for key, original in kept.items():
         given = passed[key]
+        if _frame_like(original):
+            if not _frame_equal(given, original):
+                fail(
+                    f"{what} changed its input `{key}` in place (a pandas object it was given "
+                    "is no longer as it was): work on a copy (df = df.copy(), or methods that "
+                    "return a new frame) — the README's rule is that inputs stay unchanged"
+                    + (f" ({advice})" if advice else "")
+                )
+            continue
+        if isinstance(original, list | dict | set):
+            try:
+                changed = bool(given != original)
+            except Exception:  # containers of arrays: == is elementwise, nothing to conclude
+                changed = False
+            if changed:
+                fail(
+                    f"{what} changed its input `{key}` in place (the {type(original).__name__} "
+                    f"it was given now differs): build a new {type(original).__name__} instead"
+                    + (f" ({advice})" if advice else "")
+                )
+            continue
         if not hasattr(original, "shape") or not hasattr(original, "dtype"):
             continue
         a = np.asarray(given.detach().cpu() if hasattr(given, "detach") else given, dtype=float)
@@ -207,6 +237,21 @@ def assert_unchanged(
                 "caller's tensors must stay as they were: use out-of-place operations"
                 + (f" ({advice})" if advice else "")
             )
+
+
+def _frame_like(value: Any) -> bool:
+    return type(value).__module__.split(".")[0] == "pandas" and hasattr(value, "equals")
+
+
+def _frame_equal(given: Any, original: Any) -> bool:
+    try:
+        return bool(
+            given.equals(original)
+            and list(getattr(given, "columns", [])) == list(getattr(original, "columns", []))
+            and given.index.equals(original.index)
+        )
+    except Exception:
+        return False
 
 
 def run_on_copies(what: str, func: Callable[..., Any], *, advice: str = "", **inputs: Any) -> Any:

@@ -20,8 +20,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from aipath.checks.factors import telling_relation
 from aipath.checks.failure import CheckFailure, fail, none_message
 from aipath.checks.failure import fmt as _fmt
+from aipath.checks.slips import invert_on_integers
 
 __all__ = [
     "CheckFailure",
@@ -203,11 +205,18 @@ def assert_array(
     exact: bool = False,
     mistakes: Mistakes | None = None,
     check_dtype_kind: bool = True,
+    dtype: Any = None,
+    n: int | None = None,
+    factors: Mapping[str, float] | None = None,
 ) -> None:
     """Compare arrays element-wise and explain the first difference.
 
     ``mistakes`` maps a description ("standardized over rows (axis=1) instead of columns") to the
-    output that mistake produces on the same input; a match is named in the message.
+    output that mistake produces on the same input; a match is named in the message.  ``dtype``
+    demands exactly that dtype (a contract detail the value comparison would otherwise convert
+    away).  When nothing in ``mistakes`` matches, a measured relation is named instead: a
+    telling factor (2×, ½, ln 2, n/(n−1) with ``n``, the lab's own ``factors``), an offset of
+    one, a square, the values transposed or reversed (:mod:`aipath.checks.factors`).
     """
     got = _to_array(actual, name)
     want = np.asarray(expected)
@@ -222,11 +231,19 @@ def assert_array(
         hint = ""
         if got.ndim == 2 and want.ndim == 1 and got.shape == (want.shape[0], want.shape[0]):
             hint = " — an (N,) and an (N, 1) array broadcast into an (N, N) square"
+        elif got.ndim == 2 and got.T.shape == want.shape:
+            relation = telling_relation(got, want)
+            hint = f" — it holds {relation}" if relation else " — the transposed shape"
         explain(f"{name} has shape {got.shape}; expected {want.shape}{hint}")
+    if dtype is not None and got.dtype != np.dtype(dtype):
+        explain(f"{name} has dtype {got.dtype}; expected {np.dtype(dtype)}")
     if check_dtype_kind and want.dtype.kind in "biuf" and got.dtype.kind not in "biuf":
         explain(f"{name} has dtype {got.dtype}; expected numbers like {want.dtype}")
     if check_dtype_kind and want.dtype.kind == "b" and got.dtype.kind != "b":
-        explain(f"{name} has dtype {got.dtype}; expected booleans")
+        inverted = invert_on_integers(got, want)
+        explain(
+            f"{name} {inverted}" if inverted else f"{name} has dtype {got.dtype}; expected booleans"
+        )
     if want.dtype.kind not in "biufc" or got.dtype.kind not in "biufc":
         equal = got == want
         if np.all(equal):
@@ -238,16 +255,27 @@ def assert_array(
     g_nan, w_nan = np.isnan(g), np.isnan(w)
     if np.any(g_nan & ~w_nan):
         index = tuple(int(i) for i in np.argwhere(g_nan & ~w_nan)[0])
+        # Only what was measured: NaN is where it is; the arithmetic that makes NaN is a fact
+        # about floats, not a diagnosis of this learner's code.
         explain(
             f"{name} contains NaN at index [{_index(index)}] where {_fmt(w[index])} was expected "
-            f"({int(np.sum(g_nan & ~w_nan))} NaN in all): a log(0), 0/0 or an overflow?"
+            f"({int(np.sum(g_nan & ~w_nan))} NaN in all). NaN comes from 0/0, inf − inf, "
+            "0 × inf or a NaN in the inputs"
         )
     g_inf = np.isinf(g) & ~np.isinf(w)
     if np.any(g_inf):
         index = tuple(int(i) for i in np.argwhere(g_inf)[0])
+        sign = "+inf" if g[index] > 0 else "-inf"
+        origin = (
+            "+inf comes from a result beyond the float range (an overflow, e.g. exp of a number "
+            "above 709) or x/0"
+            if sign == "+inf"
+            else "-inf comes from log(0) (a value that underflowed to 0?), -x/0 or an overflow "
+            "of a negative number"
+        )
         explain(
-            f"{name} contains inf at index [{_index(index)}] where {_fmt(w[index])} was expected: "
-            "an overflow (exp of a large number?) or a division by zero"
+            f"{name} contains {sign} at index [{_index(index)}] where {_fmt(w[index])} was "
+            f"expected ({int(np.sum(g_inf))} infinite in all). {origin}"
         )
     if exact:
         close = (g == w) | (g_nan & w_nan)
@@ -255,17 +283,25 @@ def assert_array(
         close = np.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
     if np.all(close):
         return
-    diff = np.abs(np.where(g_nan | w_nan, 0, g - w))
-    scale = np.abs(np.where(w_nan, 0, w))
+    measured = ~close & np.isfinite(g) & np.isfinite(w)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(np.where(measured, g - w, 0))
+    scale = np.abs(np.where(measured, w, 0))
     rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
     first = tuple(int(i) for i in np.argwhere(~close)[0])
     count = int(np.sum(~close))
     where = f"[{_index(first)}]" if first else ""
+    errors = (
+        f"; max abs error {_fmt(float(diff.max()))}, max rel error {_fmt(float(rel.max()))}"
+        if measured.any()
+        else " (where infinities differ)"
+    )
+    relation = telling_relation(g, w, n=n, factors=factors)
     explain(
         f"{name}{where} is {_fmt(g[first])}; expected {_fmt(w[first])}. "
-        f"{count} of {g.size} values differ; max abs error {_fmt(float(diff.max()))}, "
-        f"max rel error {_fmt(float(rel.max()))}"
+        f"{count} of {g.size} values differ{errors}"
         + ("" if exact else f" (tolerance rtol={rtol:g}, atol={atol:g})")
+        + (f" — it is {relation}" if relation else "")
     )
 
 
@@ -277,8 +313,14 @@ def assert_close(
     rtol: float = 1e-9,
     atol: float = 1e-12,
     mistakes: Mistakes | None = None,
+    n: int | None = None,
+    factors: Mapping[str, float] | None = None,
 ) -> None:
-    """Compare one number, quoting both values and the error."""
+    """Compare one number, quoting both values and the error.
+
+    With no ``mistakes=`` match, a telling factor is named when the value is one (see
+    :func:`aipath.checks.factors.telling_relation`; ``n`` and ``factors`` as in assert_array).
+    """
     if actual is None:
         fail(none_message(name))
     try:
@@ -303,9 +345,11 @@ def assert_close(
         fail(f"{name} is {_fmt(value)}, which looks like {label}; expected {_fmt(expected)}")
     err = abs(value - expected)
     rel = err / abs(expected) if expected else math.inf
+    relation = telling_relation(value, expected, n=n, factors=factors)
     fail(
         f"{name} is {_fmt(value)}; expected {_fmt(expected)} "
         f"(abs error {_fmt(err)}, rel error {_fmt(rel)})"
+        + (f" — it is {relation.replace('expected values', 'expected value')}" if relation else "")
     )
 
 
@@ -322,8 +366,11 @@ def assert_frame(
     sort_by: list[str] | None = None,
     clues: Mapping[str, str] | None = None,
     mistakes: Mistakes | None = None,
+    source: Any = None,
 ) -> None:
     """Compare DataFrames (or Series) and name the column and row that differ.
+
+    ``source`` is the input frame: lost rows are traced to it (see :func:`frame_difference`).
 
     ``clues`` explains a kind of difference: ``{"rows": "an inner join dropped rows without a
     match: use how='left'"}`` is added when the row count differs, ``"order"`` when the index
@@ -338,7 +385,7 @@ def assert_frame(
         "atol": atol,
         "sort_by": sort_by,
     }
-    message = frame_difference(actual, expected, name=name, clues=clues, **options)  # type: ignore[arg-type]
+    message = frame_difference(actual, expected, name=name, clues=clues, source=source, **options)  # type: ignore[arg-type]
     if message is None:
         return
     for label, candidate in mistake_table(mistakes).items():
@@ -366,8 +413,13 @@ def frame_difference(
     atol: float = 1e-12,
     sort_by: list[str] | None = None,
     clues: Mapping[str, str] | None = None,
+    source: Any = None,
 ) -> str | None:
-    """The first difference between two frames as a message, or None when they are equal."""
+    """The first difference between two frames as a message, or None when they are equal.
+
+    ``source`` is the frame the learner's function was given: rows lost on the way are then
+    traced to what they had in common there (a missing value in one column: a ``dropna``).
+    """
     import pandas as pd
 
     if actual is None:
@@ -397,7 +449,9 @@ def frame_difference(
         actual = actual.sort_values(sort_by).reset_index(drop=True)
         expected = expected.sort_values(sort_by).reset_index(drop=True)
     if len(actual) != len(expected):
-        clue = (clues or {}).get("rows", "")
+        clue = (clues or {}).get("rows", "") or (
+            "" if sort_by else _lost_rows(actual, expected, source)
+        )
         return f"{name} has {len(actual)} rows; expected {len(expected)}" + (
             f" — {clue}" if clue else ""
         )
@@ -452,6 +506,39 @@ def frame_difference(
                 f"{_fmt(w_values[pos])} ({count} of {len(same)} rows differ{extra_text})"
             )
     return None
+
+
+def _lost_rows(actual: Any, expected: Any, source: Any) -> str:
+    """Which rows went missing (or were added), and what the lost ones share in ``source``."""
+    import pandas as pd
+
+    have, want = actual.index, expected.index
+    if len(actual) > len(expected):
+        if have.has_duplicates and not want.has_duplicates:
+            repeated = list(dict.fromkeys(have[have.duplicated()]))[:5]
+            return (
+                f"index labels {repeated} appear more than once: a join matched some rows "
+                "several times (duplicate keys on the other side?)"
+            )
+        return ""
+    if not set(have) <= set(want):
+        return ""
+    lost = [label for label in want if label not in set(have)]
+    shown = ", ".join(repr(label) for label in lost[:5]) + (" …" if len(lost) > 5 else "")
+    text = f"{len(lost)} row{'s' if len(lost) != 1 else ''} missing (index {shown})"
+    for frame in (source, expected):
+        if not isinstance(frame, pd.DataFrame) or not set(lost) <= set(frame.index):
+            continue
+        rows = frame.loc[lost]
+        kept = frame.loc[[label for label in frame.index if label not in set(lost)]]
+        for column in frame.columns:
+            if rows[column].isna().all() and not kept[column].isna().any():
+                return (
+                    f"{text}: exactly the rows with a missing {column!r} were dropped "
+                    "(a dropna where the README keeps them?)"
+                )
+        break
+    return text
 
 
 def text_difference(got: str, want: str, *, expected: str = "expected", context: int = 30) -> str:

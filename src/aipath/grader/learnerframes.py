@@ -11,6 +11,7 @@ import traceback
 from types import TracebackType
 
 from aipath.grader.results import ErrorInfo, ErrorKind
+from aipath.grader.shapes import is_shape_error, shapes_on_line
 
 
 def learner_frames(tb: TracebackType | None, learner_path: str) -> list[traceback.FrameSummary]:
@@ -78,6 +79,13 @@ def describe_exception(exc: BaseException, learner_path: str, *, context: str) -
     name = type(exc).__name__
     text = str(exc).strip()
     head = f"{name}: {text}" if text else name
+    if frames and is_shape_error(exc):
+        shapes = shapes_on_line(exc.__traceback__, learner_path)
+        if shapes:
+            head += (
+                f"\n  a shape mismatch at line {line}: the arrays there are {shapes} — check "
+                "which axis each operand needs (print .shape before the line)"
+            )
     if frames:
         message = f"{head}\n  raised in your code {context}:\n{trace}"
     else:
