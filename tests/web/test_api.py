@@ -166,7 +166,7 @@ def test_notes_marks_and_hours_go_to_the_progress_store(client: TestClient, ws: 
     logged = client.post(
         "/api/study", json={"duration": "1h30m", "resource_id": "res.fluent-python"}
     )
-    assert logged.json()["message"] == "logged 1h30m on res.fluent-python"
+    assert logged.json()["message"] == "logged 1h30m on “Fluent Python”"
     with open_store(ws) as store:
         assert store.notes()["p1.python"] == "broadcasting <b>rules</b>"
         assert store.marks() == {"p1.python": "skipped", "res.fluent-python": "done"}

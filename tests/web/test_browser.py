@@ -192,3 +192,23 @@ def test_dark_mode_follows_the_system_setting(browser: Any, ws: Workspace) -> No
             context.close()
     assert backgrounds["light"] == "rgb(246, 247, 251)"
     assert backgrounds["dark"] == "rgb(15, 17, 23)"
+
+
+def test_profile_form_and_search_box(offline: Offline, ws: Workspace) -> None:
+    page = offline.page
+    offline.open("/")
+    form = page.locator("form[data-profile]")
+    form.locator("input[name='hours_per_week']").fill("12")
+    form.locator("select[name='background']").select_option("developer")
+    form.locator("button[type='submit']").click()
+    page.wait_for_selector(".toast:has-text('profile saved')")
+    with open_store(ws) as store:
+        profile = store.get_profile()
+    assert (
+        profile is not None and profile.hours_per_week == 12 and profile.background == "developer"
+    )
+    page.fill(".search-box input", "fluent")
+    page.press(".search-box input", "Enter")
+    page.wait_for_url("**/search?q=fluent")
+    assert "res.fluent-python" in page.inner_text(".search-results")
+    offline.shot("search")

@@ -163,24 +163,14 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
     ) -> None:
         """Show your profile, or change it (hours per week, background, track, start)."""
-        from dataclasses import replace
-
         from aipath.planner.service import update_profile
 
         start_day = parse_day(start, "--start") if start else None
         with open_progress(workspace, db) as store:
             before = store.get_profile()
-            clear_track = track is not None and track.lower() == "none"
             profile = update_profile(
-                store,
-                start=start_day,
-                hours=hours,
-                background=background,
-                track=None if clear_track else track,
+                store, start=start_day, hours=hours, background=background, track=track
             )
-            if clear_track and profile.track is not None:
-                profile = replace(profile, track=None)
-                store.set_profile(profile)
         changed = before is None or profile != before
         console.print(
             f"{'[green]profile saved:[/]' if changed else 'profile:'} {describe_profile(profile)}"

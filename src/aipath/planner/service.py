@@ -20,7 +20,7 @@ from aipath.planner.inputs import (
 from aipath.planner.model import JobReadyInput, LabInput, PhaseInput, Plan, ProjectInput
 from aipath.planner.schedule import build_plan
 from aipath.progress.store import ProgressStore
-from aipath.progress.types import Profile, parse_background, parse_track
+from aipath.progress.types import Profile, Track, parse_background, parse_track
 
 DEFAULT_HOURS = 20.0
 
@@ -67,7 +67,10 @@ def update_profile(
     track: str | None = None,
     today: date | None = None,
 ) -> Profile:
-    """Merge the options given with the stored profile (defaults for a first plan) and store it."""
+    """Merge the options given with the stored profile (defaults for a first plan) and store it.
+
+    ``track="none"`` clears the track: the CLI and the dashboard share this one rule.
+    """
     current = store.get_profile()
     if current is None:
         current = Profile(start=start or today or date.today(), hours_per_week=DEFAULT_HOURS)
@@ -76,11 +79,19 @@ def update_profile(
         start=start or current.start,
         hours_per_week=float(hours) if hours is not None else current.hours_per_week,
         background=parse_background(background) if background else current.background,
-        track=parse_track(track) if track is not None else current.track,
+        track=_track(track, current.track),
     )
     if profile != store.get_profile():
         store.set_profile(profile)
     return profile
+
+
+def _track(given: str | None, current: Track | None) -> Track | None:
+    if given is None:
+        return current
+    if given.strip().lower() in ("none", ""):
+        return None
+    return parse_track(given)
 
 
 def plan_for(

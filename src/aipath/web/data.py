@@ -46,9 +46,11 @@ from aipath.web.schemas import (
     PhaseView,
     PlanView,
     PortfolioView,
+    ProfileView,
     ProjectView,
     ResourceView,
     RoadmapView,
+    SearchResult,
     SkillView,
     Solution,
     Summary,
@@ -370,6 +372,7 @@ class Dashboard:
                             done=skill_done.get(skill.id, False),  # planner.done: one meaning
                             reading_only=skill.reading_only if not labs else None,
                             labs=labs,
+                            note=written.get(skill.id, ""),
                         )
                     )
                 resources = [
@@ -414,6 +417,15 @@ class Dashboard:
             )
         return RoadmapView(phases=phases, notes=notes)
 
+    def title_of(self, item_id: str) -> str:
+        """``“Pandas” (p1.python.pandas)`` for a toast: the learner reads titles, not ids."""
+        roadmap, _ = self.roadmap()
+        titles = {t.id: t.title for t in roadmap.all_topics()}
+        titles.update((s.id, s.title) for s in roadmap.all_skills())
+        titles.update((r.id, r.title) for r in roadmap.resources)
+        title = titles.get(item_id)
+        return f"“{title}”" if title else item_id
+
     def write_note(self, topic_id: str, text: str) -> None:
         with open_store(self.ws) as store:
             learner_writes.write_note(store, topic_id, text)
@@ -439,6 +451,61 @@ class Dashboard:
             )
         self.changed()
         return minutes
+
+    # ---------------------------------------------------------------------------- profile
+    def profile_view(self) -> ProfileView:
+        from aipath.planner.service import DEFAULT_HOURS
+        from aipath.progress.types import BACKGROUNDS, TRACKS
+
+        with open_store(self.ws) as store:
+            profile = store.get_profile()
+        return ProfileView(
+            hours_per_week=profile.hours_per_week if profile else DEFAULT_HOURS,
+            background=profile.background if profile else "beginner",
+            track=profile.track if profile else None,
+            start=profile.start if profile else date.today(),
+            saved=profile is not None,
+            backgrounds=list(BACKGROUNDS),
+            tracks=list(TRACKS),
+        )
+
+    def update_profile(
+        self,
+        *,
+        hours: float | None = None,
+        background: str | None = None,
+        track: str | None = None,
+        start: date | None = None,
+    ) -> ProfileView:
+        """The same merge as `aipath profile` (planner.service.update_profile)."""
+        from aipath.planner.service import update_profile
+
+        with open_store(self.ws) as store:
+            update_profile(store, start=start, hours=hours, background=background, track=track)
+        self.changed()
+        return self.profile_view()
+
+    # ----------------------------------------------------------------------------- search
+    def search(self, query: str) -> list[SearchResult]:
+        from aipath.search import search
+
+        roadmap, _ = self.roadmap()
+        try:
+            catalogue: Catalogue | None = self.catalogue()
+        except AipathError:
+            catalogue = None
+        results = []
+        for hit in search(query, roadmap, catalogue):
+            if hit.kind == "lab":
+                url = lab_url(hit.id)
+            elif hit.kind in ("resource", "tool") and hit.url:
+                url = hit.url
+            else:
+                url = f"/roadmap#topic-{hit.topic}" if hit.topic else "/roadmap"
+            results.append(
+                SearchResult(kind=hit.kind, id=hit.id, title=hit.title, detail=hit.detail, url=url)
+            )
+        return results
 
     # ------------------------------------------------------------------------------- plan
     def plan_view(self) -> PlanView:

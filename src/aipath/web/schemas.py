@@ -38,6 +38,9 @@ class LabSummary(BaseModel):
     skills: list[str]
     attempts: int
     hints_shown: int
+    waiting_on: list[str] = Field(
+        default=[], description="required labs not passed yet: do those first (nothing is locked)"
+    )
     url: str
 
 
@@ -144,6 +147,7 @@ class SkillView(BaseModel):
     done: bool
     reading_only: str | None
     labs: list[LabLink]
+    note: str = ""
 
 
 class TopicView(BaseModel):
@@ -236,6 +240,33 @@ class SolutionIn(BaseModel):
     confirm: bool = Field(
         default=False, description="reveal before passing (recorded in your progress)"
     )
+
+
+class ProfileView(BaseModel):
+    """The learner's profile and the choices the form offers (as `aipath profile`)."""
+
+    hours_per_week: float
+    background: str
+    track: str | None
+    start: date
+    saved: bool = Field(description="false while the default plan is in use")
+    backgrounds: list[str]
+    tracks: list[str]
+
+
+class ProfileIn(BaseModel):
+    hours_per_week: float | None = Field(default=None, ge=1, le=100)
+    background: str | None = Field(default=None, max_length=32)
+    track: str | None = Field(default=None, max_length=32, description='"none" clears it')
+    start: date | None = None
+
+
+class SearchResult(BaseModel):
+    kind: str = Field(description="lab, skill, topic, resource or tool")
+    id: str
+    title: str
+    detail: str
+    url: str = Field(description="where the dashboard shows it (a resource: its own address)")
 
 
 class Saved(BaseModel):

@@ -22,6 +22,7 @@ class LabRow:
     path: Path
     attempts: int
     hints_shown: int
+    waiting_on: tuple[str, ...] = ()  # required labs not passed yet (a hint, never a lock)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -37,6 +38,7 @@ class LabRow:
             "skills": list(self.lab.manifest.skills),
             "attempts": self.attempts,
             "hints_shown": self.hints_shown,
+            "waiting_on": list(self.waiting_on),
         }
 
 
@@ -54,6 +56,11 @@ def lab_rows(ws: Workspace, catalogue: Catalogue) -> list[LabRow]:
                 path=ws.lab_file(lab),
                 attempts=state.attempts if state else 0,
                 hints_shown=state.hints_shown if state else 0,
+                waiting_on=tuple(
+                    r
+                    for r in lab.manifest.requires
+                    if not ((s := states.get(r)) is not None and s.ever_passed)
+                ),
             )
         )
     return rows

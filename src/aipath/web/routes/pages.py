@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -50,7 +50,12 @@ def router(state: DashboardState, templates: Jinja2Templates) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home() -> Response:
-        return await page("home", "home.html", "home", lambda: {"summary": dashboard.summary()})
+        return await page(
+            "home",
+            "home.html",
+            "home",
+            lambda: {"summary": dashboard.summary(), "profile": dashboard.profile_view()},
+        )
 
     @router.get("/roadmap", response_class=HTMLResponse, include_in_schema=False)
     async def roadmap() -> Response:
@@ -75,6 +80,19 @@ def router(state: DashboardState, templates: Jinja2Templates) -> APIRouter:
             lambda: {"detail": dashboard.lab_detail(lab_id)},
             *files,
         )
+
+    @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    async def search_page(q: str = Query(default="", max_length=200)) -> Response:
+        def render() -> str:
+            context: dict[str, Any] = {
+                "query": q,
+                "results": dashboard.search(q) if q.strip() else [],
+                "page": "search",
+                "live": state.describe(),
+            }
+            return templates.env.get_template("search.html").render(context)
+
+        return HTMLResponse(await run_in_threadpool(render))
 
     @router.get("/plan", response_class=HTMLResponse, include_in_schema=False)
     async def plan_page() -> Response:

@@ -1,11 +1,11 @@
-"""``/api/summary``, ``/api/plan`` and ``/api/portfolio``: derived views of the learner's progress."""
+"""``/api/summary``, ``/api/plan``, ``/api/profile`` and ``/api/portfolio``: the learner's plan and progress."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aipath.web.schemas import PlanView, PortfolioView, Summary
-from aipath.web.state import DashboardState
+from aipath.web.schemas import PlanView, PortfolioView, ProfileIn, ProfileView, Summary
+from aipath.web.state import ERRORS, DashboardState
 
 
 def router(state: DashboardState) -> APIRouter:
@@ -21,6 +21,21 @@ def router(state: DashboardState) -> APIRouter:
     def api_plan() -> PlanView:
         """The plan (as `aipath plan --json`), weekly hours, and the charts' figures."""
         return dashboard.plan_view()
+
+    @router.get("/api/profile", tags=["plan"])
+    def api_profile() -> ProfileView:
+        """Your profile: hours per week, background, track, start (as `aipath profile`)."""
+        return dashboard.profile_view()
+
+    @router.put("/api/profile", tags=["plan"], responses=ERRORS)
+    def api_set_profile(body: ProfileIn) -> ProfileView:
+        """Change the fields given, keep the others (as `aipath profile --hours …`)."""
+        return dashboard.update_profile(
+            hours=body.hours_per_week,
+            background=body.background,
+            track=body.track,
+            start=body.start,
+        )
 
     @router.get("/api/portfolio", tags=["portfolio"])
     def api_portfolio() -> PortfolioView:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from aipath.web.schemas import MarkIn, NoteIn, RoadmapView, Saved, StudyIn
+from aipath.web.schemas import MarkIn, NoteIn, RoadmapView, Saved, SearchResult, StudyIn
 from aipath.web.state import ERRORS, DashboardState
 
 
@@ -17,17 +17,23 @@ def router(state: DashboardState) -> APIRouter:
         """Phases → topics → skills with status, resources, notes and labs."""
         return dashboard.roadmap_view()
 
+    @router.get("/api/search", tags=["roadmap"])
+    def api_search(q: str = Query(max_length=200)) -> list[SearchResult]:
+        """Labs, skills, topics, resources and tools holding every word of `q`, best first."""
+        return dashboard.search(q)
+
     @router.put("/api/notes/{topic_id}", tags=["roadmap"], responses=ERRORS)
     def api_note(topic_id: str, body: NoteIn) -> Saved:
         """Replace your note on a topic or skill, like `aipath note` (empty text clears it)."""
         dashboard.write_note(topic_id, body.text)
-        return Saved(message=f"note saved on {topic_id}")
+        what = "note cleared on" if not body.text.strip() else "note saved on"
+        return Saved(message=f"{what} {dashboard.title_of(topic_id)}")
 
     @router.put("/api/marks/{item_id}", tags=["roadmap"], responses=ERRORS)
     def api_mark(item_id: str, body: MarkIn) -> Saved:
         """Mark a topic, skill or resource done or skipped, or back to pending."""
         dashboard.mark(item_id, body.state)
-        return Saved(message=f"{item_id}: {body.state}")
+        return Saved(message=f"{dashboard.title_of(item_id)} marked {body.state}")
 
     @router.post("/api/study", tags=["progress"], responses=ERRORS)
     def api_study(body: StudyIn) -> Saved:
@@ -39,7 +45,8 @@ def router(state: DashboardState) -> APIRouter:
         )
         target = body.resource_id or body.topic_id
         return Saved(
-            message=f"logged {format_minutes(minutes)}" + (f" on {target}" if target else "")
+            message=f"logged {format_minutes(minutes)}"
+            + (f" on {dashboard.title_of(target)}" if target else "")
         )
 
     return router

@@ -5,6 +5,11 @@
   const body = document.body;
   const STATUS = { passed: "passed", failed: "failed", "not-attempted": "not attempted", error: "error" };
 
+  // The part of a lab's title before its colon ("Vectorize with NumPy"), else its id.
+  function shortTitle(ev) {
+    return ev.title ? ev.title.split(":")[0] : ev.lab;
+  }
+
   // ------------------------------------------------------------------------------ toasts
   function toast(text, kind) {
     const box = document.getElementById("toasts");
@@ -113,14 +118,14 @@
       const ev = JSON.parse(e.data);
       const card = document.getElementById("verdict-card");
       if (card && ev.lab === body.dataset.lab) card.classList.remove("checking");
-      toast(ev.lab + ": " + (STATUS[ev.status] || ev.status) + " — " + ev.summary, ev.status);
+      toast(shortTitle(ev) + ": " + (STATUS[ev.status] || ev.status) + " — " + ev.summary, ev.status);
       if (!body.dataset.lab || body.dataset.lab === ev.lab) refresh();
     });
     source.addEventListener("check-failed", (e) => {
       const ev = JSON.parse(e.data);
       const card = document.getElementById("verdict-card");
       if (card && ev.lab === body.dataset.lab) card.classList.remove("checking");
-      toast(ev.lab + ": the check could not run (" + ev.error + ")", "error");
+      toast(shortTitle(ev) + ": the check could not run (" + ev.error + ")", "error");
     });
     source.addEventListener("worker", (e) => {
       const ev = JSON.parse(e.data);
@@ -239,10 +244,46 @@
       .then((saved) => {
         form.reset();
         toast(saved.message);
+        // The hours logged on this resource and its topic, fresh from the server.
+        const item = form.closest("[id]");
+        if (item) swap([item.id]).catch(() => {});
       })
       .catch((err) => toast(err.message, "error"));
   });
 
-  window.addEventListener("DOMContentLoaded", () => drawCharts(document));
+  // A link to /roadmap#topic-… lands inside a closed phase: open it so the topic shows.
+  function openTarget() {
+    const el = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+    const phase = el && el.closest("details");
+    if (phase && !phase.open) {
+      phase.open = true;
+      el.scrollIntoView();
+    }
+  }
+  window.addEventListener("hashchange", openTarget);
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-profile]");
+    if (!form) return;
+    event.preventDefault();
+    const data = new FormData(form);
+    const payload = {
+      hours_per_week: Number(data.get("hours_per_week")),
+      background: data.get("background"),
+      track: data.get("track") || "none",
+      start: data.get("start") || null,
+    };
+    api("PUT", "/api/profile", payload)
+      .then(() => {
+        toast("profile saved: the plan follows it");
+        refresh();
+      })
+      .catch((err) => toast(err.message, "error"));
+  });
+
+  window.addEventListener("DOMContentLoaded", () => {
+    drawCharts(document);
+    openTarget();
+  });
   connect();
 })();
