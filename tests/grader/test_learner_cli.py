@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from aipath.cli import app
@@ -146,3 +147,66 @@ def test_init_on_an_existing_workspace_changes_its_profile(
     assert "profile saved: 15 h/week, developer" in flat(out)
     code, out = run("profile", "-w", str(ws))
     assert "15 h/week, developer" in flat(out)
+
+
+def test_code_is_never_cropped_on_a_narrow_terminal() -> None:
+    from rich.console import Console
+
+    from aipath.commands import learner
+
+    code = "def f(x):\n    return x * 2 + 1000000000000 + 2000000000000000 + 300000000000000\n"
+    mp = pytest.MonkeyPatch()
+    try:
+        for width, numbered in ((40, False), (120, True)):
+            narrow = Console(width=width, force_terminal=True, record=True, color_system=None)
+            mp.setattr(learner, "console", narrow)
+            learner._print_code(code)
+            shown = narrow.export_text()
+            if numbered:
+                assert "1 def f(x):" in shown
+            else:
+                assert "+ 300000000000000" in shown.replace(
+                    "\n", ""
+                )  # whole, wrapped by the terminal
+                assert (
+                    "    return x * 2 + 1000000000000 + 2000000000000000 + 300000000000000" in shown
+                )
+                assert "without line numbers" in " ".join(shown.split())
+    finally:
+        mp.undo()
+
+
+def test_list_on_80_columns_never_splits_an_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aipath.labs import load_catalogue
+
+    monkeypatch.delenv("AIPATH_LABS_DIR", raising=False)
+    monkeypatch.delenv("AIPATH_DATABASE_URL", raising=False)
+    ws = tmp_path / "ws"
+    assert run("init", str(ws))[0] == 0
+    result = CliRunner().invoke(app, ["list", "-w", str(ws)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    words = {w.strip("│,") for line in lines for w in line.split()}
+    for lab in load_catalogue():
+        assert lab.id in words, f"{lab.id} is not shown whole"
+        for required in lab.manifest.requires:
+            assert required in words, f"{required} (required by {lab.id}) is split"
+
+
+def test_your_program_printed_shows_the_learners_prints_not_pytests(
+    fixture_workspace: Path,
+) -> None:
+    target = fixture_workspace / "labs" / "p1" / "01-tiny" / "exercise.py"
+    target.write_text(
+        "def double(x):\n    print('debugging double', x)\n    return x * 3\n\n\n"
+        "def half(x):\n    raise NotImplementedError\n"
+    )
+    code, out = run("check", "p1-tiny", "-w", str(fixture_workspace))
+    assert code != 0
+    text = flat(out)
+    assert "your program printed during test_double" in text and "debugging double" in text
+    for noise in ("FAILED", "NotImplemente", "warnings summary", "docs.pytest.org", " failed, "):
+        assert noise not in out.split("your program printed", 1)[1], noise

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from aipath.commands.render import status_text, verdict_panel
@@ -33,6 +35,30 @@ def _context(workspace: Path | None) -> tuple[Workspace, Catalogue]:
     # Links into the roadmap are verified by `aipath dev check` and the test suite; a learner's
     # command skips re-validating them so a check answers sooner.
     return find_workspace(workspace), load_catalogue()
+
+
+def _print_code(text: str) -> None:
+    """Code the learner may copy: never cropped, never split by a fold they did not see.
+
+    Piped, it is the file's exact text.  In a terminal it is highlighted with line numbers while
+    every line fits; a wider line would be cut (Rich crops code), so then the numbers go and the
+    terminal soft-wraps the long lines itself: copying gives back each line whole.
+    """
+    from rich.syntax import Syntax
+
+    if not console.is_terminal:
+        print(text, end="" if text.endswith("\n") else "\n")
+        return
+    widest = max((len(line.expandtabs(4)) for line in text.splitlines()), default=0)
+    gutter = len(str(text.count("\n") + 1)) + 3
+    if widest + gutter <= console.width:
+        console.print(Syntax(text, "python", line_numbers=True))
+    else:
+        console.print(
+            f"[dim]{widest}-character lines on a {console.width}-column terminal: shown without"
+            " line numbers, long lines wrapped by the terminal (copying gives them whole)[/]"
+        )
+        console.print(Syntax(text, "python").highlight(text), soft_wrap=True, end="")
 
 
 def _pick_lab(ws: Workspace, catalogue: Catalogue, lab_id: str | None) -> Lab:
@@ -174,25 +200,34 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print(json.dumps([row.to_json() for row in rows], indent=2))
             return
-        table = Table(title="Labs")
         # The id is what the learner types: it never wraps or gets cut; the title folds instead.
-        for column in ("phase", "id", "title", "min", "status", "requires"):
-            if column == "id":
-                table.add_column(column, no_wrap=True, min_width=max(len(r.lab.id) for r in rows))
-            elif column in ("title", "requires"):
-                table.add_column(column, overflow="fold", ratio=1)
-            else:
-                table.add_column(column)
+        # Under 110 columns the prerequisites move under the title, one id a line, so that no
+        # id is ever split across lines (an 80-column terminal cut them into halves).
+        narrow = console.width < 110
+        table = Table(title="Labs", box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD)
+        table.add_column("ph" if narrow else "phase", no_wrap=True)
+        table.add_column(
+            "id", no_wrap=True, min_width=max((len(r.lab.id) for r in rows), default=2)
+        )
+        table.add_column("title", overflow="fold", ratio=1)
+        table.add_column("min", no_wrap=True, justify="right")
+        table.add_column("status", no_wrap=True)
+        if not narrow:
+            table.add_column("requires", ratio=1)
         for row in rows:
             status = status_text("passed") if row.done else status_text(row.status)
-            table.add_row(
+            requires = "\n".join(row.lab.manifest.requires)
+            title = escape(row.lab.manifest.title)
+            if narrow and requires:
+                title = f"{title}\n[dim]after {requires}[/]"
+            cells = [
                 str(row.lab.manifest.phase),
                 row.lab.id,
-                row.lab.manifest.title,
+                title,
                 str(row.lab.manifest.minutes),
                 status,
-                ", ".join(row.lab.manifest.requires),
-            )
+            ]
+            table.add_row(*cells, *([] if narrow else [requires]))
         console.print(table)
         done = sum(r.done for r in rows)
         console.print(f"{done}/{len(rows)} labs passed")
@@ -294,9 +329,7 @@ def register(app: typer.Typer) -> None:
             ):
                 raise
             text, _passed = solution_text(ws, lab, confirmed=True)
-        from rich.syntax import Syntax
-
-        console.print(Syntax(text, "python", line_numbers=True))
+        _print_code(text)
 
     @app.command()
     def worker(workspace: WorkspaceOpt = None) -> None:

@@ -32,6 +32,20 @@ def status_text(status: str) -> Text:
     return Text(label, style=colour)
 
 
+def learner_output(result: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What the learner's own code printed, and where: the run's (import time) output, else the
+    output captured during the first check that did not pass — the one the learner reads first.
+    Only the learner's prints are captured there (pytest's own lines never are)."""
+    output = str(result.get("output", "") or "")
+    if output.strip():
+        return "outside the checks", output
+    for test in result.get("tests") or []:
+        text = str(test.get("output", "") or "")
+        if test.get("status") != "passed" and text.strip():
+            return f"during {test.get('name', 'a check')}", text
+    return None
+
+
 def verdict_panel(result: CheckResult, title: str | None = None) -> Panel:
     return verdict_panel_from_json(result.model_dump(mode="json"), title)
 
@@ -67,9 +81,10 @@ def verdict_panel_from_json(result: Mapping[str, Any], title: str | None = None)
                 str(test.get("message", "")),
             )
         parts.append(table)
-    output = str(result.get("output", ""))
-    if output.strip() and status != "passed":
-        parts.append(Text("\nyour program printed (last lines):", style="dim"))
+    printed = learner_output(result)
+    if printed is not None and status != "passed":
+        where, output = printed
+        parts.append(Text(f"\nyour program printed {where} (last lines):", style="dim"))
         parts.append(Text("\n".join(output.strip().splitlines()[-8:]), style="dim"))
     footer = f"{float(result.get('duration_s', 0.0)):.2f} s · {result.get('mode', '')}"
     return Panel(
