@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -220,14 +221,16 @@ def register(app: typer.Typer) -> None:
             title = escape(row.lab.manifest.title)
             if narrow and requires:
                 title = f"{title}\n[dim]after {requires}[/]"
-            cells = [
+            cells: list[RenderableType] = [
                 str(row.lab.manifest.phase),
                 row.lab.id,
                 title,
                 str(row.lab.manifest.minutes),
                 status,
             ]
-            table.add_row(*cells, *([] if narrow else [requires]))
+            if not narrow:
+                cells.append(requires)
+            table.add_row(*cells)
         console.print(table)
         done = sum(r.done for r in rows)
         console.print(f"{done}/{len(rows)} labs passed")
