@@ -239,3 +239,19 @@ def test_json_contract() -> None:
     lab = data["labs"][0]  # type: ignore[index]
     assert {"id", "week"} <= set(lab)
     assert date.fromisoformat(str(data["finish"]))
+
+
+def test_the_timeline_shows_a_projected_bar_for_the_phase_under_way() -> None:
+    from aipath.web.charts import timeline_figure
+
+    today = START + timedelta(days=55)
+    p = plan(
+        progress=PlanProgress(daily_minutes=_history(20 * 60 / 7 * 0.5, 56, today)), today=today
+    )
+    current = p.phases[0]
+    assert current.projected_start is None and current.projected_end is not None  # under way
+    bars = {trace.name: trace for trace in timeline_figure(p).data if trace.type == "bar"}
+    projected = bars["projected from your pace"]
+    assert f"{current.number}. {current.title}" in projected.y
+    assert projected.base[0] == current.start.isoformat()
+    assert len(projected.y) == len(p.phases)

@@ -45,6 +45,11 @@ def test_plotly_is_served_from_the_python_package(client: TestClient) -> None:
     assert response.status_code == 200
     assert len(response.content) > 1_000_000
     assert "plotly" in response.text[:2000].lower()
+    # a browser asks for gzip: the bundle travels compressed, about a third of its size
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) < len(response.content) / 2
+    plain = client.get("/static/plotly.min.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == response.content
     for path in (
         "/static/plotly.min.js",
         "/static/pygments.css",

@@ -123,3 +123,15 @@ def test_labs_waiting_on_prerequisites_name_them(
     rows = {row.lab.id: row for row in lab_rows(ws, catalogue)}
     assert rows["p1-pandas-wrangling"].waiting_on == ()
     assert rows["p1-pandas-wrangling"].to_json()["waiting_on"] == []
+
+
+def test_every_page_writes_dates_one_way(client: TestClient) -> None:
+    import re
+
+    for url in ("/", "/plan"):
+        page = client.get(url).text
+        visible = re.sub(r"<script.*?</script>|<[^>]+>", " ", page, flags=re.S)
+        assert not re.search(r"\b20\d\d-\d\d-\d\d\b", visible), url  # no ISO beside "13 Dec 2026"
+        assert re.search(
+            r"\b\d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20\d\d\b", visible
+        )

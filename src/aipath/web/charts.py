@@ -70,21 +70,21 @@ def timeline_figure(plan: Plan) -> go.Figure:
             hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<extra>original</extra>",
         )
     )
-    projected = [ph for ph in plan.phases if ph.projected_start and ph.projected_end]
-    if projected:
+    # A phase under way has no projected start (it began when it began): its projected bar
+    # runs from its actual start to the projected end, so the current phase is never missing.
+    projected = [(ph, ph.projected_start or ph.start, ph.projected_end) for ph in plan.phases]
+    shown = [(ph, start, end) for ph, start, end in projected if end is not None]
+    if shown:
         fig.add_trace(
             go.Bar(
                 name="projected from your pace",
                 orientation="h",
-                y=[f"{ph.number}. {ph.title}" for ph in projected],
-                base=[ph.projected_start.isoformat() for ph in projected if ph.projected_start],
-                x=[
-                    _span(ph.projected_start, ph.projected_end)
-                    for ph in projected
-                    if ph.projected_start and ph.projected_end
-                ],
+                y=[f"{ph.number}. {ph.title}" for ph, _, _ in shown],
+                base=[start.isoformat() for _, start, _ in shown],
+                x=[_span(start, end) for _, start, end in shown],
                 marker={"color": PROJECTED},
-                hovertemplate="%{y}<extra>projected</extra>",
+                customdata=[[start.isoformat(), end.isoformat()] for _, start, end in shown],
+                hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<extra>projected</extra>",
             )
         )
     milestones: list[tuple[str, date, str]] = [
@@ -157,7 +157,7 @@ def week_hours(
 
 def hours_figure(weeks: list[WeekHours]) -> go.Figure:
     """Hours planned against hours logged (reading plus measured lab time), week by week."""
-    labels = [f"week {w.week}<br>{w.start:%b %d}" for w in weeks]
+    labels = [f"week {w.week}<br>{w.start:%d %b}" for w in weeks]
     fig = _figure()
     fig.add_trace(
         go.Bar(

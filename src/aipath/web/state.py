@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,15 @@ def _static_version() -> str:
     return format(max(stamps, default=0) % 0xFFFFFFFF, "x")
 
 
+def format_day(value: date | str | None) -> str:
+    """Every date on every page reads the same way, ``13 Dec 2026``, whether it comes as a
+    ``date`` or as the ISO text of the plan's JSON (the two formats a learner saw side by side)."""
+    if not value:
+        return "—"
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return day.strftime("%d %b %Y")
+
+
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
@@ -88,7 +98,7 @@ def build_templates() -> Jinja2Templates:
     env.globals["status_labels"] = STATUS_LABELS
     env.globals["pace_labels"] = PACE_LABELS
     env.filters["pct"] = lambda value: f"{round(float(value) * 100)}%"
-    env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else "—"
+    env.filters["day"] = format_day
     env.filters["hours"] = lambda value: f"{float(value):g} h"
     env.filters["tojson_script"] = lambda value: Markup(
         json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
