@@ -426,11 +426,13 @@ class ProgressStore:
         order = (self._events.c.at, self._events.c.id)
         saved: Any = None
         with self._engine.connect() as conn:
-            count, last, newest = conn.execute(
-                select(
-                    func.count(), func.max(self._events.c.id), func.max(self._events.c.at)
-                ).select_from(self._events)
-            ).one()
+            # Three statements, not one: SQLite answers max(id) and max(at) from the ends of
+            # their indexes and count(*) from the smallest index, but the three aggregates in
+            # one SELECT scan every row (36 ms instead of 1.7 ms at 200,000 events, and a page
+            # asks four or five times).
+            count = conn.execute(select(func.count()).select_from(self._events)).scalar()
+            last = conn.execute(select(func.max(self._events.c.id))).scalar()
+            newest = conn.execute(select(func.max(self._events.c.at))).scalar()
             total, last_id = int(count or 0), int(last or 0)
             held = self._held_fold or _shared_fold(self.url)
             if (
