@@ -5,16 +5,16 @@ another."""
 from __future__ import annotations
 
 import dataclasses
-from typing import get_args
+from typing import get_args, get_type_hints
 
+from aipath.progress.export_file import ExportEvent
 from aipath.progress.models import EventRow
-from aipath.progress.store import _ExportEvent
 from aipath.progress.types import EVENT_KINDS, Event
 
 
 def test_export_schema_has_the_event_fields_without_the_local_id() -> None:
     fields = [f.name for f in dataclasses.fields(Event)]
-    assert list(_ExportEvent.model_fields) == [f for f in fields if f != "id"]
+    assert list(get_type_hints(ExportEvent)) == [f for f in fields if f != "id"]
 
 
 def test_the_events_table_has_the_event_fields() -> None:
@@ -23,5 +23,5 @@ def test_the_events_table_has_the_event_fields() -> None:
 
 
 def test_one_list_of_event_kinds() -> None:
-    annotation = _ExportEvent.model_fields["kind"].annotation
+    annotation = get_type_hints(ExportEvent)["kind"]
     assert get_args(annotation) == EVENT_KINDS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -308,3 +309,48 @@ def test_a_large_import_is_validated_in_batches_and_all_or_nothing(
     names = {index["name"] for index in inspect(engine).get_indexes("events")}
     assert {"ix_events_at", "ix_events_kind_lab", "ix_events_at_id"} <= names
     assert store.import_json(doc) == 0
+
+
+def test_an_export_file_is_streamed_back_with_its_profile(
+    store: ProgressStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import_file` reads the file lazily (events in batches), whatever order its members
+    come in, and gives back what the document held."""
+    import aipath.progress.store as module
+
+    monkeypatch.setattr(module, "IMPORT_BATCH", 7)
+    monkeypatch.setattr(module, "REINDEX_ABOVE", 10)
+    profile = {"start": "2026-01-05", "hours_per_week": 12.0, "background": "data-scientist"}
+    # The profile after the events: read by the slower token-by-token path.
+    text = json.dumps(
+        {"format": "aipath-progress", "version": 1, "events": _studies(30), "profile": profile}
+    )
+    path = tmp_path / "late-profile.json"
+    path.write_text(text)
+    done = store.import_file(path)
+    assert (done.added, done.total, done.profile_in_file) == (30, 30, True)
+    kept = store.get_profile()
+    assert kept is not None and kept.hours_per_week == 12.0
+    # What `aipath export` writes streams back to the same events, and adds nothing twice.
+    exported = tmp_path / "export.json"
+    exported.write_text(json.dumps(store.export_json()))
+    again = store.import_file(exported)
+    assert (again.added, again.total) == (0, 30)
+
+
+def test_a_broken_export_file_names_the_place_and_changes_nothing(
+    store: ProgressStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.json"
+    events = _studies(12)
+    text = json.dumps({"format": "aipath-progress", "version": 1, "events": events})
+    path.write_text(text[: len(text) // 2])  # cut off in the middle of the events
+    with pytest.raises(AipathError, match=r"not valid JSON \(line 1, column"):
+        store.import_file(path)
+    assert store.events() == []
+    path.write_text(json.dumps({"format": "aipath-progress", "version": 1, "events": None}))
+    with pytest.raises(AipathError, match=r"events: Input should be a valid list"):
+        store.import_file(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(AipathError, match="expected a JSON object"):
+        store.import_file(path)

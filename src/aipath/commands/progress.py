@@ -75,23 +75,6 @@ def parse_day(value: str, option: str) -> date:
         ) from None
 
 
-def _read_import(path: Path) -> dict[str, object]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AipathError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AipathError(
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-            hint="pass a file written by `aipath export`",
-        ) from None
-    if not isinstance(data, dict):
-        raise AipathError(f"{path} is not an aipath export (expected a JSON object)")
-    return data
-
-
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
@@ -133,17 +116,17 @@ def register(app: typer.Typer) -> None:
 
         Your profile stays as it is unless you pass --replace-profile (or have none yet).
         """
-        data = _read_import(file)
+        from aipath.progress.export_file import ExportFile
+
+        document = ExportFile(file)  # a missing or broken file is reported before the store opens
         with open_progress(workspace, db) as store:
             kept = store.get_profile()
-            added = store.import_json(data, replace_profile=replace_profile)
-            if kept is not None and not replace_profile and data.get("profile"):
-                console.print(
-                    "kept your profile (the export's is ignored; --replace-profile takes it)"
-                )
-        events = data.get("events")
-        total = len(events) if isinstance(events, list) else 0
-        console.print(f"imported {added} new events ({total - added} were already there)")
+            done = store.import_file(document, replace_profile=replace_profile)
+        if kept is not None and not replace_profile and done.profile_in_file:
+            console.print("kept your profile (the export's is ignored; --replace-profile takes it)")
+        console.print(
+            f"imported {done.added} new events ({done.total - done.added} were already there)"
+        )
 
     @app.command("log")
     def log_command(

@@ -13,18 +13,19 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from aipath.errors import AipathError
-from aipath.progress import derive
+from aipath.progress import derive, export_file
 from aipath.progress.engine import (
     IMMEDIATE,
     SCHEMA_HEAD,
@@ -53,6 +54,9 @@ EXPORT_FORMAT: Final = "aipath-progress"
 EXPORT_VERSION: Final = 1
 MAX_STUDY_MINUTES: Final = 24 * 60
 IMPORT_BATCH: Final = 5_000
+# Above this many new events, an import rebuilds the secondary indexes once instead of
+# updating them row by row (sorting once is about twice as fast on SQLite).
+REINDEX_ABOVE: Final = 20_000
 _EVENT_COLUMNS: Final = (
     "uid",
     "at",
@@ -67,6 +71,15 @@ _EVENT_COLUMNS: Final = (
     "text",
     "data",
 )
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did: events new to the store, events in the file, a profile in it."""
+
+    added: int
+    total: int
+    profile_in_file: bool
 
 
 def _require_id(value: str, what: str) -> str:
@@ -86,82 +99,6 @@ def _aware(at: datetime | None) -> datetime:
             hint="pass an aware datetime, e.g. datetime.now(UTC)",
         )
     return at.astimezone(UTC)
-
-
-class _ExportEvent(BaseModel):
-    """An event as exported: :class:`Event` without the local insertion ``id``.
-
-    ``Event`` is the definition; this schema mirrors it field for field (a test holds the two
-    and the ``events`` table to the same names), adding only the bounds an import must check.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    uid: str = Field(min_length=1, max_length=32)
-    at: datetime
-    kind: EventKind
-    lab_id: str | None = None
-    topic_id: str | None = None
-    resource_id: str | None = None
-    status: str | None = None
-    duration_s: float | None = None
-    tier: int | None = None
-    minutes: float | None = None
-    text: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class _ExportProfile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: date
-    hours_per_week: float
-    background: str
-    track: str | None = None
-    updated_at: datetime | None = None
-
-
-class _ExportFile(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    format: Literal["aipath-progress"]
-    version: int
-    profile: _ExportProfile | None = None
-    # Validated in batches by _event_batches: 200,000 event objects at once cost 600 MB.
-    events: list[Any] = Field(default_factory=list)
-
-
-_EVENTS: Final = TypeAdapter(list[_ExportEvent])
-# Above this many new events, an import rebuilds the secondary indexes once instead of
-# updating them row by row (sorting once is about twice as fast on SQLite).
-REINDEX_ABOVE: Final = 20_000
-
-
-def _describe_validation(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
-    first = exc.errors()[0]
-    loc = [*prefix, *first["loc"]]
-    if prefix and loc and isinstance(first["loc"][0], int) and isinstance(prefix[-1], int):
-        loc = [*prefix[:-1], prefix[-1] + first["loc"][0], *first["loc"][1:]]
-    where = ".".join(str(p) for p in loc) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
-def _event_batches(raw: list[Any]) -> Iterator[list[_ExportEvent]]:
-    """The file's events validated ``IMPORT_BATCH`` at a time (bounded memory)."""
-    for start in range(0, len(raw), IMPORT_BATCH):
-        try:
-            batch = _EVENTS.validate_python(raw[start : start + IMPORT_BATCH])
-        except ValidationError as exc:
-            raise AipathError(
-                "import file is not a valid aipath export: "
-                + _describe_validation(exc, ("events", start)),
-                hint="pass a file made by aipath export",
-            ) from exc
-        for ev in batch:
-            if ev.at.tzinfo is None:
-                raise AipathError(f"event {ev.uid}: time {ev.at.isoformat()} has no time zone")
-        yield batch
 
 
 # The newest fold this process has read, per database: every page and command opens its own
@@ -608,7 +545,11 @@ class ProgressStore:
         if not rows:
             return
         if self.dialect != "sqlite":
-            conn.execute(insert(self._events), rows)
+            # One shape for every row (an exported event may leave optional fields out).
+            full = [{name: row.get(name) for name in _EVENT_COLUMNS} for row in rows]
+            for row in full:
+                row["data"] = row["data"] or {}
+            conn.execute(insert(self._events), full)
             return
         names = list(_EVENT_COLUMNS)
         at_index, data_index = names.index("at"), names.index("data")
@@ -626,29 +567,43 @@ class ProgressStore:
         )
 
     def import_json(self, data: Mapping[str, object], *, replace_profile: bool = False) -> int:
-        """Merge an export into this store; returns how many events were new.
+        """Merge an export document into this store; returns how many events were new.
 
         Events are matched on ``uid``, so importing the same file twice adds nothing.  The
         file's profile is taken only when this store has none, or with ``replace_profile``: an
         import never silently changes the learner's week and background.
         """
         if not isinstance(data, Mapping):
-            raise AipathError(
-                "import file is not a JSON object", hint="pass a file made by aipath export"
-            )
-        version = data.get("version")
+            raise AipathError("import file is not a JSON object", hint=export_file.HINT)
+        header = {key: value for key, value in data.items() if key != "events"}
+        events = data.get("events", [])
+        header["events"] = events if not isinstance(events, list) else []
+        raw = events if isinstance(events, list) else []
+        return self._import(header, raw, replace_profile=replace_profile).added
+
+    def import_file(
+        self, path: Path | export_file.ExportFile, *, replace_profile: bool = False
+    ) -> Imported:
+        """:meth:`import_json` of a file, streamed: memory stays bounded however long it is.
+
+        Pass an :class:`~aipath.progress.export_file.ExportFile` already opened to have a
+        missing or broken file reported before the store is touched.
+        """
+        document = (
+            path if isinstance(path, export_file.ExportFile) else export_file.ExportFile(path)
+        )
+        return self._import(document.header, document.events(), replace_profile=replace_profile)
+
+    def _import(
+        self, header: dict[str, Any], events: Iterable[Any], *, replace_profile: bool
+    ) -> Imported:
+        version = header.get("version")
         if isinstance(version, int) and version > EXPORT_VERSION:
             raise AipathError(
                 f"export version {version} is newer than this aipath understands ({EXPORT_VERSION})",
                 hint="upgrade aipath, then import again",
             )
-        try:
-            parsed = _ExportFile.model_validate(dict(data))
-        except ValidationError as exc:
-            raise AipathError(
-                f"import file is not a valid aipath export: {_describe_validation(exc)}",
-                hint="pass a file made by aipath export",
-            ) from exc
+        parsed = export_file.parse_header(header)
         profile_row: dict[str, object] | None = None
         if parsed.profile is not None:
             p = parsed.profile
@@ -666,30 +621,32 @@ class ProgressStore:
                 "track": checked.track,
                 "updated_at": _aware(p.updated_at) if p.updated_at else derive.utc_now(),
             }
-        added = 0
+        added = seen = 0
+        reindexed = False
         with self._write_conn() as conn, conn.begin():
             known = set(conn.execute(select(self._events.c.uid)).scalars())
             # Inside the transaction: an invalid event further on rolls the whole import back.
-            reindex = len(parsed.events) > REINDEX_ABOVE
-            if reindex:
-                for index in self._events.indexes:
-                    index.drop(conn)
-            for batch in _event_batches(parsed.events):
+            for batch in export_file.event_batches(events, IMPORT_BATCH):
+                seen += len(batch)
+                if seen > REINDEX_ABOVE and not reindexed:
+                    # A long history: the indexes are built once at the end instead of row by
+                    # row (the count is known only as the file streams by).
+                    for index in self._events.indexes:
+                        index.drop(conn)
+                    reindexed = True
                 new_rows: list[dict[str, Any]] = []
                 for ev in batch:
-                    if ev.uid in known:
+                    if ev["uid"] in known:
                         continue
-                    known.add(ev.uid)
-                    new_rows.append(
-                        dict(ev.__dict__)
-                    )  # the validated fields; model_dump is 3x slower
+                    known.add(ev["uid"])
+                    new_rows.append(cast(dict[str, Any], ev))
                 self._insert_events(conn, new_rows)
                 added += len(new_rows)
-            if reindex:
+            if reindexed:
                 for index in self._events.indexes:
                     index.create(conn)
             has_profile = conn.execute(select(self._profile.c.id)).first() is not None
             if profile_row is not None and (replace_profile or not has_profile):
                 conn.execute(delete(self._profile))
                 conn.execute(insert(self._profile), [profile_row])
-        return added
+        return Imported(added=added, total=seen, profile_in_file=profile_row is not None)
