@@ -120,7 +120,10 @@ def quick_check(args: list[str]) -> int | None:
         "timeout_s": timeout_s,
         "memory_mb": int(manifest.get("memory_mb", 1024)),
     }
-    message = {"op": "check", "request": request, "record_url": ws.db_url}
+    title = f"{lab_id}: {manifest.get('title', '')}".rstrip(": ")
+    message: dict[str, Any] = {"op": "check", "request": request, "record_url": ws.db_url}
+    if not as_json:
+        message["render"] = _render_request(title)
     try:
         reply = exchange(ws.socket_path, message, timeout=timeout_s + 30.0)
     except WorkerUnavailable:
@@ -132,13 +135,29 @@ def quick_check(args: list[str]) -> int | None:
     ws.write_result(lab_id, text)
     if as_json:
         sys.stdout.write(text + "\n")
+    elif isinstance(reply.get("rendered"), str):
+        sys.stdout.write(reply["rendered"])
+        sys.stdout.flush()
     else:
         from aipath.commands.render import verdict_panel_from_json
         from aipath.console import console
 
-        title = f"{lab_id}: {manifest.get('title', '')}".rstrip(": ")
         console.print(verdict_panel_from_json(result, title=title))
     return 0 if result.get("status") == "passed" else 1
+
+
+# What Rich reads from the environment to choose colours and width.
+_RENDER_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def _render_request(title: str) -> dict[str, Any]:
+    """How the worker should draw the verdict: this terminal's width, colours and title."""
+    try:
+        terminal = os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        terminal = False
+    env = {name: os.environ[name] for name in _RENDER_ENV if name in os.environ}
+    return {"title": title, "width": _terminal_width(), "terminal": terminal, "env": env}
 
 
 def _help_cache() -> Path:

@@ -62,6 +62,46 @@ def test_quick_check_answers_without_the_heavy_libraries(fixture_workspace: Path
     assert state.attempts == 2 and state.ever_passed  # the worker recorded both runs
 
 
+def test_the_worker_draws_the_panel_as_this_terminal_would(fixture_workspace: Path) -> None:
+    """Without --json the worker renders the verdict at the client's width and colours, so the
+    client imports no Rich; what it prints is what the full CLI's renderer prints."""
+    import io
+
+    from rich.console import Console
+
+    from aipath.commands.render import verdict_panel_from_json
+
+    ws = Workspace(fixture_workspace)
+    shutil.copy(SOLUTION, ws.labs_dir / "p1" / "01-tiny" / "exercise.py")
+    config = ws.config_path.read_text(encoding="utf-8")
+    if "current_lab" not in config:
+        ws.config_path.write_text('current_lab = "p1-tiny"\n' + config, encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "97"}
+    env.pop("NO_COLOR", None)
+    with BackgroundWorker(ws.socket_path):
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, "-w", str(fixture_workspace)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    *panel, last = done.stdout.splitlines(keepends=True)
+    probe = json.loads(last)
+    assert probe["code"] == 0
+    assert not [m for m in probe["modules"] if m.split(".")[0] == "rich"]
+    result = json.loads((ws.results_dir / "p1-tiny.json").read_text(encoding="utf-8"))
+    title = panel[0]
+    assert "p1-tiny" in title and "\x1b[" not in "".join(panel)  # piped: no colour codes
+    out = io.StringIO()
+    Console(file=out, width=97, highlight=False).print(
+        verdict_panel_from_json(result, title="p1-tiny: Tiny fixture lab")
+    )
+    assert "".join(panel) == out.getvalue()
+    assert max(len(line.rstrip("\n")) for line in panel) == 97
+
+
 def test_anything_else_goes_to_the_full_cli(fixture_workspace: Path) -> None:
     for args in (["--cold"], ["p1-ti"], ["--help"]):
         assert _quick(fixture_workspace, *args)["code"] is None

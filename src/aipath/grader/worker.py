@@ -100,8 +100,40 @@ def _handle(line: bytes) -> dict[str, Any]:
             reply["recorded"] = warning is None
             if warning:
                 reply["warning"] = warning
+        render = message.get("render")
+        if isinstance(render, dict):
+            reply["rendered"] = _rendered(reply["result"], render)
         return reply
     return {"ok": False, "error": f"unknown op {op!r}"}
+
+
+def _rendered(result: dict[str, Any], render: dict[str, Any]) -> str | None:
+    """The verdict panel as the client's terminal would print it (its width, colours, title).
+
+    The quick `aipath check` then needs no Rich of its own: importing Rich and the renderer
+    cost the client more than a third of its whole run.  ``None`` if the request is odd (the
+    client then renders the panel itself).
+    """
+    import io
+
+    from rich.console import Console
+
+    from aipath.commands.render import verdict_panel_from_json
+
+    width, terminal, env = render.get("width"), render.get("terminal"), render.get("env")
+    title = render.get("title")
+    if not isinstance(width, int) or not 20 <= width <= 1000 or not isinstance(env, dict):
+        return None
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=width,
+        force_terminal=bool(terminal),
+        highlight=False,
+        _environ={str(k): str(v) for k, v in env.items()},
+    )
+    console.print(verdict_panel_from_json(result, title=title if isinstance(title, str) else None))
+    return out.getvalue()
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -149,8 +181,12 @@ def serve(
         preload(dirs)
     else:
         preload()
-    with contextlib.suppress(Exception):  # the worker records check events itself
-        import aipath.progress.store  # noqa: F401
+    import importlib
+
+    # The worker records check events itself and draws the quick path's verdict panel.
+    for module in ("aipath.progress.store", "aipath.commands.render"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
     import gc
 
     gc.collect()
