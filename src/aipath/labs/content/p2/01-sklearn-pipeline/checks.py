@@ -96,6 +96,11 @@ def test_load_titanic(learner):
     assert_frame(got_X, X, name="X", check_column_order=True)
     if not isinstance(got_y, pd.Series):
         fail(f"y should be a pandas Series; got {type(got_y).__name__}")
+    if got_y.dtype.kind not in "iu":
+        fail(
+            f"y has dtype {got_y.dtype}; expected integers (1 for survived, 0 for died): "
+            "convert with .astype(int)"
+        )
     assert_array(
         got_y.to_numpy(),
         y.to_numpy(),
@@ -182,6 +187,24 @@ def test_make_pipeline_handles_missing_and_unseen(learner):
         )
     if predicted.shape != (2,) or not set(np.unique(predicted)) <= {0, 1}:
         fail(f"predict() should give one 0/1 label per passenger; got {predicted!r}")
+    # A missing age must be filled with the median age of the rows fitted on: the passenger
+    # then gets the same probability as one whose age is that median.
+    ages = {"NaN": np.nan, "median": float(X["age"].median()), "mean": float(X["age"].mean())}
+    probe = pd.DataFrame(
+        {"pclass": "3rd", "sex": "male", "age": list(ages.values()), "sibsp": 0, "parch": 0}
+    )[FEATURES]
+    p_nan, p_median, p_mean = np.asarray(pipe.predict_proba(probe))[:, 1]
+    if not math.isclose(p_nan, p_median, rel_tol=1e-9, abs_tol=1e-12):
+        how = (
+            "the mean age: use SimpleImputer(strategy='median')"
+            if math.isclose(p_nan, p_mean, rel_tol=1e-9, abs_tol=1e-12)
+            else "another value than the median age of the training rows"
+        )
+        fail(
+            f"a passenger with a missing age gets a survival probability of {p_nan:.6f}, but one "
+            f"aged {ages['median']:g} (the median) gets {p_median:.6f}: the missing ages are "
+            f"filled with {how}"
+        )
 
 
 @pytest.mark.task(2)
@@ -328,6 +351,13 @@ def _reference_search(learner: Any) -> dict[str, Any]:
     }
 
 
+def _unshuffled_best_auc(learner: Any) -> float:
+    """The best mean AUC of the same search on cv=5: StratifiedKFold without shuffling."""
+    X_train, _X_test, y_train, _y_test = _passenger_split()
+    search = GridSearchCV(_new_pipeline(learner), {"model__C": C_GRID}, scoring="roc_auc", cv=5)
+    return float(search.fit(X_train, y_train).best_score_)
+
+
 def _test_auc(learner: Any, C: float, *, hard: bool = False) -> float:
     """Test AUC of the pipeline with this C, refitted on all training rows."""
     X_train, X_test, y_train, y_test = _passenger_split()
@@ -378,6 +408,14 @@ def test_tune_scores_roc_auc_on_training_folds(learner):
     best_auc = float(ref["auc"].max())
     if not math.isclose(got["cv_auc"], best_auc, rel_tol=1e-9):
         in_grid = any(math.isclose(got["best_C"], c) for c in C_GRID)
+        best_c = C_GRID[int(np.argmax(ref["auc"]))]
+        below = {
+            f"the cross-validated AUC of C={c:g}, which is not the best C (C={best_c:g} has "
+            f"{best_auc:.6f}): pick the C with the highest mean AUC, the first in the grid on "
+            "a tie": float(s)
+            for c, s in zip(C_GRID, ref["auc"], strict=True)
+            if s < best_auc - 1e-12
+        }
         assert_close(
             got["cv_auc"],
             best_auc,
@@ -391,6 +429,10 @@ def test_tune_scores_roc_auc_on_training_folds(learner):
                 )
                 if in_grid
                 else math.nan,
+                "a search with cv=5 (unshuffled folds): use StratifiedKFold(n_splits=5, "
+                "shuffle=True, random_state=seed)": lambda: _unshuffled_best_auc(learner),
+                "the mean AUC over every C in the grid, not the best C's": float(ref["auc"].mean()),
+                **below,
             },
         )
     allowed = [c for c, s in zip(C_GRID, ref["auc"], strict=True) if s >= best_auc - 1e-12]
@@ -427,6 +469,9 @@ def test_tune_reports_test_auc_of_the_refitted_best(learner):
                     _test_auc(learner, best_c, hard=True)
                 ),
                 "the cross-validated AUC, not the test AUC": float(ref["auc"].max()),
+                "the AUC of predict_proba(X_test)[:, 0], the probability of dying: use [:, 1]": (
+                    1 - want
+                ),
             },
         )
     assert_in_band(got["test_auc"], 0.80, 0.90, name="test_auc")

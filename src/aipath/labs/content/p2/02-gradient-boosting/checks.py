@@ -25,7 +25,6 @@ from aipath.checks import (
     assert_array,
     assert_beats,
     assert_frame,
-    assert_in_band,
     assert_returned,
     assert_tuple,
     cached,
@@ -92,7 +91,7 @@ def _forest_rmse() -> float:
     return _rmse(parts["y_test"], best[1].predict(codes["X_test"]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fitted(learner: Any, kind: str) -> Any:
     """The learner's model trained on the check's split (cached: tasks 2, 3 and 5 share it)."""
     parts = _three_way_split()
@@ -420,7 +419,11 @@ def test_gain_importance(learner, kind):
     values = got.to_numpy(dtype=float)
     if np.any(np.diff(values) > 1e-12):
         fail(f"{label} is not sorted from most to least important: sort_values(ascending=False)")
-    assert_in_band(values.sum(), 1 - 1e-9, 1 + 1e-9, name=f"the sum of {label}")
+    if not math.isclose(values.sum(), 1.0, rel_tol=1e-9):
+        fail(
+            f"the values of {label} sum to {values.sum():.6g}, not 1: divide each feature's "
+            "total gain by the total over all features"
+        )
     aligned = got.reindex(names).to_numpy(dtype=float)
     for want in accepted:
         if np.allclose(aligned, want, rtol=1e-5, atol=1e-12):
@@ -485,10 +488,23 @@ def test_experiment_reports_test_rmse_and_trees(learner):
 
     def clues(key: str) -> dict[str, float]:  # what known slips give; computed only on a mismatch
         model = boosted if key.startswith("xgboost") else light
+        every_tree = (
+            "every tree built, not the trees up to the best iteration that it predicts with"
+        )
         if key == "xgboost_trees":
-            return {"best_iteration without the + 1 (it counts from 0)": want[key] - 1}
+            return {
+                "best_iteration without the + 1 (it counts from 0)": want[key] - 1,
+                f"n_estimators: {every_tree}": float(boosted.n_estimators),
+                f"num_boosted_rounds(): {every_tree}": float(
+                    boosted.get_booster().num_boosted_rounds()
+                ),
+            }
         if key == "lightgbm_trees":
-            return {"best_iteration_ + 1 (LightGBM counts from 1)": want[key] + 1}
+            return {
+                "best_iteration_ + 1 (LightGBM counts from 1)": want[key] + 1,
+                f"n_estimators: {every_tree}": float(light.n_estimators),
+                f"current_iteration(): {every_tree}": float(light.booster_.current_iteration()),
+            }
         return {
             "the validation RMSE, not the test RMSE": _rmse(
                 parts["y_valid"], model.predict(parts["X_valid"])

@@ -116,6 +116,11 @@ def test_add_date_features(learner):
         "years_since_remodel": year - pristine["Year_Remod_Add"],
     }
     mistakes = {
+        "sale_quarter": {
+            "Mo_Sold // 3 + 1 (March lands in quarter 2): use (Mo_Sold − 1) // 3 + 1 or "
+            ".dt.quarter": month // 3 + 1,
+            "quarters counted from 0 (they run 1–4)": (month - 1) // 3,
+        },
         "months_since_start": {
             "months counted from 1 (January 2006 must be 0)": want["months_since_start"] + 1,
         },
@@ -136,11 +141,12 @@ def test_add_date_features(learner):
 
 # ----- task 2 -----------------------------------------------------------------------------------
 def _smoothed(
-    values: np.ndarray, y: np.ndarray, m: float, prior: float | None = None
+    values: np.ndarray, y: np.ndarray, m: float, prior: float | None = None, pull: bool = True
 ) -> tuple[dict[Any, float], float]:
     prior = float(np.mean(y)) if prior is None else prior
     table = pd.DataFrame({"c": values, "y": y}).groupby("c")["y"].agg(["sum", "count"])
-    encoding = (table["sum"] + m * prior) / (table["count"] + m)
+    # pull=False: m added to the count only, the m · prior term missing from the numerator
+    encoding = (table["sum"] + (m * prior if pull else 0.0)) / (table["count"] + m)
     return dict(zip(table.index, encoding.to_numpy(), strict=True)), prior
 
 
@@ -158,20 +164,29 @@ def _reference_encoding(
     *,
     folds: bool = True,
     fold_prior: bool = True,
+    shuffle: bool = True,
+    pull: bool = True,
+    test_from_folds: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     tv = train_values.to_numpy(dtype=object)
     yv = y.to_numpy(dtype=float)
-    full, full_prior = _smoothed(tv, yv, m)
+    test = test_values.to_numpy(dtype=object)
+    full, full_prior = _smoothed(tv, yv, m, pull=pull)
     if not folds:
         train_encoded = _apply_encoding(tv, full, full_prior)
     else:
         train_encoded = np.empty(len(tv))
-        for fit_rows, rows in KFold(n_splits, shuffle=True, random_state=seed).split(tv):
+        kfold = KFold(n_splits, shuffle=True, random_state=seed) if shuffle else KFold(n_splits)
+        by_fold = []
+        for fit_rows, rows in kfold.split(tv):
             # fold_prior=False: the prior of all training rows, held-out fold included
             prior = None if fold_prior else full_prior
-            encoding, prior = _smoothed(tv[fit_rows], yv[fit_rows], m, prior)
+            encoding, prior = _smoothed(tv[fit_rows], yv[fit_rows], m, prior, pull=pull)
             train_encoded[rows] = _apply_encoding(tv[rows], encoding, prior)
-    return train_encoded, _apply_encoding(test_values.to_numpy(dtype=object), full, full_prior)
+            by_fold.append(_apply_encoding(test, encoding, prior))
+        if test_from_folds:  # the test rows: the mean of the folds' encodings
+            return train_encoded, np.mean(by_fold, axis=0)
+    return train_encoded, _apply_encoding(test, full, full_prior)
 
 
 def _two_arrays(got: Any, name: str, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,6 +240,13 @@ def test_target_encode_matches_the_out_of_fold_definition(
                 "the prior of all training rows in every fold (use the mean of the other folds)": (
                     _reference_encoding(*args, smoothing, fold_prior=False)[0]
                 ),
+                "KFold without shuffle=True (the folds must be KFold(n_splits, shuffle=True, "
+                "random_state=seed))": lambda: _reference_encoding(*args, smoothing, shuffle=False)[
+                    0
+                ],
+                "smoothing added to the count only: the numerator lacks smoothing · prior": (
+                    lambda: _reference_encoding(*args, smoothing, pull=False)[0]
+                ),
             },
         )
     assert_array(
@@ -233,7 +255,13 @@ def test_target_encode_matches_the_out_of_fold_definition(
         name=f"{name}[1] (test rows)",
         rtol=1e-9,
         mistakes={
-            "no smoothing (plain means of the training rows)": _reference_encoding(*args, 0.0)[1]
+            "no smoothing (plain means of the training rows)": _reference_encoding(*args, 0.0)[1],
+            "the mean of the folds' encodings (encode the test rows with all training rows)": (
+                lambda: _reference_encoding(*args, smoothing, test_from_folds=True)[1]
+            ),
+            "smoothing added to the count only: the numerator lacks smoothing · prior": (
+                lambda: _reference_encoding(*args, smoothing, pull=False)[1]
+            ),
         },
     )
 
@@ -344,7 +372,7 @@ def _baseline_mae() -> float:
 
 @pytest.mark.task(4)
 def test_fit_predict_returns_prices_in_dollars(learner):
-    train, test = _house_split()
+    _, test = _house_split()
     predicted = _predictions(learner)
     if not np.all(np.isfinite(predicted)):
         fail(f"fit_predict returned {int(np.sum(~np.isfinite(predicted)))} NaN or inf predictions")
@@ -363,7 +391,7 @@ def test_fit_predict_returns_prices_in_dollars(learner):
 
 @pytest.mark.task(4)
 def test_fit_predict_beats_the_raw_baseline(learner):
-    train, test = _house_split()
+    _, test = _house_split()
     predicted = _predictions(learner)
     error = float(np.mean(np.abs(predicted - test["Sale_Price"].to_numpy(dtype=float))))
     baseline = _baseline_mae()

@@ -117,11 +117,18 @@ def test_confusion_counts(learner):
     y_true = np.array([1, 1, 0, 0, 1, 0, 1, 0, 0])
     y_pred = np.array([1, 0, 1, 0, 1, 1, 0, 0, 0])
     got = assert_tuple(
-        learner.confusion_counts(y_true, y_pred), 4, "confusion_counts(y_true, y_pred)",
+        learner.confusion_counts(y_true, y_pred),
+        4,
+        "confusion_counts(y_true, y_pred)",
         allow_list=True,
     )
     for value in got:
-        if not isinstance(value, int | np.integer):
+        if isinstance(value, np.integer):
+            fail(
+                f"confusion_counts returned NumPy integers ({type(value).__name__}); the task asks "
+                "for Python ints: wrap each count in int(...)"
+            )
+        if not isinstance(value, int) or isinstance(value, bool):
             fail(f"confusion_counts should return ints; got {type(value).__name__} {value!r}")
     want = (2, 2, 2, 3)
     assert_array(
@@ -196,7 +203,9 @@ def test_precision_recall_f1_match_sklearn(learner):
         y_true, y_pred = data
         got = np.asarray(
             assert_tuple(
-                learner.precision_recall_f1(y_true, y_pred), 3, "precision_recall_f1",
+                learner.precision_recall_f1(y_true, y_pred),
+                3,
+                "precision_recall_f1",
                 allow_list=True,
             ),
             dtype=float,
@@ -210,11 +219,9 @@ def test_precision_recall_f1_match_sklearn(learner):
             name=f"precision_recall_f1({_show(y_true)}, y_pred={y_pred.tolist()})",
             rtol=1e-9,
             mistakes={
-                "precision and recall exchanged (false positives and false negatives swapped)": [
-                    r,
-                    p,
-                    f,
-                ]
+                "precision and recall exchanged (returned as (recall, precision, f1), or false "
+                "positives and false negatives swapped)": [r, p, f],
+                "F1 without the factor 2: f1 = 2·p·r / (p + r)": [p, r, f / 2],
             },
         )
 
@@ -225,15 +232,42 @@ def test_precision_recall_f1_match_sklearn(learner):
 @pytest.mark.task(2)
 def test_roc_curve_example(learner):
     y, s = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
-    fpr, tpr, thresholds = assert_tuple(
-        learner.roc_curve(y, s), 3, "roc_curve", allow_list=True
+    fpr, tpr, thresholds = assert_tuple(learner.roc_curve(y, s), 3, "roc_curve", allow_list=True)
+    assert_array(
+        thresholds,
+        [np.inf, 0.8, 0.4, 0.35, 0.1],
+        name=f"roc_curve({_show(y, s)}) thresholds",
+        mistakes={
+            "the distinct scores without the leading inf (the (0, 0) point)": s[[3, 1, 2, 0]]
+        },
+    )
+    strict = (
+        "score > threshold where score >= threshold belongs (each threshold's own samples left out)"
     )
     assert_array(
-        thresholds, [np.inf, 0.8, 0.4, 0.35, 0.1], name=f"roc_curve({_show(y, s)}) thresholds"
+        fpr,
+        [0.0, 0.0, 0.5, 0.5, 1.0],
+        name="roc_curve fpr",
+        mistakes={
+            "the tpr values: roc_curve returns (fpr, tpr, thresholds), fpr first": [
+                0.0,
+                0.5,
+                0.5,
+                1.0,
+                1.0,
+            ],
+            strict: [0.0, 0.0, 0.0, 0.5, 0.5],
+        },
     )
-    assert_array(fpr, [0.0, 0.0, 0.5, 0.5, 1.0], name="roc_curve fpr")
-    assert_array(tpr, [0.0, 0.5, 0.5, 1.0, 1.0], name="roc_curve tpr")
-    assert_close(_order_probe(learner, y, s), 0.75, name=f"roc_auc({_show(y, s)})")
+    assert_array(
+        tpr, [0.0, 0.5, 0.5, 1.0, 1.0], name="roc_curve tpr", mistakes={strict: [0, 0, 0.5, 0.5, 1]}
+    )
+    assert_close(
+        _order_probe(learner, y, s),
+        0.75,
+        name=f"roc_auc({_show(y, s)})",
+        mistakes={"1 - AUC (the curve integrated with the axes swapped or scores reversed)": 0.25},
+    )
 
 
 @pytest.mark.task(2)
@@ -261,9 +295,7 @@ def test_tied_scores_share_one_point(learner):
             "samples cross the threshold together, so they share one ROC point (a tie counts "
             "one half); group equal scores before computing the curve"
         )
-    fpr, tpr, thresholds = assert_tuple(
-        learner.roc_curve(y, s), 3, "roc_curve", allow_list=True
-    )
+    fpr, tpr, thresholds = assert_tuple(learner.roc_curve(y, s), 3, "roc_curve", allow_list=True)
     if np.size(thresholds) != 2:
         fail(
             f"with every score tied at 0.5, roc_curve has {np.size(thresholds)} points; expected 2 "
@@ -272,9 +304,7 @@ def test_tied_scores_share_one_point(learner):
     y2 = np.array([0, 1, 1, 0, 1, 0])
     s2 = np.array([0.2, 0.7, 0.2, 0.7, 0.9, 0.2])
     sk_fpr, sk_tpr, sk_thr = sk_roc_curve(y2, s2, drop_intermediate=False)
-    fpr, tpr, thresholds = assert_tuple(
-        learner.roc_curve(y2, s2), 3, "roc_curve", allow_list=True
-    )
+    fpr, tpr, thresholds = assert_tuple(learner.roc_curve(y2, s2), 3, "roc_curve", allow_list=True)
     name = f"roc_curve({_show(y2, s2)})"
     assert_array(thresholds, sk_thr, name=f"{name} thresholds (tied samples share a point)")
     assert_array(fpr, sk_fpr, name=f"{name} fpr")
@@ -317,6 +347,24 @@ def test_roc_matches_sklearn(learner):
 
 
 # ----- task 3 ---------------------------------------------------------------------------------
+def _ap_mistakes(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
+    """What known slips give for average precision, from the PR curve in decreasing thresholds."""
+    steps = np.diff(recall, prepend=0.0)
+    return {
+        "interpolated precision (the running maximum): average precision weights the raw "
+        "precision at each threshold": float(
+            np.sum(steps * np.maximum.accumulate(precision[::-1])[::-1])
+        ),
+        "the trapezoid area under the PR curve (average precision is a step sum)": float(
+            np.trapezoid(precision, recall)
+        ),
+        "each recall step weighted by the previous threshold's precision (P_{i-1}): weight it "
+        "by the precision P_i at the threshold that adds it": float(
+            np.sum(steps * np.r_[1.0, precision[:-1]])
+        ),
+    }
+
+
 @pytest.mark.task(3)
 def test_pr_curve_example(learner):
     y, s = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
@@ -331,7 +379,12 @@ def test_pr_curve_example(learner):
         mistakes={"the recall values (precision and recall swapped)": [0.5, 0.5, 1.0, 1.0]},
     )
     assert_array(recall, [0.5, 0.5, 1.0, 1.0], name="pr_curve recall")
-    assert_close(learner.average_precision(y, s), 5 / 6, name=f"average_precision({_show(y, s)})")
+    assert_close(
+        learner.average_precision(y, s),
+        5 / 6,
+        name=f"average_precision({_show(y, s)})",
+        mistakes=_ap_mistakes(np.array([1.0, 0.5, 2 / 3, 0.5]), np.array([0.5, 0.5, 1.0, 1.0])),
+    )
     y2 = np.array([0, 1, 1, 0, 1, 0, 0, 1])
     s2 = np.array([0.2, 0.7, 0.2, 0.7, 0.9, 0.2, 0.5, 0.5])
     assert_close(
@@ -361,23 +414,12 @@ def test_pr_curve_and_average_precision_match_sklearn(learner):
         assert_array(recall, sk_recall, name=f"{name} recall")
         # sklearn's average_precision_score is exactly this sum over its own PR curve.
         want = float(np.sum(np.diff(sk_recall, prepend=0.0) * sk_precision))
-        interpolated = float(
-            np.sum(
-                np.diff(sk_recall, prepend=0.0) * np.maximum.accumulate(sk_precision[::-1])[::-1]
-            )
-        )
         assert_close(
             learner.average_precision(y, s),
             want,
             name=f"average_precision({_show(y, s)})",
             rtol=1e-9,
-            mistakes={
-                "interpolated precision (the running maximum): average precision weights the raw "
-                "precision at each threshold": interpolated,
-                "the trapezoid area under the PR curve (average precision is a step sum)": float(
-                    np.trapezoid(sk_precision, sk_recall)
-                ),
-            },
+            mistakes=_ap_mistakes(sk_precision, sk_recall),
         )
 
     check()
@@ -420,9 +462,9 @@ def test_best_f1_threshold(learner):
     check()
 
 
-def _reference_threshold_for_precision(y, s, min_precision):
+def _reference_threshold_for_precision(y, s, min_precision, *, strict=False):
     precision, recall, thresholds = _sklearn_pr(y, s)
-    allowed = np.flatnonzero(precision >= min_precision)
+    allowed = np.flatnonzero(precision > min_precision if strict else precision >= min_precision)
     if allowed.size == 0:
         return None, None
     best_recall = recall[allowed].max()
@@ -434,12 +476,20 @@ def _reference_threshold_for_precision(y, s, min_precision):
 def test_threshold_for_precision_example(learner):
     y = np.array([1, 1, 0, 1, 0, 1, 0, 0, 1, 0])
     s = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.45, 0.3, 0.2])
-    for min_precision, want in ((0.65, 0.6), (0.71234, 0.8), (0.8, 0.9), (0.55, 0.3), (0.4, 0.3)):
+    # 0.75: the threshold 0.8 has precision exactly 3/4, and qualifies ("at least").
+    cases = ((0.65, 0.6), (0.71234, 0.8), (0.8, 0.9), (0.55, 0.3), (0.4, 0.3), (0.75, 0.8))
+    for min_precision, want in cases:
         got = learner.threshold_for_precision(y, s, min_precision)
         first = _reference_threshold_for_precision(y, s, min_precision)[1]
+        strict = _reference_threshold_for_precision(y, s, min_precision, strict=True)[0]
         if got is None or not math.isclose(float(got), want):
             clue = ""
-            if got is not None and math.isclose(float(got), first) and first != want:
+            if got is not None and strict != want and math.isclose(float(got), strict):
+                clue = (
+                    f" — that is precision > {min_precision} where at least (>=) was asked: a "
+                    "threshold whose precision equals min_precision qualifies"
+                )
+            elif got is not None and math.isclose(float(got), first) and first != want:
                 clue = (
                     " — that is the first threshold (from the top) that reaches the precision: "
                     "the highest, with the least recall; keep going down while the precision "

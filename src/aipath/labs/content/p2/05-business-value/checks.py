@@ -87,6 +87,8 @@ def test_expected_profit(learner):
             * 0.5
             * 112
             + 0.06 * 0.1 * -8,
+            "tpr and fpr exchanged: the positives are caught with probability tpr, the "
+            "negatives acted on with probability fpr": 0.06 * 0.1 * 112 + 0.94 * 0.5 * -8,
         },
     )
     payoffs = {"tp": 50.0, "fp": -5.0, "fn": -20.0, "tn": 1.0}
@@ -110,6 +112,12 @@ def test_expected_profit(learner):
 
 
 # ----- task 2 ---------------------------------------------------------------------------------
+STRICT = (
+    "score > threshold where score >= threshold belongs: each threshold's own customers left "
+    "out (every value is the one of the next threshold up)"
+)
+
+
 @pytest.mark.task(2)
 def test_profit_curve_small_example(learner):
     y, s = np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.4, 0.1])
@@ -125,7 +133,12 @@ def test_profit_curve_small_example(learner):
             "is one of the options compared"
         )
     assert_array(thresholds, [np.inf, 0.9, 0.8, 0.4, 0.1], name="profit_curve thresholds")
-    assert_array(profit, [0.0, 2.5, 2.0, 4.5, 4.0], name="profit_curve profit per customer")
+    assert_array(
+        profit,
+        [0.0, 2.5, 2.0, 4.5, 4.0],
+        name="profit_curve profit per customer",
+        mistakes={STRICT: [0.0, 0.0, 2.5, 2.0, 4.5]},
+    )
 
 
 @pytest.mark.task(2)
@@ -145,6 +158,7 @@ def test_profit_curve_on_real_customers(learner):
         mistakes={
             "the base rate ignored (rates summed as if buyers were as common as non-buyers)": summed,
             "the base rate ignored (a 50/50 weighting instead of the share of buyers)": halved,
+            STRICT: np.r_[ref_p[0], ref_p[:-1]],
         },
     )
 
@@ -192,10 +206,20 @@ def _check_choice(learner, y, s, payoffs, base_rate, label):
         )
     got_profit = float(profit[matches[0]])
     if not math.isclose(got_profit, best, rel_tol=1e-9, abs_tol=1e-12):
+        best_at = int(np.argmax(profit))
         mistakes = {
             "the threshold that maximises accuracy, not profit (accuracy ignores what each error "
             "costs)": float(thresholds[int(np.argmax(accuracy))]),
+            "the least profitable threshold (argmin where argmax belongs)": float(
+                thresholds[int(np.argmin(profit))]
+            ),
         }
+        for step in (1, -1):
+            if 0 <= best_at + step < thresholds.size:
+                mistakes[
+                    f"the threshold {'after' if step == 1 else 'before'} the best one in the "
+                    "curve: an index off by one"
+                ] = float(thresholds[best_at + step])
         if base_rate is not None:
             _t, sample_profit, *_ = _reference_curve(y, s, payoffs)
             mistakes[
@@ -255,46 +279,83 @@ def _numbers(text):
 
 @pytest.mark.task(4)
 def test_stakeholder_summary(learner):
-    (y, s), _ = caravan()
-    text = learner.stakeholder_summary(y, s, MAILING, N_CUSTOMERS)
+    (y, s), (yb, sb, base_rate) = caravan()
+    _check_summary(learner, y, s, None, "the summary")
+    _check_summary(
+        learner,
+        yb,
+        sb,
+        base_rate,
+        f"the summary for a balanced sample with base_rate={base_rate:.4f}",
+    )
+
+
+def _check_summary(learner, y, s, base_rate, label):
+    text = learner.stakeholder_summary(y, s, MAILING, N_CUSTOMERS, base_rate=base_rate)
     if not isinstance(text, str):
         fail(f"stakeholder_summary should return a str; got {type(text).__name__}")
-    thresholds, profit, _acc, share, _rate = _reference_curve(y, s, MAILING)
+    thresholds, profit, _acc, share, _rate = _reference_curve(y, s, MAILING, base_rate)
+    _fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
     best = int(np.argmax(profit))
     threshold, per_customer = float(thresholds[best]), float(profit[best])
     total, contacted = per_customer * N_CUSTOMERS, float(share[best])
 
     if re.search(r"\n\s*\n", text.strip()):
-        fail("the summary has a blank line: write one paragraph")
+        fail(f"{label} has a blank line: write one paragraph")
     words = len(text.split())
     if not 30 <= words <= 150:
-        fail(f"the summary has {words} words; a stakeholder paragraph has 30 to 150")
+        fail(f"{label} has {words} words; a stakeholder paragraph has 30 to 150")
     jargon = [term for term in JARGON if re.search(rf"\b{term}\b", text)]
     if jargon:
         fail(
-            f"the summary uses {', '.join(jargon)}: the reader does not know these acronyms; "
+            f"{label} uses {', '.join(jargon)}: the reader does not know these acronyms; "
             "say what they mean in words (e.g. 'customers we mail who do not buy')"
         )
     numbers = _numbers(text)
     if not any(abs(n - threshold) <= 0.005 + 1e-9 for n in numbers):
         fail(
-            f"the summary does not quote the chosen threshold {threshold:.3f} (with at least two "
+            f"{label} does not quote the chosen threshold {threshold:.3f} (with at least two "
             f"decimals); numbers found: {numbers}"
         )
     if not any(abs(n - abs(total)) <= 0.006 * abs(total) + 1 for n in numbers):
         if any(abs(n - per_customer) <= 0.01 * abs(per_customer) + 0.005 for n in numbers):
             fail(
-                f"the summary quotes {per_customer:.2f}, the expected profit per customer, but "
+                f"{label} quotes {per_customer:.2f}, the expected profit per customer, but "
                 f"not the total for the {N_CUSTOMERS:,} customers ({total:,.0f}): a stakeholder "
                 "decides on the campaign's total"
             )
+        if any(
+            abs(n - per_customer * len(y)) <= 0.006 * abs(per_customer * len(y)) + 1
+            for n in numbers
+        ):
+            fail(
+                f"{label} quotes {per_customer * len(y):,.0f}: the profit per customer × the "
+                f"sample size ({len(y):,}), not × n_customers ({N_CUSTOMERS:,}); expected "
+                f"{total:,.0f}"
+            )
         fail(
-            f"the summary does not quote the expected total profit {total:,.0f} "
+            f"{label} does not quote the expected total profit {total:,.0f} "
             f"(= {per_customer:.4f} per customer × {N_CUSTOMERS:,}); numbers found: {numbers}"
         )
     percents = [float(m.group(1)) for m in PERCENT.finditer(text)]
     if not any(abs(p - 100 * contacted) <= 0.6 for p in percents):
+        clues = {
+            "the share of buyers reached (tpr), not the share of all customers contacted "
+            "(π · tpr + (1 − π) · fpr)": 100 * float(tpr[best]),
+            "the share of the sample at or above the threshold, not weighted by the base rate "
+            "(π · tpr + (1 − π) · fpr)": 100 * float(np.mean(s >= threshold)),
+            "a fraction written with a % sign: multiply by 100": contacted,
+        }
+        clue = next(
+            (
+                f" — {percent:g}% looks like {text}"
+                for text, wrong in clues.items()
+                for percent in percents
+                if abs(wrong - 100 * contacted) > 0.6 and abs(percent - wrong) <= 0.6
+            ),
+            "",
+        )
         fail(
-            f"the summary does not give the share of customers to contact, {contacted:.1%} "
-            f"(as a percentage, e.g. '{contacted:.0%}'); percentages found: {percents}"
+            f"{label} does not give the share of customers to contact, {contacted:.1%} "
+            f"(as a percentage, e.g. '{contacted:.0%}'); percentages found: {percents}{clue}"
         )

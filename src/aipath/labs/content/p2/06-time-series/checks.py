@@ -64,6 +64,19 @@ def _synthetic(period: int, n: int = 240, seed: int = 0, walk: float = 1.0) -> p
     return pd.Series(values, index=pd.date_range("2030-01-01", periods=n, freq="MS"), name="y")
 
 
+def _smooth_steps(period: int, n: int = 480, seed: int = 4) -> pd.Series:
+    """A cycle of `period` steps on a level whose steps are an MA(1) process (e_t + e_t-1).
+
+    The first difference then has its largest autocorrelation at lag 1 (about 0.7), the cycle's
+    peak at `period` (about 0.6) next: lag 1 is excluded by the task, so the answer is `period`.
+    """
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0.0, 0.63, n + 1)
+    t = np.arange(n)
+    values = 100.0 + np.cumsum(e[1:] + e[:-1]) + 3.0 * np.sin(2 * np.pi * t / period)
+    return pd.Series(values, index=pd.date_range("2030-01-01", periods=n, freq="MS"), name="y")
+
+
 def _adf(values: Any, **kwargs: Any) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -332,12 +345,19 @@ def test_pacf(learner, case, nlags):
         ("synthetic", 7, 36, 0, 3.0),
         ("synthetic", 6, 36, 2, 1.0),
         ("synthetic", 12, 20, 1, 1.0),
+        ("smooth", 12, 12, 4, 0.0),
     ],
 )
 def test_seasonal_period(learner, case, period, max_lag, seed, walk):
     if case == "co2":
         series = _co2()
         label = "the CO₂ series"
+    elif case == "smooth":
+        series = _smooth_steps(period, seed=seed)
+        label = (
+            f"a {period}-step cycle on a level whose steps come in pairs (the differenced "
+            "series peaks at lag 1)"
+        )
     else:
         series = _synthetic(period, seed=seed, walk=walk)
         label = f"a synthetic series with a {period}-step cycle on a wandering level"
@@ -359,6 +379,11 @@ def test_seasonal_period(learner, case, period, max_lag, seed, walk):
         int(np.argmax(diffed[2:])): "the position within acf[2:]: add back the 2 lags you skipped",
         int(np.argmax(diffed[1:])) + 1: "a peak at lag 1, which the task excludes (start at 2)",
     }
+    if want == max_lag and max_lag > 2:
+        clues.setdefault(
+            int(np.argmax(diffed[2:max_lag])) + 2,
+            f"a search that stops before max_lag: lags 2 … {max_lag} include {max_lag} itself",
+        )
     clue = clues.get(int(got), "")
     top = np.argsort(-diffed[2:])[:3] + 2
     best = ", ".join(f"lag {k}: {diffed[k]:.3f}" for k in top)
@@ -521,6 +546,11 @@ def test_seasonal_naive(learner, case, horizon, period):
         ),
         "values period + 1 steps back (off by one)": np.resize(h[-period - 1 : -1], horizon),
     }
+    if horizon > period:
+        mistakes[
+            f"the last {horizon} values (horizon steps back) where the last season belongs: the "
+            f"value one season ({period} steps) earlier, the last season repeated"
+        ] = np.resize(h[-horizon:], horizon)
     if len(got) != horizon:
         fail(
             f"{name} has {len(got)} values; expected {horizon}, one per future step"
@@ -558,6 +588,9 @@ def test_mase(learner, rng):
             "the ratio upside down (naive error / forecast error)": 1 / want,
             "a ratio of root mean squared errors, not of mean absolute errors": float(
                 np.sqrt((e_model**2).mean() / (e_naive**2).mean())
+            ),
+            "a ratio of mean squared errors, not of mean absolute errors": float(
+                (e_model**2).mean() / (e_naive**2).mean()
             ),
             "the mean of the per-month ratios, not the ratio of the two means": float(
                 (e_model.abs() / e_naive.abs()).mean()
@@ -666,6 +699,14 @@ def test_backtest_does_not_look_ahead(learner):
         b = other[column].to_numpy(dtype=float)
         if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=1e-8):
             change = float(np.max(np.abs(a - b))) if a.shape == b.shape else math.inf
+            whole = _naive(_co2(), HORIZON).to_numpy()
+            if column == "naive" and a.shape == whole.shape and np.allclose(a, whole, atol=1e-8):
+                fail(
+                    f"backtest()'s naive column changed (by up to {change:.3g} ppm) when only the "
+                    "24 test months changed: it is seasonal_naive of the whole series (its last "
+                    "season is inside the test months). Call seasonal_naive(train, horizon) on "
+                    "the training part"
+                )
             fail(
                 f"backtest()'s {column} column changed (by up to {change:.3g} ppm) when only the "
                 "24 test months changed: it has seen the months it predicts. Typical causes: "

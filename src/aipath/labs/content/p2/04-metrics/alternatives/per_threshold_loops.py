@@ -8,7 +8,7 @@ import numpy as np
 
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[int, int, int, int]:
     tp = fp = fn = tn = 0
-    for truth, pred in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
+    for truth, pred in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist(), strict=True):
         if truth and pred:
             tp += 1
         elif pred:
@@ -61,7 +61,7 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nda
 def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
     precision, recall, _ = pr_curve(y_true, scores)
     total, previous = 0.0, 0.0
-    for p, r in zip(precision, recall):
+    for p, r in zip(precision, recall, strict=True):
         total += (r - previous) * p
         previous = r
     return float(total)
@@ -81,7 +81,7 @@ def threshold_for_precision(
 ) -> float | None:
     precision, recall, thresholds = pr_curve(y_true, scores)
     best = None
-    for p, r, t in zip(precision, recall, thresholds):
+    for p, r, t in zip(precision, recall, thresholds, strict=True):
         # Walk down from the highest threshold; only a strictly larger recall replaces the choice.
         if p >= min_precision and (best is None or r > best[0]):
             best = (r, float(t))

@@ -48,7 +48,7 @@ def choose_threshold(
 ) -> tuple[float, float]:
     thresholds, profit = profit_curve(y_true, scores, payoffs, base_rate)
     best_t, best_p = math.inf, -math.inf
-    for t, p in zip(thresholds.tolist(), profit.tolist()):
+    for t, p in zip(thresholds.tolist(), profit.tolist(), strict=True):
         if p > best_p:
             best_t, best_p = t, p
     return best_t, best_p

