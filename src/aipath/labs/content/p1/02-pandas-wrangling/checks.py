@@ -32,19 +32,21 @@ def enriched(tables):
 
 
 # ----- references, written independently of the learner's file --------------------------------
-def ref_clean(raw: pd.DataFrame) -> pd.DataFrame:
+def ref_clean(raw: pd.DataFrame, *, keep: str = "first", wind_at_least: bool = False):
+    """The cleaned table; ``keep="last"`` and ``wind_at_least`` give two known mistakes."""
+    too_fast = raw["wind_speed"] >= 200 if wind_at_least else raw["wind_speed"] > 200
     out = pd.DataFrame(
         {
             "origin": pd.Categorical(raw["origin"]),
             "time": pd.to_datetime(raw[["year", "month", "day", "hour"]]),
             "temp": raw["temp"],
-            "wind_speed": raw["wind_speed"].where(~(raw["wind_speed"] > 200)),
+            "wind_speed": raw["wind_speed"].where(~too_fast),
             "precip": raw["precip"],
             "pressure": raw["pressure"],
             "visib": raw["visib"],
         }
     )
-    out = out[~out.duplicated(["origin", "time"])]
+    out = out[~out.duplicated(["origin", "time"], keep=keep)]
     return out.sort_values(["origin", "time"], kind="stable").reset_index(drop=True)
 
 
@@ -178,6 +180,16 @@ def test_clean_weather_real_table(learner, tables, cleaned):
     check_clean_types(got, name)
     if frames_match(got, want, column_order=True):
         return
+    if not got.index.equals(pd.RangeIndex(len(got))) and frames_match(
+        got.reset_index(drop=True), want, column_order=True
+    ):
+        index = list(got.index)
+        row = next(i for i, label in enumerate(index) if label != i)
+        fail(
+            f"{name} has the right rows in the right order, but row {row} has index "
+            f"{index[row]}: expected the index 0 … {len(want) - 1} — "
+            "reset_index(drop=True) after dropping and sorting"
+        )
     if "wind_speed" in got.columns and (got["wind_speed"] > 200).any():
         top = got["wind_speed"].max()
         fail(
@@ -203,7 +215,18 @@ def test_clean_weather_real_table(learner, tables, cleaned):
             "when daylight saving time ends) were not recognised: was `time` built from "
             "time_hour (UTC) instead of the local year, month, day and hour columns?"
         )
-    assert_frame(got, want, name=name, check_column_order=True)
+    assert_frame(
+        got, want, name=name, check_column_order=True, mistakes=clean_mistakes(tables["weather"])
+    )
+
+
+def clean_mistakes(raw: pd.DataFrame) -> dict:
+    return {
+        "the later row of each repeated (origin, time) pair kept (keep='last'): keep the one "
+        "that comes first in raw (keep='first')": lambda: ref_clean(raw, keep="last"),
+        "wind speeds of exactly 200 mph set to NaN (>= 200): only speeds above 200 are "
+        "errors": lambda: ref_clean(raw, wind_at_least=True),
+    }
 
 
 def shuffled_sample(raw: pd.DataFrame) -> pd.DataFrame:
@@ -211,7 +234,8 @@ def shuffled_sample(raw: pd.DataFrame) -> pd.DataFrame:
     dst = raw[(raw["month"] == 11) & (raw["day"] == 3) & raw["hour"].isin([0, 1, 2])]
     outlier = raw[raw["wind_speed"] > 200]
     some = raw.iloc[[5, 9000, 9001, 20000, 25000, 12]]
-    sample = pd.concat([dst[dst["origin"] != "EWR"], outlier, some])
+    gale = raw.iloc[[15000]].assign(wind_speed=200.0)  # exactly 200 mph: kept (rule: > 200)
+    sample = pd.concat([dst[dst["origin"] != "EWR"], outlier, some, gale])
     order = np.random.default_rng(7).permutation(len(sample))
     return sample.iloc[order].reset_index(drop=True)
 
@@ -240,10 +264,31 @@ def test_clean_weather_sorts_a_shuffled_table(learner, tables):
                 f"{name} has index {list(got.index)[:6]}…; expected 0 … {len(got) - 1}: "
                 "reset_index(drop=True) after sorting"
             )
-    assert_frame(got, want, name=name, check_column_order=True)
+    assert_frame(got, want, name=name, check_column_order=True, mistakes=clean_mistakes(raw))
 
 
 # ----- task 2: merge ---------------------------------------------------------------------------
+def check_flight_order(got: pd.DataFrame, flights: pd.DataFrame, name: str) -> None:
+    """Name flights that are all there but in another order (the index alone cannot show it)."""
+    columns = list(flights.columns)
+    if len(got) != len(flights) or not set(columns) <= set(got.columns):
+        return
+    try:
+        rows = got[columns].astype(str).agg("\x1f".join, axis=1).tolist()
+        originals = flights[columns].astype(str).agg("\x1f".join, axis=1).tolist()
+    except (TypeError, ValueError):
+        return
+    if rows == originals or sorted(rows) != sorted(originals):
+        return
+    first = next(i for i, (a, b) in enumerate(zip(rows, originals, strict=True)) if a != b)
+    moved = int(sum(a != b for a, b in zip(rows, originals, strict=True)))
+    fail(
+        f"{name} holds every flight, but {moved} of {len(flights)} are in another order "
+        f"(row {first} is not the flight that was row {first} of flights): keep the flights "
+        "in their original order — a left merge keeps it, so do not sort before or after"
+    )
+
+
 def check_enriched_shape(got: pd.DataFrame, flights: pd.DataFrame, planes, name: str) -> None:
     clashes = [c for c in got.columns if str(c).endswith(("_x", "_y"))]
     if clashes:
@@ -279,6 +324,7 @@ def test_add_plane_and_airline_real_tables(learner, tables, enriched):
     if frames_match(got, want):
         return
     check_enriched_shape(got, flights, planes, name)
+    check_flight_order(got, flights, name)
     assert_frame(got, want, name=name, clues={"order": "keep the flights in their order"})
 
 
@@ -308,6 +354,7 @@ def test_add_plane_and_airline_keeps_order_and_unknowns(learner):
     if frames_match(got, want):
         return
     check_enriched_shape(got, flights, planes, name)
+    check_flight_order(got, flights, name)
     assert_frame(
         got,
         want,
@@ -336,6 +383,19 @@ def check_summary(got: pd.DataFrame, enriched: pd.DataFrame, name: str) -> None:
             aligned, "share_delayed", want["share_delayed"]
         ):
             fail(f"{name} column 'share_delayed' counts dep_delay >= 15; the task says > 15")
+        groups = enriched.groupby("airline")
+        for column in ("plane_year", "dep_delay", "seats"):
+            if column not in enriched.columns or not enriched[column].isna().any():
+                continue
+            known = groups[column].count().reindex(want.index)
+            if same_column(aligned, "flights", known) and not same_column(
+                aligned, "flights", want["flights"]
+            ):
+                fail(
+                    f"{name} column 'flights' holds the number of known (non-missing) "
+                    f"{column} values: count() skips NaN. The number of flights is the number "
+                    "of rows — size()"
+                )
     assert_frame(
         got,
         want,

@@ -151,15 +151,39 @@ def test_power_iteration_on_a_covariance_matrix(learner, usarrests):
 @pytest.mark.task(2)
 def test_power_iteration_follows_num_iters_and_seed(learner, rng):
     M = symmetric_with_spectrum(rng, [1.0, 0.95, 0.5])  # slow: 5 steps are far from converged
-    v = np.random.default_rng(3).normal(size=3)
-    for _ in range(5):
-        v = M @ v
-    v /= np.linalg.norm(v)
+    start = np.random.default_rng(3).normal(size=3)
+
+    def after(steps):
+        u = start.copy()
+        for _ in range(steps):
+            u = M @ u
+        return u / np.linalg.norm(u)
+
+    v = after(5)
     _value, got = learner.power_iteration(M.copy(), num_iters=5, tol=0.0, seed=3)
     name = "power_iteration(M, num_iters=5, tol=0.0, seed=3) vector"
     got = np.asarray(got, dtype=float)
-    if got.shape == v.shape and np.isfinite(got).all() and np.allclose(align_rows(got, v), v):
+
+    def same(a, b):
+        return a.shape == b.shape and np.isfinite(a).all() and np.allclose(align_rows(a, b), b)
+
+    if same(got, v):
         return
+    for steps in (4, 6, 0):
+        if same(got, after(steps)):
+            fail(
+                f"{name} is {np.round(got, 6)}: the seeded start vector after {steps} "
+                f"multiplications, not 5 — the loop should run exactly num_iters times "
+                "(range(num_iters)) when tol=0 never stops it early"
+            )
+    _value, again = learner.power_iteration(M.copy(), num_iters=5, tol=0.0, seed=3)
+    again = np.asarray(again, dtype=float)
+    if got.shape == again.shape and not np.allclose(got, again):
+        fail(
+            f"{name}: two calls with seed=3 gave different vectors ({np.round(got, 6)}, then "
+            f"{np.round(again, 6)}): the start vector must come from "
+            "np.random.default_rng(seed).normal(size=n), so the same seed gives the same answer"
+        )
     fail(
         f"{name} is {np.round(got, 6)}; expected ±{np.round(v, 6)}, the result of exactly 5 "
         "multiplications from the start vector np.random.default_rng(3).normal(size=3). Does "
@@ -226,6 +250,7 @@ def check_pca_fit(learner, X, k, name):
         atol=1e-12,
         mistakes={
             "the denominator n instead of n − 1 in the covariance": want_var * (n - 1) / n,
+            "a covariance Xcᵀ Xc never divided by n − 1": want_var * (n - 1),
             "eigenvalues in ascending order: put the largest first": np.sort(all_values)[:k],
             "standard deviations instead of variances": np.sqrt(want_var),
         },

@@ -78,14 +78,24 @@ def smooth_cases(rng):
     ]
 
 
-def check_one_entry_at_a_time(shifts: list[float], eps: float) -> None:
-    """Every evaluation point must differ from x in one entry, by eps (or not at all)."""
-    if shifts and max(shifts) > 1.5 * eps:
+def check_one_entry_at_a_time(shifts: list[tuple[float, int]], eps: float) -> None:
+    """Every evaluation point must differ from x in one entry, by eps (or not at all).
+
+    ``shifts`` holds (total shift, entries moved) for each point f was evaluated at.
+    """
+    if not shifts or max(total for total, _ in shifts) <= 1.5 * eps:
+        return
+    if max(moved for _, moved in shifts) <= 1:
+        step = max(total for total, _ in shifts)
         fail(
-            "numerical_gradient evaluated f at a point where more than one entry was moved "
-            f"(a total shift of {max(shifts):.3g} for eps = {eps:g}): put each entry back "
-            "before nudging the next"
+            f"numerical_gradient moved one entry at a time, but by {step:.3g} where eps = "
+            f"{eps:g} was given: step by the eps argument, f(x ± eps·e_i)"
         )
+    fail(
+        "numerical_gradient evaluated f at a point where more than one entry was moved "
+        f"(a total shift of {max(total for total, _ in shifts):.3g} for eps = {eps:g}): put "
+        "each entry back before nudging the next"
+    )
 
 
 @pytest.mark.task(1)
@@ -95,7 +105,8 @@ def test_numerical_gradient_is_accurate(learner, rng):
         shifts = []
 
         def recorded(v, f=f, x=x, shifts=shifts):
-            shifts.append(float(np.abs(np.asarray(v) - x).sum()))
+            moved = np.abs(np.asarray(v, dtype=float) - x)
+            shifts.append((float(moved.sum()), int(np.count_nonzero(moved > 1e-12))))
             return f(v)
 
         got = learner.numerical_gradient(recorded, x.copy())
@@ -114,7 +125,16 @@ def test_numerical_gradient_is_accurate(learner, rng):
                 "difference (f(x + eps) − f(x)) / eps, whose error grows like eps. Use the "
                 "central difference (f(x + eps) − f(x − eps)) / (2 eps)"
             )
-        assert_array(got, want, name=label, rtol=1e-6, atol=1e-8)
+        assert_array(
+            got,
+            want,
+            name=label,
+            rtol=1e-6,
+            atol=1e-8,
+            factors={
+                "a division by eps where 2·eps belongs (x + eps and x − eps are 2·eps apart)": 2.0
+            },
+        )
         fail(f"{label} has relative error {err:.2g} against the exact gradient; must be < 1e-7")
 
 
@@ -162,7 +182,10 @@ def test_numerical_gradient_leaves_x_unchanged(learner, rng):
             f"numerical_gradient changed the caller's x (max change {change:.3g}){why}. Leave "
             "x exactly as it was: work on a copy (np.array(x, dtype=float))"
         )
-    check_one_entry_at_a_time([float(np.abs(v - before).sum()) for v in seen], 1e-5)
+    moves = [np.abs(v - before) for v in seen]
+    check_one_entry_at_a_time(
+        [(float(m.sum()), int(np.count_nonzero(m > 1e-12))) for m in moves], 1e-5
+    )
     assert_array(
         got,
         2 * before,
@@ -209,6 +232,9 @@ def test_grad_quadratic(learner, rng):
                 ),
                 "½ A x + b: the ½ cancels against the 2 that x appears twice brings; in general "
                 "it is ½(A + Aᵀ)x + b": 0.5 * A @ x + b,
+                "(A + Aᵀ)x + b: the ½ of the loss is missing; it is ½(A + Aᵀ)x + b": (
+                    (A + A.T) @ x + b
+                ),
             },
         )
 
@@ -232,6 +258,8 @@ def test_grad_logistic_loss(learner, rng):
                 "the sum over samples: the loss is a mean, divide by n": exact * n,
                 "a sign error: it is Xᵀ(σ(Xw) − y) / n, not Xᵀ(y − σ(Xw)) / n": -exact,
                 "Xᵀ(Xw − y) / n: the prediction is σ(Xw), not Xw": X.T @ (X @ w - y) / n,
+                "a division by the number of features D where the number of samples n "
+                "belongs": exact * n / d,
             },
         )
 
@@ -271,6 +299,19 @@ def ref_descent(X, y, lr, num_steps):
 def call_descent(learner, X, y, lr, num_steps, name):
     result = learner.gradient_descent(X.copy(), y.copy(), lr, num_steps)
     w, losses = (np.asarray(r, dtype=float) for r in assert_tuple(result, ("w", "losses"), name))
+    if losses.shape == (num_steps,):
+        full = ref_descent(X, y, lr, num_steps)[1]
+        if np.allclose(losses, full[1:], rtol=1e-9):
+            fail(
+                f"{name} losses has {num_steps} entries, the losses after each step: "
+                f"losses[0] must be the loss at w = 0 ({full[0]:.4g}), so {num_steps + 1} in all"
+            )
+        if np.allclose(losses, full[:-1], rtol=1e-9):
+            fail(
+                f"{name} losses has {num_steps} entries: the loss at w = 0 and after "
+                f"{num_steps - 1} steps — the loop made num_steps − 1 updates; it must make "
+                f"num_steps (range(num_steps))"
+            )
     if losses.shape != (num_steps + 1,):
         fail(
             f"{name} losses has shape {losses.shape}; expected ({num_steps + 1},): the loss at "
@@ -326,6 +367,12 @@ def test_max_stable_learning_rate(learner, mtcars, rng):
         got = learner.max_stable_learning_rate(X.copy())
         want = ref_limit(X)
         name = f"max_stable_learning_rate({label})"
+        if got is not None and np.isclose(float(got), 2.0 * want, rtol=1e-9):
+            fail(
+                f"{name} is {float(got):.4g}, twice the limit {want:.4g}: that is 2 / λ_max of "
+                "XᵀX / n, the Hessian without its factor 2 — the Hessian of mean((Xw − y)²) is "
+                "(2/n) XᵀX"
+            )
         if got is not None and np.isfinite(float(got)):
             y = X @ np.arange(1.0, X.shape[1] + 1)
             losses = ref_descent(X, y, 0.95 * float(got), 300)[1]

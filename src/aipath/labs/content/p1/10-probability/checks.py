@@ -30,6 +30,8 @@ def _near(value, expected: float, tol: float, *, name: str, mistakes=None) -> No
     if abs(got - expected) <= tol:
         return
     for label, wrong in (mistakes or {}).items():
+        if wrong is None:
+            continue
         if abs(got - wrong) <= tol and abs(wrong - expected) > tol:
             fail(
                 f"{name} is {got:.4g}, which looks like {label} (that gives {wrong:.4g}); "
@@ -38,6 +40,20 @@ def _near(value, expected: float, tol: float, *, name: str, mistakes=None) -> No
     fail(
         f"{name} is {got:.4g}; expected {expected:.4g} ± {tol:.2g} (off by {abs(got - expected):.3g})"
     )
+
+
+def _rng_only(what, func, *args, **kwargs):
+    """func(*args, **kwargs), failing when it drew from NumPy's global generator (np.random.*)."""
+    before = np.random.get_state()
+    got = func(*args, **kwargs)
+    after = np.random.get_state()
+    if before[2:] != after[2:] or not np.array_equal(before[1], after[1]):
+        fail(
+            f"{what} drew from NumPy's global generator (np.random.*): its state moved during the "
+            "call. Draw only from the `rng` argument (rng.integers, rng.permutation, rng.beta, …) "
+            "so that the same seed gives the same answer"
+        )
+    return got
 
 
 def _distinct_count(x, axis=-1):
@@ -56,7 +72,14 @@ def _size(x, axis=-1):
 def test_bootstrap_statistics_resample_with_replacement(learner, learner_file):
     forbid_calls(learner_file, READY_MADE[1], BUILD_IT.format(1), modules=["scipy"])
     data = np.arange(20.0)
-    boot = learner.bootstrap_statistics(data, np.mean, 300, np.random.default_rng(1))
+    boot = _rng_only(
+        "bootstrap_statistics(data, np.mean, 300, rng)",
+        learner.bootstrap_statistics,
+        data,
+        np.mean,
+        300,
+        np.random.default_rng(1),
+    )
     got = np.asarray(boot)
     if got.shape != (300,):
         fail(
@@ -68,6 +91,29 @@ def test_bootstrap_statistics_resample_with_replacement(learner, learner_file):
             f"bootstrap resamples hold {sorted(set(sizes.tolist()))[:5]} values; each resample must "
             f"have as many values as the data ({data.size})"
         )
+    drawn: list[np.ndarray] = []
+
+    def recording_mean(x, axis=-1):
+        drawn.append(np.array(x, dtype=float).ravel())
+        return np.mean(x, axis=axis)
+
+    learner.bootstrap_statistics(data, recording_mean, 300, np.random.default_rng(4))
+    if drawn:
+        counts = np.bincount(
+            np.concatenate(drawn).round().astype(int).clip(0, data.size - 1), minlength=data.size
+        )
+        never = np.flatnonzero(counts == 0)
+        if never.size:
+            where = ", ".join(f"data[{i}]" for i in never[:5])
+            clue = (
+                ": rng.integers(low, high) never returns `high` — draw rng.integers(0, n)"
+                if never.tolist() == [data.size - 1]
+                else ""
+            )
+            fail(
+                f"{where} never appeared in 300 resamples of 20 values (each value should be "
+                f"drawn about 300 times){clue}"
+            )
     distinct = np.asarray(
         learner.bootstrap_statistics(data, _distinct_count, 300, np.random.default_rng(3)), float
     )
@@ -103,6 +149,12 @@ def test_percentile_interval(learner, rng):
         result = learner.percentile_interval(boot, confidence)
         if result is None or np.shape(result) != (2,):
             fail(f"percentile_interval should return a tuple (low, high); got {result!r}")
+        if float(result[0]) > float(result[1]):
+            fail(
+                f"percentile_interval(boot, {confidence}) is ({float(result[0]):.4g}, "
+                f"{float(result[1]):.4g}): the first end is above the second — return "
+                "(low, high), the low end first"
+            )
         tail = (1 - confidence) / 2
         for label, value, q in (("low", result[0], tail), ("high", result[1], 1 - tail)):
             pos = q * (boot.size - 1)
@@ -211,6 +263,8 @@ def test_welch_t_statistic(learner, learner_file):
 def test_welch_p_values(learner):
     for a, b in WELCH_CASES:
         t, df = _welch_parts(a, b)
+        va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+        df_n = (va + vb) ** 2 / (va**2 / a.size + vb**2 / b.size)
         upper, lower = float(t_dist.sf(t, df)), float(t_dist.cdf(t, df))
         two = 2 * float(t_dist.sf(abs(t), df))
         for alternative in ("two-sided", "greater", "less"):
@@ -221,6 +275,12 @@ def test_welch_p_values(learner):
                     "two-sided": 2 * float(norm.sf(abs(t))),
                     "greater": float(norm.sf(t)),
                     "less": float(norm.cdf(t)),
+                }[alternative],
+                "Welch-Satterthwaite degrees of freedom with n_a and n_b in the denominator "
+                "where n_a - 1 and n_b - 1 belong": {
+                    "two-sided": 2 * float(t_dist.sf(abs(t), df_n)),
+                    "greater": float(t_dist.sf(t, df_n)),
+                    "less": float(t_dist.cdf(t, df_n)),
                 }[alternative],
                 "degrees of freedom n_a + n_b - 2 (Student's) instead of Welch-Satterthwaite": {
                     "two-sided": 2 * float(t_dist.sf(abs(t), a.size + b.size - 2)),
@@ -260,7 +320,7 @@ def test_welch_p_values(learner):
 def test_welch_calibrated_under_the_null(learner):
     rng = np.random.default_rng(17)
     a_all, b_all = rng.normal(0.0, 3.0, (300, 8)), rng.normal(0.0, 1.0, (300, 40))
-    rejected = sum(learner.welch_t_test(a, b)[1] < 0.05 for a, b in zip(a_all, b_all))
+    rejected = sum(learner.welch_t_test(a, b)[1] < 0.05 for a, b in zip(a_all, b_all, strict=True))
     rate = rejected / 300
     if not 0.025 <= rate <= 0.08:
         fail(
@@ -284,6 +344,30 @@ def _exact_permutation_p_values(a, b):
         float(np.mean(np.abs(null) >= abs(observed) - eps)),
         float(np.mean(null >= observed - eps)),
         float(np.mean(null <= observed + eps)),
+        float(np.mean(np.abs(null) > abs(observed) + eps)),
+    )
+
+
+@pytest.mark.task(3)
+def test_permutation_counts_ties(learner):
+    # Only the observed split and its mirror are this extreme: exact p = 2/20. Counting with `>`
+    # leaves both out.
+    a, b = np.array([7.0, 8, 9]), np.array([1.0, 2, 3])
+    exact, upper, _lower, strict = _exact_permutation_p_values(a, b)
+    n_perm = 4000
+    p = learner.permutation_test(a, b, n_perm, np.random.default_rng(10))
+    _near(
+        p,
+        exact,
+        5 * math.sqrt(exact * (1 - exact) / n_perm) + 2 / n_perm,
+        name="permutation_test([7, 8, 9], [1, 2, 3], 4000, rng)",
+        mistakes={
+            "`>` where `>=` belongs: the splits exactly as extreme as the observed one "
+            "(the observed split itself among them) were not counted": (strict * n_perm + 1)
+            / (n_perm + 1),
+            "a one-sided p-value (mean(a) - mean(b) at least as large as observed); the task "
+            "asks for two-sided: compare absolute differences": upper,
+        },
     )
 
 
@@ -293,29 +377,49 @@ def test_permutation_matches_exact_p_value(learner, learner_file):
     a = np.array([12.0, 15, 9, 14, 17, 11])
     b = np.array([10.0, 8, 12, 9, 14, 11, 10])
     n_perm = 4000
-    p = learner.permutation_test(a, b, n_perm, np.random.default_rng(8))
-    exact, upper, lower = _exact_permutation_p_values(a, b)
+    exact, upper, lower, strict = _exact_permutation_p_values(a, b)
     tol = 5 * math.sqrt(exact * (1 - exact) / n_perm) + 2 / n_perm
-    _near(
-        p,
-        exact,
-        tol,
-        name="permutation_test(a, b, 4000, rng)",
-        mistakes={
-            "a one-sided p-value (mean(a) - mean(b) at least as large as observed); the task "
-            "asks for two-sided: compare absolute differences": upper,
-            "a one-sided p-value (the lower tail); the task asks for two-sided: compare "
-            "absolute differences": lower,
-        },
-    )
+    # (b, a) mirrors every split: the same two-sided p-value, the one-sided tails exchanged.
+    for first, second, label, same_tail, other_tail in (
+        (a, b, "a, b", upper, lower),
+        (b, a, "b, a", lower, upper),
+    ):
+        p = _rng_only(
+            f"permutation_test({label}, 4000, rng)",
+            learner.permutation_test,
+            first,
+            second,
+            n_perm,
+            np.random.default_rng(8),
+        )
+        _near(
+            p,
+            exact,
+            tol,
+            name=f"permutation_test({label}, 4000, rng)",
+            mistakes={
+                "a one-sided p-value (mean(a) - mean(b) at least as large as observed); the "
+                "task asks for two-sided: compare absolute differences": same_tail,
+                "a one-sided p-value (the lower tail); the task asks for two-sided: compare "
+                "absolute differences": other_tail,
+                "`>` where `>=` belongs: the splits exactly as extreme as the observed one "
+                "(the observed split itself among them) were not counted": strict,
+                "|difference| compared with the signed observed difference: when mean(a) < "
+                "mean(b) every shuffle counts — compare with |observed|": (
+                    1.0 if label == "b, a" else None
+                ),
+            },
+        )
 
 
 @pytest.mark.task(3)
 def test_permutation_p_value_is_never_zero(learner):
     a = np.array([31.0, 33, 35, 34, 32, 36, 30, 37])
     b = np.array([10.0, 12, 11, 13, 9, 14, 12, 10])
-    p = assert_returned(learner.permutation_test(a, b, 999, np.random.default_rng(9)),
-                        "permutation_test(a, b, 999, rng)")
+    p = assert_returned(
+        learner.permutation_test(a, b, 999, np.random.default_rng(9)),
+        "permutation_test(a, b, 999, rng)",
+    )
     if float(p) <= 0.0:
         fail(
             "permutation_test returned 0 for two clearly different groups: with 999 shuffles the "

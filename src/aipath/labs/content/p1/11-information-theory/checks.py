@@ -14,6 +14,7 @@ from aipath.checks import (
     assert_close,
     assert_returned,
     assert_shape,
+    assert_unchanged,
     fail,
     forbid_calls,
 )
@@ -36,6 +37,20 @@ def _distributions(rng, shape, zeros=True):
     return p
 
 
+def _kept(what, fn, *arrays, **kwargs):
+    """fn(*arrays, **kwargs), failing when it changed one of the caller's arrays (p, q) in place."""
+    passed = dict(zip("pq", arrays, strict=False))
+    kept = {name: array.copy() for name, array in passed.items()}
+    got = fn(*arrays, **kwargs)
+    assert_unchanged(
+        what,
+        passed,
+        kept,
+        advice="mask the zeros with np.where / where=, or work on a copy",
+    )
+    return got
+
+
 def _base_mistakes(nats, base):
     """What a learner who mixes up the unit would return, given the answer in nats."""
     out = {}
@@ -54,7 +69,7 @@ def _base_mistakes(nats, base):
 def test_entropy_with_zero_probabilities(learner, learner_file):
     forbid_calls(learner_file, ["entropy"], WRITE_IT, modules=["scipy"])
     p = np.array([0.5, 0.25, 0.25, 0.0])
-    got = assert_returned(learner.entropy(p), "entropy(p)")
+    got = assert_returned(_kept("entropy(p)", learner.entropy, p), "entropy(p)")
     value = np.asarray(got, dtype=float)
     if value.shape != ():
         fail(f"entropy of a 1-D distribution has shape {value.shape}; expected a single number ()")
@@ -71,6 +86,8 @@ def test_entropy_with_zero_probabilities(learner, learner_file):
         mistakes={
             "nats (natural log) where bits were asked": 1.5 * math.log(2),
             "-H (the sign)": -1.5,
+            "the base conversion inverted: divide by log(base), do not multiply": 1.5
+            * math.log(2) ** 2,
         },
     )
     uniform = np.full(8, 1 / 8)
@@ -82,7 +99,7 @@ def test_entropy_with_zero_probabilities(learner, learner_file):
 def test_entropy_matches_scipy_in_every_base(learner, rng):
     p = _distributions(rng, (6, 5))
     for base, unit in BASES.items():
-        got = learner.entropy(p, base=base)
+        got = _kept(f"entropy(p, base={base:.4g})", learner.entropy, p, base=base)
         assert_shape(got, (6,), name=f"entropy of a (6, 5) batch, base={base:.4g}")
         nats = scipy_entropy(p, axis=-1)
         assert_array(
@@ -149,7 +166,7 @@ def test_zero_probabilities_contribute_nothing(learner, rng):
             (scipy_entropy(p, axis=-1) + scipy_entropy(p, q, axis=-1)) / math.log(2),
         ),
     ):
-        got = np.asarray(fn(p, q), dtype=float)
+        got = np.asarray(_kept(f"{name}(p, q)", fn, p, q), dtype=float)
         if np.any(np.isnan(got)):
             fail(
                 f"{name}(p, q) is NaN where p has a zero entry: terms with p == 0 must count as 0 "
@@ -236,6 +253,16 @@ def _explain_non_finite(name, got):
     )
 
 
+def _max_not_added_back(logits):
+    m = logits.max(axis=-1, keepdims=True)
+    return {
+        "x - log(sum(exp(x - m))): the row maximum m subtracted inside the log-sum-exp is not "
+        "added back (log sum exp(x) = m + log sum exp(x - m); return x - m - log(sum(exp(x - m))))": (
+            logits - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
+        )
+    }
+
+
 @pytest.mark.task(3)
 def test_log_softmax_matches_scipy(learner, learner_file, rng):
     forbid_calls(learner_file, ["log_softmax", "logsumexp"], WRITE_IT, modules=["scipy"])
@@ -252,6 +279,7 @@ def test_log_softmax_matches_scipy(learner, learner_file, rng):
                 logits, axis=0
             ),
             "the softmax itself, not its log": np.exp(want),
+            **_max_not_added_back(logits),
         },
     )
     vector = rng.normal(size=5)
@@ -272,7 +300,11 @@ def test_log_softmax_is_finite_for_huge_logits(learner):
         "log_softmax([[1000, -1000, 0], [-1000, -1000, -1000], [1000, 1000, 999]])", got
     )
     assert_array(
-        got, scipy_log_softmax(logits, axis=-1), name="log_softmax of ±1000 logits", rtol=1e-9
+        got,
+        scipy_log_softmax(logits, axis=-1),
+        name="log_softmax of ±1000 logits",
+        rtol=1e-9,
+        mistakes=_max_not_added_back(logits),
     )
 
 

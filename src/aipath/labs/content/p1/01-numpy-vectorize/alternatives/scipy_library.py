@@ -23,7 +23,7 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must be in range(0, {num_classes})")
-    out = np.zeros(labels.shape + (num_classes,))
+    out = np.zeros((*labels.shape, num_classes))
     np.put_along_axis(out, labels[..., np.newaxis], 1.0, axis=-1)
     return out
 

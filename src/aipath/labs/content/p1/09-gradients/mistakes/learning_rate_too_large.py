@@ -1,4 +1,4 @@
-# expect: diverges
+# expect: the Hessian without its factor 2
 """Mistake: the Hessian without the factor 2, so the 'limit' is twice the true one."""
 
 from __future__ import annotations

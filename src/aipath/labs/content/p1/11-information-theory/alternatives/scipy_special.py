@@ -32,5 +32,5 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 def cross_entropy_from_logits(logits: np.ndarray, labels: np.ndarray) -> float:
     log_probs = log_softmax(logits)
     one_hot = np.eye(log_probs.shape[-1])[np.asarray(labels)]
-    losses = [-float(row @ hot) for row, hot in zip(log_probs, one_hot)]
+    losses = [-float(row @ hot) for row, hot in zip(log_probs, one_hot, strict=True)]
     return sum(losses) / len(losses)
