@@ -231,7 +231,13 @@ def _check_fetched(
     if body is not None and result.body != body:
         fail(f"{call}.body is {result.body!r}; expected {body!r}")
     if result.attempts != attempts:
-        fail(f"{call}.attempts is {result.attempts!r}; expected {attempts}")
+        clue = (
+            f" — one less than the {attempts} requests sent: attempts counts every request, "
+            "the first one included"
+            if result.attempts == attempts - 1
+            else ""
+        )
+        fail(f"{call}.attempts is {result.attempts!r}; expected {attempts}{clue}")
 
 
 # ----- task 1 -----------------------------------------------------------------------------------
@@ -242,9 +248,18 @@ def test_fetch_once_returns_status_and_text(learner, server: TestServer) -> None
     ok, busy, missing = server.url(3), server.url(4, fail=1), f"{server.base}/nope"
 
     async def run(client: httpx.AsyncClient) -> Any:
-        return [await learner.fetch_once(client, u, 2.0) for u in (ok, busy, missing)]
+        try:
+            return [await learner.fetch_once(client, u, 2.0) for u in (ok, busy, missing)]
+        except httpx.HTTPStatusError as exc:
+            return exc
 
     results = asyncio.run(_with_client(run))
+    if isinstance(results, httpx.HTTPStatusError):
+        fail(
+            f"fetch_once(client, <URL answering {results.response.status_code}>, 2.0) raised "
+            "HTTPStatusError: fetch_once returns every status as (status_code, text); do not "
+            "call response.raise_for_status() (the caller decides what a status means)"
+        )
     expected = [(200, "item 3"), (503, "busy, retry later"), (404, "not found")]
     urls = (ok, busy, missing)
     for url, want, got in zip(urls, expected, results, strict=True):
@@ -269,11 +284,20 @@ def test_fetch_once_times_out(learner, server: TestServer) -> None:
         started = time.perf_counter()
         try:
             result = await learner.fetch_once(client, url, 0.15)
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             return "timeout", time.perf_counter() - started
+        except httpx.TimeoutException as exc:
+            return exc, time.perf_counter() - started
         return result, time.perf_counter() - started
 
     outcome, took = asyncio.run(_with_client(run))
+    if isinstance(outcome, httpx.TimeoutException):
+        fail(
+            f"fetch_once(client, <a URL that answers after 1 s>, timeout=0.15) raised httpx's "
+            f"{type(outcome).__name__}; expected the built-in TimeoutError: catch "
+            "httpx.TimeoutException and `raise TimeoutError(...) from exc` (or use "
+            "asyncio.timeout / wait_for, which raise TimeoutError)"
+        )
     if outcome != "timeout":
         fail(
             f"fetch_once(client, <a URL that answers after 1 s>, timeout=0.15) returned "
@@ -419,6 +443,7 @@ class AllRun:
     peak: int
     hits: list[Visit]
     server: TestServer
+    clients: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -427,14 +452,25 @@ def all_run(learner) -> Iterator[AllRun]:
         urls = [
             srv.url(i, delay_ms=SLOW.get(i, FAST_MS), fail=int(i in FAILING)) for i in range(12)
         ]
-        started = time.perf_counter()
-        results = asyncio.run(
-            learner.fetch_all(urls, limit=LIMIT, timeout=2.0, retries=3, backoff=0.02)
-        )
-        elapsed = time.perf_counter() - started
+        opened = [0]
+        original_init = httpx.AsyncClient.__init__
+
+        def counting_init(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+            opened[0] += 1
+            original_init(self, *args, **kwargs)
+
+        httpx.AsyncClient.__init__ = counting_init  # type: ignore[method-assign]
+        try:
+            started = time.perf_counter()
+            results = asyncio.run(
+                learner.fetch_all(urls, limit=LIMIT, timeout=2.0, retries=3, backoff=0.02)
+            )
+            elapsed = time.perf_counter() - started
+        finally:
+            httpx.AsyncClient.__init__ = original_init  # type: ignore[method-assign]
         with srv._lock:
             hits = list(srv.hits)
-        yield AllRun(urls, results, elapsed, srv.peak, hits, srv)
+        yield AllRun(urls, results, elapsed, srv.peak, hits, srv, opened[0])
 
 
 def _results_list(run: AllRun) -> list[Any]:
@@ -449,12 +485,28 @@ def _results_list(run: AllRun) -> list[Any]:
 
 
 @pytest.mark.task(3)
-def test_fetch_all_never_exceeds_limit(all_run: AllRun) -> None:
+def test_fetch_all_never_exceeds_limit(all_run: AllRun, learner_file) -> None:
     if all_run.peak > LIMIT:
+        if "Semaphore" in learner_file.read_text(encoding="utf-8"):
+            fail(
+                f"the server handled {all_run.peak} requests at once with limit={LIMIT}, though "
+                "your code makes an asyncio.Semaphore: a semaphore bounds only the tasks that "
+                "share it — create it once in fetch_all, not inside each task or each call"
+            )
         fail(
             f"the server handled {all_run.peak} requests at once with limit={LIMIT}: "
             f"concurrency is unbounded (an unbounded gather starts every request together); "
             "hold an asyncio.Semaphore(limit) around each request"
+        )
+
+
+@pytest.mark.task(3)
+def test_fetch_all_shares_one_client(all_run: AllRun) -> None:
+    if all_run.clients > 1:
+        fail(
+            f"fetch_all opened {all_run.clients} httpx.AsyncClient objects for "
+            f"{len(all_run.urls)} URLs: open one (`async with httpx.AsyncClient() as client:`) "
+            "and share it, so connections are reused"
         )
 
 
@@ -478,7 +530,7 @@ def test_fetch_all_keeps_input_order(all_run: AllRun) -> None:
     results = _results_list(all_run)
     got = [getattr(r, "url", None) for r in results]
     if got != all_run.urls:
-        first = next(i for i, (a, b) in enumerate(zip(got, all_run.urls)) if a != b)
+        first = next(i for i, (a, b) in enumerate(zip(got, all_run.urls, strict=True)) if a != b)
         order_by_end = sorted(
             range(12),
             key=lambda i: max(

@@ -114,6 +114,21 @@ def _check_stream(
     ends = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("type") == "end"]
     for position, message in enumerate(body):
         if not isinstance(message, dict) or message.get("type") != "token":
+            if isinstance(message, dict) and message.get("type") == "error":
+                valid = (
+                    f"resume_from={start} is valid (from 0 to n_tokens, both included)"
+                    if start
+                    else "the request is valid"
+                )
+                what = "only the end message" if start == n_tokens else "the tokens"
+                fail(
+                    f"after {sent}, the server answered {message!r}; {valid}: expected {what}"
+                    + (
+                        " — is the upper bound checked with `<` where `<=` belongs?"
+                        if start == n_tokens
+                        else ""
+                    )
+                )
             fail(
                 f"after {sent}, message {position} is {message!r}; expected "
                 '{"type": "token", "index": ..., "text": ...}'
@@ -154,7 +169,13 @@ def _check_stream(
             "must be the last message, after every token"
         )
     if end.get("n_tokens") != n_tokens:
-        fail(f"after {sent}, the end message is {end!r}; expected n_tokens={n_tokens}")
+        clue = (
+            f" — {end.get('n_tokens')} is the number of tokens sent on this connection; the end "
+            "message carries the whole answer's n_tokens"
+            if start and end.get("n_tokens") == n_tokens - start
+            else ""
+        )
+        fail(f"after {sent}, the end message is {end!r}; expected n_tokens={n_tokens}{clue}")
     if code not in (1000, None):
         fail(
             f"after the end message the server closed with code {code}; expected a normal "
@@ -335,7 +356,9 @@ def _check_answer(
                 f"{n_tokens}: tokens were repeated — place tokens by their index and ignore an "
                 "index you already hold" + (f" (repeated: {duplicates[:5]})" if duplicates else "")
             )
-        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), len(want))
+        first = next(
+            (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), len(want)
+        )
         fail(
             f"when {what}, receive_answer's tokens differ from the answer at index {first}: "
             f"got {got[first : first + 3]!r}, expected {want[first : first + 3]!r} "

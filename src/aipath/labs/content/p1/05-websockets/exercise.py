@@ -13,8 +13,24 @@ from fastapi import FastAPI
 # ----- given: the "model" (do not change) ------------------------------------------------------
 
 VOCABULARY = (
-    " the", " model", " reads", " a", " prompt", " and", " predicts", " one", " token",
-    " at", " time", ",", ".", " attention", " weighs", " context", " every", " step",
+    " the",
+    " model",
+    " reads",
+    " a",
+    " prompt",
+    " and",
+    " predicts",
+    " one",
+    " token",
+    " at",
+    " time",
+    ",",
+    ".",
+    " attention",
+    " weighs",
+    " context",
+    " every",
+    " step",
 )
 
 
@@ -59,9 +75,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
     raise NotImplementedError
 
 
-async def receive_answer(
-    url: str, *, seed: int, n_tokens: int, max_connections: int = 5
-) -> Answer:
+async def receive_answer(url: str, *, seed: int, n_tokens: int, max_connections: int = 5) -> Answer:
     """Fetch the whole answer from ``url`` (e.g. "ws://127.0.0.1:8000/ws/answer") (tasks 3, 4).
 
     Places tokens by their index (ignores repeats; a skipped index or a wrong ``end`` count raises

@@ -13,8 +13,24 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 VOCABULARY = (
-    " the", " model", " reads", " a", " prompt", " and", " predicts", " one", " token",
-    " at", " time", ",", ".", " attention", " weighs", " context", " every", " step",
+    " the",
+    " model",
+    " reads",
+    " a",
+    " prompt",
+    " and",
+    " predicts",
+    " one",
+    " token",
+    " at",
+    " time",
+    ",",
+    ".",
+    " attention",
+    " weighs",
+    " context",
+    " every",
+    " step",
 )
 
 
@@ -71,9 +87,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
     return app
 
 
-async def receive_answer(
-    url: str, *, seed: int, n_tokens: int, max_connections: int = 5
-) -> Answer:
+async def receive_answer(url: str, *, seed: int, n_tokens: int, max_connections: int = 5) -> Answer:
     tokens: list[str] = []
     for connection in range(1, max_connections + 1):
         request = {"seed": seed, "n_tokens": n_tokens, "resume_from": len(tokens)}

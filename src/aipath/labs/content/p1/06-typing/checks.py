@@ -232,6 +232,13 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         3,
         "error",
+        "ex.trim_history([], 100, count=lambda text: len(text) / 4)",
+        "trim_history(..., count=lambda text: len(text) / 4) type-checks, but that counter "
+        "returns a float: type count as Callable[[str], int] (a float return type lets it through)",
+    ),
+    Probe(
+        3,
+        "error",
         'ex.trim_history([], "100")',
         'trim_history([], "100") type-checks: the budget should be an int',
     ),
@@ -454,7 +461,7 @@ def source(learner_file: Path) -> Source:
     return read_source(learner_file)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mypy_report(learner_file: Path, workdir: Path) -> MypyReport:
     """mypy's verdict, computed once per check run and only when a check needs it."""
     return run_mypy(learner_file, workdir)
@@ -680,6 +687,14 @@ def test_task2_bad_line_is_reported(source, learner):
         ValueError,
         "model=base input=ten output=3",
     )
+    trailing = "model=base input=1 output=2 extra=9"
+    if raised(learner.parse_usage, trailing) is None:
+        fail(
+            f"parse_usage({trailing!r}) returned {tuple(learner.parse_usage(trailing))!r}; the "
+            "original code reads the whole line with USAGE_LINE.fullmatch, so a line with "
+            "trailing text is not a usage line: keep fullmatch (re.match and re.search accept more after it) "
+            "and raise ValueError"
+        )
 
 
 @pytest.mark.task(2)

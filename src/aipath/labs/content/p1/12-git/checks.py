@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from aipath.checks import fail
+from aipath.checks import fail, matching_mistake
 from aipath.checks.git import run_git
 
 REPO_NAME = "practice-repo"
@@ -107,7 +107,13 @@ class Repo:
     def ignored(self, rev: str, paths: tuple[str, ...]) -> dict[str, bool]:
         scratch = self.rules(rev)
         result = run_git(
-            scratch, "check-ignore", "--no-index", "--non-matching", "--verbose", "--", *paths,
+            scratch,
+            "check-ignore",
+            "--no-index",
+            "--non-matching",
+            "--verbose",
+            "--",
+            *paths,
             home=scratch,
         )
         verdict = dict.fromkeys(paths, False)
@@ -161,9 +167,48 @@ CONFLICT_CASES: list[tuple[str, list[tuple[int, int]], str]] = [
     ("a\r\n<<<<<<< HEAD\r\nb\r\n=======\r\nc\r\n>>>>>>> t\r\n", [(2, 6)], "\\r\\n line endings"),
     ("    <<<<<<< HEAD\nx\n    >>>>>>> t\n", [], "indented markers (not at the line start)"),
     ("=======\n>>>>>>> t\nx\n", [], "'=======' and '>>>>>>>' outside a conflict"),
-    ("<<<<<<< HEAD\na\n||||||| base\nb\n=======\nc\n>>>>>>> t", [(1, 7)], "diff3 style, no final newline"),
+    (
+        "<<<<<<< HEAD\na\n||||||| base\nb\n=======\nc\n>>>>>>> t",
+        [(1, 7)],
+        "diff3 style, no final newline",
+    ),
     ("<<<<<<< a\n<<<<<<< b\nx\n>>>>>>> c\nafter\n", [(1, 4)], "a second start inside a conflict"),
 ]
+
+
+class _NoKey:
+    def __repr__(self) -> str:
+        return "<no such key>"
+
+
+NO_KEY = _NoKey()
+
+
+def _blocks(text: str, *, base: int = 1, last: int = 0, lines=str.splitlines) -> list:
+    """The reference reading of conflicts, with knobs for the known slips."""
+    rows = lines(text)
+    blocks, start = [], None
+    for number, line in enumerate(rows, start=base):
+        if start is None:
+            if line.startswith("<<<<<<<"):
+                start = number
+        elif line.startswith(">>>>>>>"):
+            blocks.append((start, number + last))
+            start = None
+    if start is not None:
+        blocks.append((start, len(rows) - 1 + base))
+    return blocks
+
+
+def _block_slips(text: str) -> dict[str, Any]:
+    return {
+        "0-based line numbers (the first line is line 1)": lambda: _blocks(text, base=0),
+        "the block ending on the line before `>>>>>>>` (the end marker is its last line)": (
+            lambda: _blocks(text, last=-1)
+        ),
+        "lines split with split('\\n') (a final newline adds an empty last line; "
+        "use str.splitlines())": lambda: _blocks(text, lines=lambda t: t.split("\n")),
+    }
 
 
 @pytest.mark.task(1)
@@ -175,7 +220,9 @@ def test_conflict_blocks(learner):
         except TypeError:
             fail(f"conflict_blocks(...) returned {got!r}; expected a list of (first, last) tuples")
         if normalized != want:
-            fail(f"conflict_blocks({text!r}) is {got!r}; expected {want!r} ({what})")
+            slip = matching_mistake(normalized, _block_slips(text), exact=True)
+            looks = f", which looks like {slip}" if slip else ""
+            fail(f"conflict_blocks({text!r}) is {got!r}{looks}; expected {want!r} ({what})")
 
 
 def require_task1(repo: Repo) -> None:
@@ -196,7 +243,7 @@ def test_feature_branch_merged(repo):
     if not repo.is_ancestor(repo.state["main"], main):
         fail(
             f"main no longer contains its own last commit {repo.short(repo.state['main'])} "
-            "(\"Add support_calls\"): was main reset or rewritten? Merge into main; do not replace it"
+            '("Add support_calls"): was main reset or rewritten? Merge into main; do not replace it'
         )
     if not repo.is_ancestor(repo.state["feature"], main):
         fail(
@@ -249,7 +296,9 @@ def features_problems(repo: Repo, rev: str) -> list[str]:
             "keeping only feature/tenure's side (`--theirs`)"
         )
     elif have != set(EXPECTED_NUMERIC):
-        problems.append(f"NUMERIC is {numeric}; expected these four, in any order: {EXPECTED_NUMERIC}")
+        problems.append(
+            f"NUMERIC is {numeric}; expected these four, in any order: {EXPECTED_NUMERIC}"
+        )
     if values.get("CATEGORICAL") != ["plan", "region"] or values.get("TARGET") != "churned":
         problems.append("CATEGORICAL or TARGET changed: the merge should only combine the features")
     if repo.show(rev, "src/tenure.py") is None:
@@ -288,18 +337,27 @@ def require_task2(repo: Repo, ref: str) -> None:
 def ignore_problems(repo: Repo, ref: str) -> list[str]:
     files = repo.files(ref)
     if not any(name.rsplit("/", 1)[-1] == ".gitignore" for name in files):
-        return [f"no .gitignore is committed on {ref}: write one, then `git add .gitignore` and commit"]
+        return [
+            f"no .gitignore is committed on {ref}: write one, then `git add .gitignore` and commit"
+        ]
     problems = []
     verdict = repo.ignored(ref, (*DATA_PATHS, *KEEP_PATHS))
     missed = [path for path in DATA_PATHS if not verdict[path]]
     if missed:
-        local = run_git(repo.path, "check-ignore", "--no-index", "-q", DATA_PATHS[0])
-        where = (
-            " (your working copy ignores it, through .git/info/exclude, a global rule or an "
-            "uncommitted change: only a committed .gitignore reaches your teammates)"
-            if local.returncode == 0
-            else ""
-        )
+        local = run_git(repo.path, "check-ignore", "--no-index", "-q", missed[0])
+        caught = [path for path in DATA_PATHS if verdict[path]]
+        if caught:
+            where = (
+                f" (it ignores {', '.join(caught)}, so the rule matches only some of what "
+                "data/ holds — e.g. `data/*.csv` reaches neither subfolders nor other files)"
+            )
+        elif local.returncode == 0:
+            where = (
+                " (your working copy ignores it, through .git/info/exclude, a global rule or an "
+                "uncommitted change: only a committed .gitignore reaches your teammates)"
+            )
+        else:
+            where = ""
         problems.append(
             f"the .gitignore committed on {ref} does not ignore {', '.join(missed)}{where}: "
             "ignore the whole data/ folder"
@@ -369,7 +427,7 @@ def test_data_never_committed(repo):
     branches = repo.out("branch", "--contains", first, "--format=%(refname:short)").split()
     fail(
         f"data is in the history: {', '.join(paths) or 'a data/ file'} is committed in "
-        f"{repo.short(first)} (\"{subject}\"), reachable from {', '.join(branches)}. A file in "
+        f'{repo.short(first)} ("{subject}"), reachable from {", ".join(branches)}. A file in '
         "history stays in every clone even after a later commit deletes it. Take it out of that "
         "commit before it goes anywhere: when it is the last commit, `git rm -r --cached data` "
         "then `git commit --amend`; otherwise start over with `aipath reset p1-git`"
@@ -391,25 +449,55 @@ def test_model_files_go_through_lfs(repo):
 def _notebook() -> dict[str, Any]:
     return {
         "cells": [
-            {"cell_type": "markdown", "id": "m1", "metadata": {"tags": ["intro"]},
-             "source": ["# Title\n", "text"], "attachments": {}},
-            {"cell_type": "code", "execution_count": 7, "id": "c1",
-             "metadata": {"scrolled": True, "tags": ["keep-me"]},
-             "outputs": [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}],
-             "source": ["print('hi')"]},
+            {
+                "cell_type": "markdown",
+                "id": "m1",
+                "metadata": {"tags": ["intro"]},
+                "source": ["# Title\n", "text"],
+                "attachments": {},
+            },
+            {
+                "cell_type": "code",
+                "execution_count": 7,
+                "id": "c1",
+                "metadata": {"scrolled": True, "tags": ["keep-me"]},
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}],
+                "source": ["print('hi')"],
+            },
             {"cell_type": "raw", "id": "r1", "metadata": {}, "source": ["raw text"]},
-            {"cell_type": "code", "execution_count": None, "id": "c2", "metadata": {},
-             "outputs": [], "source": []},
-            {"cell_type": "code", "execution_count": 9, "id": "c3", "metadata": {},
-             "outputs": [{"output_type": "execute_result", "execution_count": 9, "metadata": {},
-                          "data": {"text/plain": ["42"]}},
-                         {"output_type": "display_data", "metadata": {},
-                          "data": {"image/png": "iVBORw0KGgo="}}],
-             "source": ["6 * 7"]},
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "c2",
+                "metadata": {},
+                "outputs": [],
+                "source": [],
+            },
+            {
+                "cell_type": "code",
+                "execution_count": 9,
+                "id": "c3",
+                "metadata": {},
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 9,
+                        "metadata": {},
+                        "data": {"text/plain": ["42"]},
+                    },
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"image/png": "iVBORw0KGgo="},
+                    },
+                ],
+                "source": ["6 * 7"],
+            },
         ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"},
-                     "jupytext": {"formats": "ipynb,py:percent"}},
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "jupytext": {"formats": "ipynb,py:percent"},
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -437,16 +525,27 @@ def test_strip_outputs(learner):
     for index, (have, expected) in enumerate(zip(got["cells"], want["cells"], strict=True)):
         if have != expected:
             kind = expected["cell_type"]
-            differing = sorted(k for k in set(have) | set(expected) if have.get(k) != expected.get(k))
+            differing = sorted(
+                k for k in set(have) | set(expected) if have.get(k) != expected.get(k)
+            )
+            dropped = [k for k in differing if k in expected and k not in have]
+            why = (
+                f"{dropped} were deleted: a code cell keeps both keys, set to "
+                '"outputs": [] and "execution_count": None (nbformat 4 requires them)'
+                if kind == "code" and dropped
+                else "only code cells lose their outputs and execution_count; everything else "
+                "stays as it is"
+            )
             fail(
                 f"cell {index} ({kind}) differs in {differing}: got "
-                f"{ {k: have.get(k) for k in differing} }, expected "
-                f"{ {k: expected.get(k) for k in differing} } — only code cells lose their "
-                "outputs and execution_count; everything else stays as it is"
+                f"{ {k: have.get(k, NO_KEY) for k in differing} }, expected "
+                f"{ {k: expected.get(k, NO_KEY) for k in differing} } — {why}"
             )
     rest = {k: v for k, v in got.items() if k != "cells"}
     if rest != {k: v for k, v in want.items() if k != "cells"}:
-        fail("strip_outputs changed the notebook's metadata or format fields: keep them as they are")
+        fail(
+            "strip_outputs changed the notebook's metadata or format fields: keep them as they are"
+        )
 
 
 def require_task3(repo: Repo, ref: str) -> None:
@@ -470,8 +569,9 @@ def percent_code_cells(text: str) -> list[str] | None:
     for line in text.splitlines():
         if line.startswith("# %%"):
             header = line[4:]
-            cells.append(("[markdown]" not in header and "[md]" not in header
-                          and "[raw]" not in header, []))
+            cells.append(
+                ("[markdown]" not in header and "[md]" not in header and "[raw]" not in header, [])
+            )
         elif cells:
             cells[-1][1].append(line)
     if not cells:
@@ -523,7 +623,11 @@ def notebook_problems(repo: Repo, ref: str) -> list[str]:
         problems.append(f"{SCRIPT} on {ref} has no `# %%` cell markers: it is not py:percent")
     elif cells != code_cells(notebook):
         differing = next(
-            (i for i, (a, b) in enumerate(zip(cells, code_cells(notebook), strict=False)) if a != b),
+            (
+                i
+                for i, (a, b) in enumerate(zip(cells, code_cells(notebook), strict=False))
+                if a != b
+            ),
             min(len(cells), len(code_cells(notebook))),
         )
         problems.append(
@@ -564,6 +668,14 @@ def require_task4(repo: Repo, *, merged: bool = False) -> str:
 
 @pytest.mark.task(4)
 def test_branch_holds_the_work_and_is_merged(repo):
+    if repo.rev(BRANCH) is None:
+        on_main = set(repo.files("main")) & {".gitignore", ".gitattributes"}
+        if on_main:
+            fail(
+                f"{' and '.join(sorted(on_main))} are committed on main, but there is no branch "
+                f"{BRANCH}: tasks 2 and 3 go on their own branch (`git switch -c {BRANCH}` from "
+                "main after task 1), merged into main at the end"
+            )
     branch = require_task4(repo)
     if not repo.out("log", "--format=%H", BRANCH, "--", ".gitattributes").split():
         fail(

@@ -174,8 +174,14 @@ def _notebook(customers: str) -> str:
         code(
             'rows = list(csv.DictReader(Path("../data/customers.csv").open()))\nlen(rows)',
             2,
-            [{"output_type": "execute_result", "execution_count": 2, "metadata": {},
-              "data": {"text/plain": [str(len(rows))]}}],
+            [
+                {
+                    "output_type": "execute_result",
+                    "execution_count": 2,
+                    "metadata": {},
+                    "data": {"text/plain": [str(len(rows))]},
+                }
+            ],
         ),
         code(
             'churned = sum(row["churned"] == "1" for row in rows)\n'
@@ -188,17 +194,33 @@ def _notebook(customers: str) -> str:
             'calls = [int(row["support_calls"]) for row in rows]\n'
             "histogram = {n: calls.count(n) for n in sorted(set(calls))}\nhistogram",
             4,
-            [{"output_type": "execute_result", "execution_count": 4, "metadata": {},
-              "data": {"text/plain": [repr(histogram)]}}],
+            [
+                {
+                    "output_type": "execute_result",
+                    "execution_count": 4,
+                    "metadata": {},
+                    "data": {"text/plain": [repr(histogram)]},
+                }
+            ],
         ),
         code(
             "import matplotlib.pyplot as plt\n\nplt.bar(list(histogram), list(histogram.values()))",
             5,
             [
-                {"output_type": "execute_result", "execution_count": 5, "metadata": {},
-                 "data": {"text/plain": [f"<BarContainer object of {len(histogram)} artists>"]}},
-                {"output_type": "display_data", "metadata": {},
-                 "data": {"image/png": _png(), "text/plain": ["<Figure size 640x480 with 1 Axes>"]}},
+                {
+                    "output_type": "execute_result",
+                    "execution_count": 5,
+                    "metadata": {},
+                    "data": {"text/plain": [f"<BarContainer object of {len(histogram)} artists>"]},
+                },
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {
+                        "image/png": _png(),
+                        "text/plain": ["<Figure size 640x480 with 1 Axes>"],
+                    },
+                },
             ],
         ),
     ]
@@ -267,7 +289,9 @@ def _generate(repo: Path) -> None:
     base = _git(repo, "rev-parse", "HEAD")
 
     _git(repo, "switch", "-q", "-c", "feature/tenure")
-    features = FEATURES_BASE.replace('    "monthly_charges",\n', '    "monthly_charges",\n    "tenure_months",\n')
+    features = FEATURES_BASE.replace(
+        '    "monthly_charges",\n', '    "monthly_charges",\n    "tenure_months",\n'
+    )
     (repo / "src" / "features.py").write_text(features, encoding="utf-8")
     (repo / "src" / "tenure.py").write_text(TENURE, encoding="utf-8")
     _git(repo, "add", "src")
@@ -275,7 +299,9 @@ def _generate(repo: Path) -> None:
     feature = _git(repo, "rev-parse", "HEAD")
 
     _git(repo, "switch", "-q", "main")
-    features = FEATURES_BASE.replace('    "monthly_charges",\n', '    "monthly_charges",\n    "support_calls",\n')
+    features = FEATURES_BASE.replace(
+        '    "monthly_charges",\n', '    "monthly_charges",\n    "support_calls",\n'
+    )
     (repo / "src" / "features.py").write_text(features, encoding="utf-8")
     _git(repo, "add", "src/features.py")
     _git(repo, "commit", "-q", "-m", "Add support_calls", when=7)

@@ -40,7 +40,7 @@ async def fetch_with_retry(
     status, body = 0, ""
     for attempt in range(1, retries + 2):
         if attempt > 1:
-            time.sleep(backoff * 2 ** (attempt - 2))  # noqa: ASYNC251 - the mistake
+            time.sleep(backoff * 2 ** (attempt - 2))  # the mistake
         try:
             status, body = await fetch_once(client, url, timeout)
         except TimeoutError:

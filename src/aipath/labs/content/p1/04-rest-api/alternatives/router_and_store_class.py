@@ -69,9 +69,7 @@ def create_app() -> FastAPI:
         return store.add(data)
 
     @router.get("", response_model=Page)
-    async def listing(
-        offset: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=100)
-    ) -> Page:
+    async def listing(offset: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=100)) -> Page:
         return store.page(offset, limit)
 
     @router.get("/{doc_id}", response_model=Document)

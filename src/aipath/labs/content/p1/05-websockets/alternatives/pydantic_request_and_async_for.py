@@ -14,8 +14,24 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 VOCABULARY = (
-    " the", " model", " reads", " a", " prompt", " and", " predicts", " one", " token",
-    " at", " time", ",", ".", " attention", " weighs", " context", " every", " step",
+    " the",
+    " model",
+    " reads",
+    " a",
+    " prompt",
+    " and",
+    " predicts",
+    " one",
+    " token",
+    " at",
+    " time",
+    ",",
+    ".",
+    " attention",
+    " weighs",
+    " context",
+    " every",
+    " step",
 )
 
 
@@ -67,9 +83,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
     return app
 
 
-async def receive_answer(
-    url: str, *, seed: int, n_tokens: int, max_connections: int = 5
-) -> Answer:
+async def receive_answer(url: str, *, seed: int, n_tokens: int, max_connections: int = 5) -> Answer:
     received: dict[int, str] = {}
     connections = 0
     while connections < max_connections:

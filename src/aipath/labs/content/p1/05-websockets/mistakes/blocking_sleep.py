@@ -14,8 +14,24 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 VOCABULARY = (
-    " the", " model", " reads", " a", " prompt", " and", " predicts", " one", " token",
-    " at", " time", ",", ".", " attention", " weighs", " context", " every", " step",
+    " the",
+    " model",
+    " reads",
+    " a",
+    " prompt",
+    " and",
+    " predicts",
+    " one",
+    " token",
+    " at",
+    " time",
+    ",",
+    ".",
+    " attention",
+    " weighs",
+    " context",
+    " every",
+    " step",
 )
 
 
@@ -64,7 +80,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
             return
         tokens = generate_tokens(seed, n_tokens)
         for index in range(resume_from, n_tokens):
-            time.sleep(token_delay)  # noqa: ASYNC251 - the mistake
+            time.sleep(token_delay)  # the mistake
             await websocket.send_json({"type": "token", "index": index, "text": tokens[index]})
         await websocket.send_json({"type": "end", "n_tokens": n_tokens})
         await websocket.close()
@@ -72,9 +88,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
     return app
 
 
-async def receive_answer(
-    url: str, *, seed: int, n_tokens: int, max_connections: int = 5
-) -> Answer:
+async def receive_answer(url: str, *, seed: int, n_tokens: int, max_connections: int = 5) -> Answer:
     tokens: list[str] = []
     for connection in range(1, max_connections + 1):
         request = {"seed": seed, "n_tokens": n_tokens, "resume_from": len(tokens)}

@@ -13,8 +13,24 @@ from fastapi import FastAPI, WebSocket, status
 from websockets.asyncio.client import connect
 
 VOCABULARY = (
-    " the", " model", " reads", " a", " prompt", " and", " predicts", " one", " token",
-    " at", " time", ",", ".", " attention", " weighs", " context", " every", " step",
+    " the",
+    " model",
+    " reads",
+    " a",
+    " prompt",
+    " and",
+    " predicts",
+    " one",
+    " token",
+    " at",
+    " time",
+    ",",
+    ".",
+    " attention",
+    " weighs",
+    " context",
+    " every",
+    " step",
 )
 
 
@@ -71,9 +87,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
     return app
 
 
-async def receive_answer(
-    url: str, *, seed: int, n_tokens: int, max_connections: int = 5
-) -> Answer:
+async def receive_answer(url: str, *, seed: int, n_tokens: int, max_connections: int = 5) -> Answer:
     tokens: list[str] = []
     request = {"seed": seed, "n_tokens": n_tokens, "resume_from": 0}
     async with connect(url) as ws:
@@ -90,8 +104,7 @@ async def receive_answer(
             elif kind == "end":
                 if message["n_tokens"] != len(tokens):
                     raise RuntimeError(
-                        f"the end message says {message['n_tokens']} tokens; "
-                        f"received {len(tokens)}"
+                        f"the end message says {message['n_tokens']} tokens; received {len(tokens)}"
                     )
                 return Answer("".join(tokens), tokens, 1)
             elif kind == "error":

@@ -14,8 +14,24 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 VOCABULARY = (
-    " the", " model", " reads", " a", " prompt", " and", " predicts", " one", " token",
-    " at", " time", ",", ".", " attention", " weighs", " context", " every", " step",
+    " the",
+    " model",
+    " reads",
+    " a",
+    " prompt",
+    " and",
+    " predicts",
+    " one",
+    " token",
+    " at",
+    " time",
+    ",",
+    ".",
+    " attention",
+    " weighs",
+    " context",
+    " every",
+    " step",
 )
 
 
@@ -72,9 +88,7 @@ def create_app(token_delay: float = 0.01) -> FastAPI:
     return app
 
 
-async def receive_answer(
-    url: str, *, seed: int, n_tokens: int, max_connections: int = 5
-) -> Answer:
+async def receive_answer(url: str, *, seed: int, n_tokens: int, max_connections: int = 5) -> Answer:
     for connection in range(1, max_connections + 1):
         tokens: list[str] = []  # start afresh on every connection
         request = {"seed": seed, "n_tokens": n_tokens, "resume_from": 0}
@@ -104,6 +118,4 @@ async def receive_answer(
                         raise RuntimeError(f"the server refused the request: {message['detail']}")
         except ConnectionClosed:
             continue  # dropped before the end message: resume on a new connection
-    raise ConnectionError(
-        f"no complete answer after {max_connections} connections"
-    )
+    raise ConnectionError(f"no complete answer after {max_connections} connections")

@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple, Optional, Protocol, TypedDict, TypeVar
 ItemT = TypeVar("ItemT")
 
 Role = Literal["system", "user", "assistant"]
-Message = TypedDict("Message", {"role": Role, "content": str})
+Message = TypedDict("Message", {"role": Role, "content": str})  # noqa: UP013
 
 MESSAGE_OVERHEAD = 4
 """Tokens every chat message costs on top of its content (role markers, separators)."""

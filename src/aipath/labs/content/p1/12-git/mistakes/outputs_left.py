@@ -73,10 +73,14 @@ def git(repo: Path, *args: str, allowed: tuple[int, ...] = (0,)) -> str:
     result = subprocess.run(
         [
             "git",
-            "-c", "user.name=Sam Learner",
-            "-c", "user.email=sam@example.com",
-            "-c", "commit.gpgsign=false",
-            "-c", "core.hooksPath=/dev/null",
+            "-c",
+            "user.name=Sam Learner",
+            "-c",
+            "user.email=sam@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "core.hooksPath=/dev/null",
             *args,
         ],
         cwd=repo,
