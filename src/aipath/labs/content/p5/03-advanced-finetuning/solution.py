@@ -140,7 +140,9 @@ def prepare(model: Classifier, method: str, r: int = 4) -> Classifier:
     if method == "head":
         model.encoder.requires_grad_(False)
     elif method == "lora":
-        config = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=["query", "value"])
+        config = LoraConfig(
+            r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=["query", "value"]
+        )
         model.encoder = inject_adapter_in_model(config, model.encoder)
         model.head.requires_grad_(True)
     elif method == "full":
