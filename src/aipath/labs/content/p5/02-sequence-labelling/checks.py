@@ -74,7 +74,7 @@ def _same_list(got: Any, want: list[Any], name: str, mistakes: dict[str, Any]) -
         return
     label = matching_mistake(got, mistakes, exact=True)
     if label is not None:
-        fail(f"{name} is {fmt(got)}; expected {fmt(want)}. {name} looks like {label}")
+        fail(f"{name} is {fmt(got)}; expected {fmt(want)}. It looks like {label}")
     if len(got) != len(want):
         fail(f"{name} has {len(got)} items; expected {len(want)}: {fmt(want)} (got {fmt(got)})")
     i = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)
