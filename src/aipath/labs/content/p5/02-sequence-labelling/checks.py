@@ -521,9 +521,10 @@ def _lookup_baseline(train, test_words) -> list[list[str]]:
 
 @pytest.mark.task(4)
 def test_training_loss_falls(learner):
-    (head, losses), error = _trained(learner)
+    result, error = _trained(learner)
     if error is not None:
         raise error
+    head, losses = result
     if len(losses) != STEPS:
         fail(f"train_head(..., steps={STEPS}) returned {len(losses)} losses; expected one per "
              "step")
@@ -537,9 +538,10 @@ def test_training_loss_falls(learner):
 
 @pytest.mark.task(4)
 def test_head_beats_the_lookup_baseline_on_unseen_names(learner):
-    (head, _losses), error = _trained(learner)
+    result, error = _trained(learner)
     if error is not None:
         raise error
+    head, _losses = result
     train = _tagged(cp.make_corpus(TRAIN_N, seed=1, split="train"))
     test_words, test_tags = _tagged(cp.make_corpus(TEST_N, seed=2, split="test"))
     try:
