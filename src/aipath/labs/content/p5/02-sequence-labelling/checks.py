@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +82,9 @@ def _same_list(got: Any, want: list[Any], name: str, mistakes: dict[str, Any]) -
 
 
 # ----- references and the mistakes they are compared with ---------------------------------------
-def _bio(n: int, spans: Sequence[tuple[int, int, str]], *, all_b: bool = False,
-         inclusive: bool = False) -> list[str]:
+def _bio(
+    n: int, spans: Sequence[tuple[int, int, str]], *, all_b: bool = False, inclusive: bool = False
+) -> list[str]:
     tags = ["O"] * n
     for start, end, kind in spans:
         stop = min(end + 1, n) if inclusive else end
@@ -92,24 +93,35 @@ def _bio(n: int, spans: Sequence[tuple[int, int, str]], *, all_b: bool = False,
     return tags
 
 
-def _spans(tags: Sequence[str], *, stray: str = "start", check_type: bool = True,
-           close_last: bool = True, inclusive: bool = False) -> list[tuple[int, int, str]]:
+def _spans(
+    tags: Sequence[str],
+    *,
+    stray: str = "start",
+    check_type: bool = True,
+    close_last: bool = True,
+    inclusive: bool = False,
+    b_continues: bool = False,
+) -> list[tuple[int, int, str]]:
     """BIO → spans. stray: 'start' (seqeval's default), 'drop' (strict)."""
     spans = []
     start, kind = None, None
     for i, tag in enumerate([*tags, "O"] if close_last else list(tags)):
         prefix, _, tag_kind = tag.partition("-")
         continues = prefix == "I" and kind is not None and (kind == tag_kind or not check_type)
+        continues = continues or (b_continues and prefix == "B" and kind == tag_kind)
         if start is not None and not continues:
             spans.append((start, i - 1 if inclusive else i, kind))
             start, kind = None, None
-        if prefix == "B" or (prefix == "I" and not continues and stray == "start"):
+        if (prefix == "B" and not continues) or (
+            prefix == "I" and not continues and stray == "start"
+        ):
             start, kind = i, tag_kind
     return spans
 
 
-def _aligned(word_ids, tags, *, all_pieces=False, keep_b=False, specials=IGNORE,
-             continuation_ignored=True) -> list[int]:
+def _aligned(
+    word_ids, tags, *, all_pieces=False, keep_b=False, specials=IGNORE, continuation_ignored=True
+) -> list[int]:
     labels, previous = [], None
     for word in word_ids:
         if word is None:
@@ -150,11 +162,13 @@ def _score_mistakes(truth: list[list[str]], guess: list[list[str]]) -> dict[str,
     def overlap_hits() -> dict[str, float]:
         hits_p = sum(
             any(a[2] == b[2] and a[0] < b[1] and b[0] < a[1] for b in tset)
-            for tset, pset in zip(ts, ps, strict=True) for a in pset
+            for tset, pset in zip(ts, ps, strict=True)
+            for a in pset
         )
         hits_t = sum(
             any(a[2] == b[2] and a[0] < b[1] and b[0] < a[1] for b in pset)
-            for tset, pset in zip(ts, ps, strict=True) for a in tset
+            for tset, pset in zip(ts, ps, strict=True)
+            for a in tset
         )
         p = sum(len(s) for s in ps)
         t = sum(len(s) for s in ts)
@@ -164,8 +178,9 @@ def _score_mistakes(truth: list[list[str]], guess: list[list[str]]) -> dict[str,
 
     def macro() -> dict[str, float]:
         per = [
-            _scores([{x for x in s if x[2] == k} for s in ts], [{x for x in s if x[2] == k}
-                                                              for s in ps])
+            _scores(
+                [{x for x in s if x[2] == k} for s in ts], [{x for x in s if x[2] == k} for s in ps]
+            )
             for k in cp.TYPES
         ]
         return {key: sum(d[key] for d in per) / len(per) for key in ("precision", "recall", "f1")}
@@ -176,19 +191,22 @@ def _score_mistakes(truth: list[list[str]], guess: list[list[str]]) -> dict[str,
 
     return {
         "token-level accuracy (the share of words whose tag is right, O words included)": {
-            "precision": accuracy, "recall": accuracy, "f1": accuracy},
+            "precision": accuracy,
+            "recall": accuracy,
+            "f1": accuracy,
+        },
         "token-level scores (each non-O word a unit), not spans": _prf(
-            non_o, sum(x != "O" for x in flat_p), sum(x != "O" for x in flat_t)),
+            non_o, sum(x != "O" for x in flat_p), sum(x != "O" for x in flat_t)
+        ),
         "token-level scores with the O words counted as a class of their own": _prf(
-            sum(a == b for a, b in zip(flat_t, flat_p, strict=True)), len(flat_p), len(flat_t)),
-        "partial overlaps counted as hits (a span must match exactly: same start, end and type)":
-            overlap_hits(),
+            sum(a == b for a, b in zip(flat_t, flat_p, strict=True)), len(flat_p), len(flat_t)
+        ),
+        "partial overlaps counted as hits (a span must match exactly: same start, end and type)": overlap_hits(),
         "spans matched on their boundaries alone, the type ignored": _scores(
-            [{x[:2] for x in s} for s in ts], [{x[:2] for x in s} for s in ps]),
-        "a macro average over the entity types (average the counts over the corpus: micro)":
-            macro(),
-        "an average of per-sentence scores (count hits over the whole corpus: micro)":
-            per_sentence(),
+            [{x[:2] for x in s} for s in ts], [{x[:2] for x in s} for s in ps]
+        ),
+        "a macro average over the entity types (average the counts over the corpus: micro)": macro(),
+        "an average of per-sentence scores (count hits over the whole corpus: micro)": per_sentence(),
     }
 
 
@@ -211,12 +229,18 @@ def test_spans_to_bio(learner):
     for n, spans in SPAN_CASES:
         name = f"spans_to_bio({n}, {spans})"
         got = call_learner(name, learner.spans_to_bio, n, list(spans))
-        _same_list(got, _bio(n, spans), name, {
-            "every word of an entity tagged B-: only the first word is B-, the rest I-":
-                _bio(n, spans, all_b=True),
-            "`end` read as inclusive: words[start:end] is the entity, so the word at `end` "
-            "is outside it": lambda n=n, spans=spans: _bio(n, spans, inclusive=True),
-        })
+        _same_list(
+            got,
+            _bio(n, spans),
+            name,
+            {
+                "every word of an entity tagged B-: only the first word is B-, the rest I-": _bio(
+                    n, spans, all_b=True
+                ),
+                "`end` read as inclusive: words[start:end] is the entity, so the word at `end` "
+                "is outside it": lambda n=n, spans=spans: _bio(n, spans, inclusive=True),
+            },
+        )
 
 
 BIO_CASES = [
@@ -235,17 +259,27 @@ def test_bio_to_spans(learner):
     for tags in BIO_CASES:
         name = f"bio_to_spans({tags})"
         got = call_learner(name, learner.bio_to_spans, list(tags))
-        _same_list(got, _spans(tags), name, {
-            "a stray I- (one that follows O or another type) dropped; this lab follows "
-            "seqeval's default and conlleval: a stray I-X starts a new X entity":
-                _spans(tags, stray="drop"),
-            "an I- tag of another type (B-PER I-LOC) continuing the entity; a change of type "
-            "ends it and starts a new one": _spans(tags, check_type=False),
-            "the entity at the end of the sentence lost: close the open span after the last "
-            "tag": _spans(tags, close_last=False),
-            "`end` inclusive: spans are (start, end, type) with end exclusive, "
-            "words[start:end]": _spans(tags, inclusive=True),
-        })
+        _same_list(
+            got,
+            _spans(tags),
+            name,
+            {
+                "a stray I- (one that follows O or another type) dropped; this lab follows "
+                "seqeval's default and conlleval: a stray I-X starts a new X entity": _spans(
+                    tags, stray="drop"
+                ),
+                "an I- tag of another type (B-PER I-LOC) continuing the entity; a change of type "
+                "ends it and starts a new one": _spans(tags, check_type=False),
+                "the entity at the end of the sentence lost: close the open span after the last "
+                "tag": _spans(tags, close_last=False),
+                "`end` inclusive: spans are (start, end, type) with end exclusive, "
+                "words[start:end]": _spans(tags, inclusive=True),
+                "a B- right after an entity of the same type merged into it: a B- always "
+                "starts a new entity (B-ORG B-ORG is two organisations)": _spans(
+                    tags, b_continues=True
+                ),
+            },
+        )
 
 
 @pytest.mark.task(1)
@@ -253,8 +287,12 @@ def test_round_trip_on_the_corpus(learner):
     for i, (words, spans) in enumerate(cp.make_corpus(40, seed=5)):
         tags = call_learner("spans_to_bio(...)", learner.spans_to_bio, len(words), list(spans))
         back = call_learner("bio_to_spans(...)", learner.bio_to_spans, list(tags))
-        _same_list(back, list(spans), f"bio_to_spans(spans_to_bio(...)) on sentence {i} "
-                   f"{' '.join(words)!r}", {})
+        _same_list(
+            back,
+            list(spans),
+            f"bio_to_spans(spans_to_bio(...)) on sentence {i} {' '.join(words)!r}",
+            {},
+        )
 
 
 # ----- task 2 -----------------------------------------------------------------------------------
@@ -273,69 +311,123 @@ def test_align_labels_first_piece(learner):
     got = call_learner(name, learner.align_labels, list(word_ids), list(ALIGN_TAGS))
     shifted = [IGNORE] + [cp.LABEL2ID[t] for t in ALIGN_TAGS]
     shifted = (shifted + [IGNORE] * len(word_ids))[: len(word_ids)]
-    _same_list(got, _aligned(word_ids, ALIGN_TAGS), name, {
-        "continuation pieces labelled too: by default only a word's first piece carries its "
-        "label, the others get -100": lambda: _aligned(word_ids, ALIGN_TAGS, all_pieces=True),
-        "continuation pieces labelled with the word's own tag (B- again)": lambda: _aligned(
-            word_ids, ALIGN_TAGS, all_pieces=True, keep_b=True),
-        "[CLS] and [SEP] labelled 0 (O); special tokens (word id None) get -100": lambda: _aligned(
-            word_ids, ALIGN_TAGS, specials=0),
-        "the word labels laid on the pieces one by one (an off-by-one from [CLS], and words "
-        "split into several pieces ignored): use word_ids() to find each piece's word": shifted,
-        "the special tokens dropped: the labels must line up with the input ids, one per "
-        "token, [CLS] and [SEP] included": [x for x, w in zip(_aligned(word_ids, ALIGN_TAGS),
-                                                             word_ids, strict=True)
-                                              if w is not None],
-    })
+    _same_list(
+        got,
+        _aligned(word_ids, ALIGN_TAGS),
+        name,
+        {
+            "continuation pieces labelled too: by default only a word's first piece carries its "
+            "label, the others get -100": lambda: _aligned(word_ids, ALIGN_TAGS, all_pieces=True),
+            "continuation pieces labelled with the word's own tag (B- again)": lambda: _aligned(
+                word_ids, ALIGN_TAGS, all_pieces=True, keep_b=True
+            ),
+            "[CLS] and [SEP] labelled 0 (O); special tokens (word id None) get -100": lambda: (
+                _aligned(word_ids, ALIGN_TAGS, specials=0)
+            ),
+            "the word labels laid on the pieces one by one (an off-by-one from [CLS], and words "
+            "split into several pieces ignored): use word_ids() to find each piece's word": shifted,
+            "the special tokens dropped: the labels must line up with the input ids, one per "
+            "token, [CLS] and [SEP] included": [
+                x
+                for x, w in zip(_aligned(word_ids, ALIGN_TAGS), word_ids, strict=True)
+                if w is not None
+            ],
+        },
+    )
 
 
 @pytest.mark.task(2)
 def test_align_labels_every_piece(learner):
     word_ids = _word_ids(ALIGN_WORDS)
     name = "align_labels(word_ids, word_tags, label_all_pieces=True)"
-    got = call_learner(name, learner.align_labels, list(word_ids), list(ALIGN_TAGS),
-                       label_all_pieces=True)
-    _same_list(got, _aligned(word_ids, ALIGN_TAGS, all_pieces=True), name, {
-        "continuation pieces labelled B- again: a word's later pieces are inside the entity, "
-        "so B-X becomes I-X on them": lambda: _aligned(
-            word_ids, ALIGN_TAGS, all_pieces=True, keep_b=True),
-        "label_all_pieces ignored: with it, continuation pieces get the word's label (B- "
-        "turned into I-)": lambda: _aligned(word_ids, ALIGN_TAGS),
-        "[CLS] and [SEP] labelled 0 (O); special tokens get -100 in both modes": lambda: _aligned(
-            word_ids, ALIGN_TAGS, all_pieces=True, specials=0),
-    })
+    got = call_learner(
+        name, learner.align_labels, list(word_ids), list(ALIGN_TAGS), label_all_pieces=True
+    )
+    _same_list(
+        got,
+        _aligned(word_ids, ALIGN_TAGS, all_pieces=True),
+        name,
+        {
+            "continuation pieces labelled B- again: a word's later pieces are inside the entity, "
+            "so B-X becomes I-X on them": lambda: _aligned(
+                word_ids, ALIGN_TAGS, all_pieces=True, keep_b=True
+            ),
+            "label_all_pieces ignored: with it, continuation pieces get the word's label (B- "
+            "turned into I-)": lambda: _aligned(word_ids, ALIGN_TAGS),
+            "[CLS] and [SEP] labelled 0 (O); special tokens get -100 in both modes": lambda: (
+                _aligned(word_ids, ALIGN_TAGS, all_pieces=True, specials=0)
+            ),
+        },
+    )
 
 
-ENCODE_SENTENCES = cp.make_corpus(6, seed=11)
+def _joined(sentences: list[Any]) -> tuple[list[str], list[tuple[int, int, str]]]:
+    """Several sentences as one long one (longer than max_length=32 tokens)."""
+    words: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    for sentence_words, sentence_spans in sentences:
+        spans += [(a + len(words), b + len(words), kind) for a, b, kind in sentence_spans]
+        words += sentence_words
+    return words, spans
+
+
+ENCODE_SENTENCES = [*cp.make_corpus(5, seed=11), _joined(cp.make_corpus(3, seed=12))]
 
 
 @pytest.mark.task(2)
 def test_encode_pads_and_aligns_a_batch(learner):
     words, tags = _tagged(ENCODE_SENTENCES)
     tokenizer = minilm()[0]
-    batch = tokenizer(words, is_split_into_words=True, padding=True, truncation=True,
-                      max_length=MAX_LENGTH, return_tensors="pt")
-    got = call_learner("encode(tokenizer, sentences, tags)", learner.encode,
-                       learner_minilm()[0], [list(w) for w in words], [list(t) for t in tags])
+    batch = tokenizer(
+        words,
+        is_split_into_words=True,
+        padding=True,
+        truncation=True,
+        max_length=MAX_LENGTH,
+        return_tensors="pt",
+    )
+    got = call_learner(
+        "encode(tokenizer, sentences, tags)",
+        learner.encode,
+        learner_minilm()[0],
+        [list(w) for w in words],
+        [list(t) for t in tags],
+    )
     if got is None or "labels" not in got:
-        fail("encode(tokenizer, sentences, tags) should return a dict with input_ids, "
-             "attention_mask and labels; got " + (repr(sorted(got)) if got else "None"))
+        fail(
+            "encode(tokenizer, sentences, tags) should return a dict with input_ids, "
+            "attention_mask and labels; got " + (repr(sorted(got)) if got else "None")
+        )
     for key in ("input_ids", "attention_mask"):
         value = to_numpy(torch.as_tensor(got[key]))
         if value.shape != tuple(batch[key].shape) or (value != batch[key].numpy()).any():
-            fail(f"encode(...)[{key!r}] differs from the tokenizer's own call on the words "
-                 "(is_split_into_words=True, padding=True, truncation=True, max_length=32): "
-                 f"shape {value.shape}, expected {tuple(batch[key].shape)}")
+            fail(
+                f"encode(...)[{key!r}] differs from the tokenizer's own call on the words "
+                "(is_split_into_words=True, padding=True, truncation=True, max_length=32): "
+                f"shape {value.shape}, expected {tuple(batch[key].shape)}"
+                + (
+                    f": the batch was not cut at max_length={MAX_LENGTH} (pass truncation=True, "
+                    "max_length=max_length to the tokenizer)"
+                    if value.ndim == 2 and value.shape[1] > MAX_LENGTH
+                    else ""
+                )
+            )
     labels = to_numpy(torch.as_tensor(got["labels"])).tolist()
     for i, sentence_tags in enumerate(tags):
         want = _aligned(batch.word_ids(i), sentence_tags)
         name = f"encode(...)['labels'][{i}] ({' '.join(words[i])!r})"
-        pads_zero = [0 if m == 0 else x for x, m in zip(want, batch["attention_mask"][i],
-                                                         strict=True)]
-        _same_list(labels[i] if i < len(labels) else None, want, name, {
-            "padding tokens labelled 0 (O): padding (word id None) gets -100 like [CLS] and "
-            "[SEP], or the loss trains the head to say O on padding": pads_zero,
-        })
+        pads_zero = [
+            0 if m == 0 else x for x, m in zip(want, batch["attention_mask"][i], strict=True)
+        ]
+        _same_list(
+            labels[i] if i < len(labels) else None,
+            want,
+            name,
+            {
+                "padding tokens labelled 0 (O): padding (word id None) gets -100 like [CLS] and "
+                "[SEP], or the loss trains the head to say O on padding": pads_zero,
+            },
+        )
 
 
 # ----- task 3 -----------------------------------------------------------------------------------
@@ -369,15 +461,24 @@ def _corrupted(tags: list[list[str]], seed: int) -> list[list[str]]:
 
 
 def _check_scores(learner, truth, guess, what: str) -> None:
-    got = call_learner(f"span_scores({what})", learner.span_scores,
-                       [list(t) for t in truth], [list(g) for g in guess])
+    got = call_learner(
+        f"span_scores({what})",
+        learner.span_scores,
+        [list(t) for t in truth],
+        [list(g) for g in guess],
+    )
     if not isinstance(got, dict) or not {"precision", "recall", "f1"} <= set(got):
         fail(f"span_scores(...) should return a dict with precision, recall and f1; got {got!r}")
     want = _scores([set(_spans(t)) for t in truth], [set(_spans(g)) for g in guess])
     mistakes = _score_mistakes(truth, guess)
     for key in ("precision", "recall", "f1"):
-        assert_close(got[key], want[key], name=f"span_scores({what})[{key!r}]", rtol=1e-9,
-                     mistakes={label: value[key] for label, value in mistakes.items()})
+        assert_close(
+            got[key],
+            want[key],
+            name=f"span_scores({what})[{key!r}]",
+            rtol=1e-9,
+            mistakes={label: value[key] for label, value in mistakes.items()},
+        )
 
 
 @pytest.mark.task(3)
@@ -405,21 +506,29 @@ def test_token_loss_ignores_minus_100(learner):
     labels[2, 2] = IGNORE
     want = F.cross_entropy(logits.reshape(-1, 9), labels.reshape(-1), ignore_index=IGNORE)
     got = call_learner(
-        "token_loss(logits (3, 7, 9), labels (3, 7) with -100s)", learner.token_loss,
-        logits.clone(), labels.clone(),
+        "token_loss(logits (3, 7, 9), labels (3, 7) with -100s)",
+        learner.token_loss,
+        logits.clone(),
+        labels.clone(),
         hint="Cross-entropy must skip the -100 labels: ignore_index=-100 (and flatten logits "
-        "to (B·T, C), labels to (B·T,)).")
+        "to (B·T, C), labels to (B·T,)).",
+    )
     flat, flat_labels = logits.reshape(-1, 9), labels.reshape(-1)
     keep = flat_labels != IGNORE
     per_token = F.cross_entropy(flat, flat_labels.clamp(min=0), reduction="none")
     assert_close(
-        float(got), float(want), name="token_loss(logits, labels)", rtol=1e-5,
+        float(got),
+        float(want),
+        name="token_loss(logits, labels)",
+        rtol=1e-5,
         mistakes={
             "-100 replaced by 0: the ignored tokens counted as O": float(per_token.mean()),
-            "the masked sum divided by every token, the ignored ones included":
-                float((per_token * keep).sum() / keep.numel()),
+            "the masked sum divided by every token, the ignored ones included": float(
+                (per_token * keep).sum() / keep.numel()
+            ),
             "a sum over the tokens, not a mean": float((per_token * keep).sum()),
-        })
+        },
+    )
 
 
 PREDICT_SENTENCES = cp.make_corpus(8, seed=31, split="test")
@@ -434,15 +543,23 @@ def _probe_head() -> nn.Linear:
     return head
 
 
-def _reference_predictions(head: nn.Module, sentences: list[list[str]], *,
-                           piece: str = "first") -> list[list[str]]:
+def _reference_predictions(
+    head: nn.Module, sentences: list[list[str]], *, piece: str = "first"
+) -> list[list[str]]:
     tokenizer, model = minilm()
-    batch = tokenizer(sentences, is_split_into_words=True, padding=True, truncation=True,
-                      max_length=MAX_LENGTH, return_tensors="pt")
+    batch = tokenizer(
+        sentences,
+        is_split_into_words=True,
+        padding=True,
+        truncation=True,
+        max_length=MAX_LENGTH,
+        return_tensors="pt",
+    )
     head.eval()
     with torch.no_grad():
-        states = model(input_ids=batch["input_ids"],
-                       attention_mask=batch["attention_mask"]).last_hidden_state
+        states = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        ).last_hidden_state
         predicted = head(states).argmax(dim=-1)
     out = []
     for i, words in enumerate(sentences):
@@ -468,31 +585,47 @@ def test_predict_tags_reads_the_first_piece_in_eval_mode(learner):
     model.train()  # as a training loop leaves it: predict_tags must switch it to eval
     head.train()
     with ForwardCalls(model) as log:
-        got = call_learner("predict_tags(tokenizer, model, head, sentences)", learner.predict_tags,
-                           learner_minilm()[0], model, head, [list(w) for w in words])
+        got = call_learner(
+            "predict_tags(tokenizer, model, head, sentences)",
+            learner.predict_tags,
+            learner_minilm()[0],
+            model,
+            head,
+            [list(w) for w in words],
+        )
     model.eval()
     if not log.calls:
         fail("predict_tags() never ran the model it was given: run model(...) on the batch")
     if any(c.training for c in log.calls):
-        fail("predict_tags() ran the encoder in train mode: dropout was on, so the same sentence "
-             "gets other tags on every call. Call model.eval() (and head.eval()) first")
+        fail(
+            "predict_tags() ran the encoder in train mode: dropout was on, so the same sentence "
+            "gets other tags on every call. Call model.eval() (and head.eval()) first"
+        )
     if any(c.grad_enabled for c in log.calls):
-        fail("predict_tags() ran the encoder with autograd recording: wrap prediction in "
-             "torch.no_grad() (or torch.inference_mode())")
+        fail(
+            "predict_tags() ran the encoder with autograd recording: wrap prediction in "
+            "torch.no_grad() (or torch.inference_mode())"
+        )
     if not isinstance(got, list) or len(got) != len(words):
-        fail(f"predict_tags(...) should return one list of tags per sentence ({len(words)}); "
-             f"got {type(got).__name__} of length {len(got) if hasattr(got, '__len__') else '?'}")
+        fail(
+            f"predict_tags(...) should return one list of tags per sentence ({len(words)}); "
+            f"got {type(got).__name__} of length {len(got) if hasattr(got, '__len__') else '?'}"
+        )
     want = _reference_predictions(head, words)
     last = _reference_predictions(head, words, piece="last")
     shifted = _reference_predictions(head, words, piece="shifted")
     for i, sentence in enumerate(words):
-        _same_list(got[i], want[i], f"predict_tags(...)[{i}] ({' '.join(sentence)!r}, a "
-                   "random head made by the check)", {
-            "the prediction of each word's last piece: a word's tag is read at its first "
-            "piece, the one that carried the label in training": last[i],
-            "the predictions read position by position, without word_ids() (an off-by-one "
-            "from [CLS], and split words shift the rest)": shifted[i],
-        })
+        _same_list(
+            got[i],
+            want[i],
+            f"predict_tags(...)[{i}] ({' '.join(sentence)!r}, a random head made by the check)",
+            {
+                "the prediction of each word's last piece: a word's tag is read at its first "
+                "piece, the one that carried the label in training": last[i],
+                "the predictions read position by position, without word_ids() (an off-by-one "
+                "from [CLS], and split words shift the rest)": shifted[i],
+            },
+        )
 
 
 TRAIN_N, TEST_N, STEPS = 200, 60, 150
@@ -504,7 +637,13 @@ def _trained(learner) -> tuple[nn.Module, list[float]]:
     tokenizer, model = learner_minilm()
     result = call_learner(
         f"train_head(tokenizer, model, {TRAIN_N} sentences, tags, steps={STEPS})",
-        learner.train_head, tokenizer, model, words, tags, steps=STEPS)
+        learner.train_head,
+        tokenizer,
+        model,
+        words,
+        tags,
+        steps=STEPS,
+    )
     head, losses = assert_tuple(result, ("head", "losses"), "train_head(...)")
     model.eval()
     return head, [float(x) for x in losses]
@@ -515,8 +654,10 @@ def _lookup_baseline(train, test_words) -> list[list[str]]:
     for words, tags in zip(*train, strict=True):
         for word, tag in zip(words, tags, strict=True):
             counts[word.lower()][tag] += 1
-    return [[counts[w.lower()].most_common(1)[0][0] if w.lower() in counts else "O" for w in s]
-            for s in test_words]
+    return [
+        [counts[w.lower()].most_common(1)[0][0] if w.lower() in counts else "O" for w in s]
+        for s in test_words
+    ]
 
 
 @pytest.mark.task(4)
@@ -524,16 +665,18 @@ def test_training_loss_falls(learner):
     result, error = _trained(learner)
     if error is not None:
         raise error
-    head, losses = result
+    _head, losses = result
     if len(losses) != STEPS:
-        fail(f"train_head(..., steps={STEPS}) returned {len(losses)} losses; expected one per "
-             "step")
+        fail(f"train_head(..., steps={STEPS}) returned {len(losses)} losses; expected one per step")
     if losses[0] < 1.0:
-        fail(f"the first training loss is {losses[0]:.3f}; a fresh head over 9 labels starts "
-             f"near ln 9 = {torch.log(torch.tensor(9.0)):.2f}. Record loss.item() of every step, "
-             "from the first")
-    assert_reaches(losses, 0.3, name="training loss (token cross-entropy)", within=STEPS,
-                   unit="steps")
+        fail(
+            f"the first training loss is {losses[0]:.3f}; a fresh head over 9 labels starts "
+            f"near ln 9 = {torch.log(torch.tensor(9.0)):.2f}. Record loss.item() of every step, "
+            "from the first"
+        )
+    assert_reaches(
+        losses, 0.3, name="training loss (token cross-entropy)", within=STEPS, unit="steps"
+    )
 
 
 @pytest.mark.task(4)
@@ -547,16 +690,24 @@ def test_head_beats_the_lookup_baseline_on_unseen_names(learner):
     try:
         predicted = _reference_predictions(head, test_words)
     except (RuntimeError, TypeError, ValueError) as exc:
-        fail(f"the head returned by train_head() cannot score MiniLM's hidden states (B, T, 384) "
-             f"→ (B, T, 9): {type(exc).__name__}: {str(exc)[:200]}")
+        fail(
+            f"the head returned by train_head() cannot score MiniLM's hidden states (B, T, 384) "
+            f"→ (B, T, 9): {type(exc).__name__}: {str(exc)[:200]}"
+        )
     f1 = _scores([set(_spans(t)) for t in test_tags], [set(_spans(p)) for p in predicted])["f1"]
     look = _lookup_baseline(train, test_words)
     base = _scores([set(_spans(t)) for t in test_tags], [set(_spans(p)) for p in look])["f1"]
     try:
-        assert_beats(f1, base, margin=0.2,
-                     name=f"span F1 of your head on the {TEST_N} test sentences (unseen names)",
-                     baseline_name="tagging each word with its most frequent training tag")
+        assert_beats(
+            f1,
+            base,
+            margin=0.2,
+            name=f"span F1 of your head on the {TEST_N} test sentences (unseen names)",
+            baseline_name="tagging each word with its most frequent training tag",
+        )
     except CheckFailure as failure:
-        fail(f"{failure}. The head did not reach it within {STEPS} steps: check that it is "
-             "trained on the aligned labels with -100 ignored, and that the encoder's states "
-             "come from model(...).last_hidden_state")
+        fail(
+            f"{failure}. The head did not reach it within {STEPS} steps: check that it is "
+            "trained on the aligned labels with -100 ignored, and that the encoder's states "
+            "come from model(...).last_hidden_state"
+        )

@@ -22,6 +22,7 @@ IGNORE = -100  # the label PyTorch's cross-entropy skips (ignore_index)
 Span = tuple[int, int, str]
 Sentence = tuple[list[str], list[Span]]
 
+# fmt: off
 _NAMES = {
     "train": {
         "first": [
@@ -73,6 +74,7 @@ _MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
 ]
+# fmt: on
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 # {PER}, {LOC}, {ORG}, {DATE} are entities; every other token is a word tagged O.

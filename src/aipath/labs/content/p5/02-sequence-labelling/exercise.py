@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
+import torch  # noqa: F401
 import torch.nn.functional as F  # noqa: F401
 from corpus import IGNORE, LABEL2ID, LABELS, Span  # noqa: F401
 from torch import Tensor, nn

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from corpus import IGNORE, LABEL2ID, LABELS, Span
 from torch import Tensor, nn
 

@@ -140,8 +140,11 @@ def predict_tags(
     with torch.inference_mode():
         for words in sentences:  # one sentence at a time: no padding at all
             enc = tokenizer(
-                list(words), is_split_into_words=True, truncation=True,
-                max_length=max_length, return_tensors="pt",
+                list(words),
+                is_split_into_words=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
             )
             ids = enc.word_ids(0)
             states = model(

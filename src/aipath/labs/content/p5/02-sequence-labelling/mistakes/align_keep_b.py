@@ -45,9 +45,7 @@ def align_labels(
     for word in word_ids:
         if word is None:
             labels.append(IGNORE)
-        elif word != previous:
-            labels.append(LABEL2ID[word_tags[word]])
-        elif label_all_pieces:
+        elif word != previous or label_all_pieces:
             labels.append(LABEL2ID[word_tags[word]])
         else:
             labels.append(IGNORE)

@@ -95,9 +95,7 @@ def span_scores(
 
 # ----- task 4: a token-classification head on MiniLM -------------------------------------------
 def token_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).clamp(min=0)
-    )
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).clamp(min=0))
 
 
 def hidden_states(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:

@@ -157,10 +157,8 @@ def predict_tags(
     results = []
     for i, words in enumerate(sentences):
         tags = ["O"] * len(words)  # words cut off by truncation stay O
-        previous = None
         for position, word in enumerate(batch.word_ids(i)):
-            if word is not None:
+            if word is not None:  # every piece overwrites: the last one stays
                 tags[word] = LABELS[int(predicted[i, position])]
-            previous = word
         results.append(tags)
     return results

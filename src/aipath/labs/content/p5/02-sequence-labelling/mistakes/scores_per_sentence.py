@@ -85,9 +85,9 @@ def span_scores(
     return {k: sum(d[k] for d in per) / len(per) for k in ("precision", "recall", "f1")}
 
 
-def _one(truth: Sequence[str], guess: Sequence[str]) -> dict[str, float]:
+def _one(one_truth: Sequence[str], one_guess: Sequence[str]) -> dict[str, float]:
     true_count = pred_count = hits = 0
-    for truth, guess in [(truth, guess)]:
+    for truth, guess in [(one_truth, one_guess)]:
         true_spans, pred_spans = set(bio_to_spans(truth)), set(bio_to_spans(guess))
         true_count += len(true_spans)
         pred_count += len(pred_spans)

@@ -81,7 +81,9 @@ def encode(
 def span_scores(
     true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]
 ) -> dict[str, float]:
-    pairs = [(a, b) for t, g in zip(true_tags, pred_tags, strict=True) for a, b in zip(t, g)]
+    pairs = [
+        (a, b) for t, g in zip(true_tags, pred_tags, strict=True) for a, b in zip(t, g, strict=True)
+    ]
     accuracy = sum(a == b for a, b in pairs) / len(pairs)
     return {"precision": accuracy, "recall": accuracy, "f1": accuracy}
     true_count = pred_count = hits = 0
