@@ -198,9 +198,6 @@ def _score_mistakes(truth: list[list[str]], guess: list[list[str]]) -> dict[str,
         "token-level scores (each non-O word a unit), not spans": _prf(
             non_o, sum(x != "O" for x in flat_p), sum(x != "O" for x in flat_t)
         ),
-        "token-level scores with the O words counted as a class of their own": _prf(
-            sum(a == b for a, b in zip(flat_t, flat_p, strict=True)), len(flat_p), len(flat_t)
-        ),
         "partial overlaps counted as hits (a span must match exactly: same start, end and type)": overlap_hits(),
         "spans matched on their boundaries alone, the type ignored": _scores(
             [{x[:2] for x in s} for s in ts], [{x[:2] for x in s} for s in ps]
@@ -632,21 +629,24 @@ TRAIN_N, TEST_N, STEPS = 200, 60, 150
 
 
 @once_per_run
-def _trained(learner) -> tuple[nn.Module, list[float]]:
+def _trained(learner) -> tuple[nn.Module, list[float], list[Any]]:
     words, tags = _tagged(cp.make_corpus(TRAIN_N, seed=1, split="train"))
     tokenizer, model = learner_minilm()
-    result = call_learner(
-        f"train_head(tokenizer, model, {TRAIN_N} sentences, tags, steps={STEPS})",
-        learner.train_head,
-        tokenizer,
-        model,
-        words,
-        tags,
-        steps=STEPS,
-    )
-    head, losses = assert_tuple(result, ("head", "losses"), "train_head(...)")
+    model.train()  # as a training loop may leave it: train_head must switch it to eval
+    with ForwardCalls(model) as log:
+        result = call_learner(
+            f"train_head(tokenizer, model, {TRAIN_N} sentences, tags, steps={STEPS})",
+            learner.train_head,
+            tokenizer,
+            model,
+            words,
+            tags,
+            steps=STEPS,
+        )
     model.eval()
-    return head, [float(x) for x in losses]
+    model.zero_grad(set_to_none=True)
+    head, losses = assert_tuple(result, ("head", "losses"), "train_head(...)")
+    return head, [float(x) for x in losses], log.calls
 
 
 def _lookup_baseline(train, test_words) -> list[list[str]]:
@@ -665,7 +665,19 @@ def test_training_loss_falls(learner):
     result, error = _trained(learner)
     if error is not None:
         raise error
-    _head, losses = result
+    _head, losses, calls = result
+    if any(c.training for c in calls):
+        fail(
+            "train_head() ran the frozen encoder in train mode: dropout was on while the "
+            "hidden states were computed, so the head learns from noisier states than it will "
+            "see at prediction time. Call model.eval() before computing them"
+        )
+    if any(c.grad_enabled for c in calls):
+        fail(
+            "train_head() ran the frozen encoder with autograd recording: that builds a graph "
+            "through all six layers (time and memory) that training a head on fixed states "
+            "never needs. Compute the hidden states once under torch.no_grad()"
+        )
     if len(losses) != STEPS:
         fail(f"train_head(..., steps={STEPS}) returned {len(losses)} losses; expected one per step")
     if losses[0] < 1.0:
@@ -684,7 +696,7 @@ def test_head_beats_the_lookup_baseline_on_unseen_names(learner):
     result, error = _trained(learner)
     if error is not None:
         raise error
-    head, _losses = result
+    head, _losses, _calls = result
     train = _tagged(cp.make_corpus(TRAIN_N, seed=1, split="train"))
     test_words, test_tags = _tagged(cp.make_corpus(TEST_N, seed=2, split="test"))
     try:
