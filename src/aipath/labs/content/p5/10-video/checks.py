@@ -317,6 +317,12 @@ def test_split_by_recording(learner):
             fail(f"{label}'s {name} part has index {int(part.max())}, outside 0..{n - 1}")
         if not torch.equal(part, torch.sort(part).values):
             fail(f"{label}'s {name} indices should be sorted ascending: {ints(part[:8])}...")
+    if len(test) == 0:
+        fail(
+            f"{label} puts no clip in test. The recording ids here are 100, 110, ..., 290 in no "
+            "particular order (not 0..n-1): draw the test ids from torch.unique(recordings) and "
+            "select their clips with torch.isin"
+        )
     both = torch.cat([train, test])
     if len(both) != n or len(torch.unique(both)) != n:
         fail(
@@ -333,9 +339,12 @@ def test_split_by_recording(learner):
         )
     n_test = len(set(ints(recordings[test])))
     if n_test != 5:
+        clue = ""
+        if n_test == round(0.25 * n):
+            clue = f" It looks like round(test_fraction · the number of clips) = {n_test}."
         fail(
-            f"{label} puts {n_test} of the 20 recordings in test; expected round(0.25 · 20) = 5 "
-            "(the fraction counts recordings, not clips)"
+            f"{label} puts {n_test} of the 20 recordings in test; expected round(0.25 · 20) = 5: "
+            f"the fraction counts recordings, not clips.{clue}"
         )
     again = get_split(learner, recordings, label, test_fraction=0.25, seed=0)
     if not torch.equal(again[1], test):
