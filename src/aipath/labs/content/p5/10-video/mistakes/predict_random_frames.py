@@ -1,4 +1,4 @@
-# expect: random frames at test time
+# expect: drawn at random within each segment
 """A known mistake (random frames at evaluation): the reference with one slip."""
 
 from __future__ import annotations
