@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-import torch._dynamo  # noqa: F401  (Adam's constructor imports it lazily: preloaded by the worker)
-import torch.nn.functional as F
+import torch._dynamo  # (Adam's constructor imports it lazily: preloaded by the worker)
 from torch import nn
 
 from aipath.checks import (
@@ -260,15 +259,16 @@ def test_to_batch(learner):
     sampled = call_with_inputs(
         label.replace(")", ", generator)"), learner.to_batch, [v.clone() for v in videos], t, g1
     )
-    own = torch.stack(
-        [v[get_indices(learner, len(v), t, g2)] for v in videos]
-    ).unsqueeze(1)
-    if isinstance(sampled, torch.Tensor) and sampled.shape == want.shape:
-        if torch.equal(sampled, want):
-            fail(
-                f"{label.replace(')', ', generator)')} gave the evaluation frames (the segment "
-                "middles): pass the generator on to sample_indices, so training sees random frames"
-            )
+    own = torch.stack([v[get_indices(learner, len(v), t, g2)] for v in videos]).unsqueeze(1)
+    if (
+        isinstance(sampled, torch.Tensor)
+        and sampled.shape == want.shape
+        and torch.equal(sampled, want)
+    ):
+        fail(
+            f"{label.replace(')', ', generator)')} gave the evaluation frames (the segment "
+            "middles): pass the generator on to sample_indices, so training sees random frames"
+        )
     assert_tensor(
         sampled,
         own,
@@ -286,7 +286,9 @@ def get_split(learner, recordings: torch.Tensor, label: str, **kwargs: Any) -> l
     out = []
     for name, part in zip(("train", "test"), parts, strict=True):
         if not isinstance(part, torch.Tensor):
-            fail(f"{label}'s {name} part should be an int64 index tensor; got {type(part).__name__}")
+            fail(
+                f"{label}'s {name} part should be an int64 index tensor; got {type(part).__name__}"
+            )
         if part.dtype == torch.bool:
             fail(
                 f"{label}'s {name} part is a bool mask; expected an int64 tensor of clip indices "
@@ -413,15 +415,23 @@ def frame_pooling_mistakes(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     head = model.head
     return {
         "x.reshape(N·T, C, H, W) without moving T next to N first (x.transpose(1, 2)): channels "
-        "and frames are mixed": lambda: head(pooled(model, x.reshape(n * t, c, h, w), n, t).mean(1)),
+        "and frames are mixed": lambda: head(
+            pooled(model, x.reshape(n * t, c, h, w), n, t).mean(1)
+        ),
         "the features regrouped as (T, N, F) — frames of different clips averaged together": (
             lambda: head(model.frames(right).flatten(1).reshape(t, n, -1).mean(0))
         ),
         "a max over time instead of the mean": lambda: head(pooled(model, right, n, t).amax(1)),
         "a sum over time instead of the mean": lambda: head(pooled(model, right, n, t).sum(1)),
-        "the first frame only (no pooling over time)": lambda: head(pooled(model, right, n, t)[:, 0]),
-        "the last frame only (no pooling over time)": lambda: head(pooled(model, right, n, t)[:, -1]),
-        "a mean over the batch instead of over time": lambda: head(pooled(model, right, n, t).mean(0)),
+        "the first frame only (no pooling over time)": lambda: head(
+            pooled(model, right, n, t)[:, 0]
+        ),
+        "the last frame only (no pooling over time)": lambda: head(
+            pooled(model, right, n, t)[:, -1]
+        ),
+        "a mean over the batch instead of over time": lambda: head(
+            pooled(model, right, n, t).mean(0)
+        ),
         "a mean over the features instead of over time (one number per frame)": lambda: head(
             pooled(model, right, n, t).mean(2)
         ),
@@ -583,10 +593,7 @@ def test_predict(learner):
     if fed is not None and fed.shape == batch.shape and not torch.equal(fed, batch):
         differ = int((fed != batch).flatten(1).any(1).sum())
         in_segments = all(
-            any(
-                torch.equal(fed[n, 0, i], video[k])
-                for k in segment_frames(len(video), 8, i)
-            )
+            any(torch.equal(fed[n, 0, i], video[k]) for k in segment_frames(len(video), 8, i))
             for n, video in enumerate(c.videos)
             for i in range(8)
             if len(video) >= 8
@@ -709,7 +716,9 @@ def test_time_matters(learner):
         f"{s['loss'][0]:.2f} over the first 10 steps, {s['loss'][1]:.2f} over the last 10"
         for name, s in scores.items()
     )
-    summary = f"(the check's evaluation on {len(test.videos)} clips of 48 new recordings: {summary})"
+    summary = (
+        f"(the check's evaluation on {len(test.videos)} clips of 48 new recordings: {summary})"
+    )
     pool, c3d = scores["FramePooling"], scores["Clip3D"]
     if c3d["order"] < ORDER_3D_FLOOR:
         fail(

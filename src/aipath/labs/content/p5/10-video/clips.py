@@ -74,8 +74,8 @@ def _ring() -> np.ndarray:
 def _paste(frame: np.ndarray, sprite: np.ndarray, y: float, x: float, level: float) -> None:
     """Draw ``sprite`` with its top-left corner at (y, x) rounded, wrapping around the edges."""
     h, w = frame.shape
-    rows = (int(round(y)) + np.arange(sprite.shape[0])) % h
-    cols = (int(round(x)) + np.arange(sprite.shape[1])) % w
+    rows = (round(y) + np.arange(sprite.shape[0])) % h
+    cols = (round(x) + np.arange(sprite.shape[1])) % w
     block = frame[np.ix_(rows, cols)]
     frame[np.ix_(rows, cols)] = np.where(sprite > 0, level, block)
 
@@ -97,7 +97,7 @@ def _recording(rng: np.random.Generator, label: int, size: int, length: int) -> 
         rate = rng.uniform(0.6, 1.0) * (1.0 if label == 2 else -1.0)
         for t in range(length):
             s = small + (side - small + rate * t) % (large - small)
-            sprite = _square(int(round(s)))
+            sprite = _square(round(s))
             _paste(frames[t], sprite, cy - s / 2, cx - s / 2, level)
     else:
         sprite = _plus() if label == 4 else _ring()

@@ -14,7 +14,9 @@ from torch import Tensor, nn
 # ----- task 1: sampling frames -------------------------------------------------------------------
 
 
-def sample_indices(length: int, num_frames: int, generator: torch.Generator | None = None) -> Tensor:
+def sample_indices(
+    length: int, num_frames: int, generator: torch.Generator | None = None
+) -> Tensor:
     """T = num_frames frame indices (int64, shape (T,)) into a clip of `length` frames.
 
     Cut the clip into T equal segments [i·L/T, (i+1)·L/T). Without a generator (evaluation) take

@@ -12,7 +12,9 @@ from torch import Tensor, nn
 # ----- task 1: sampling frames -------------------------------------------------------------------
 
 
-def sample_indices(length: int, num_frames: int, generator: torch.Generator | None = None) -> Tensor:
+def sample_indices(
+    length: int, num_frames: int, generator: torch.Generator | None = None
+) -> Tensor:
     if length < num_frames:
         return torch.arange(num_frames).clamp(max=length - 1)  # the last frame repeats
     i = torch.arange(num_frames)

@@ -13,7 +13,9 @@ from torch import Tensor, nn
 # ----- task 1: sampling frames -------------------------------------------------------------------
 
 
-def sample_indices(length: int, num_frames: int, generator: torch.Generator | None = None) -> Tensor:
+def sample_indices(
+    length: int, num_frames: int, generator: torch.Generator | None = None
+) -> Tensor:
     if length < num_frames:
         picks = list(range(length)) + [length - 1] * (num_frames - length)
         return torch.tensor(picks, dtype=torch.int64)

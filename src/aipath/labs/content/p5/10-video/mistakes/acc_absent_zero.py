@@ -11,10 +11,11 @@ from torch import Tensor, nn
 # ----- task 1: sampling frames -------------------------------------------------------------------
 
 
-def sample_indices(length: int, num_frames: int, generator: torch.Generator | None = None) -> Tensor:
+def sample_indices(
+    length: int, num_frames: int, generator: torch.Generator | None = None
+) -> Tensor:
     if length < num_frames:
-        pad = torch.full((num_frames - length,), length - 1)
-        return torch.cat([torch.arange(length), pad])
+        return torch.cat([torch.arange(length), torch.full((num_frames - length,), length - 1)])
     if generator is None:
         offsets = torch.full((num_frames,), 0.5)
     else:

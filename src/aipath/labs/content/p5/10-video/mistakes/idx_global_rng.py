@@ -11,14 +11,12 @@ from torch import Tensor, nn
 # ----- task 1: sampling frames -------------------------------------------------------------------
 
 
-def sample_indices(length: int, num_frames: int, generator: torch.Generator | None = None) -> Tensor:
+def sample_indices(
+    length: int, num_frames: int, generator: torch.Generator | None = None
+) -> Tensor:
     if length < num_frames:
-        pad = torch.full((num_frames - length,), length - 1)
-        return torch.cat([torch.arange(length), pad])
-    if generator is None:
-        offsets = torch.full((num_frames,), 0.5)
-    else:
-        offsets = torch.rand(num_frames)
+        return torch.cat([torch.arange(length), torch.full((num_frames - length,), length - 1)])
+    offsets = torch.full((num_frames,), 0.5) if generator is None else torch.rand(num_frames)
     positions = (torch.arange(num_frames) + offsets) * length / num_frames
     return positions.floor().long().clamp(max=length - 1)
 
