@@ -343,10 +343,15 @@ def test_split_by_recording(learner):
     if n_test != 5:
         clue = ""
         if n_test == round(0.25 * n):
-            clue = f" It looks like round(test_fraction · the number of clips) = {n_test}."
+            clue = (
+                f" It looks like round(test_fraction · the number of clips) = {n_test}: the "
+                "fraction counts recordings, not clips."
+            )
+        elif n_test == 15:
+            clue = " It looks like the two parts swapped: return (train, test), in that order."
         fail(
-            f"{label} puts {n_test} of the 20 recordings in test; expected round(0.25 · 20) = 5: "
-            f"the fraction counts recordings, not clips.{clue}"
+            f"{label} puts {n_test} of the 20 recordings in test; expected round(0.25 · 20) = 5."
+            f"{clue}"
         )
     again = get_split(learner, recordings, label, test_fraction=0.25, seed=0)
     if not torch.equal(again[1], test):
@@ -357,6 +362,12 @@ def test_split_by_recording(learner):
     other = [get_split(learner, recordings, label, test_fraction=0.25, seed=s)[1] for s in (1, 2)]
     if all(torch.equal(o, test) for o in other):
         fail(f"{label} gives the same test recordings for seeds 0, 1 and 2: use the seed")
+    label_28 = label.replace("0.25", "0.28")
+    _, part = get_split(learner, recordings, label_28, test_fraction=0.28, seed=0)
+    n_28 = len(set(ints(recordings[part])))
+    if n_28 != 6:
+        clue = " It looks like int(), which rounds down." if n_28 == 5 else ""
+        fail(f"{label_28} puts {n_28} recordings in test; expected round(0.28 · 20) = 6.{clue}")
     _, half = get_split(
         learner, recordings, label.replace("0.25", "0.5"), test_fraction=0.5, seed=0
     )
@@ -458,7 +469,7 @@ def test_frame_pooling(learner):
             assert_tensor(
                 got,
                 want,
-                name=f"{label}(x) for x {tuple(x.shape)}",
+                name=f"{label}(x)",
                 rtol=1e-4,
                 atol=1e-5,
                 mistakes=functools.partial(frame_pooling_mistakes, model, x),
@@ -625,6 +636,10 @@ def test_train_classifier_mechanics(learner):
     for model in models:
         before = [p.detach().clone() for p in model.parameters()]
         label = f"train_classifier(model, {len(c.videos)} clips, steps=4, batch_size=6, seed=0)"
+        seen: list[torch.Tensor] = []
+        hook = model.register_forward_pre_hook(
+            lambda _m, args, seen=seen: seen.append(args[0].detach().clone())
+        )
         with ForwardCalls(model) as log:
             losses = call_with_inputs(
                 label, learner.train_classifier, model, c, num_frames=8, steps=4, batch_size=6,
@@ -645,6 +660,16 @@ def test_train_classifier_mechanics(learner):
             fail(
                 f"{label} fed the model batches of shape {sorted(shapes)}; expected (6, 1, 8, 16, "
                 "16): batch_size clips from to_batch(..., num_frames, generator)"
+            )
+        hook.remove()
+        middles = ref_batch(c.videos, 8)[:, 0]
+        fed = [clip for x in seen for clip in x[:, 0]]
+        if all(any(torch.equal(clip, m) for m in middles) for clip in fed):
+            fail(
+                f"{label} fed the model only segment-middle frames: each of its {len(fed)} "
+                "training clips equals a clip of to_batch(videos, num_frames) without a "
+                "generator. Pass the generator to to_batch, so that every step sees other "
+                "frames (augmentation along time)"
             )
         if all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)):
             fail(f"{label} did not change the model's parameters: optimizer.step() is missing")
