@@ -53,9 +53,10 @@ def split_by_recording(
     """(train, test) sorted int64 indices of the clips; round(test_fraction · n_recordings)
     recordings, drawn with a generator seeded `seed`, go to test with every clip they have.
 
-    >>> train, test = split_by_recording(torch.tensor([7, 7, 3, 3, 3, 9, 9, 1]), 0.25)
-    >>> sorted(set(torch.tensor([7, 7, 3, 3, 3, 9, 9, 1])[test].tolist()))   # one recording of 4
-    [9]
+    >>> recordings = torch.tensor([7, 7, 3, 3, 3, 9, 9, 1])
+    >>> train, test = split_by_recording(recordings, 0.5)      # 2 of the 4 recordings in test
+    >>> len(set(recordings[test].tolist())), len(set(recordings[train].tolist()))
+    (2, 2)
     """
     raise NotImplementedError  # TODO
 
