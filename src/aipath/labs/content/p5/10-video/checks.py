@@ -745,6 +745,15 @@ def test_time_matters(learner):
         f"(the check's evaluation on {len(test.videos)} clips of 48 new recordings: {summary})"
     )
     pool, c3d = scores["FramePooling"], scores["Clip3D"]
+    first, last = c3d["loss"]
+    if c3d["order"] < ORDER_3D_FLOOR and last > 0.8 * first:
+        fail(
+            f"the trained Clip3D did not reach a mean accuracy of {ORDER_3D_FLOOR} on the classes "
+            f"only order tells apart within {TRAIN_STEPS} steps: {c3d['order']:.3f}, and its "
+            f"training loss barely fell ({first:.2f} → {last:.2f}) {summary}. The model learned "
+            "almost nothing: check that each clip in a batch is scored against its own label "
+            "(one index tensor for both), that the optimizer steps, and the learning rate"
+        )
     if c3d["order"] < ORDER_3D_FLOOR:
         fail(
             f"the trained Clip3D did not reach a mean accuracy of {ORDER_3D_FLOOR} on the classes "
