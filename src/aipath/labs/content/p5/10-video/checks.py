@@ -752,14 +752,17 @@ def test_time_matters(learner):
             f"only order tells apart within {TRAIN_STEPS} steps: {c3d['order']:.3f}, and its "
             f"training loss barely fell ({first:.2f} → {last:.2f}) {summary}. The model learned "
             "almost nothing: check that each clip in a batch is scored against its own label "
-            "(one index tensor for both), that the optimizer steps, and the learning rate"
+            "(one index tensor for both), optimizer.zero_grad() before every backward(), and "
+            "the learning rate"
         )
     if c3d["order"] < ORDER_3D_FLOOR:
         fail(
             f"the trained Clip3D did not reach a mean accuracy of {ORDER_3D_FLOOR} on the classes "
             f"only order tells apart (left, right, grow, shrink) within {TRAIN_STEPS} steps: "
             f"{c3d['order']:.3f} {summary}. Check that Clip3D's convolutions span several frames "
-            "and that train_classifier samples random frames and steps the optimizer"
+            "and that train_classifier follows the recipe: random frames from the generator, "
+            "Adam, and the learning rate decaying linearly to 0 over the steps (a rate still "
+            "high at the end leaves the weights wherever the last noisy batches pushed them)"
         )
     if c3d["order"] < pool["order"] + MARGIN:
         fail(
