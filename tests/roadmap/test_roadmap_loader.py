@@ -76,15 +76,10 @@ def test_duplicate_yaml_key_is_refused(edit: Edit) -> None:
 
 
 def test_skill_with_neither_labs_nor_reading_only(edit: Edit, cover: Cover) -> None:
-    # A lab author deletes the reading_only line when the lab lands: the static data still loads
-    # (the catalogue validates itself against it), and attaching the labs enforces the rule.
-    data = edit(
-        "phase5.yaml",
-        '            reading_only: "No lab yet: p5-sequence-labelling and p5-advanced-finetuning '
-        "are planned on the packaged MiniLM and SmolLM2 (LoRA trains offline, 10 steps in about "
-        '6 s); study with the resources meanwhile."\n',
-        "",
-    )
+    # A skill whose lab has landed has no reading_only line: the static data still loads (the
+    # catalogue validates itself against it), and attaching the labs enforces the rule.
+    skill = "id: p5.nlp.advanced-fine-tuning"
+    data = edit("phase5.yaml", skill, skill)  # the data as shipped, in a copy
     roadmap = load_roadmap(data)
     assert roadmap.skill("p5.nlp.advanced-fine-tuning").reading_only is None
     mapping = cover(roadmap)

@@ -180,13 +180,13 @@ def test_with_labs_fills_and_replaces(roadmap: Roadmap, cover: Cover) -> None:
 def test_with_labs_refuses_a_skill_with_labs_and_reading_only(
     roadmap: Roadmap, cover: Cover
 ) -> None:
-    # Video has no lab yet: a lab naming it contradicts its reading_only line.
+    # System design has no lab: a lab naming it contradicts its reading_only line.
     with pytest.raises(AipathError) as info:
-        roadmap.with_labs({**cover(roadmap), "p5.vision.video": ["p5-clips"]})
+        roadmap.with_labs({**cover(roadmap), "p4.lifecycle.design": ["p4-sketch"]})
     message = str(info.value)
     assert message.startswith(
-        "roadmap data error in phase5.yaml: phases[0].topics[1].skills[4].reading_only: "
-        "skill p5.vision.video has labs (p5-clips) and also reading_only"
+        "roadmap data error in phase4.yaml: phases[0].topics[0].skills[0].reading_only: "
+        "skill p4.lifecycle.design has labs (p4-sketch) and also reading_only"
     )
     assert "delete its reading_only line" in message
 
@@ -202,12 +202,12 @@ def test_with_labs_refuses_leaving_a_skill_without_labs_or_reason(
     roadmap: Roadmap, cover: Cover
 ) -> None:
     data = roadmap.model_dump(exclude_computed_fields=True)
-    data["phases"][4]["topics"][1]["skills"][4]["reading_only"] = None
+    data["phases"][3]["topics"][0]["skills"][0]["reading_only"] = None
     prepared = Roadmap.model_validate(data)  # loads: its lab might simply not be attached yet
-    assert prepared.skill("p5.vision.video").reading_only is None
+    assert prepared.skill("p4.lifecycle.design").reading_only is None
     with pytest.raises(AipathError) as info:
         prepared.with_labs(cover(roadmap))  # ...but no lab reaches it
     assert str(info.value).startswith(
-        "roadmap data error in phase5.yaml: phases[0].topics[1].skills[4]: "
-        "skill p5.vision.video has neither labs nor reading_only"
+        "roadmap data error in phase4.yaml: phases[0].topics[0].skills[0]: "
+        "skill p4.lifecycle.design has neither labs nor reading_only"
     )
