@@ -26,6 +26,9 @@ MUTANTS = sorted((LAB_DIR / "mutants").glob("m*.py"))
 THRESHOLD = 0.9
 # The behaviours task 2 asks for, as the mutants that break them.
 TASK2_MUTANTS = ("m02_no_cap", "m05_rate_divides", "m06_forgets_last_refill")
+# Task 3 asks in so many words for a wait_time case at a rate other than 1: this mutant must die
+# even when the score would allow one survivor.
+WAIT_RATE_MUTANT = "m07_wait_ignores_rate"
 
 
 # ----- fixtures for the checks ---------------------------------------------------------------------
@@ -352,6 +355,13 @@ def test_mutation_score(suite, traced_reference, mutant_runs):
     survivors = [name for name, run in mutant_runs.items() if run.killed_by is None]
     total = len(mutant_runs)
     score = (total - len(survivors)) / total
+    if score >= THRESHOLD and WAIT_RATE_MUTANT in survivors:
+        fail(
+            "no test of yours divides wait_time by the rate: a bucket whose wait_time returns "
+            "the missing tokens without dividing by the rate passes every one of your tests. "
+            "Task 3 asks for a wait_time case with a rate other than 1 (at rate 1, dividing "
+            "changes nothing)"
+        )
     if score >= THRESHOLD:
         return
     words = "\n".join(
