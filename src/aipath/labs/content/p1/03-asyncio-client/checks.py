@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -183,6 +183,23 @@ def server() -> Iterator[TestServer]:
 # ----- helpers ----------------------------------------------------------------------------------
 
 
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run``, with an HTTPStatusError from learner code named as the slip it is.
+
+    Only ``response.raise_for_status()`` raises it: once task 1 has named it, the later checks
+    say the same instead of ending on httpx's traceback.
+    """
+    try:
+        return asyncio.run(coro)
+    except httpx.HTTPStatusError as exc:
+        fail(
+            f"your code raised HTTPStatusError for a {exc.response.status_code} answer to "
+            f"{exc.request.method} {exc.request.url.path}: response.raise_for_status() raises it. "
+            "fetch_once returns every status as (status_code, text), and fetch_with_retry "
+            "decides by the status"
+        )
+
+
 async def _with_client(coro_factory: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
     async with httpx.AsyncClient() as client:
         return await coro_factory(client)
@@ -253,7 +270,7 @@ def test_fetch_once_returns_status_and_text(learner, server: TestServer) -> None
         except httpx.HTTPStatusError as exc:
             return exc
 
-    results = asyncio.run(_with_client(run))
+    results = _run(_with_client(run))
     if isinstance(results, httpx.HTTPStatusError):
         fail(
             f"fetch_once(client, <URL answering {results.response.status_code}>, 2.0) raised "
@@ -290,7 +307,7 @@ def test_fetch_once_times_out(learner, server: TestServer) -> None:
             return exc, time.perf_counter() - started
         return result, time.perf_counter() - started
 
-    outcome, took = asyncio.run(_with_client(run))
+    outcome, took = _run(_with_client(run))
     if isinstance(outcome, httpx.TimeoutException):
         fail(
             f"fetch_once(client, <a URL that answers after 1 s>, timeout=0.15) raised httpx's "
@@ -319,7 +336,7 @@ def test_fetch_once_times_out(learner, server: TestServer) -> None:
 def test_retry_until_success(learner, server: TestServer) -> None:
     url = server.url(5, fail=2)
     call = "fetch_with_retry(<URL answering 503, 503, 200>, retries=3, backoff=0.01)"
-    result = asyncio.run(
+    result = _run(
         _with_client(
             lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=3, backoff=0.01)
         )
@@ -339,7 +356,7 @@ def test_retry_until_success(learner, server: TestServer) -> None:
 def test_retries_run_out(learner, server: TestServer) -> None:
     url = server.url(6, fail=10)
     call = "fetch_with_retry(<URL always answering 503>, retries=2, backoff=0.01)"
-    result = asyncio.run(
+    result = _run(
         _with_client(
             lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=2, backoff=0.01)
         )
@@ -356,7 +373,7 @@ def test_retries_run_out(learner, server: TestServer) -> None:
 def test_final_status_is_not_retried(learner, server: TestServer) -> None:
     url = f"{server.base}/missing"
     call = "fetch_with_retry(<URL answering 404>, retries=3)"
-    result = asyncio.run(
+    result = _run(
         _with_client(
             lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=3, backoff=0.01)
         )
@@ -384,7 +401,7 @@ def test_timeouts_are_retried(learner, server: TestServer) -> None:
                 "retries run out return Fetched(url, 0, '', attempts)"
             )
 
-    result = asyncio.run(_with_client(run))
+    result = _run(_with_client(run))
     _check_fetched(result, url=url, status=0, body="", attempts=2, call=call)
 
 
@@ -394,7 +411,7 @@ def test_backoff_grows_without_blocking(learner, server: TestServer) -> None:
     backoff = 0.04
     call = f"fetch_with_retry(<URL answering 503 three times>, retries=3, backoff={backoff})"
     with blocking_sleeps() as sleeps:
-        result = asyncio.run(
+        result = _run(
             _with_client(
                 lambda c: learner.fetch_with_retry(c, url, timeout=1.0, retries=3, backoff=backoff)
             )
@@ -462,7 +479,7 @@ def all_run(learner) -> Iterator[AllRun]:
         httpx.AsyncClient.__init__ = counting_init  # type: ignore[method-assign]
         try:
             started = time.perf_counter()
-            results = asyncio.run(
+            results = _run(
                 learner.fetch_all(urls, limit=LIMIT, timeout=2.0, retries=3, backoff=0.02)
             )
             elapsed = time.perf_counter() - started
@@ -599,7 +616,7 @@ def test_fetch_all_is_concurrent_in_time(all_run: AllRun) -> None:
 def test_fetch_all_other_limits(learner) -> None:
     with running_server() as srv:
         urls = [srv.url(i, delay_ms=30) for i in range(5)]
-        results = asyncio.run(
+        results = _run(
             learner.fetch_all(urls, limit=2, timeout=2.0, retries=1, backoff=0.01)
         )
         if srv.peak != 2:
@@ -610,6 +627,6 @@ def test_fetch_all_other_limits(learner) -> None:
     got = [getattr(r, "url", None) for r in (results or [])]
     if got != urls:
         fail(f"fetch_all(5 URLs, limit=2) returned results for {got}; expected {urls}")
-    empty = asyncio.run(learner.fetch_all([], limit=3))
+    empty = _run(learner.fetch_all([], limit=3))
     if empty is None or list(empty) != []:
         fail(f"fetch_all([], limit=3) returned {empty!r}; expected []")

@@ -18,6 +18,7 @@ import pydantic
 import pytest
 
 from aipath.checks import assert_returned, fail
+from aipath.checks.calls import call_learner
 from aipath.checks.servers import TestClient, response_body, serve_app
 
 # ----- helpers ----------------------------------------------------------------------------------
@@ -628,7 +629,22 @@ def test_end_to_end_over_a_real_socket(learner) -> None:
                 f"over a real socket, five client.create(...) calls returned ids "
                 f"{[getattr(d, 'id', None) for d in created]}; expected [1, 2, 3, 4, 5]"
             )
-        if client.delete(2) is not True or client.get(2) is not None:
+        http_errors = (httpx.HTTPStatusError,)
+        answer_404 = (
+            "a 404 from the service is an answer, not an error: look at the status before "
+            "response.raise_for_status()"
+        )
+        deleted = call_learner(
+            "over a real socket, client.delete(2)", client.delete, 2, errors=http_errors
+        )
+        gone = call_learner(
+            "over a real socket, client.get(2) after deleting id 2",
+            client.get,
+            2,
+            hint=f"Expected None: {answer_404}",
+            errors=http_errors,
+        )
+        if deleted is not True or gone is not None:
             fail(
                 "over a real socket, client.delete(2) then client.get(2) did not give True, "
                 "then None"
