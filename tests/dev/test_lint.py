@@ -59,4 +59,4 @@ def test_a_starter_that_already_works(lab_dir: Path) -> None:
 def test_too_few_mistakes(lab_dir: Path) -> None:
     for path in sorted((lab_dir / "mistakes").glob("*.py"))[1:]:
         path.unlink()
-    assert any("has 1 mistakes; the contract asks for at least 3" in p for p in _problems(lab_dir))
+    assert any("has 1 mistakes; the contract asks for at least 6" in p for p in _problems(lab_dir))
