@@ -157,6 +157,8 @@ def test_kind3_other_errors_get_no_shape_line(tmp_path: Path) -> None:
         (lambda w: w / math.log(2), "log base 2 where the natural log belongs"),
         (lambda w: w * 5 / 4, "divided by n − 1 where n belongs"),
         (lambda w: w / 5, "1/n of the expected values (n = 5)"),
+        (lambda w: w * 4, "n − 1 = 4 times the expected values"),
+        (lambda w: w / 4, "1/(n−1) of the expected values (n = 5)"),
         (lambda w: -w, "sign flipped"),
         (lambda w: w + 1, "exactly 1 more than expected"),
         (lambda w: w[::-1], "reverse order"),

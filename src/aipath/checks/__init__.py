@@ -69,6 +69,7 @@ from aipath.checks.models import (
     smollm2,
     smollm2_greedy,
 )
+from aipath.checks.randomness import assert_no_global_draws, global_draws
 from aipath.checks.retrieval import recall_at_k, recall_mistakes
 from aipath.checks.slips import assert_mask, invert_on_integers, swapped_parts, threshold_slip
 from aipath.checks.static import (
@@ -96,6 +97,7 @@ __all__ = [
     "assert_frame",
     "assert_in_band",
     "assert_mask",
+    "assert_no_global_draws",
     "assert_reaches",
     "assert_returned",
     "assert_shape",
@@ -117,6 +119,7 @@ __all__ = [
     "forbid_imports",
     "frame_difference",
     "fresh_smollm2",
+    "global_draws",
     "gradient_check",
     "help_pages",
     "hf_offline",

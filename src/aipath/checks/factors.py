@@ -63,6 +63,16 @@ def _factors(n: int | None) -> list[tuple[float, str]]:
                 "where n belongs?",
             ),
             (
+                float(n - 1),
+                f"n − 1 = {n - 1} times the expected values: a sum where a mean over n − 1 "
+                "belongs?",
+            ),
+            (
+                1.0 / (n - 1),
+                f"1/(n−1) of the expected values (n = {n}): divided by n − 1 where no division "
+                "belongs?",
+            ),
+            (
                 (n - 1) / n,
                 f"(n−1)/n = {(n - 1) / n:.4g}× the expected values (n = {n}): divided by n "
                 "where n − 1 belongs?",

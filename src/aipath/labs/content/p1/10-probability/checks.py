@@ -11,7 +11,14 @@ from scipy.special import betaincc, betaln
 from scipy.stats import bootstrap, norm, permutation_test, ttest_ind
 from scipy.stats import t as t_dist
 
-from aipath.checks import assert_array, assert_close, assert_returned, fail, forbid_calls
+from aipath.checks import (
+    assert_array,
+    assert_close,
+    assert_no_global_draws,
+    assert_returned,
+    fail,
+    forbid_calls,
+)
 
 # What each task asks the learner to build: scipy's version is the reference, not allowed.
 READY_MADE = {
@@ -42,18 +49,10 @@ def _near(value, expected: float, tol: float, *, name: str, mistakes=None) -> No
     )
 
 
-def _rng_only(what, func, *args, **kwargs):
-    """func(*args, **kwargs), failing when it drew from NumPy's global generator (np.random.*)."""
-    before = np.random.get_state()
-    got = func(*args, **kwargs)
-    after = np.random.get_state()
-    if before[2:] != after[2:] or not np.array_equal(before[1], after[1]):
-        fail(
-            f"{what} drew from NumPy's global generator (np.random.*): its state moved during the "
-            "call. Draw only from the `rng` argument (rng.integers, rng.permutation, rng.beta, …) "
-            "so that the same seed gives the same answer"
-        )
-    return got
+RNG_ADVICE = (
+    "draw only from the `rng` argument (rng.integers, rng.permutation, rng.beta, …) so that the "
+    "same seed gives the same answer"
+)
 
 
 def _distinct_count(x, axis=-1):
@@ -72,13 +71,14 @@ def _size(x, axis=-1):
 def test_bootstrap_statistics_resample_with_replacement(learner, learner_file):
     forbid_calls(learner_file, READY_MADE[1], BUILD_IT.format(1), modules=["scipy"])
     data = np.arange(20.0)
-    boot = _rng_only(
+    boot = assert_no_global_draws(
         "bootstrap_statistics(data, np.mean, 300, rng)",
         learner.bootstrap_statistics,
         data,
         np.mean,
         300,
         np.random.default_rng(1),
+        advice=RNG_ADVICE,
     )
     got = np.asarray(boot)
     if got.shape != (300,):
@@ -384,13 +384,14 @@ def test_permutation_matches_exact_p_value(learner, learner_file):
         (a, b, "a, b", upper, lower),
         (b, a, "b, a", lower, upper),
     ):
-        p = _rng_only(
+        p = assert_no_global_draws(
             f"permutation_test({label}, 4000, rng)",
             learner.permutation_test,
             first,
             second,
             n_perm,
             np.random.default_rng(8),
+            advice=RNG_ADVICE,
         )
         _near(
             p,

@@ -1,4 +1,4 @@
-# expect: drew from NumPy's global generator
+# expect: drew from (or reseeded) NumPy's global generator
 # slip: draws the resample indices from np.random instead of the rng argument
 """Probability and statistics: bootstrap, Welch's t-test, permutation test, Bayesian A/B."""
 
