@@ -41,7 +41,8 @@ def _torch() -> Any | None:
 
 
 def _snapshot() -> _State:
-    legacy = np.random.get_state()  # ("MT19937", keys, pos, has_gauss, cached_gaussian)
+    # ("MT19937", keys, pos, has_gauss, cached_gaussian); typed as dict | tuple
+    legacy: tuple[Any, ...] = tuple(np.random.get_state(legacy=True))
     numpy_state = (legacy[1].tobytes(), *legacy[2:])
     state: _State = {"random": random.getstate(), "numpy": numpy_state}
     torch = _torch()
