@@ -31,6 +31,7 @@ from aipath.checks import (
     assert_close,
     assert_reaches,
     assert_tuple,
+    assert_unchanged,
     call_learner,
     fail,
     fmt,
@@ -120,14 +121,24 @@ def _spans(
 
 
 def _aligned(
-    word_ids, tags, *, all_pieces=False, keep_b=False, specials=IGNORE, continuation_ignored=True
+    word_ids,
+    tags,
+    *,
+    all_pieces=False,
+    keep_b=False,
+    specials=IGNORE,
+    continuation_ignored=True,
+    zero_is_none=False,
+    plus_one=False,
 ) -> list[int]:
     labels, previous = [], None
     for word in word_ids:
-        if word is None:
+        if word is None or (zero_is_none and word == 0):
             labels.append(specials)
         elif word != previous:
             labels.append(cp.LABEL2ID[tags[word]])
+        elif plus_one:
+            labels.append(cp.LABEL2ID[tags[word]] + 1)
         elif all_pieces or not continuation_ignored:
             tag = tags[word] if keep_b else tags[word].replace("B-", "I-", 1)
             labels.append(cp.LABEL2ID[tag])
@@ -189,7 +200,24 @@ def _score_mistakes(truth: list[list[str]], guess: list[list[str]]) -> dict[str,
         per = [_scores([a], [b]) for a, b in zip(ts, ps, strict=True)]
         return {key: sum(d[key] for d in per) / len(per) for key in ("precision", "recall", "f1")}
 
+    right = _scores(ts, ps)
+    pooled_t, pooled_p = set().union(*ts), set().union(*ps)
+    pooled = _prf(len(pooled_t & pooled_p), len(pooled_p), len(pooled_t))
+
     return {
+        "precision and recall swapped: precision = hits / predicted entities, recall = hits / "
+        "true entities": {
+            "precision": right["recall"],
+            "recall": right["precision"],
+            "f1": right["f1"],
+        },
+        "F1 as the arithmetic mean (P + R) / 2: F1 is the harmonic mean 2PR / (P + R)": {
+            **right,
+            "f1": (right["precision"] + right["recall"]) / 2,
+        },
+        "the spans of every sentence pooled into one set, so the same (start, end, type) in two "
+        "sentences counts once: compare each sentence's spans with its own (or key them by "
+        "sentence)": pooled,
         "token-level accuracy (the share of words whose tag is right, O words included)": {
             "precision": accuracy,
             "recall": accuracy,
@@ -218,6 +246,7 @@ SPAN_CASES = [
     (4, [(0, 1, "ORG"), (1, 3, "ORG")]),
     (3, []),
     (7, [(1, 4, "ORG"), (5, 7, "PER")]),
+    (6, [(4, 6, "DATE"), (0, 2, "PER")]),  # spans need not come in order
 ]
 
 
@@ -225,7 +254,9 @@ SPAN_CASES = [
 def test_spans_to_bio(learner):
     for n, spans in SPAN_CASES:
         name = f"spans_to_bio({n}, {spans})"
-        got = call_learner(name, learner.spans_to_bio, n, list(spans))
+        passed = list(spans)
+        got = call_learner(name, learner.spans_to_bio, n, passed)
+        assert_unchanged(name, {"spans": passed}, {"spans": list(spans)})
         _same_list(
             got,
             _bio(n, spans),
@@ -255,7 +286,9 @@ BIO_CASES = [
 def test_bio_to_spans(learner):
     for tags in BIO_CASES:
         name = f"bio_to_spans({tags})"
-        got = call_learner(name, learner.bio_to_spans, list(tags))
+        passed = list(tags)
+        got = call_learner(name, learner.bio_to_spans, passed)
+        assert_unchanged(name, {"tags": passed}, {"tags": list(tags)})
         _same_list(
             got,
             _spans(tags),
@@ -321,6 +354,10 @@ def test_align_labels_first_piece(learner):
             "[CLS] and [SEP] labelled 0 (O); special tokens (word id None) get -100": lambda: (
                 _aligned(word_ids, ALIGN_TAGS, specials=0)
             ),
+            "word 0's pieces labelled -100 like [CLS] and [SEP]: `if not word_id` is true for "
+            "word id 0 too; test `word_id is None`": lambda: _aligned(
+                word_ids, ALIGN_TAGS, zero_is_none=True
+            ),
             "the word labels laid on the pieces one by one (an off-by-one from [CLS], and words "
             "split into several pieces ignored): use word_ids() to find each piece's word": shifted,
             "the special tokens dropped: the labels must line up with the input ids, one per "
@@ -354,6 +391,13 @@ def test_align_labels_every_piece(learner):
             "[CLS] and [SEP] labelled 0 (O); special tokens get -100 in both modes": lambda: (
                 _aligned(word_ids, ALIGN_TAGS, all_pieces=True, specials=0)
             ),
+            "continuation pieces labelled LABEL2ID[tag] + 1 whatever the tag: only a B-X tag "
+            "moves to I-X (its id + 1); the later pieces of an I-X word stay I-X (and of an O "
+            "word, O)": lambda: _aligned(word_ids, ALIGN_TAGS, all_pieces=True, plus_one=True),
+            "word 0's pieces labelled -100 like [CLS] and [SEP]: `if not word_id` is true for "
+            "word id 0 too; test `word_id is None`": lambda: _aligned(
+                word_ids, ALIGN_TAGS, all_pieces=True, zero_is_none=True
+            ),
         },
     )
 
@@ -368,7 +412,12 @@ def _joined(sentences: list[Any]) -> tuple[list[str], list[tuple[int, int, str]]
     return words, spans
 
 
-ENCODE_SENTENCES = [*cp.make_corpus(5, seed=11), _joined(cp.make_corpus(3, seed=12))]
+# the shortest sentence first: aligning every row with row 0's word ids then gives wrong labels
+# (named below) rather than an IndexError
+ENCODE_SENTENCES = [
+    *sorted(cp.make_corpus(5, seed=11), key=lambda s: len(s[0])),
+    _joined(cp.make_corpus(3, seed=12)),
+]
 
 
 @pytest.mark.task(2)
@@ -409,7 +458,13 @@ def test_encode_pads_and_aligns_a_batch(learner):
                     else ""
                 )
             )
-    labels = to_numpy(torch.as_tensor(got["labels"])).tolist()
+    labels_tensor = torch.as_tensor(got["labels"])
+    if labels_tensor.dtype != torch.int64:
+        fail(
+            f"encode(...)['labels'] has dtype {labels_tensor.dtype}; expected torch.int64 "
+            "(torch.long): cross-entropy takes its class indices as int64"
+        )
+    labels = to_numpy(labels_tensor).tolist()
     for i, sentence_tags in enumerate(tags):
         want = _aligned(batch.word_ids(i), sentence_tags)
         name = f"encode(...)['labels'][{i}] ({' '.join(words[i])!r})"
@@ -423,7 +478,40 @@ def test_encode_pads_and_aligns_a_batch(learner):
             {
                 "padding tokens labelled 0 (O): padding (word id None) gets -100 like [CLS] and "
                 "[SEP], or the loss trains the head to say O on padding": pads_zero,
+                "every row aligned with row 0's word ids: word_ids() without an index is the "
+                "first row's; use batch.word_ids(i) for row i": lambda i=i, t=sentence_tags: (
+                    _aligned(batch.word_ids(0), t)
+                ),
             },
+        )
+    short = 16
+    batch_short = tokenizer(
+        words,
+        is_split_into_words=True,
+        padding=True,
+        truncation=True,
+        max_length=short,
+        return_tensors="pt",
+    )
+    got_short = call_learner(
+        f"encode(tokenizer, sentences, tags, max_length={short})",
+        learner.encode,
+        learner_minilm()[0],
+        [list(w) for w in words],
+        [list(t) for t in tags],
+        max_length=short,
+    )
+    ids_short = to_numpy(torch.as_tensor(got_short["input_ids"]))
+    if ids_short.shape != tuple(batch_short["input_ids"].shape):
+        fail(
+            f"encode(..., max_length={short})['input_ids'] has shape {ids_short.shape}; expected "
+            f"{tuple(batch_short['input_ids'].shape)}"
+            + (
+                f": that is the max_length={MAX_LENGTH} batch, so the max_length argument never "
+                "reached the tokenizer (pass max_length=max_length)"
+                if ids_short.shape == tuple(batch["input_ids"].shape)
+                else ""
+            )
         )
 
 
@@ -524,11 +612,30 @@ def test_token_loss_ignores_minus_100(learner):
                 (per_token * keep).sum() / keep.numel()
             ),
             "a sum over the tokens, not a mean": float((per_token * keep).sum()),
+            "softmax applied before cross_entropy: F.cross_entropy takes raw logits (it applies "
+            "log_softmax itself)": float(
+                F.cross_entropy(flat.softmax(-1), flat_labels, ignore_index=IGNORE)
+            ),
+            "logits flattened after transpose(0, 1) while labels were flattened as (B, T): the "
+            "rows no longer pair each token's logits with its label; reshape logits (B, T, C) "
+            "straight to (B·T, C)": float(
+                F.cross_entropy(
+                    logits.transpose(0, 1).reshape(-1, 9), flat_labels, ignore_index=IGNORE
+                )
+            ),
+            "logits flattened after transpose(1, 2) (the (B, C, T) layout) while labels were "
+            "flattened as (B, T): the rows mix classes and tokens; either pass the (B, C, T) "
+            "tensor itself with labels (B, T), or reshape (B, T, C) straight to (B·T, C)": float(
+                F.cross_entropy(
+                    logits.transpose(1, 2).reshape(-1, 9), flat_labels, ignore_index=IGNORE
+                )
+            ),
         },
     )
 
 
-PREDICT_SENTENCES = cp.make_corpus(8, seed=31, split="test")
+# the last one is longer than max_length=32 tokens: its last words are cut off and tagged O
+PREDICT_SENTENCES = [*cp.make_corpus(8, seed=31, split="test"), _joined(cp.make_corpus(3, seed=12))]
 
 
 def _probe_head() -> nn.Linear:
@@ -541,7 +648,12 @@ def _probe_head() -> nn.Linear:
 
 
 def _reference_predictions(
-    head: nn.Module, sentences: list[list[str]], *, piece: str = "first"
+    head: nn.Module,
+    sentences: list[list[str]],
+    *,
+    piece: str = "first",
+    max_length: int = MAX_LENGTH,
+    cut_words_dropped: bool = False,
 ) -> list[list[str]]:
     tokenizer, model = minilm()
     batch = tokenizer(
@@ -549,7 +661,7 @@ def _reference_predictions(
         is_split_into_words=True,
         padding=True,
         truncation=True,
-        max_length=MAX_LENGTH,
+        max_length=max_length,
         return_tensors="pt",
     )
     head.eval()
@@ -569,7 +681,10 @@ def _reference_predictions(
                 continue
             tags[word] = cp.LABELS[int(predicted[i, position])]
         if piece == "shifted":
-            tags = [cp.LABELS[int(predicted[i, j])] for j in range(len(words))]
+            tags = [cp.LABELS[int(predicted[i, j])] for j in range(len(words))[: len(ids)]]
+            tags += ["O"] * (len(words) - len(tags))
+        if cut_words_dropped:
+            tags = tags[: 1 + max((w for w in ids if w is not None), default=-1)]
         out.append(tags)
     return out
 
@@ -603,6 +718,12 @@ def test_predict_tags_reads_the_first_piece_in_eval_mode(learner):
             "predict_tags() ran the encoder with autograd recording: wrap prediction in "
             "torch.no_grad() (or torch.inference_mode())"
         )
+    if any(not c.mask for c in log.calls):
+        fail(
+            "predict_tags() ran the encoder without an attention_mask: in a padded batch every "
+            "real token then attends to the [PAD] tokens too. Pass "
+            "attention_mask=batch['attention_mask']"
+        )
     if not isinstance(got, list) or len(got) != len(words):
         fail(
             f"predict_tags(...) should return one list of tags per sentence ({len(words)}); "
@@ -611,6 +732,7 @@ def test_predict_tags_reads_the_first_piece_in_eval_mode(learner):
     want = _reference_predictions(head, words)
     last = _reference_predictions(head, words, piece="last")
     shifted = _reference_predictions(head, words, piece="shifted")
+    dropped = _reference_predictions(head, words, cut_words_dropped=True)
     for i, sentence in enumerate(words):
         _same_list(
             got[i],
@@ -621,6 +743,35 @@ def test_predict_tags_reads_the_first_piece_in_eval_mode(learner):
                 "piece, the one that carried the label in training": last[i],
                 "the predictions read position by position, without word_ids() (an off-by-one "
                 "from [CLS], and split words shift the rest)": shifted[i],
+                f"the words cut off by truncation (past max_length={MAX_LENGTH} tokens) left out: "
+                "return one tag per word, 'O' for each word the tokenizer cut off": dropped[i],
+            },
+        )
+    short = 12
+    got_short = call_learner(
+        f"predict_tags(tokenizer, model, head, sentences, max_length={short})",
+        learner.predict_tags,
+        learner_minilm()[0],
+        learner_minilm()[1],
+        head,
+        [list(w) for w in words],
+        max_length=short,
+    )
+    model.eval()
+    want_short = _reference_predictions(head, words, max_length=short)
+    dropped_short = _reference_predictions(head, words, max_length=short, cut_words_dropped=True)
+    for i, sentence in enumerate(words):
+        _same_list(
+            got_short[i] if isinstance(got_short, list) and i < len(got_short) else None,
+            want_short[i],
+            f"predict_tags(..., max_length={short})[{i}] ({' '.join(sentence)!r})",
+            {
+                f"the max_length argument ignored: these are the tags of the max_length="
+                f"{MAX_LENGTH} encoding; pass max_length=max_length to the tokenizer": want[i],
+                f"the words cut off by truncation (past max_length={short} tokens) left out: "
+                "return one tag per word, 'O' for each word the tokenizer cut off": (
+                    dropped_short[i]
+                ),
             },
         )
 
@@ -678,6 +829,12 @@ def test_training_loss_falls(learner):
             "through all six layers (time and memory) that training a head on fixed states "
             "never needs. Compute the hidden states once under torch.no_grad()"
         )
+    if any(not c.mask for c in calls):
+        fail(
+            "train_head() ran the frozen encoder without an attention_mask: in the padded batch "
+            "every real token then attends to the [PAD] tokens too, so the head learns from "
+            "other states than it meets at prediction. Pass attention_mask=batch['attention_mask']"
+        )
     if len(losses) != STEPS:
         fail(f"train_head(..., steps={STEPS}) returned {len(losses)} losses; expected one per step")
     if losses[0] < 1.0:
@@ -689,6 +846,51 @@ def test_training_loss_falls(learner):
     assert_reaches(
         losses, 0.3, name="training loss (token cross-entropy)", within=STEPS, unit="steps"
     )
+
+
+@pytest.mark.task(4)
+def test_train_head_uses_seed_and_lr(learner):
+    words, tags = _tagged(cp.make_corpus(16, seed=41, split="train"))
+    tokenizer, model = learner_minilm()
+
+    def run(**options: Any) -> list[float]:
+        torch.manual_seed(123)  # the same global RNG state before every call
+        what = f"train_head(tokenizer, model, 16 sentences, tags, steps=2, batch_size=8, {options})"
+        result = call_learner(
+            what,
+            learner.train_head,
+            tokenizer,
+            model,
+            [list(w) for w in words],
+            [list(t) for t in tags],
+            steps=2,
+            batch_size=8,
+            **options,
+        )
+        _head, losses = assert_tuple(result, ("head", "losses"), "train_head(...)")
+        if len(losses) != 2:
+            fail(f"train_head(..., steps=2) returned {len(losses)} losses; expected 2")
+        return [float(x) for x in losses]
+
+    base = run(seed=0, lr=5e-3)
+    other_seed = run(seed=1, lr=5e-3)
+    model.eval()
+    if base == other_seed:
+        fail(
+            f"train_head(..., seed=0) and train_head(..., seed=1) returned the same losses "
+            f"{fmt([round(x, 4) for x in base])} (the global torch RNG reset to the same state "
+            "before each call): the batches do not depend on `seed`. Draw each batch's rows "
+            "with a torch.Generator seeded with `seed` (torch.Generator().manual_seed(seed), "
+            "passed as generator=), not with a fixed seed or the global RNG"
+        )
+    other_lr = run(seed=0, lr=0.5)
+    model.eval()
+    if base[1:] == other_lr[1:]:
+        fail(
+            f"train_head(..., lr=0.005) and train_head(..., lr=0.5) returned the same losses "
+            f"{fmt([round(x, 4) for x in base])}: the `lr` argument never reaches the optimizer "
+            "(torch.optim.AdamW(head.parameters(), lr=lr))"
+        )
 
 
 @pytest.mark.task(4)

@@ -1,0 +1,227 @@
+# right: manual masked log_softmax/gather loss, randperm batches (no repeats within a batch), F1 as 2*hits/(pred+true), slice-assignment BIO, vectorised prev-id alignment
+"""p5-sequence-labelling: BIO tags, word pieces, span F1 and a token-classification head.
+
+Edit this file, then run `aipath check p5-sequence-labelling`. The README states each contract;
+the sentences come from `corpus.py` (read it, do not edit it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from corpus import IGNORE, LABEL2ID, LABELS, Span
+from torch import Tensor, nn
+
+
+# ----- task 1: BIO tags and spans ---------------------------------------------------------------
+def spans_to_bio(n_words: int, spans: Sequence[Span]) -> list[str]:
+    """Word-level BIO tags for ``n_words`` words with entities ``(start, end, type)``, end
+    exclusive.
+
+    >>> spans_to_bio(5, [(0, 2, "PER"), (3, 4, "LOC")])
+    ['B-PER', 'I-PER', 'O', 'B-LOC', 'O']
+    """
+    tags = ["O" for _ in range(n_words)]
+    for start, end, kind in sorted(spans):
+        tags[start:end] = [f"B-{kind}"] + [f"I-{kind}"] * (end - start - 1)
+    return tags
+
+
+def bio_to_spans(tags: Sequence[str]) -> list[Span]:
+    """The entities ``(start, end, type)`` (end exclusive) that BIO ``tags`` describe, in order.
+
+    An I-X continues an open X entity; a stray I-X (after O, or after another type) starts a new
+    X entity, as seqeval's default and conlleval read it.
+
+    >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"])
+    [(0, 2, 'PER'), (3, 4, 'LOC'), (4, 5, 'LOC')]
+    """
+    # a boundary is where a new entity starts; an entity runs until the next non-continuing tag
+    spans: list[Span] = []
+    open_span: list | None = None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, kind = tag.partition("-")
+        continues = open_span is not None and prefix == "I" and kind == open_span[1]
+        if continues:
+            continue
+        if open_span is not None:
+            spans.append((open_span[0], i, open_span[1]))
+            open_span = None
+        if prefix in ("B", "I"):
+            open_span = [i, kind]
+    return spans
+
+
+# ----- task 2: word labels onto word pieces -----------------------------------------------------
+def align_labels(
+    word_ids: Sequence[int | None], word_tags: Sequence[str], label_all_pieces: bool = False
+) -> list[int]:
+    """One label id per token: ``word_ids`` as ``tokenizer(...).word_ids()`` gives them.
+
+    Special and padding tokens (word id None) get IGNORE (-100). A word's first piece gets
+    LABEL2ID[its tag]; its later pieces get -100, or, with ``label_all_pieces``, the tag's I-
+    form (B-PER → I-PER).
+
+    >>> align_labels([None, 0, 1, 1, None], ["O", "B-PER"])
+    [-100, 0, 1, -100, -100]
+    >>> align_labels([None, 0, 1, 1, None], ["O", "B-PER"], label_all_pieces=True)
+    [-100, 0, 1, 2, -100]
+    """
+    ids = [-1 if w is None else w for w in word_ids]
+    prev = [-2, *ids[:-1]]
+    out = []
+    for w, p in zip(ids, prev, strict=True):
+        if w < 0:
+            out.append(-100)
+        elif w != p:
+            out.append(LABEL2ID[word_tags[w]])
+        elif not label_all_pieces:
+            out.append(-100)
+        else:
+            t = word_tags[w]
+            out.append(LABEL2ID["I" + t[1:]] if t != "O" else LABEL2ID["O"])
+    return out
+
+
+def encode(
+    tokenizer: Any,
+    sentences: Sequence[Sequence[str]],
+    tags: Sequence[Sequence[str]] | None = None,
+    max_length: int = 32,
+) -> dict[str, Tensor]:
+    """A padded batch of pre-split ``sentences``: ``input_ids`` and ``attention_mask`` (B, T),
+    and, when ``tags`` are given, ``labels`` (B, T) int64 aligned with align_labels (first
+    piece only; -100 on special tokens and padding).
+
+    >>> batch = encode(tokenizer, [["Maria", "Okonkwo", "smiled"]], [["B-PER", "I-PER", "O"]])
+    >>> batch["labels"]
+    tensor([[-100,    1,    2, -100, -100, -100,    0, -100]])
+    """
+    enc = tokenizer(
+        list(map(list, sentences)),
+        is_split_into_words=True,
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    result = {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask}
+    if tags is not None:
+        labels = torch.full(enc.input_ids.shape, IGNORE, dtype=torch.int64)
+        for i, row_tags in enumerate(tags):
+            row = align_labels(enc.word_ids(batch_index=i), row_tags)
+            labels[i, : len(row)] = torch.tensor(row)
+        result["labels"] = labels
+    return result
+
+
+# ----- task 3: span-level precision, recall and F1 ----------------------------------------------
+def span_scores(
+    true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]
+) -> dict[str, float]:
+    """Micro precision, recall and F1 over entities: a predicted entity counts only if a true one
+    has the same start, end and type. 0.0 where a denominator is 0.
+
+    >>> span_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "O", "O", "B-LOC"]])
+    {'precision': 0.5, 'recall': 0.5, 'f1': 0.5}
+    """
+    hits = n_pred = n_true = 0
+    for t, p in zip(true_tags, pred_tags, strict=True):
+        true_spans = bio_to_spans(t)
+        pred_spans = bio_to_spans(p)
+        hits += sum(1 for s in pred_spans if s in true_spans)
+        n_pred += len(pred_spans)
+        n_true += len(true_spans)
+    precision = hits / n_pred if n_pred else 0.0
+    recall = hits / n_true if n_true else 0.0
+    f1 = 2 * hits / (n_pred + n_true) if n_pred + n_true else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+# ----- task 4: a token-classification head on MiniLM -------------------------------------------
+def token_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy of ``logits`` (B, T, C) against ``labels`` (B, T) over the tokens whose
+    label is not -100 (a 0-d tensor)."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    mask = labels != IGNORE
+    safe = labels.clamp(min=0)
+    nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    return (nll * mask).sum() / mask.sum()
+
+
+def train_head(
+    tokenizer: Any,
+    model: nn.Module,
+    sentences: Sequence[Sequence[str]],
+    tags: Sequence[Sequence[str]],
+    steps: int = 150,
+    lr: float = 5e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> tuple[nn.Linear, list[float]]:
+    """Train a linear head ``nn.Linear(384, len(LABELS))`` on the frozen encoder's last hidden
+    states; returns the head and the loss of every step (``steps`` floats).
+
+    The encoder does not change: run it once over the batch (eval mode, no_grad) and train the
+    head on the stored states, ``batch_size`` sentences a step drawn with a generator seeded
+    by ``seed``.
+    """
+    batch = encode(tokenizer, sentences, tags)
+    model.eval()
+    with torch.no_grad():
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        states = out.last_hidden_state.detach()
+    head = nn.Linear(384, len(LABELS))
+    opt = torch.optim.AdamW(head.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    n = states.shape[0]
+    for _ in range(steps):
+        rows = torch.randperm(n, generator=g)[:batch_size]  # a batch without repeats
+        opt.zero_grad(set_to_none=True)
+        loss = token_loss(head(states[rows]), batch["labels"][rows])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return head, losses
+
+
+def predict_tags(
+    tokenizer: Any,
+    model: nn.Module,
+    head: nn.Module,
+    sentences: Sequence[Sequence[str]],
+    max_length: int = 32,
+) -> list[list[str]]:
+    """Word-level tags for each sentence: the head's argmax at each word's FIRST piece (words cut
+    off by truncation get "O"), computed in eval mode without autograd.
+
+    >>> predict_tags(tokenizer, model, head, [["Maria", "Okonkwo", "smiled"]])
+    [['B-PER', 'I-PER', 'O']]
+    """
+    enc = tokenizer(
+        list(map(list, sentences)),
+        is_split_into_words=True,
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    model.eval()
+    head.eval()
+    with torch.inference_mode():
+        ids = head(
+            model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).last_hidden_state
+        ).argmax(dim=2)
+    result = []
+    for i, words in enumerate(sentences):
+        first: dict[int, int] = {}
+        for pos, wid in enumerate(enc.word_ids(i)):
+            if wid is not None:
+                first.setdefault(wid, pos)
+        result.append(
+            [LABELS[ids[i, first[w]].item()] if w in first else "O" for w in range(len(words))]
+        )
+    return result
