@@ -22,8 +22,10 @@ import pytest
 import torch
 import torch._dynamo  # (Adam's constructor imports it lazily: preloaded by the worker)
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from aipath.checks import (
+    CheckFailure,
     ForwardCalls,
     assert_tensor,
     assert_tuple,
@@ -250,6 +252,12 @@ def test_to_batch(learner):
                 lambda: want.transpose(1, 2)
             ),
             "a batch (N, T, H, W) without the channel axis": lambda: want[:, 0],
+            "each clip standardised (mean 0, std 1): to_batch returns the frames as they are": (
+                lambda: torch.stack([(b - b.mean()) / b.std() for b in want])
+            ),
+            "the batch standardised (mean 0, std 1): to_batch returns the frames as they are": (
+                lambda: (want - want.mean()) / want.std()
+            ),
             "a batch (T, N, H, W) with clips and frames swapped": lambda: want[:, 0].transpose(
                 0, 1
             ),
@@ -362,17 +370,34 @@ def test_split_by_recording(learner):
     other = [get_split(learner, recordings, label, test_fraction=0.25, seed=s)[1] for s in (1, 2)]
     if all(torch.equal(o, test) for o in other):
         fail(f"{label} gives the same test recordings for seeds 0, 1 and 2: use the seed")
-    label_28 = label.replace("0.25", "0.28")
-    _, part = get_split(learner, recordings, label_28, test_fraction=0.28, seed=0)
-    n_28 = len(set(ints(recordings[part])))
-    if n_28 != 6:
-        clue = " It looks like int(), which rounds down." if n_28 == 5 else ""
-        fail(f"{label_28} puts {n_28} recordings in test; expected round(0.28 · 20) = 6.{clue}")
-    _, half = get_split(
-        learner, recordings, label.replace("0.25", "0.5"), test_fraction=0.5, seed=0
+    # round(f · 20): 0.28 → 6 (int() gives 5), 0.22 → 4 (ceil gives 5), 0.5 → 10
+    counts = {}
+    for fraction in (0.28, 0.22, 0.5):
+        _, part = get_split(
+            learner, recordings, label.replace("0.25", str(fraction)), test_fraction=fraction,
+            seed=0,
+        )  # fmt: skip
+        counts[fraction] = len(set(ints(recordings[part])))
+    expected = {f: round(f * 20) for f in counts}
+    if counts == expected:
+        return
+    if all(v == n_test for v in counts.values()):
+        fail(
+            f"split_by_recording({n} clips of 20 recordings, test_fraction=f, seed=0) puts "
+            f"{n_test} recordings in test for every f in 0.25, 0.28, 0.22 and 0.5; expected "
+            f"{[5] + list(expected.values())}: test_fraction is ignored — use the argument, not "
+            "the default 0.25"
+        )
+    rounding = {
+        "int(), which rounds down": {f: math.floor(f * 20) for f in counts},
+        "math.ceil(), which rounds up": {f: math.ceil(f * 20) for f in counts},
+    }
+    clue = next((f" It looks like {k}." for k, v in rounding.items() if counts == v), "")
+    fraction = next(f for f in counts if counts[f] != expected[f])
+    fail(
+        f"{label.replace('0.25', str(fraction))} puts {counts[fraction]} recordings in test; "
+        f"expected round({fraction} · 20) = {expected[fraction]}.{clue}"
     )
-    if len(set(ints(recordings[half]))) != 10:
-        fail(f"{label.replace('0.25', '0.5')} should put 10 of the 20 recordings in test")
 
 
 # ----- task 3: two models ------------------------------------------------------------------------
@@ -390,10 +415,38 @@ def video_input(n: int, c: int, t: int, size: int = 16, seed: int = 0) -> torch.
     return torch.randn(n, c, t, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-def run_model(model: nn.Module, x: torch.Tensor, label: str) -> torch.Tensor:
+def first_conv(model: nn.Module, kind: type[nn.Module]) -> Any:
+    return next((m for m in model.modules() if isinstance(m, kind)), None)
+
+
+def check_width(model: nn.Module, kind: type[nn.Module], label: str, width: int) -> None:
+    """The README: `width` is the number of channels of the first convolution."""
+    conv = first_conv(model, kind)
+    if conv is not None and conv.out_channels != width:
+        fail(
+            f"{label}'s first {kind.__name__} has {conv.out_channels} output channels; expected "
+            f"width = {width}: build it from the `width` argument (the number of channels of "
+            "the first convolution), not a fixed number"
+        )
+
+
+def run_model(
+    model: nn.Module, x: torch.Tensor, label: str, conv: type[nn.Module] | None = None
+) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
-        out = call_with_inputs(f"{label} on a batch {tuple(x.shape)}", model, x.clone())
+        try:
+            out = call_with_inputs(f"{label} on a batch {tuple(x.shape)}", model, x.clone())
+        except CheckFailure as error:
+            first = first_conv(model, conv) if conv is not None else None
+            if first is not None and first.in_channels == 1 and x.shape[1] != 1:
+                fail(
+                    f"{error}. Its first {conv.__name__} takes {first.in_channels} input "
+                    f"channel, but this batch has C = {x.shape[1]} (the model was built with "
+                    f"in_channels={x.shape[1]}): build the first convolution from the "
+                    "`in_channels` argument"
+                )
+            raise
     if out is None:
         fail(none_message(f"{label}.forward(x)", "the logits"))
     if not isinstance(out, torch.Tensor):
@@ -459,12 +512,22 @@ def test_frame_pooling(learner):
     if not isinstance(model.head, nn.Linear):
         fail(f"FramePooling's `head` should be an nn.Linear; got {type(model.head).__name__}")
     label = "FramePooling(5, in_channels=3, width=8)"
+    check_width(model, nn.Conv2d, label, 8)
     for t in (6, 4):
         x = video_input(4, 3, t)
-        got = run_model(model, x, label)
+        got = run_model(model, x, label, nn.Conv2d)
         n, c, _, h, w = x.shape
         with torch.no_grad():
             right = x.transpose(1, 2).reshape(n * t, c, h, w)
+            features = call_with_inputs(f"{label}.frames(images)", model.frames, right)
+            if not isinstance(features, torch.Tensor) or features.dim() != 2:
+                shape = tuple(features.shape) if isinstance(features, torch.Tensor) else None
+                fail(
+                    f"{label}.frames(images) for images {tuple(right.shape)} has shape {shape}; "
+                    f"expected (M, F) = ({n * t}, F), one feature vector per image (the README's "
+                    "contract: the checks call `frames` and `head` themselves). End `frames` "
+                    "with nn.Flatten() after the pooling"
+                )
             want = model.head(pooled(model, right, n, t).mean(1))
             assert_tensor(
                 got,
@@ -489,9 +552,20 @@ def test_clip3d(learner):
     convs = conv3d_layers(model)
     if not convs:
         fail(f"{label} has no nn.Conv3d: the task is a network of 3-D convolutions")
+    check_width(model, nn.Conv3d, label, 8)
     for t, size in ((8, 16), (6, 12)):
         x = video_input(4, 3, t, size)
-        out = run_model(model, x, label)
+        try:
+            out = run_model(model, x, label, nn.Conv3d)
+        except CheckFailure as error:
+            if (t, size) == (8, 16):
+                raise
+            fail(
+                f"{error}. The same model ran on a batch (4, 3, 8, 16, 16): its output size "
+                "depends on the number of frames or pixels. Pool globally "
+                "(nn.AdaptiveAvgPool3d(1), then Flatten) before the head, so that it gets the "
+                "same number of features for any T, H and W"
+            )
         if tuple(out.shape) != (4, 5):
             fail(f"{label}(x) for x {tuple(x.shape)} has shape {tuple(out.shape)}; expected (4, 5)")
     check_batch_independence(model, video_input(4, 3, 8, seed=1), label)
@@ -557,6 +631,18 @@ def test_per_class_accuracy(learner):
     )
     if got.dtype not in (torch.float32, torch.float64):
         fail(f"{label} has dtype {got.dtype}; expected a float tensor (NaN needs a float)")
+    label_7 = "per_class_accuracy(pred, labels, 7) (no clip of classes 5 and 6)"
+    got = call_with_inputs(label_7, learner.per_class_accuracy, pred.clone(), labels.clone(), 7)
+    assert_tensor(
+        got,
+        ref_per_class(pred, labels, 7),
+        name=label_7,
+        check_dtype=False,
+        mistakes={
+            "one entry per class up to labels.max() (num_classes ignored): a class with no clips "
+            "still gets its entry, NaN, up to num_classes - 1": want,
+        },
+    )
 
 
 class Tiny(nn.Module):
@@ -626,6 +712,82 @@ def test_predict(learner):
     if isinstance(got, torch.Tensor) and got.shape == logits.shape:
         fail(f"{label} returned the logits {tuple(got.shape)}; expected the class of each clip")
     assert_tensor(got, want, name=label)
+    label_4 = label.replace(", 8)", ", num_frames=4)")
+    with ForwardCalls(model) as log:
+        got = call_with_inputs(
+            label_4, learner.predict, model, [v.clone() for v in c.videos], num_frames=4
+        )
+    frames = sorted({(call.input_shape or (0, 0, 0))[2] for call in log.calls})
+    if frames != [4]:
+        fail(
+            f"{label_4} fed the model clips of {frames} frames; expected 4: pass num_frames on "
+            "to to_batch instead of a fixed number"
+        )
+    with torch.no_grad():
+        want = model(ref_batch(c.videos, 4)).argmax(1)
+    assert_tensor(got, want, name=label_4)
+
+
+def check_losses(losses: Any, outputs: list[torch.Tensor], label: str) -> None:
+    """Each step's loss must be a cross-entropy of that step's logits for SOME labels: between
+    the mean of logsumexp − max and of logsumexp − min over the rows."""
+    for k, (loss, out) in enumerate(zip(losses, outputs, strict=False)):
+        if out.dim() != 2:
+            return
+        out = out.double()
+        lse = out.logsumexp(1)
+        low, high = float((lse - out.amax(1)).mean()), float((lse - out.amin(1)).mean())
+        if low - 1e-4 <= float(loss) <= high + 1e-4:
+            continue
+        nll_low, nll_high = float((-out.amax(1)).mean()), float((-out.amin(1)).mean())
+        nll = nll_low - 1e-4 <= float(loss) <= nll_high + 1e-4
+        cause = (
+            " It lies where −mean(logit of the label) would: it looks like F.nll_loss on the raw "
+            "logits, which expects log-probabilities (a log_softmax first)."
+            if nll
+            else ""
+        )
+        fail(
+            f"{label}: the loss of step {k} is {float(loss):.4g}, but the cross-entropy of that "
+            f"step's logits lies between {low:.4g} and {high:.4g} whatever the labels (and is "
+            f"never negative).{cause} Use F.cross_entropy(logits, labels)"
+        )
+
+
+def check_rates(rates: list[float], label: str, *, lr: float, steps: int) -> None:
+    """The learning rate of optimizer step k must be lr · (1 − k / steps)."""
+    if len(rates) != steps:
+        return  # a hand-written update: the parameters changed, nothing more to see here
+    want = [lr * (1 - k / steps) for k in range(steps)]
+
+    def like(values: list[float]) -> bool:
+        pairs = zip(rates, values, strict=True)
+        return all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-12) for a, b in pairs)
+
+    if like(want):
+        return
+    shown = ", ".join(f"{r:.4g}" for r in rates)
+    wanted = ", ".join(f"{r:.4g}" for r in want)
+    if like([lr * (1 - (k + 1) / steps) for k in range(steps)]):
+        cause = (
+            "one step ahead, lr · (1 − (k + 1) / steps): the factor of step k is 1 − k / steps "
+            "(step 0 uses the full rate), and scheduler.step() comes after optimizer.step()"
+        )
+    elif all(math.isclose(r, rates[0], rel_tol=1e-9) for r in rates):
+        cause = (
+            "it never changes: step the scheduler (LambdaLR(optimizer, lambda k: 1 - k / steps)) "
+            "once after every optimizer.step()"
+        )
+        if math.isclose(rates[0], 1e-3, rel_tol=1e-9):
+            cause += f", and 0.001 is Adam's default: pass lr=lr ({lr:g}) to the optimizer"
+    elif math.isclose(rates[0], 1e-3, rel_tol=1e-9):
+        cause = f"0.001 at the first step is Adam's default: pass lr=lr ({lr:g}) to Adam"
+    else:
+        cause = "expected lr · (1 − k / steps) at step k, a linear decay from lr to 0"
+    fail(
+        f"{label} ran its {steps} optimizer steps with the learning rates {shown}; expected "
+        f"{wanted}: {cause}"
+    )
 
 
 @pytest.mark.task(4)
@@ -637,14 +799,26 @@ def test_train_classifier_mechanics(learner):
         before = [p.detach().clone() for p in model.parameters()]
         label = f"train_classifier(model, {len(c.videos)} clips, steps=4, batch_size=6, seed=0)"
         seen: list[torch.Tensor] = []
+        outputs: list[torch.Tensor] = []
+        rates: list[float] = []
         hook = model.register_forward_pre_hook(
             lambda _m, args, seen=seen: seen.append(args[0].detach().clone())
         )
-        with ForwardCalls(model) as log:
-            losses = call_with_inputs(
-                label, learner.train_classifier, model, c, num_frames=8, steps=4, batch_size=6,
-                lr=1e-2, seed=0,
-            )  # fmt: skip
+        out_hook = model.register_forward_hook(
+            lambda _m, _args, out, outputs=outputs: outputs.append(out.detach().clone())
+        )
+        step_hook = register_optimizer_step_pre_hook(
+            lambda opt, _args, _kwargs, rates=rates: rates.append(float(opt.param_groups[0]["lr"]))
+        )
+        try:
+            with ForwardCalls(model) as log:
+                losses = call_with_inputs(
+                    label, learner.train_classifier, model, c, num_frames=8, steps=4,
+                    batch_size=6, lr=1e-2, seed=0,
+                )  # fmt: skip
+        finally:
+            out_hook.remove()
+            step_hook.remove()
         if losses is None:
             fail(none_message(label, "the list of losses"))
         if not isinstance(losses, list | tuple) or len(losses) != 4:
@@ -673,6 +847,14 @@ def test_train_classifier_mechanics(learner):
             )
         if all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)):
             fail(f"{label} did not change the model's parameters: optimizer.step() is missing")
+        if all(torch.equal(seen[0], x) for x in seen[1:]):
+            fail(
+                f"{label} fed the model the same batch, the same frames, at all 4 steps: the "
+                "generator is seeded again at every step. Create it once, before the loop, so "
+                "that each step draws new clips and frames"
+            )
+        check_losses(losses, outputs, label)
+        check_rates(rates, label, lr=1e-2, steps=4)
         results.append([float(v) for v in losses])
     if results[0] != results[1]:
         fail(
