@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
@@ -149,6 +150,20 @@ def create_app(
         return Response(
             json.dumps({"detail": exc.message, "hint": exc.hint}),
             status_code=400,
+            media_type="application/json",
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(_request: Request, exc: OperationalError) -> Response:
+        log.warning("database unavailable: %s", exc.orig)
+        return Response(
+            json.dumps(
+                {
+                    "detail": "the cohort database is not answering right now; nothing was stored",
+                    "hint": "send again in a moment",
+                }
+            ),
+            status_code=503,
             media_type="application/json",
         )
 

@@ -46,7 +46,13 @@ _state: dict[str, Any] = {"warm": False, "engine": None, "engine_pid": None}
 
 
 def configure(broker_url: str, queue: str) -> Celery:
-    """Point the app at the broker and the queue (the server and the workers call this)."""
+    """Point the app at the broker and the queue (the server and the workers call this).
+
+    Connections opened under an earlier configuration are closed: a process that is pointed
+    elsewhere (a test, a server restarted in-process) must not keep publishing to the old broker.
+    """
+    app.close()  # drops the connection pool
+    app.amqp.__dict__.pop("_producer_pool", None)  # Celery caches producers on the old pool
     app.conf.update(
         broker_url=broker_url,
         result_backend=None,

@@ -197,6 +197,16 @@ def register(app: typer.Typer) -> None:
             raise AipathError(f"--pool {pool!r} is not prefork or solo")
         if concurrency < 1:
             raise AipathError("--concurrency must be 1 or more")
+        from aipath.grader.sandbox import confinement_notice
+
+        notice = confinement_notice()
+        if notice:
+            # A server must never grade with a weaker sandbox than a laptop that is confined.
+            raise AipathError(
+                f"checks would not be fully confined on this machine: {notice}",
+                hint="the worker needs user and network namespaces (compose.yaml gives its "
+                "container seccomp:unconfined); see docs/cohort-operations.md",
+            )
         # The pool's processes (forked) and the task code read these.
         os.environ[settings.ENV_DATABASE_URL] = settings.database_url(db)
         os.environ[tasks.ENV_PRELOAD_LABS] = preload_labs
