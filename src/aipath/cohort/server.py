@@ -308,12 +308,19 @@ def create_app(
     return app
 
 
-def serve(engine: Engine, *, host: str, port: int, sweep_after_s: float = 120.0) -> None:
+def serve(
+    engine: Engine,
+    *,
+    host: str,
+    port: int,
+    sweep_after_s: float = 120.0,
+    sweep_every_s: float = 15.0,
+) -> None:
     """Run the server in the foreground (uvicorn) until Ctrl-C."""
     import uvicorn
 
     uvicorn.run(
-        create_app(engine, sweep_after_s=sweep_after_s),
+        create_app(engine, sweep_after_s=sweep_after_s, sweep_every_s=sweep_every_s),
         host=host,
         port=port,
         log_level="info",

@@ -136,6 +136,23 @@ class Proc:
     def pid(self) -> int:
         return self.process.pid
 
+    def drain(self, keep: int = 400) -> None:
+        """Keep reading its output in a thread: a full pipe would stall a chatty process."""
+        import threading
+
+        stream = self.process.stdout
+        if stream is None:
+            return
+
+        def pump() -> None:
+            with contextlib.suppress(ValueError, OSError):
+                for line in stream:
+                    self.log.append(line)
+                    if len(self.log) > keep:
+                        del self.log[: len(self.log) - keep]
+
+        threading.Thread(target=pump, name=f"drain-{self.name}", daemon=True).start()
+
     def stop(self, sig: int = signal.SIGTERM, wait_s: float = 20.0) -> None:
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -164,7 +181,14 @@ def _spawn(args: list[str], env: dict[str, str] | None, name: str) -> Proc:
 
 
 def start_server(
-    db_url: str, broker: str, queue: str, *, sweep_after_s: float = 120.0, timeout_s: float = 60.0
+    db_url: str,
+    broker: str,
+    queue: str,
+    *,
+    sweep_after_s: float = 120.0,
+    sweep_every_s: float = 15.0,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60.0,
 ) -> tuple[Proc, str]:
     """`aipath cohort serve` on a free port; returns once uvicorn says it listens."""
     port = free_port()
@@ -182,8 +206,10 @@ def start_server(
             str(port),
             "--sweep-after",
             str(sweep_after_s),
+            "--sweep-every",
+            str(sweep_every_s),
         ],
-        None,
+        env,
         "server",
     )
     assert proc.process.stdout is not None
@@ -192,6 +218,7 @@ def start_server(
     except BaseException:
         proc.stop(signal.SIGKILL)
         raise
+    proc.drain()
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -232,6 +259,7 @@ def start_worker(
     except BaseException:
         proc.stop(signal.SIGKILL)
         raise
+    proc.drain()
     return proc
 
 

@@ -167,6 +167,9 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(help="queue again a submission still without verdict after this many s"),
         ] = 120.0,
+        sweep_every: Annotated[
+            float, typer.Option(help="how often the sweeper looks for such submissions (s)")
+        ] = 15.0,
     ) -> None:
         """The cohort server (FastAPI on PostgreSQL, grading queued on Redis)."""
         from aipath.cohort import server, settings, tasks
@@ -176,7 +179,11 @@ def register(app: typer.Typer) -> None:
         engine = _engine(db)
         tasks.configure(settings.broker_url(broker), settings.queue_name(queue))
         server.serve(
-            engine, host=host or settings.DEFAULT_HOST, port=port, sweep_after_s=sweep_after
+            engine,
+            host=host or settings.DEFAULT_HOST,
+            port=port,
+            sweep_after_s=sweep_after,
+            sweep_every_s=sweep_every,
         )
 
     @cohort.command()
