@@ -133,7 +133,7 @@ class PrivateRedis:
 
     root: Path
     port: int
-    process: subprocess.Popen[str] | None = None
+    proc: Any = None
 
     @property
     def url(self) -> str:
@@ -146,37 +146,16 @@ class PrivateRedis:
         return server
 
     def start(self) -> None:
-        from aipath.cohort.testing import wait_for_line
+        from aipath.cohort.testing import start_process
 
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.root),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        wait_for_line(self.process.stdout, "Ready to accept connections", 30, self.process)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir"]
+        args += [str(self.root), "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        self.proc = start_process(args, None, "redis")
+        self.proc.reader.wait_for("Ready to accept connections", 60)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: Redis flushes the append-only file and exits
-            self.process.wait(timeout=30)
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
+        if self.proc is not None:
+            self.proc.stop()  # SIGTERM: Redis flushes the append-only file and exits
 
     def restart(self) -> None:
         self.stop()
@@ -332,6 +311,30 @@ def _db_counts(db_url: str) -> dict[str, int]:
     return dict(row._mapping)
 
 
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _wait_attempt_by(db_url: str, worker_pid: int, timeout_s: float = 120.0) -> str:
+    """Block until a pool process of ``worker_pid`` starts grading; that submission's id."""
+    from aipath.cohort.submissions import STARTED_CHANNEL
+    from aipath.cohort.testing import Notifications
+
+    notes = Notifications(db_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            sid, who = notes.next(STARTED_CHANNEL, max(0.1, deadline - time.monotonic())).split()
+            if _parent_pid(int(who.rsplit(":", 1)[1])) == worker_pid:
+                return sid
+    finally:
+        notes.close()
+
+
 @dataclass
 class Stack:
     base_pg: str
@@ -419,6 +422,8 @@ def run_once(
                 await asyncio.sleep(0.05)  # watching the bench's own counter, not the system
             fired = time.perf_counter()
             if fault == "kill-worker":
+                # Mid-check: when a process of the first worker announces an attempt.
+                await asyncio.to_thread(_wait_attempt_by, db_url, procs[0].pid)
                 os.killpg(procs[0].pid, signal.SIGKILL)
             elif fault == "restart-redis":
                 await asyncio.to_thread(stack.redis.restart)

@@ -10,8 +10,6 @@ import pytest
 
 from aipath.cohort import testing
 
-pytestmark = pytest.mark.xdist_group("cohort")
-
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:

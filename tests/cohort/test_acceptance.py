@@ -17,7 +17,7 @@ import pytest
 from aipath.labs import load_catalogue
 
 LAB = "p1-numpy-vectorize"
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("cohort")]
 
 
 def _aipath(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -87,6 +87,7 @@ def test_two_learners_whole_loop(tmp_path: Path, db_url: str, server: str, worke
     assert results["ada"]["verdict"]["status"] == "passed"
     assert results["bob"]["verdict"]["status"] == "failed"
     assert results["bob"]["verdict"]["result"]["confinement"] == ""  # fully confined, as a laptop
+    assert results["bob"]["verdict"]["result"]["mode"] == "warm"  # forked from the preloaded pool
 
     def get(token: str, path: str) -> httpx.Response:
         return httpx.get(server + path, headers={"authorization": f"Bearer {token}"})

@@ -12,7 +12,7 @@ from aipath.cohort import accounts, analytics, submissions
 from aipath.grader.results import CheckResult, ErrorInfo, ErrorKind, Status
 from aipath.grader.results import TestOutcome as Outcome
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("cohort")]
 LABS = ["p1-numpy-vectorize", "p1-pandas-wrangling", "p1-linear-algebra", "p1-gradients"]
 
 

@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from aipath.cohort import accounts, tasks
-from aipath.cohort.models import SubmissionRow
+from aipath.cohort import accounts, tasks, tokens
+from aipath.cohort.models import SubmissionRow, UserRow
 from aipath.cohort.server import create_app
 from aipath.cohort.submissions import MAX_UPLOAD_BYTES
 
 LAB = "p1-numpy-vectorize"
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("cohort")]
 
 
 @pytest.fixture
@@ -127,6 +127,9 @@ def test_rotating_a_token_ends_the_old_one(
     client: TestClient, engine: Engine, cohort: accounts.CreatedCohort
 ) -> None:
     old = cohort.learner_tokens["ada"]
+    with Session(engine) as session:  # only hashes are stored, never a token itself
+        stored = {row.token_sha256 for row in session.scalars(select(UserRow))}
+    assert tokens.token_hash(old) in stored and old not in stored
     new = accounts.rotate_token(engine, "autumn", "ada")
     assert client.get("/api/me", headers=_auth(old)).status_code == 401
     assert client.get("/api/me", headers=_auth(new)).json()["name"] == "ada"

@@ -20,7 +20,7 @@ from aipath.grader.results import CheckResult, Status
 from aipath.labs import load_catalogue
 
 LAB = "p1-numpy-vectorize"
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("cohort")]
 
 
 def _learner(engine: Engine) -> accounts.User:

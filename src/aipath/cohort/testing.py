@@ -8,17 +8,19 @@ other's rows or messages.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
-import select
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
@@ -100,58 +102,62 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def wait_for_line(
-    stream: IO[str], needle: str, timeout_s: float, process: subprocess.Popen[str]
-) -> str:
-    """Read ``stream`` until a line contains ``needle``; the lines read (for error messages)."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no {needle!r} within {timeout_s:g} s:\n" + "".join(seen[-40:]))
-        ready, _, _ = select.select([stream], [], [], left)
-        if not ready:
-            continue
-        line = stream.readline()
-        if not line:
-            raise RuntimeError(
-                f"process {process.args!r} ended ({process.wait()}) before {needle!r}:\n"
-                + "".join(seen[-40:])
-            )
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
+class LineReader:
+    """Reads a process's output in a thread, so a chatty process never stalls on a full pipe
+    and a caller can wait for one line with a timeout (a queue, not select on a buffered
+    stream, which misses lines already read into the buffer)."""
+
+    def __init__(self, stream: IO[str], process: subprocess.Popen[str], keep: int = 400) -> None:
+        self.process = process
+        self.tail: collections.deque[str] = collections.deque(maxlen=keep)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._watching = True
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                self.tail.append(line)
+                if self._watching:
+                    self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, needle: str, timeout_s: float) -> None:
+        """Return once a line contains ``needle``; later lines are only kept in the tail."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self._lines.get(timeout=max(0.0, left))
+            except queue.Empty:
+                raise TimeoutError(
+                    f"no {needle!r} within {timeout_s:g} s:\n" + "".join(self.tail)
+                ) from None
+            if line is None:
+                raise RuntimeError(
+                    f"process {self.process.args!r} ended ({self.process.wait()}) before "
+                    f"{needle!r}:\n" + "".join(self.tail)
+                )
+            if needle in line:
+                self._watching = False
+                return
 
 
 @dataclass
 class Proc:
-    """A started process, its log stream, and how to stop it."""
+    """A started process, its output, and how to stop it."""
 
     process: subprocess.Popen[str]
     name: str
-    log: list[str] = field(default_factory=list)
+    reader: LineReader
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def drain(self, keep: int = 400) -> None:
-        """Keep reading its output in a thread: a full pipe would stall a chatty process."""
-        import threading
-
-        stream = self.process.stdout
-        if stream is None:
-            return
-
-        def pump() -> None:
-            with contextlib.suppress(ValueError, OSError):
-                for line in stream:
-                    self.log.append(line)
-                    if len(self.log) > keep:
-                        del self.log[: len(self.log) - keep]
-
-        threading.Thread(target=pump, name=f"drain-{self.name}", daemon=True).start()
+    @property
+    def log(self) -> list[str]:
+        return list(self.reader.tail)
 
     def stop(self, sig: int = signal.SIGTERM, wait_s: float = 20.0) -> None:
         if self.process.poll() is None:
@@ -163,13 +169,12 @@ class Proc:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
-def _spawn(args: list[str], env: dict[str, str] | None, name: str) -> Proc:
+def start_process(args: list[str], env: dict[str, str] | None, name: str) -> Proc:
+    """Any command in its own process group, its output read by a :class:`LineReader`."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "aipath", *args],
+        args,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -177,7 +182,12 @@ def _spawn(args: list[str], env: dict[str, str] | None, name: str) -> Proc:
         env=_env(env),
         start_new_session=True,  # its own group: stopping it stops its pool processes too
     )
-    return Proc(process, name)
+    assert process.stdout is not None
+    return Proc(process, name, LineReader(process.stdout, process))
+
+
+def _spawn(args: list[str], env: dict[str, str] | None, name: str) -> Proc:
+    return start_process([sys.executable, "-m", "aipath", *args], env, name)
 
 
 def start_server(
@@ -212,13 +222,11 @@ def start_server(
         env,
         "server",
     )
-    assert proc.process.stdout is not None
     try:
-        wait_for_line(proc.process.stdout, "Application startup complete", timeout_s, proc.process)
+        proc.reader.wait_for("Application startup complete", timeout_s)
     except BaseException:
         proc.stop(signal.SIGKILL)
         raise
-    proc.drain()
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -253,13 +261,11 @@ def start_worker(
         env,
         "worker",
     )
-    assert proc.process.stdout is not None
     try:
-        wait_for_line(proc.process.stdout, " ready.", timeout_s, proc.process)
+        proc.reader.wait_for(" ready.", timeout_s)
     except BaseException:
         proc.stop(signal.SIGKILL)
         raise
-    proc.drain()
     return proc
 
 
