@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from httpx_sse import aconnect_sse
+from httpx_sse import SSEError, aconnect_sse
 
 FAST_LABS = ("p1-numpy-vectorize", "p1-linear-algebra", "p1-information-theory")
 BROKEN = "\ndef broken(:\n    pass\n"
+FAULTS = ("kill-worker", "restart-redis", "restart-postgres")
 
 
 # ---------------------------------------------------------------- private servers
@@ -251,11 +252,14 @@ async def _verdict(client: httpx.AsyncClient, token: str, sid: str, out: Outcome
                 f"/api/submissions/{sid}/events",
                 headers={"authorization": f"Bearer {token}"},
             ) as source:
+                if source.response.status_code != 200:  # 503 while the database restarts
+                    await source.response.aread()
+                    raise httpx.TransportError(f"status {source.response.status_code}")
                 async for event in source.aiter_sse():
                     if event.event == "verdict":
                         data: dict[str, Any] = event.json()
                         return data
-        except httpx.TransportError:
+        except (httpx.TransportError, SSEError):
             out.retries += 1
             await asyncio.sleep(0.5)
     raise RuntimeError(f"no verdict for {sid} within 600 s")
@@ -477,6 +481,7 @@ def run_cohort_bench(
     fault_learners: int | None = None,
     load_runs: bool = True,
     visibility_s: int = 15,
+    fault_names: tuple[str, ...] = FAULTS,
 ) -> dict[str, Any]:
     """The section `benchmarks/run.py` prints: load runs, then fault runs."""
     report: dict[str, Any] = {
@@ -499,7 +504,7 @@ def run_cohort_bench(
                 report["load"].append(result)
                 print(json.dumps(result), flush=True)
         if faults:
-            for fault in ("kill-worker", "restart-redis", "restart-postgres"):
+            for fault in fault_names:
                 if fault == "restart-postgres" and stack.pg is None:
                     report["faults"].append({"fault": fault, "skipped": "no private PostgreSQL"})
                     continue
@@ -526,6 +531,7 @@ def main() -> int:
     parser.add_argument("--fault-learners", type=int, default=None)
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--faults-only", action="store_true")
+    parser.add_argument("--faults", default=",".join(FAULTS), help="which fault runs")
     parser.add_argument("--visibility", type=int, default=15, help="Redis visibility timeout (s)")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args()
@@ -537,6 +543,7 @@ def main() -> int:
         fault_learners=args.fault_learners,
         load_runs=not args.faults_only,
         visibility_s=args.visibility,
+        fault_names=tuple(x for x in args.faults.split(",") if x),
     )
     text = json.dumps(report, indent=2, default=str)
     print(text)

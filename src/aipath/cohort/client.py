@@ -9,6 +9,7 @@ stream that the server answers the moment the verdict is stored — no polling.
 from __future__ import annotations
 
 import os
+import time
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any, Final
 
 import httpx
 import tomli_w
-from httpx_sse import connect_sse
+from httpx_sse import SSEError, connect_sse
 
 from aipath.errors import AipathError
 from aipath.workspace.model import Workspace
@@ -26,6 +27,7 @@ from aipath.workspace.model import Workspace
 LINK_FILE: Final = "cohort.toml"
 CONNECT_RETRIES: Final = 3
 STREAM_RECONNECTS: Final = 20
+RETRY_PAUSE_S: Final = 1.0  # between two tries of a client after a dropped stream
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,11 @@ def wait_verdict(
                 _client(link) as client,
                 connect_sse(client, "GET", f"/api/submissions/{submission_id}/events") as source,
             ):
+                if source.response.status_code == 503:  # the database restarts: ask again
+                    source.response.read()
+                    last_error = AipathError(str(source.response.json().get("detail")))
+                    time.sleep(RETRY_PAUSE_S)
+                    continue
                 if source.response.status_code != 200:
                     source.response.read()
                     _check(source.response)
@@ -155,8 +162,9 @@ def wait_verdict(
                     elif event.event == "verdict":
                         verdict: dict[str, Any] = event.json()
                         return verdict
-        except httpx.HTTPError as exc:  # the server restarted: the submission is safe, ask again
+        except (httpx.HTTPError, SSEError) as exc:  # the server restarted: the upload is safe
             last_error = exc
+            time.sleep(RETRY_PAUSE_S)
     raise AipathError(
         f"the verdict of submission {submission_id} did not arrive ({last_error})",
         hint="`aipath cohort status` shows it once it is graded",

@@ -27,6 +27,7 @@ from typing import IO, Final
 import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from aipath.cohort.submissions import STARTED_CHANNEL, VERDICT_CHANNEL
 
@@ -73,7 +74,9 @@ def fresh_database(
     """A new empty database on ``base_url``'s server; dropped (connections and all) afterwards."""
     base = base_url or admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    # No pool: a server restarted meanwhile (the bench does that) must not leave a dead
+    # connection to drop the database with.
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
