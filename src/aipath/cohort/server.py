@@ -72,6 +72,7 @@ def _enqueue(state: CohortState, submission_id: str, lab_id: str) -> bool:
         tasks.enqueue(submission_id, state.timeouts.get(lab_id, 600.0))
     except Exception as exc:  # kombu's errors vary with the transport: all mean "not queued"
         log.warning("submission %s not queued yet (%s); the sweeper will retry", submission_id, exc)
+        submissions.mark_enqueued(state.engine, submission_id, queued=False)
         return False
     submissions.mark_enqueued(state.engine, submission_id)
     return True

@@ -116,6 +116,8 @@ def create_submission(
                 source_sha256=hashlib.sha256(source.encode("utf-8")).hexdigest(),
                 client_key=client_key,
                 submitted_at=datetime.now(UTC),
+                # "being queued now": the sweeper leaves it alone unless queuing fails
+                enqueued_at=datetime.now(UTC),
                 attempts=0,
             )
             .on_conflict_do_nothing(index_elements=["client_key"])
@@ -133,12 +135,14 @@ def create_submission(
         return str(existing.id), False
 
 
-def mark_enqueued(engine: Engine, submission_id: str) -> None:
+def mark_enqueued(engine: Engine, submission_id: str, queued: bool = True) -> None:
+    """Note when the submission was queued, or (``queued=False``) that it is not: the
+    sweeper then takes it on its next round."""
     with Session(engine) as session, session.begin():
         session.execute(
             update(SubmissionRow)
             .where(SubmissionRow.id == submission_id)
-            .values(enqueued_at=datetime.now(UTC))
+            .values(enqueued_at=datetime.now(UTC) if queued else None)
         )
 
 
