@@ -83,6 +83,10 @@ def test_two_learners_whole_loop(tmp_path: Path, db_url: str, server: str, worke
         submitted = _aipath("submit", LAB, "--json", "-w", str(ws), env=env)
         results[name] = json.loads(submitted.stdout)
         assert submitted.returncode == (0 if name == "ada" else 1), submitted.stderr
+        status = _aipath("cohort", "status", "--json", "-w", str(ws), env=env)
+        mine = json.loads(status.stdout)
+        assert mine["me"]["name"] == name
+        assert [s["id"] for s in mine["submissions"]] == [results[name]["id"]]
 
     assert results["ada"]["verdict"]["status"] == "passed"
     assert results["bob"]["verdict"]["status"] == "failed"
