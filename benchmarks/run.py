@@ -36,6 +36,8 @@ def main() -> int:
         "dashboard": _section("dashboard", "dashboard_bench", "run_dashboard_bench"),
         "audit": _section("audit", "audit_bench", "run_audit_bench"),
         "history": _section("history", "history_bench", "run_history_bench"),
+        # 200 learners x 5 submissions against 1, 2 and 4 grading processes, then fault runs.
+        "cohort": _section("cohort", "cohort_bench", "run_cohort_bench", fault_learners=50),
     }
     RESULTS.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"saved {RESULTS}")

@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aipath.commands.plan",
     "aipath.commands.portfolio",
     "aipath.commands.web",
+    "aipath.commands.cohort",
 )
 
 
