@@ -267,6 +267,7 @@ class Peer:
         self._objects: dict[int, Any] = {}
         self._ids: dict[int, int] = {}
         self._next = 1
+        self.last_reply: dict[str, Any] = {}
 
     # the codec's hooks
     def export(self, obj: Any) -> Handle:
@@ -320,6 +321,7 @@ class Peer:
             incoming = self.receive()
             op = incoming["op"]
             if op in ("ok", "raise", "timeout"):
+                self.last_reply = incoming
                 return self.on_reply(incoming)
             self.send(self.serve(incoming))
 
@@ -339,6 +341,22 @@ class Peer:
     # what proxies ask
     def remote(self, op: str, ident: int, **fields: Any) -> Any:
         return self.request({"op": op, "id": ident, **fields})
+
+    def call(self, ident: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call the other side's object; arrays it changed in place change here too.
+
+        Arguments travel by value, so ``X -= X.mean(0)`` in learner code would otherwise leave
+        the check's ``X`` as it was, and a check that the input is left alone could not see it.
+        The learner process reports each top-level array argument whose bytes changed; it is
+        copied back into the check's array (same shape and dtype only).
+        """
+        try:
+            return self.request({"op": "call", "id": ident, "args": list(args), "kwargs": kwargs})
+        finally:
+            changed = self.last_reply.get("changed")
+            self.last_reply = {}
+            if isinstance(changed, dict):
+                _copy_back(changed, args, kwargs)
 
 
 class TrustedPeer(Peer):
@@ -430,6 +448,7 @@ class LearnerPeer(Peer):
         super().__init__(channel)
         self.learner_path = learner_path
         self.on_reseed: Callable[[int], None] = lambda _seed: None
+        self._before: list[tuple[int | str, Any, bytes]] = []
 
     def on_handle(self, handle: Handle) -> Any:
         value = super().on_handle(handle)
@@ -450,14 +469,30 @@ class LearnerPeer(Peer):
             self.send(self.serve(message))
 
     def serve(self, message: dict[str, Any]) -> dict[str, Any]:
-        with _captured() as (out, err):
-            try:
-                value = self._run(message)
-                reply: dict[str, Any] = {"op": "ok", "value": value}
-            except BaseException as exc:  # learner code may raise anything: it travels as data
-                reply = self.error_reply(exc)
+        outer, self._before = self._before, []
+        try:
+            with _captured() as (out, err):
+                try:
+                    value = self._run(message)
+                    reply: dict[str, Any] = {"op": "ok", "value": value}
+                except BaseException as exc:  # learner code may raise anything: it is data
+                    reply = self.error_reply(exc)
+            changed = {key: arg for key, arg, snap in self._before if arg.tobytes() != snap}
+        finally:
+            self._before = outer
+        if changed:
+            reply["changed"] = changed
         reply["out"], reply["err"] = out.getvalue(), err.getvalue()
         return reply
+
+    def _snapshot(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Remember the bytes of each top-level array argument (see :meth:`Peer.call`)."""
+        numpy = sys.modules.get("numpy")
+        if numpy is None:
+            return
+        for key, arg in [*enumerate(args), *kwargs.items()]:
+            if isinstance(arg, numpy.ndarray) and arg.dtype != object:
+                self._before.append((key, arg, arg.tobytes()))
 
     def _run(self, message: dict[str, Any]) -> Any:  # noqa: C901 - one branch per operation
         op = message["op"]
@@ -472,7 +507,10 @@ class LearnerPeer(Peer):
         if op == "getattr":
             return getattr(target, str(message.get("name")))
         if op == "call":
-            args, kwargs = message.get("args", []), message.get("kwargs", {})
+            args, kwargs = message.get("args"), message.get("kwargs")
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ProtocolError("a call without its arguments")
+            self._snapshot(args, kwargs)
             return target(*args, **kwargs)
         if op == "repr":
             return repr(target)
@@ -505,6 +543,27 @@ class LearnerPeer(Peer):
         if code is None:
             return None
         return [str(code.co_filename), int(code.co_firstlineno), str(code.co_name)]
+
+
+def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return
+    for key, new in changed.items():
+        if type(key) is int and 0 <= key < len(args):
+            original = args[key]
+        elif isinstance(key, str) and key in kwargs:
+            original = kwargs[key]
+        else:
+            continue
+        if (
+            isinstance(original, numpy.ndarray)
+            and isinstance(new, numpy.ndarray)
+            and original.shape == new.shape
+            and original.dtype == new.dtype
+            and original.flags.writeable
+        ):
+            numpy.copyto(original, new)
 
 
 @contextlib.contextmanager
@@ -560,7 +619,8 @@ class _Callable(RemoteProxy):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._aipath_remote("call", args=list(args), kwargs=kwargs)
+        peer: Peer = object.__getattribute__(self, "_aipath_peer")
+        return peer.call(object.__getattribute__(self, "_aipath_id"), args, kwargs)
 
 
 class _Len(RemoteProxy):
