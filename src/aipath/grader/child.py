@@ -18,8 +18,8 @@ import tempfile
 import threading
 import time
 import warnings
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType, ModuleType
 from typing import NoReturn
 

@@ -23,6 +23,7 @@ or malicious message raises :class:`DecodeError`, never builds something half-va
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import struct
@@ -36,7 +37,9 @@ MAX_ITEMS = 50_000_000
 MAX_MESSAGE_BYTES = 1 << 30
 """A message (one call's arguments or result) is at most 1 GiB; a lab's data is far smaller."""
 
-_DTYPE = re.compile(r"^[<|](b1|i[1248]|u[1248]|f[248]|c(8|16)|U\d{1,6}|S\d{1,6}|[Mm]8(\[[a-z]{1,2}\])?)$")
+_DTYPE = re.compile(
+    r"^[<|](b1|i[1248]|u[1248]|f[248]|c(8|16)|U\d{1,6}|S\d{1,6}|[Mm]8(\[[a-z]{1,2}\])?)$"
+)
 """The dtypes an array may have on the wire: plain numbers, fixed-width text, datetimes."""
 
 _PANDAS_DTYPES = frozenset(
@@ -118,7 +121,7 @@ class Encoder:
     def _text(self, tag: bytes, data: bytes) -> None:
         self._put(tag + _U32.pack(len(data)) + data)
 
-    def _value(self, value: Any, depth: int) -> None:  # noqa: C901 - one branch per wire type
+    def _value(self, value: Any, depth: int) -> None:
         if depth > MAX_DEPTH:
             raise EncodeError("a value nested more than 64 levels deep")
         kind = type(value)
@@ -235,9 +238,11 @@ class Encoder:
         self._text(b"s", name.encode("ascii"))
         if name == "category":
             self._value(column.astype(object).to_numpy(dtype=object, na_value=None), depth + 1)
-        elif name.startswith("datetime64") or name.startswith("timedelta64"):
-            self._value(column.to_numpy(), depth + 1)
-        elif column.dtype.kind in "biufc" and name[0].islower():
+        elif (
+            name.startswith("datetime64")
+            or name.startswith("timedelta64")
+            or (column.dtype.kind in "biufc" and name[0].islower())
+        ):
             self._value(column.to_numpy(), depth + 1)
         else:
             self._value(column.to_numpy(dtype=object, na_value=None), depth + 1)
@@ -324,7 +329,7 @@ class Decoder:
         return text.decode("ascii")
 
     # ----- values ---------------------------------------------------------------------------
-    def _value(self, depth: int) -> Any:  # noqa: C901 - one branch per wire type
+    def _value(self, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise DecodeError("nested too deep")
         tag = bytes(self._take(1))
@@ -428,9 +433,9 @@ class Decoder:
         return tensor
 
     def _pandas(self, tag: bytes, depth: int) -> Any:
-        pandas = sys.modules.get("pandas")
+        pandas: Any = sys.modules.get("pandas")
         if pandas is None:
-            import pandas
+            pandas = importlib.import_module("pandas")
         if tag in (b"I", b"R"):
             self._pos -= 1
             return self._index(pandas, depth)

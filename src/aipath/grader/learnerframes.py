@@ -94,7 +94,9 @@ def describe_exception(exc: BaseException, learner_path: str, *, context: str) -
 
     remote = remote_trace(exc)
     if frames and (remote.shape_error if remote is not None else is_shape_error(exc)):
-        shapes = remote.shapes if remote is not None else shapes_on_line(exc.__traceback__, learner_path)
+        shapes = (
+            remote.shapes if remote is not None else shapes_on_line(exc.__traceback__, learner_path)
+        )
         if shapes:
             head += (
                 f"\n  a shape mismatch at line {line}: the arrays there are {shapes} — check "

@@ -163,10 +163,10 @@ def _text_class(name: str, base: type[BaseException]) -> type[BaseException]:
     key = (name, base)
     if key not in _classes:
 
-        def __init__(self: BaseException, text: str = "") -> None:  # noqa: N807
+        def __init__(self: BaseException, text: str = "") -> None:
             BaseException.__init__(self, text)
 
-        def __str__(self: BaseException) -> str:  # noqa: N807
+        def __str__(self: BaseException) -> str:
             return str(self.args[0]) if self.args else ""
 
         _classes[key] = type(name, (base,), {"__init__": __init__, "__str__": __str__})
@@ -490,11 +490,12 @@ class LearnerPeer(Peer):
         numpy = sys.modules.get("numpy")
         if numpy is None:
             return
-        for key, arg in [*enumerate(args), *kwargs.items()]:
+        keyed: list[tuple[int | str, Any]] = [*enumerate(args), *kwargs.items()]
+        for key, arg in keyed:
             if isinstance(arg, numpy.ndarray) and arg.dtype != object:
                 self._before.append((key, arg, arg.tobytes()))
 
-    def _run(self, message: dict[str, Any]) -> Any:  # noqa: C901 - one branch per operation
+    def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
         if op == "reseed":
             seed = message.get("seed")
@@ -675,7 +676,7 @@ class _Function(RemoteProxy):
             or not isinstance(where[0], str)
             or type(where[1]) is not int
             or not isinstance(where[2], str)
-            or not where[2].isidentifier() and where[2] != "<lambda>"
+            or (not where[2].isidentifier() and where[2] != "<lambda>")
         ):
             raise AttributeError("__wrapped__")
         filename, line, name = where
@@ -702,9 +703,6 @@ def make_proxy(peer: Peer, handle: Handle) -> RemoteProxy:
         bases: list[type[RemoteProxy]] = [m for bit, m in _MIXINS if flags & bit]
         if flags & FLAG_FUNCTION:
             bases.insert(0, _Function)
-        if not bases:
-            cls = RemoteProxy
-        else:
-            cls = type("RemoteProxy", tuple(bases), {"__slots__": ()})
+        cls = RemoteProxy if not bases else type("RemoteProxy", tuple(bases), {"__slots__": ()})
         _PROXY_CLASSES[flags] = cls
     return cls(peer, handle)
