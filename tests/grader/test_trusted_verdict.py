@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from aipath.cli import app
 from aipath.grader import sandbox
-from aipath.grader.codec import Decoder, DecodeError, Encoder, Handle
+from aipath.grader.codec import DecodeError, Decoder, Encoder, Handle
 from aipath.grader.request import CheckRequest
 from aipath.grader.results import CheckResult, ErrorKind, Status
 from aipath.grader.supervisor import run_one
@@ -65,7 +65,7 @@ def check(
     mode: str = "fork",
     timeout: float = 10.0,
 ) -> CheckResult:
-    folder = tmp_path / f"lab-{verdict}-{mode}"
+    folder = tmp_path / f"lab-{mode}"
     folder.mkdir(exist_ok=True)
     learner = folder / "exercise.py"
     learner.write_text(source, encoding="utf-8")
@@ -85,7 +85,7 @@ def wrapped(body: str, *, function: str = "pairwise_distances", imports: str = "
     """The solution, with ``function`` running ``body`` (learner code) before its real work."""
     indented = "".join(f"    {line}\n" for line in body.splitlines())
     return (
-        f"{imports}\n{SOLUTION}\n\n_real_{function} = {function}\n\n\n"
+        f"{SOLUTION}\n{imports}\n\n_real_{function} = {function}\n\n\n"
         f"def {function}(*args, **kwargs):\n{indented}"
         f"    return _real_{function}(*args, **kwargs)\n"
     )
@@ -152,24 +152,26 @@ def _nothing(*args, **kwargs):
     return None
 
 
-for name in ("aipath.checks", "aipath.checks.compare", "aipath.checks.failure"):
-    module = sys.modules.get(name)
-    if module is not None:
-        for attr in ("assert_array", "assert_close", "assert_returned", "fail", "no_loops"):
-            if hasattr(module, attr):
-                setattr(module, attr, _nothing)
-for obj in gc.get_objects():
-    if isinstance(obj, types.FunctionType) and obj.__name__.startswith("test_"):
-        obj.__code__ = _nothing.__code__
-runner = sys.modules.get("_pytest.runner")
-if runner is not None:
-    runner.pytest_runtest_call = _nothing
-plugin = sys.modules.get("aipath.grader.plugin")
-if plugin is not None:
-    plugin.LabPlugin._record = _nothing
+def _patch():
+    for name in ("aipath.checks", "aipath.checks.compare", "aipath.checks.failure"):
+        module = sys.modules.get(name)
+        if module is not None:
+            for attr in ("assert_array", "assert_close", "assert_returned", "fail", "no_loops"):
+                if hasattr(module, attr):
+                    setattr(module, attr, _nothing)
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType) and obj.__name__.startswith("test_"):
+            obj.__code__ = _nothing.__code__
+            for attr in ("assert_array", "fail", "no_loops", "assert_returned"):
+                if attr in obj.__globals__:
+                    obj.__globals__[attr] = _nothing
+
+
+_patch()  # at import, and again from inside a check, once the checks are loaded
 
 
 def pairwise_distances(a, b):
+    _patch()
     return np.zeros(1)
 
 
@@ -255,7 +257,7 @@ def test_the_progress_store_cannot_be_written(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        "b'{\"event\": \"done\", \"exitstatus\": 0}\\n'",  # an event line
+        'b\'{"event": "done", "exitstatus": 0}\\n\'',  # an event line
         "(8).to_bytes(8, 'little') + b'dNNNNNNN'",  # a frame the decoder refuses
         "(2**40).to_bytes(8, 'little')",  # a frame over the size limit
     ],
@@ -284,9 +286,7 @@ SAME_AS_SHARED = {
     "loop": (MISTAKES / "pairwise_row_loop.py").read_text(encoding="utf-8"),
     "negative-wraps": (MISTAKES / "one_hot_negative_wraps.py").read_text(encoding="utf-8"),
     "shape-error": wrapped("return args[0] @ args[1]\n"),
-    "own-exception": wrapped(
-        "class Wrong(ValueError):\n    pass\nraise Wrong('my own error')\n"
-    ),
+    "own-exception": wrapped("class Wrong(ValueError):\n    pass\nraise Wrong('my own error')\n"),
     "learner-assert": wrapped("assert args[0].ndim == 3, 'three dimensions please'\n"),
     "keyerror": wrapped("return {}['missing']\n"),
     "prints": wrapped("print('hello from', args[0].shape)\n"),
@@ -406,7 +406,12 @@ def test_values_cross_by_value() -> None:
     import pandas as pd
 
     frame = pd.DataFrame(
-        {"a": [1, 2], "b": ["x", None], "c": [0.5, np.nan], "when": pd.to_datetime(["2024-01-01"] * 2)}
+        {
+            "a": [1, 2],
+            "b": ["x", None],
+            "c": [0.5, np.nan],
+            "when": pd.to_datetime(["2024-01-01"] * 2),
+        }
     )
     value = {
         "n": [None, True, 3, -(2**70), 1.5, 2j, "é", b"\x00"],
@@ -444,8 +449,13 @@ def test_anything_else_becomes_a_handle_and_bad_bytes_are_refused() -> None:
         data + b"N",  # trailing bytes
         data[:-1],  # cut short
         b"a" + (3).to_bytes(4, "little") + b"|O8",  # an object dtype by buffer
-        b"a" + (3).to_bytes(4, "little") + b"<f8" + bytes([1]) + (4).to_bytes(8, "little")
-        + (8).to_bytes(8, "little") + bytes(8),  # a buffer shorter than its shape
+        b"a"
+        + (3).to_bytes(4, "little")
+        + b"<f8"
+        + bytes([1])
+        + (4).to_bytes(8, "little")
+        + (8).to_bytes(8, "little")
+        + bytes(8),  # a buffer shorter than its shape
         b"x",  # an unknown tag
         b"d" + (1).to_bytes(4, "little") + b"l" + bytes(4) + b"N",  # a list as a dict key
         b"l" * 100 + bytes(4),  # nested too deep
