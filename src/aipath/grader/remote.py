@@ -4,8 +4,9 @@ Both processes hold one end of a socket pair and speak in framed messages (an 8-
 then a :mod:`aipath.grader.codec` value).  A message is a dict with an ``op``:
 
 - requests: ``getattr``, ``call``, ``repr``, ``str``, ``len``, ``bool``, ``getitem``, ``iter``,
-  ``source``, ``reseed`` (trusted → learner, on objects of the learner process) and ``call``
-  (learner → trusted, only on a callable a check passed to learner code);
+  ``source`` (trusted → learner, on objects of the learner process) and ``call`` (learner →
+  trusted, only on a callable a check passed to learner code);
+- the notification ``reseed`` (trusted → learner, before each check; no reply);
 - replies: ``ok`` (``value``), ``raise`` (``error``: an exception described as plain data) and,
   from the learner process only, ``timeout`` (its alarm fired in the learner's code).
 
@@ -29,6 +30,7 @@ import socket
 import struct
 import sys
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -323,7 +325,16 @@ class Peer:
             if op in ("ok", "raise", "timeout"):
                 self.last_reply = incoming
                 return self.on_reply(incoming)
-            self.send(self.serve(incoming))
+            reply = self.serve(incoming)
+            if reply is not None:
+                self.send(reply)
+
+    def notify(self, message: dict[str, Any]) -> None:
+        """Send a message that gets no reply (a failure shows at the next request)."""
+        try:
+            self.channel.send(self.encode(message))
+        except PeerGone:
+            pass
 
     def receive(self) -> dict[str, Any]:
         return self.decode(self.channel.recv())
@@ -335,7 +346,8 @@ class Peer:
             raise rebuild_exception(reply.get("error"))
         raise ProtocolError(f"unexpected reply {reply['op']!r}")
 
-    def serve(self, message: dict[str, Any]) -> dict[str, Any]:
+    def serve(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """The reply to the other side's request; None for a notification (no reply)."""
         raise NotImplementedError  # pragma: no cover - each end defines what it answers
 
     # what proxies ask
@@ -466,9 +478,15 @@ class LearnerPeer(Peer):
                 message = self.receive()
             except PeerGone:
                 return
-            self.send(self.serve(message))
+            reply = self.serve(message)
+            if reply is not None:
+                self.send(reply)
 
-    def serve(self, message: dict[str, Any]) -> dict[str, Any]:
+    def serve(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        if message["op"] == "reseed":  # a notification: before each check, no reply
+            seed = message.get("seed")
+            self.on_reseed(seed if type(seed) is int else 0)
+            return None
         outer, self._before = self._before, []
         try:
             with _captured() as (out, err):
@@ -497,10 +515,6 @@ class LearnerPeer(Peer):
 
     def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
-        if op == "reseed":
-            seed = message.get("seed")
-            self.on_reseed(seed if isinstance(seed, int) else 0)
-            return None
         ident = message.get("id")
         if not isinstance(ident, int) or ident not in self._objects:
             raise LookupError(f"no learner object {ident!r}")
@@ -659,8 +673,8 @@ class _Bool(RemoteProxy):
 class _Function(RemoteProxy):
     """A learner function: ``inspect.getsource`` finds its text in the learner's file.
 
-    ``__wrapped__`` is an empty code object carrying the file, first line and name the learner
-    process reports: ``inspect`` follows ``__wrapped__`` and reads the lines from the file
+    ``__wrapped__`` is an empty function (our own code: ``compile("")``) carrying the file, first
+    line and name the learner process reports: ``inspect`` follows ``__wrapped__`` and reads the lines from the file
     itself (the trusted side may read the learner's file as text), so ``no_loops`` looks at the
     same source it looked at when the function lived in the checks' process.
     """
@@ -680,7 +694,10 @@ class _Function(RemoteProxy):
         ):
             raise AttributeError("__wrapped__")
         filename, line, name = where
-        return compile("", filename, "exec").replace(co_firstlineno=max(1, line), co_name=name)
+        code = compile("", filename, "exec").replace(co_firstlineno=max(1, line), co_name=name)
+        # A function (not the bare code object), so that inspect.getmodule finds no module by
+        # name at once instead of scanning every loaded module's file (about a second).
+        return types.FunctionType(code, {"__name__": "<learner process>"}, name)
 
 
 _PROXY_CLASSES: dict[int, type[RemoteProxy]] = {}

@@ -156,7 +156,7 @@ class _TrustedRunner:
             workdir,
             self.request.seed,
             self.writer,
-            on_reseed=lambda seed: self.peer.request({"op": "reseed", "seed": seed}),
+            on_reseed=lambda seed: self.peer.notify({"op": "reseed", "seed": seed}),
         )
         self.plugin = plugin
         args = pytest_args(checks, ini, run_dir)
