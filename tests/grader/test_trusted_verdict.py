@@ -413,8 +413,11 @@ def test_values_cross_by_value() -> None:
             "when": pd.to_datetime(["2024-01-01"] * 2),
         }
     )
+    rng = np.random.default_rng(3)
     value = {
         "n": [None, True, 3, -(2**70), 1.5, 2j, "é", b"\x00"],
+        "rng": rng,
+        "functions": [np.mean, np.exp],
         ("t", 1): np.arange(6, dtype=np.int32).reshape(2, 3).T,
         "s": np.float32(1.25),
         "o": np.array(["a", None], dtype=object),
@@ -424,6 +427,8 @@ def test_values_cross_by_value() -> None:
     data = Encoder(lambda obj: pytest.fail(f"a handle for {obj!r}")).encode(value)
     back = Decoder(_no_handles).decode(data)
     assert back["n"] == value["n"]
+    assert back["functions"] == [np.mean, np.exp]
+    assert back["rng"] is not rng and back["rng"].random() == rng.random()
     assert np.array_equal(back[("t", 1)], value[("t", 1)]) and back[("t", 1)].dtype == np.int32
     assert back["s"] == value["s"] and type(back["s"]) is np.float32
     assert back["o"].tolist() == ["a", None]
@@ -462,3 +467,52 @@ def test_anything_else_becomes_a_handle_and_bad_bytes_are_refused() -> None:
     ):
         with pytest.raises(DecodeError):
             Decoder(_no_handles).decode(bad)
+
+
+# ----- the warm worker and the progress store --------------------------------------------------
+def _trusted_fixture_labs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fixture lab catalogue with p1-tiny in the trusted mode; a workspace built from it."""
+    from aipath.workspace.create import init_workspace
+
+    labs = tmp_path / "labs"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs", labs)
+    manifest = labs / "p1" / "01-tiny" / "lab.toml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8") + 'verdict_process = "trusted"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("AIPATH_LABS_DIR", str(labs))
+    monkeypatch.delenv("AIPATH_WORKSPACE", raising=False)
+    monkeypatch.delenv("AIPATH_DATABASE_URL", raising=False)
+    workspace = tmp_path / "ws"
+    init_workspace(workspace, load_catalogue())
+    return workspace
+
+
+@needs_confinement
+def test_the_worker_runs_trusted_checks_and_the_store_keeps_no_forged_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aipath.grader.service import check_lab
+    from aipath.grader.worker import BackgroundWorker
+    from aipath.workspace.model import Workspace
+    from aipath.workspace.store import open_store
+
+    ws = Workspace(_trusted_fixture_labs(tmp_path, monkeypatch))
+    lab = load_catalogue().get("p1-tiny")
+    solution = (lab.source_dir / "solution.py").read_text(encoding="utf-8")
+    indented = "".join(f"    {line}\n" for line in FORGED_EVENTS.splitlines())
+    forged = f"{FORGE_IMPORTS}\n{solution}\n\ndef double(x):\n{indented}    return x * 2\n"
+    target = ws.lab_file(lab)
+    with BackgroundWorker(ws.socket_path):
+        target.write_text(forged, encoding="utf-8")
+        result = check_lab(ws, lab)
+        assert result.mode == "warm"
+        never_passed(result)
+        with open_store(ws) as store:
+            assert not store.lab_states()["p1-tiny"].ever_passed
+        target.write_text(solution, encoding="utf-8")
+        result = check_lab(ws, lab)
+        assert result.mode == "warm" and result.status is Status.PASSED, result.summary
+    with open_store(ws) as store:
+        state = store.lab_states()["p1-tiny"]
+    assert state.attempts == 2 and state.ever_passed

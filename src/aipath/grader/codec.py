@@ -7,6 +7,9 @@ so it must never run code chosen by them.  Plain ``pickle`` would (``__reduce__`
 
 - ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``bytes``;
 - ``list``, ``tuple``, ``dict`` (keys of the hashable kinds above);
+- NumPy's own functions (``np.mean``, ufuncs), by name: the decoder looks the name up in
+  ``numpy`` and accepts only a ufunc or array function found there;
+- NumPy random generators (``Generator``), as their bit generator's kind and state;
 - NumPy arrays and scalars of an allowlisted dtype (bools, integers, floats, complex, fixed-width
   strings, datetimes): dtype text + shape + raw little-endian buffer; arrays of ``object`` dtype
   element by element (each element decoded by the same rules);
@@ -54,6 +57,11 @@ _TORCH_DTYPES = frozenset(
     {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
      "bool", "complex64", "complex128"}
 )  # fmt: skip
+
+
+_BIT_GENERATORS = frozenset({"PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937"})
+"""NumPy random generators travel as their bit generator's name and state (plain data): the
+other side builds a fresh ``Generator`` of that kind and sets the state, which NumPy checks."""
 
 
 class DecodeError(ValueError):
@@ -176,6 +184,18 @@ class Encoder:
             self._text(b"g", text.encode("ascii"))
             self._text(b"b", numpy.ascontiguousarray(array).tobytes())
             return True
+        name = _numpy_function_name(numpy, value)
+        if name is not None:
+            self._text(b"U", name.encode("ascii"))
+            return True
+        if type(value) is numpy.random.Generator:
+            bits = value.bit_generator
+            name = type(bits).__name__
+            if name not in _BIT_GENERATORS:
+                return False
+            self._text(b"G", name.encode("ascii"))
+            self._value(bits.state, depth + 1)
+            return True
         pandas = sys.modules.get("pandas")
         if pandas is not None and self._pandas(pandas, value, depth):
             return True
@@ -255,6 +275,25 @@ class Encoder:
         self._put(b"I")
         self._value(index.name, depth + 1)
         self._column(pandas.Series(index, copy=False), depth)
+
+
+def _numpy_function_name(numpy: Any, value: Any) -> str | None:
+    """``"mean"`` for ``np.mean``: a NumPy function crosses by name, not as a handle.
+
+    A check's ``statistic=np.mean`` is then called in the learner process itself, not once
+    per resample across the socket.
+    """
+    if not isinstance(value, _numpy_function_types(numpy)):
+        return None
+    name = getattr(value, "__name__", None)
+    if not isinstance(name, str) or name.startswith("_") or not name.isidentifier():
+        return None
+    return name if getattr(numpy, name, None) is value else None
+
+
+def _numpy_function_types(numpy: Any) -> tuple[type, ...]:
+    kinds: list[type] = [numpy.ufunc, type(numpy.mean)]
+    return tuple(kinds)
 
 
 def _dtype_text(dtype: Any) -> str | None:
@@ -377,7 +416,31 @@ class Decoder:
             return self._pandas(tag, depth)
         if tag == b"P":
             return self._tensor(depth)
+        if tag == b"G":
+            return self._generator(depth)
+        if tag == b"U":
+            import numpy as np
+
+            name = bytes(self._sized()).decode("ascii", "strict")
+            found = getattr(np, name, None) if name.isidentifier() else None
+            if name.startswith("_") or not isinstance(found, _numpy_function_types(np)):
+                raise DecodeError(f"no NumPy function {name!r}")
+            return found
         raise DecodeError(f"unknown tag {tag!r}")
+
+    def _generator(self, depth: int) -> Any:
+        import numpy as np
+
+        name = bytes(self._sized()).decode("ascii", "strict")
+        state = self._value(depth + 1)
+        if name not in _BIT_GENERATORS or not isinstance(state, dict):
+            raise DecodeError("a random generator this side does not build")
+        bits = getattr(np.random, name)()
+        try:
+            bits.state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise DecodeError(f"a random generator's state NumPy refuses: {exc}") from None
+        return np.random.Generator(bits)
 
     def _shape(self) -> tuple[int, ...]:
         ndim = bytes(self._take(1))[0]

@@ -360,7 +360,9 @@ class Peer:
         Arguments travel by value, so ``X -= X.mean(0)`` in learner code would otherwise leave
         the check's ``X`` as it was, and a check that the input is left alone could not see it.
         The learner process reports each top-level array argument whose bytes changed; it is
-        copied back into the check's array (same shape and dtype only).
+        copied back into the check's array (same shape and dtype only).  A random generator
+        passed in comes back likewise: the check's generator continues from where learner
+        code left it, as it would have in one process.
         """
         try:
             return self.request({"op": "call", "id": ident, "args": list(args), "kwargs": kwargs})
@@ -460,7 +462,7 @@ class LearnerPeer(Peer):
         super().__init__(channel)
         self.learner_path = learner_path
         self.on_reseed: Callable[[int], None] = lambda _seed: None
-        self._before: list[tuple[int | str, Any, bytes]] = []
+        self._before: list[tuple[int | str, Any, bytes | None]] = []
 
     def on_handle(self, handle: Handle) -> Any:
         value = super().on_handle(handle)
@@ -495,7 +497,11 @@ class LearnerPeer(Peer):
                     reply: dict[str, Any] = {"op": "ok", "value": value}
                 except BaseException as exc:  # learner code may raise anything: it is data
                     reply = self.error_reply(exc)
-            changed = {key: arg for key, arg, snap in self._before if arg.tobytes() != snap}
+            changed = {
+                key: arg
+                for key, arg, snap in self._before
+                if snap is None or arg.tobytes() != snap
+            }
         finally:
             self._before = outer
         if changed:
@@ -512,6 +518,8 @@ class LearnerPeer(Peer):
         for key, arg in keyed:
             if isinstance(arg, numpy.ndarray) and arg.dtype != object:
                 self._before.append((key, arg, arg.tobytes()))
+            elif type(arg) is numpy.random.Generator:
+                self._before.append((key, arg, None))  # its state goes back after every call
 
     def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
@@ -572,6 +580,12 @@ def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str,
         else:
             continue
         if (
+            type(original) is numpy.random.Generator
+            and type(new) is numpy.random.Generator
+            and type(original.bit_generator) is type(new.bit_generator)
+        ):
+            original.bit_generator.state = new.bit_generator.state
+        elif (
             isinstance(original, numpy.ndarray)
             and isinstance(new, numpy.ndarray)
             and original.shape == new.shape
