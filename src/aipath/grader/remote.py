@@ -331,10 +331,8 @@ class Peer:
 
     def notify(self, message: dict[str, Any]) -> None:
         """Send a message that gets no reply (a failure shows at the next request)."""
-        try:
+        with contextlib.suppress(PeerGone):
             self.channel.send(self.encode(message))
-        except PeerGone:
-            pass
 
     def receive(self) -> dict[str, Any]:
         return self.decode(self.channel.recv())
@@ -498,9 +496,7 @@ class LearnerPeer(Peer):
                 except BaseException as exc:  # learner code may raise anything: it is data
                     reply = self.error_reply(exc)
             changed = {
-                key: arg
-                for key, arg, snap in self._before
-                if snap is None or arg.tobytes() != snap
+                key: arg for key, arg, snap in self._before if snap is None or arg.tobytes() != snap
             }
         finally:
             self._before = outer
