@@ -76,7 +76,7 @@ def check(
         workdir=str(folder),
         timeout_s=timeout,
         memory_mb=1024,
-        verdict_process=verdict,  # type: ignore[arg-type]
+        verdict_process=verdict,
     )
     return run_one(request, mode=mode)  # type: ignore[arg-type]
 

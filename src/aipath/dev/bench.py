@@ -164,7 +164,10 @@ def _split_figures(lab: Lab, request: CheckRequest, runs: int) -> dict[str, Any]
         return run
 
     times: dict[tuple[str, str], list[float]] = {}
-    plan = [("warm", "fork", runs), ("cold", "cold", max(3, runs // 3))]
+    plan: list[tuple[str, Mode, int]] = [
+        ("warm", "fork", runs),
+        ("cold", "cold", max(3, runs // 3)),
+    ]
     for label, mode, count in plan:
         once(request, mode)()
         once(shared, mode)()
