@@ -516,3 +516,31 @@ def test_the_worker_runs_trusted_checks_and_the_store_keeps_no_forged_pass(
     with open_store(ws) as store:
         state = store.lab_states()["p1-tiny"]
     assert state.attempts == 2 and state.ever_passed
+
+
+def test_a_rebuilt_exception_keeps_the_learners_class_line_and_shapes() -> None:
+    from aipath.checks.calls import _learner_line
+    from aipath.grader.learnerframes import describe_exception
+    from aipath.grader.remote import rebuild_exception
+
+    path = "/somewhere/exercise.py"
+    namespace: dict[str, Any] = {}
+    exec(compile("def f(a, b):\n    return a @ b\n", path, "exec"), namespace)
+    exc = rebuild_exception(
+        {
+            "type": "Mismatch",
+            "bases": ["ValueError", "Exception", "BaseException"],
+            "text": "matmul: mismatch in its core dimension 0",
+            "frames": [[path, 2, "f", "return a @ b"]],
+            "shape_error": True,
+            "shapes": "a (2, 3), b (2, 3)",
+        }
+    )
+    assert isinstance(exc, ValueError) and type(exc).__name__ == "Mismatch"
+    assert _learner_line(namespace["f"], exc) == " — at line 2 of your file: `return a @ b`"
+    info = describe_exception(exc, path, context="while checking test_f")
+    assert info.line == 2 and "a (2, 3), b (2, 3)" in info.message
+    assert info.message.startswith("Mismatch: matmul: mismatch")
+    for name in ("KeyboardInterrupt", "GeneratorExit"):  # never a pytest session stopper
+        stopper = rebuild_exception({"type": name, "bases": [name, "BaseException"], "text": ""})
+        assert not isinstance(stopper, KeyboardInterrupt | GeneratorExit)
