@@ -423,6 +423,8 @@ def test_values_cross_by_value() -> None:
         "o": np.array(["a", None], dtype=object),
         "f": frame,
         "series": frame["c"].rename("named"),
+        "indexed": frame.set_index("b").iloc[::-1],
+        "months": pd.Series([3.5, 1.0], index=pd.Index([12, 1], name="month")),
     }
     data = Encoder(lambda obj: pytest.fail(f"a handle for {obj!r}")).encode(value)
     back = Decoder(_no_handles).decode(data)
@@ -434,6 +436,8 @@ def test_values_cross_by_value() -> None:
     assert back["o"].tolist() == ["a", None]
     pd.testing.assert_frame_equal(back["f"], frame)
     pd.testing.assert_series_equal(back["series"], value["series"])
+    pd.testing.assert_frame_equal(back["indexed"], value["indexed"])
+    pd.testing.assert_series_equal(back["months"], value["months"])
 
 
 def test_anything_else_becomes_a_handle_and_bad_bytes_are_refused() -> None:

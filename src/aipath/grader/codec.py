@@ -507,16 +507,18 @@ class Decoder:
             if not _hashable(name):
                 raise DecodeError("a Series name of an unhashable kind")
             index = self._index(pandas, depth)
-            values = self._column(pandas, depth)
-            return pandas.Series(values, index=index, name=name, copy=False)
+            series = self._column(pandas, depth, index)
+            series.name = name
+            return series
         columns = self._index(pandas, depth)
         index = self._index(pandas, depth)
-        data = {position: self._column(pandas, depth) for position in range(len(columns))}
-        frame = pandas.DataFrame(data, index=index, copy=False)
+        data = {position: self._column(pandas, depth, index) for position in range(len(columns))}
+        frame = pandas.DataFrame(data, copy=False) if data else pandas.DataFrame(index=index)
         frame.columns = columns
         return frame
 
-    def _column(self, pandas: Any, depth: int) -> Any:
+    def _column(self, pandas: Any, depth: int, index: Any = None) -> Any:
+        """One column (a Series); ``index`` replaces its positions (set, never aligned)."""
         name = self._ascii(b"s")
         values = self._value(depth + 1)
         import numpy as np
@@ -531,6 +533,10 @@ class Decoder:
         series = pandas.Series(values, copy=False)
         if str(series.dtype) != name:
             series = series.astype(name)
+        if index is not None:
+            if len(index) != len(series):
+                raise DecodeError("a column whose length is not its index's")
+            series.index = index
         return series
 
     def _index(self, pandas: Any, depth: int) -> Any:
