@@ -358,7 +358,8 @@ class Peer:
         Arguments travel by value, so ``X -= X.mean(0)`` in learner code would otherwise leave
         the check's ``X`` as it was, and a check that the input is left alone could not see it.
         The learner process reports each top-level array argument whose bytes changed; it is
-        copied back into the check's array (same shape and dtype only).  A random generator
+        copied back into the check's array (same shape and dtype only); a pandas frame or series
+        it changed takes the learner's contents whole (rows, columns, dtypes).  A random generator
         passed in comes back likewise: the check's generator continues from where learner
         code left it, as it would have in one process.
         """
@@ -460,7 +461,7 @@ class LearnerPeer(Peer):
         super().__init__(channel)
         self.learner_path = learner_path
         self.on_reseed: Callable[[int], None] = lambda _seed: None
-        self._before: list[tuple[int | str, Any, bytes | None]] = []
+        self._before: list[tuple[int | str, Any, Any]] = []
 
     def on_handle(self, handle: Handle) -> Any:
         value = super().on_handle(handle)
@@ -495,9 +496,7 @@ class LearnerPeer(Peer):
                     reply: dict[str, Any] = {"op": "ok", "value": value}
                 except BaseException as exc:  # learner code may raise anything: it is data
                     reply = self.error_reply(exc)
-            changed = {
-                key: arg for key, arg, snap in self._before if snap is None or arg.tobytes() != snap
-            }
+            changed = {key: arg for key, arg, snap in self._before if _changed(arg, snap)}
         finally:
             self._before = outer
         if changed:
@@ -516,6 +515,8 @@ class LearnerPeer(Peer):
                 self._before.append((key, arg, arg.tobytes()))
             elif type(arg) is numpy.random.Generator:
                 self._before.append((key, arg, None))  # its state goes back after every call
+            elif _is_frame(arg):
+                self._before.append((key, arg, arg.copy(deep=True)))
 
     def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
@@ -564,6 +565,29 @@ class LearnerPeer(Peer):
         return [str(code.co_filename), int(code.co_firstlineno), str(code.co_name)]
 
 
+def _is_frame(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and type(value) in (pandas.DataFrame, pandas.Series)
+
+
+def _changed(arg: Any, snapshot: Any) -> bool:
+    """Whether learner code changed an argument in place (a generator: always sent back)."""
+    if snapshot is None:
+        return True
+    if isinstance(snapshot, bytes):
+        return bool(arg.tobytes() != snapshot)
+    same = (
+        arg.equals(snapshot)
+        and arg.index.equals(snapshot.index)
+        and list(arg.index.names) == list(snapshot.index.names)
+    )
+    if same and hasattr(arg, "columns"):
+        same = arg.columns.equals(snapshot.columns) and list(arg.columns.names) == list(
+            snapshot.columns.names
+        )
+    return not same
+
+
 def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is None:
@@ -581,6 +605,12 @@ def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str,
             and type(original.bit_generator) is type(new.bit_generator)
         ):
             original.bit_generator.state = new.bit_generator.state
+        elif _is_frame(original) and type(new) is type(original):
+            # pandas has no public "become that frame" in place: its block manager is swapped,
+            # so the check's object now holds what learner code left in its copy.
+            original._mgr = new._mgr
+            if hasattr(original, "_clear_item_cache"):
+                original._clear_item_cache()
         elif (
             isinstance(original, numpy.ndarray)
             and isinstance(new, numpy.ndarray)
