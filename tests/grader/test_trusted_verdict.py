@@ -548,3 +548,25 @@ def test_a_rebuilt_exception_keeps_the_learners_class_line_and_shapes() -> None:
     for name in ("KeyboardInterrupt", "GeneratorExit"):  # never a pytest session stopper
         stopper = rebuild_exception({"type": name, "bases": [name, "BaseException"], "text": ""})
         assert not isinstance(stopper, KeyboardInterrupt | GeneratorExit)
+
+
+def test_arguments_changed_in_place_come_back_into_the_checks_objects() -> None:
+    """What the learner process reports as changed replaces the check's argument's contents."""
+    import numpy as np
+    import pandas as pd
+
+    from aipath.grader.remote import _changed, _copy_back
+
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]}, index=[5, 6, 7])
+    theirs = frame.copy(deep=True)
+    assert not _changed(theirs, frame.copy(deep=True))
+    theirs.loc[5, "x"] = 9
+    theirs["z"] = 1.5
+    theirs = theirs.drop(index=6)
+    array, rng = np.zeros(3), np.random.default_rng(0)
+    their_rng = np.random.default_rng(0)
+    their_rng.random(5)
+    _copy_back({0: theirs, 1: np.ones(3), "rng": their_rng}, (frame, array), {"rng": rng})
+    pd.testing.assert_frame_equal(frame, theirs)
+    assert array.tolist() == [1.0, 1.0, 1.0]
+    assert rng.random() == their_rng.random()
