@@ -213,6 +213,8 @@ class Encoder:
         return False
 
     def _array(self, numpy: Any, array: Any, depth: int) -> bool:
+        if array.dtype == object and self._strings(numpy, array):
+            return True
         if array.dtype == object:
             self._put(b"O" + bytes([array.ndim]) + b"".join(_U64.pack(n) for n in array.shape))
             for item in array.ravel(order="C"):
@@ -226,6 +228,26 @@ class Encoder:
         self._put(bytes([array.ndim]) + b"".join(_U64.pack(n) for n in array.shape))
         self._put(_U64.pack(data.nbytes))
         self._put(data.tobytes(order="C"))
+        return True
+
+    def _strings(self, numpy: Any, array: Any) -> bool:
+        """An object array of str, None and NaN (the missing value of a pandas text column)
+        as a fixed-width text array and two masks: a text column of a few hundred thousand
+        rows then crosses through NumPy's C loops, not item by item."""
+        pandas = sys.modules.get("pandas")
+        if pandas is None or array.size == 0:
+            return False
+        flat = array.ravel(order="C")
+        if pandas.api.types.infer_dtype(flat, skipna=True) != "string":
+            return False
+        missing = pandas.isna(flat)
+        none = numpy.equal(flat, None) & missing
+        if not all(_is_nan(item) for item in flat[missing & ~none]):
+            return False  # pd.NA or NaT among the strings: item by item
+        text = numpy.where(missing, "", flat).astype(str)
+        self._put(b"V" + bytes([array.ndim]) + b"".join(_U64.pack(n) for n in array.shape))
+        for part in (text, none, missing & ~none):
+            self._array(numpy, part, 0)
         return True
 
     def _pandas(self, pandas: Any, value: Any, depth: int) -> bool:
@@ -412,6 +434,8 @@ class Decoder:
             return self._on_handle(Handle(ident, tag == b"r", kind, flags))
         if tag in (b"a", b"O", b"g"):
             return self._numpy(tag, depth)
+        if tag == b"V":
+            return self._strings()
         if tag in (b"D", b"S", b"I", b"R"):
             return self._pandas(tag, depth)
         if tag == b"P":
@@ -479,6 +503,27 @@ class Decoder:
         raw = self._take(nbytes)
         return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
+    def _strings(self) -> Any:
+        import numpy as np
+
+        shape = self._shape()
+        n = math.prod(shape)
+        text, none, nan = (self._value(MAX_DEPTH) for _ in range(3))
+        if not (
+            isinstance(text, np.ndarray)
+            and text.dtype.kind == "U"
+            and isinstance(none, np.ndarray)
+            and isinstance(nan, np.ndarray)
+            and none.dtype == bool
+            and nan.dtype == bool
+            and text.size == none.size == nan.size == n
+        ):
+            raise DecodeError("a malformed block of strings")
+        out = text.ravel().astype(object)
+        out[none.ravel()] = None
+        out[nan.ravel()] = math.nan
+        return out.reshape(shape)
+
     def _tensor(self, depth: int) -> Any:
         torch = sys.modules.get("torch")
         name = bytes(self._sized()).decode("ascii", "strict")
@@ -525,7 +570,11 @@ class Decoder:
 
         if not isinstance(values, np.ndarray) or values.ndim != 1:
             raise DecodeError("a column must be a 1-D array")
-        if values.dtype == object and not all(_plain(item) for item in values):
+        if (
+            values.dtype == object
+            and pandas.api.types.infer_dtype(values, skipna=True) not in ("string", "empty")
+            and not all(_plain(item) for item in values)
+        ):
             raise DecodeError("a column of objects holds something other than plain values")
         dated = re.match(r"^(datetime|timedelta)64\[[a-z]{1,2}\]$", name)
         if name not in _PANDAS_DTYPES and not dated:
@@ -560,6 +609,10 @@ class Decoder:
         if not _hashable(name):
             raise DecodeError("an index name of an unhashable kind")
         return pandas.Index(self._column(pandas, depth), name=name, copy=False)
+
+
+def _is_nan(value: Any) -> bool:
+    return type(value) is float and value != value
 
 
 def _hashable(value: Any) -> bool:
