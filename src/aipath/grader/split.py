@@ -57,6 +57,8 @@ from aipath.grader.request import CheckRequest
 from aipath.grader.results import ErrorInfo, ErrorKind
 
 LEARNER_EXIT_INTERNAL = 71
+TRUSTED_CPU_FACTOR = 2.0
+"""The trusted process's CPU limit, in multiples of the lab's (see ``_arm_backstops``)."""
 TRUSTED_WALL_MARGIN_S = 1.0
 """The trusted side's own wall-clock alarm fires this long after the learner process's, so a
 learner line that was running is named whenever the learner's alarm can still fire."""
@@ -194,17 +196,23 @@ class _TrustedRunner:
         return ""
 
     def _arm_backstops(self) -> None:
-        """The trusted side's own limits: its checks' CPU time and a wall-clock backstop."""
+        """The trusted side's own limits: its checks' CPU time and a wall-clock backstop.
+
+        The lab's ``timeout_s`` is the learner process's CPU budget, enforced there as in the
+        shared mode.  This process also encodes every argument and decodes every result (a
+        300k-row table each way), so its own CPU limit is ``TRUSTED_CPU_FACTOR`` times that.
+        """
 
         def on_alarm(_signum: int, _frame: FrameType | None) -> None:
             self._end_with_timeout(TimeoutEvent(elapsed=round(time.monotonic() - self.started, 2)))
 
+        cpu = self.request.timeout_s * TRUSTED_CPU_FACTOR
         signal.signal(signal.SIGPROF, on_alarm)
-        signal.setitimer(signal.ITIMER_PROF, self.request.timeout_s)
+        signal.setitimer(signal.ITIMER_PROF, cpu)
         signal.signal(signal.SIGALRM, on_alarm)
         wall = self.request.timeout_s * WALL_CLOCK_FACTOR + TRUSTED_WALL_MARGIN_S
         signal.setitimer(signal.ITIMER_REAL, wall)
-        sandbox.cpu_backstop(self.request.timeout_s)
+        sandbox.cpu_backstop(cpu)
 
     def _end_with_timeout(self, event: TimeoutEvent) -> NoReturn:
         with contextlib.suppress(BaseException):
