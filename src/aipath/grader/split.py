@@ -327,6 +327,7 @@ def _learner_process(
     else:
         ready["module"] = module
     peer.send(ready)
-    if module is not None:
-        peer.serve_forever()
+    # Even after an import error: alive until the trusted side is done, which reads this
+    # process's namespaces (/proc/PID/ns) to confirm the confinement it claims.
+    peer.serve_forever()
     return EXIT_OK
