@@ -143,7 +143,10 @@ def _learner_line(func: Callable[..., Any], exc: BaseException) -> str:
     if path is None:
         module = sys.modules.get(getattr(func, "__module__", None) or "")
         path = getattr(module, "__file__", None)
-    frames = traceback.extract_tb(exc.__traceback__)
+    from aipath.grader.remote import remote_trace
+
+    trace = remote_trace(exc)  # raised in a confined learner process (verdict_process="trusted")
+    frames = trace.frames if trace is not None else traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if path and f.filename == path]
     if not mine:
         roots = _installed_roots()
@@ -184,7 +187,13 @@ def call_with_inputs(
             with contextlib.suppress(ValueError):
                 code = getattr(inspect.unwrap(func), "__code__", None)
                 path = getattr(code, "co_filename", "") or ""
-            met = shapes_on_line(exc.__traceback__, path) if path else ""
+            from aipath.grader.remote import remote_trace
+
+            trace = remote_trace(exc)
+            if trace is not None:
+                met = trace.shapes
+            else:
+                met = shapes_on_line(exc.__traceback__, path) if path else ""
             shapes = f"; on that line the arrays are {met}" if met else ""
         fail(
             f"{what} raised {type(exc).__name__}: {str(exc).strip()[:300]}"

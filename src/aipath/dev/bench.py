@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from aipath.grader.preload import preload
+from aipath.grader.request import CheckRequest
 from aipath.grader.service import build_request
-from aipath.grader.supervisor import run_many
+from aipath.grader.supervisor import Mode, run_many
 from aipath.grader.worker import BackgroundWorker
 from aipath.labs import Lab, load_catalogue
 from aipath.workspace.create import init_workspace
@@ -127,6 +128,7 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         )
 
     cold_median, _ = _median(cold, runs)
+    split = _split_figures(lab, request, runs)
     return {
         "lab": lab.id,
         "runs": runs,
@@ -139,6 +141,47 @@ def bench_lab(ws: Workspace, lab: Lab, runs: int) -> dict[str, Any]:
         "cli_cold_median_s": round(cli_cold_median, 4),
         "cold_pytest_median_s": round(cold_median, 4),
         "cli_over_cold": round(cli_median / cold_median, 3),
+        **split,
+    }
+
+
+def _split_figures(lab: Lab, request: CheckRequest, runs: int) -> dict[str, Any]:
+    """The same check with the verdict in a trusted process and in the learner's (shared).
+
+    Only for a lab that runs in the trusted mode: its warm (forked) and cold checks in both
+    modes, alternating so that a machine slowing down mid-run slows both alike.
+    """
+    if request.verdict_process != "trusted":
+        return {}
+    shared = request.model_copy(update={"verdict_process": "shared"})
+
+    def once(req: CheckRequest, mode: Mode) -> Callable[[], None]:
+        def run() -> None:
+            result = run_many([req], mode=mode)[0]
+            if not result.passed:
+                raise RuntimeError(f"{lab.id} ({req.verdict_process}) fails: {result.summary}")
+
+        return run
+
+    times: dict[tuple[str, str], list[float]] = {}
+    plan: list[tuple[str, Mode, int]] = [
+        ("warm", "fork", runs),
+        ("cold", "cold", max(3, runs // 3)),
+    ]
+    for label, mode, count in plan:
+        once(request, mode)()
+        once(shared, mode)()
+        for _ in range(count):
+            for name, req in (("trusted", request), ("shared", shared)):
+                times.setdefault((label, name), []).append(_median(once(req, mode), 1)[0])
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    return {
+        "warm_trusted_median_s": round(medians["warm", "trusted"], 4),
+        "warm_shared_median_s": round(medians["warm", "shared"], 4),
+        "warm_trusted_cost_s": round(medians["warm", "trusted"] - medians["warm", "shared"], 4),
+        "cold_trusted_median_s": round(medians["cold", "trusted"], 4),
+        "cold_shared_median_s": round(medians["cold", "shared"], 4),
+        "cold_trusted_cost_s": round(medians["cold", "trusted"] - medians["cold", "shared"], 4),
     }
 
 

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import NoReturn
@@ -125,7 +126,14 @@ WALL_CLOCK_FACTOR = 3.0
 cores) before the wall-clock alarm stops it."""
 
 
-def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) -> None:
+def arm_timeout(
+    request: CheckRequest, learner_path: str, report: Callable[[TimeoutEvent], None]
+) -> None:
+    """Stop the check at the lab's limit, reporting the learner's line it was running.
+
+    ``report`` records the event (the event file; in a confined learner process, the message
+    to the trusted side) before the process ends.
+    """
     started = time.monotonic()
 
     def on_alarm(_signum: int, frame: FrameType | None) -> None:
@@ -136,14 +144,15 @@ def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) 
             import linecache
 
             source = linecache.getline(learner_path, learner.f_lineno).strip() or None
-        writer.write(
-            TimeoutEvent(
-                line=line,
-                source=source,
-                function=learner.f_code.co_name if learner is not None else None,
-                elapsed=round(time.monotonic() - started, 2),
+        with contextlib.suppress(BaseException):
+            report(
+                TimeoutEvent(
+                    line=line,
+                    source=source,
+                    function=learner.f_code.co_name if learner is not None else None,
+                    elapsed=round(time.monotonic() - started, 2),
+                )
             )
-        )
         sandbox.REAL_EXIT(EXIT_TIMEOUT)
 
     # The lab's limit is CPU time: a loop that never ends is stopped after the same amount of
@@ -155,7 +164,7 @@ def _arm_timeout(request: CheckRequest, learner_path: str, writer: EventWriter) 
     signal.setitimer(signal.ITIMER_REAL, request.timeout_s * WALL_CLOCK_FACTOR)
 
 
-def _import_lab_libraries(checks: Path) -> None:
+def import_lab_libraries(checks: Path) -> None:
     """Import the libraries the lab's checks use before the clock starts.
 
     A warm worker has them already; a cold child would otherwise spend the learner's time limit
@@ -176,30 +185,33 @@ def _import_lab_libraries(checks: Path) -> None:
 
 
 def _error(
-    writer: EventWriter,
+    report: Callable[[ErrorInfo], None],
     kind: ErrorKind,
     message: str,
     *,
     line: int | None = None,
     source: str | None = None,
 ) -> None:
-    writer.write(ErrorEvent(error=ErrorInfo(kind=kind, message=message, line=line, source=source)))
+    report(ErrorInfo(kind=kind, message=message, line=line, source=source))
 
 
-def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> ModuleType | None:
+def import_learner(
+    request: CheckRequest, path: Path, report: Callable[[ErrorInfo], None]
+) -> ModuleType | None:
+    """Compile and import the learner's file; None (after ``report``-ing why) when it cannot."""
     learner_path = str(path)
     try:
         source = path.read_bytes()
     except FileNotFoundError:
         _error(
-            writer,
+            report,
             ErrorKind.MISSING_FILE,
             f"{path.name} is missing from {path.parent}: it was deleted or renamed. "
             f"Rename it back, or run `aipath reset {request.lab_id}` for a fresh starter.",
         )
         return None
     except OSError as exc:
-        _error(writer, ErrorKind.MISSING_FILE, f"{path} cannot be read: {exc.strerror}")
+        _error(report, ErrorKind.MISSING_FILE, f"{path} cannot be read: {exc.strerror}")
         return None
     try:
         code = compile(source, learner_path, "exec", dont_inherit=True)
@@ -212,7 +224,7 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
             pointer = "\n    " + " " * max(0, exc.offset - 1 - (len(text) - len(stripped))) + "^"
             text = stripped
         _error(
-            writer,
+            report,
             ErrorKind.SYNTAX,
             f"syntax error at line {line}: {exc.msg}\n    {text}{pointer}",
             line=line,
@@ -220,12 +232,12 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
         )
         return None
     except ValueError as exc:  # e.g. null bytes in the file
-        _error(writer, ErrorKind.SYNTAX, f"{path.name}: {exc}")
+        _error(report, ErrorKind.SYNTAX, f"{path.name}: {exc}")
         return None
 
     spec = importlib.util.spec_from_file_location(request.module_name, learner_path)
     if spec is None:
-        _error(writer, ErrorKind.INTERNAL, "cannot load module")
+        _error(report, ErrorKind.INTERNAL, "cannot load module")
         return None
     module = importlib.util.module_from_spec(spec)
     sys.modules[request.module_name] = module
@@ -234,13 +246,12 @@ def _import_learner(request: CheckRequest, path: Path, writer: EventWriter) -> M
     except NotImplementedError:
         return module  # a TODO at module level: the checks will report it as not attempted
     except BaseException as exc:
-        info = describe_exception(exc, learner_path, context="while importing your file")
-        writer.write(ErrorEvent(error=info))
+        report(describe_exception(exc, learner_path, context="while importing your file"))
         return None
     return module
 
 
-def _hidden_content(lab_dir: Path) -> tuple[list[Path], list[Path]]:
+def hidden_content(lab_dir: Path) -> tuple[list[Path], list[Path]]:
     """The files and folders a check must not show learner code: every lab's answers.
 
     Reference solutions read as empty, known mistakes and alternatives as empty folders; the
@@ -262,18 +273,28 @@ def _enter_confinement(request: CheckRequest, run_dir: Path, writer: EventWriter
     The run folder (events, output, pytest.ini) becomes read-only to the check: the descriptors
     opened on it before stay usable, its paths do not.
     """
+    private_tmp, notice = enter_confinement(request, run_dir)
+    if notice is not None:
+        writer.write(ConfinementEvent(notice=notice))
+    return private_tmp
+
+
+def enter_confinement(request: CheckRequest, run_dir: Path) -> tuple[Path, str | None]:
+    """Confine this process; the private temporary folder and what confinement lacks.
+
+    The notice is None when the request turned confinement off, "" when it is complete.
+    """
     private_tmp = run_dir / "tmp"
     private_tmp.mkdir(mode=0o700, exist_ok=True)
     if not request.isolate_network:
-        return private_tmp
-    hidden_files, hidden_dirs = _hidden_content(Path(request.lab_dir))
+        return private_tmp, None
+    hidden_files, hidden_dirs = hidden_content(Path(request.lab_dir))
     writable = [Path(os.path.realpath(request.workdir)), Path(os.path.realpath(private_tmp))]
     notice = sandbox.confine(writable, hidden_files, hidden_dirs)
-    writer.write(ConfinementEvent(notice=notice))
     # Tools a check runs (jupytext, IPython) create state folders under the read-only home.
     for name, folder in PRIVATE_STATE_DIRS.items():
         os.environ[name] = str(private_tmp / folder)
-    return private_tmp
+    return private_tmp, notice
 
 
 PRIVATE_STATE_DIRS = {
@@ -292,6 +313,10 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     ini = run_dir / "pytest.ini"
     ini.write_text(PYTEST_INI, encoding="ascii")
     checks = Path(request.lab_dir) / "checks.py"
+    if request.verdict_process == "trusted":
+        from aipath.grader.split import run_trusted
+
+        return run_trusted(request, run_dir, writer, ini, checks)
     # while this process has one thread (a user namespace needs it)
     private_tmp = _enter_confinement(request, run_dir, writer)
     workdir = Path(request.workdir)
@@ -305,7 +330,7 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     sandbox.single_threaded_runtime()  # before the lab's libraries start their thread pools
     tempfile.tempdir = str(private_tmp)
 
-    _import_lab_libraries(checks)
+    import_lab_libraries(checks)
     from aipath.grader.preload import imported_modules
 
     sandbox.apply_limits(
@@ -313,20 +338,24 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
     )
     if not request.dev_apply:
         sandbox.install_guards(learner_path)
-    _arm_timeout(request, learner_path, writer)
+    arm_timeout(request, learner_path, writer.write)
     sandbox.cpu_backstop(request.timeout_s)
 
     from aipath.grader.plugin import LabPlugin, reseed
 
     reseed(request.seed)
-    module = _import_learner(request, learner, writer)
+    module = import_learner(request, learner, lambda info: writer.write(ErrorEvent(error=info)))
     if module is None:
         return EXIT_OK
 
     if request.dev_apply:
         apply = getattr(module, request.dev_apply, None)
         if not callable(apply):
-            _error(writer, ErrorKind.INTERNAL, f"candidate has no function {request.dev_apply}()")
+            _error(
+                lambda info: writer.write(ErrorEvent(error=info)),
+                ErrorKind.INTERNAL,
+                f"candidate has no function {request.dev_apply}()",
+            )
             return EXIT_OK
         try:
             apply(workdir)

@@ -18,6 +18,9 @@ from aipath.grader.results import ErrorInfo, TestOutcome
 
 EVENTS_FILE = "events.jsonl"
 OUTPUT_FILE = "output.txt"
+LEARNER_OUTPUT_FILE = "learner-output.txt"
+"""What a confined learner process writes to its own descriptors 1 and 2 (verdict_process =
+"trusted"): a file of its own, so it shares no writable descriptor with the checks."""
 REQUEST_FILE = "request.json"
 
 

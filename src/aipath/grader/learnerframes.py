@@ -18,6 +18,17 @@ def learner_frames(tb: TracebackType | None, learner_path: str) -> list[tracebac
     return [f for f in traceback.extract_tb(tb) if f.filename == learner_path]
 
 
+def exception_frames(exc: BaseException, learner_path: str) -> list[traceback.FrameSummary]:
+    """The learner's frames of ``exc``: its own traceback's, or for an exception rebuilt from a
+    confined learner process (verdict_process = "trusted"), the frames that process reported."""
+    from aipath.grader.remote import remote_trace
+
+    trace = remote_trace(exc)
+    if trace is not None:
+        return [f for f in trace.frames if f.filename == learner_path]
+    return learner_frames(exc.__traceback__, learner_path)
+
+
 def format_frames(frames: list[traceback.FrameSummary]) -> str:
     lines = []
     for frame in frames:
@@ -32,7 +43,7 @@ def describe_exception(exc: BaseException, learner_path: str, *, context: str) -
     """An ErrorInfo naming the kind of problem, the learner's line and how to move on."""
     from aipath.grader.sandbox import LearnerExit, SandboxViolation
 
-    frames = learner_frames(exc.__traceback__, learner_path)
+    frames = exception_frames(exc, learner_path)
     last = frames[-1] if frames else None
     line = last.lineno if last else None
     source = (last.line or "").strip() if last else None
@@ -79,8 +90,13 @@ def describe_exception(exc: BaseException, learner_path: str, *, context: str) -
     name = type(exc).__name__
     text = str(exc).strip()
     head = f"{name}: {text}" if text else name
-    if frames and is_shape_error(exc):
-        shapes = shapes_on_line(exc.__traceback__, learner_path)
+    from aipath.grader.remote import remote_trace
+
+    remote = remote_trace(exc)
+    if frames and (remote.shape_error if remote is not None else is_shape_error(exc)):
+        shapes = (
+            remote.shapes if remote is not None else shapes_on_line(exc.__traceback__, learner_path)
+        )
         if shapes:
             head += (
                 f"\n  a shape mismatch at line {line}: the arrays there are {shapes} — check "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from aipath.grader.events import CollectErrorEvent, EventWriter, StartEvent, TestEvent
-from aipath.grader.learnerframes import describe_exception, learner_frames
+from aipath.grader.learnerframes import describe_exception, exception_frames
 from aipath.grader.results import OUTPUT_CAP, ErrorInfo, Status, TestOutcome
 
 
@@ -50,24 +50,36 @@ def _cap(text: str) -> str:
 
 
 class LabPlugin:
+    """The fixtures and hooks of a check session.
+
+    ``module`` is the learner's module, or (verdict_process = "trusted") a proxy of it in the
+    confined learner process; ``on_reseed`` then reseeds that process's generators too.
+    ``current`` is the check running now (the trusted side names it when the learner process
+    dies mid-call).
+    """
+
     def __init__(
         self,
-        module: ModuleType,
+        module: ModuleType | Any,
         learner_path: str,
         workdir: Path,
         seed: int,
         writer: EventWriter,
+        *,
+        on_reseed: Callable[[int], None] | None = None,
     ) -> None:
         self._module = module
         self.learner_path = learner_path
         self._workdir = workdir
         self._seed = seed
         self.writer = writer
+        self._on_reseed = on_reseed
         self._started: dict[str, float] = {}
+        self.current: str | None = None
 
     # ----- fixtures the checks use -------------------------------------------------------
     @pytest.fixture(scope="session")
-    def learner(self) -> ModuleType:
+    def learner(self) -> ModuleType | Any:
         return self._module
 
     @pytest.fixture(scope="session")
@@ -87,6 +99,8 @@ class LabPlugin:
     @pytest.fixture(autouse=True)
     def _aipath_reseed(self) -> None:
         reseed(self._seed)
+        if self._on_reseed is not None:
+            self._on_reseed(self._seed)
 
     # ----- hooks ---------------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -94,6 +108,7 @@ class LabPlugin:
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._started[nodeid] = time.perf_counter()
+        self.current = location[2]
         self.writer.write(StartEvent(name=location[2]))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -117,6 +132,7 @@ class LabPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
     ) -> None:
         name = item.name
+        self.current = None
         output = _cap("".join(text for _section, text in report.sections if text))
         duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())
         task = task_of(item)
@@ -144,13 +160,13 @@ class LabPlugin:
         exc = excinfo.value
         if isinstance(exc, NotImplementedError):
             where = ""
-            frames = learner_frames(excinfo.tb, self.learner_path)
+            frames = exception_frames(exc, self.learner_path)
             if frames:
                 where = f" (`{frames[-1].name}` still raises NotImplementedError)"
             message = f"not attempted yet{where}"
             outcome(Status.NOT_ATTEMPTED, message)
             return
-        if isinstance(exc, AssertionError) and not learner_frames(excinfo.tb, self.learner_path):
+        if isinstance(exc, AssertionError) and not exception_frames(exc, self.learner_path):
             text = str(exc).strip() or report.longreprtext.strip().splitlines()[-1]
             outcome(Status.FAILED, text)
             return

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+VerdictProcess = Literal["shared", "trusted"]
 
 
 class CheckRequest(BaseModel):
@@ -26,4 +30,9 @@ class CheckRequest(BaseModel):
     isolate_network: bool = Field(
         default=True,
         description="run in a network namespace of its own (loopback only) where Linux allows",
+    )
+    verdict_process: VerdictProcess = Field(
+        default="shared",
+        description="'trusted': the checks run in a process of their own that never imports the "
+        "learner's module; learner code runs in a confined child that serves their calls",
     )

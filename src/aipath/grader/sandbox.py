@@ -419,6 +419,11 @@ def _enter_pid_namespace(libc: Any) -> None:
 EXIT_ENGINE = 70
 
 
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent ends (however the parent ended)."""
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def close_inherited_descriptors(keep: Iterable[int]) -> None:
     """Close what a forked child inherits and learner code must not hold.
 

@@ -29,6 +29,7 @@ def build_request(lab: Lab, learner_file: Path, workdir: Path) -> CheckRequest:
         timeout_s=lab.manifest.timeout_s,
         memory_mb=lab.manifest.memory_mb,
         models=list(lab.manifest.models),
+        verdict_process=lab.manifest.verdict_process,
     )
 
 

@@ -26,6 +26,7 @@ from typing import Literal
 from aipath.grader.child import WALL_CLOCK_FACTOR
 from aipath.grader.events import (
     EVENTS_FILE,
+    LEARNER_OUTPUT_FILE,
     OUTPUT_FILE,
     REQUEST_FILE,
     CollectErrorEvent,
@@ -215,7 +216,12 @@ def run_one(request: CheckRequest, *, mode: Mode = "cold") -> CheckResult:
 
 
 def _read_output(run_dir: Path) -> str:
-    path = run_dir / OUTPUT_FILE
+    text = _read_capped(run_dir / OUTPUT_FILE)
+    learner = _read_capped(run_dir / LEARNER_OUTPUT_FILE)  # a split check's learner process
+    return text + learner
+
+
+def _read_capped(path: Path) -> str:
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -229,7 +235,7 @@ def _read_output(run_dir: Path) -> str:
     return text
 
 
-def _abnormal_end(
+def abnormal_end(
     request: CheckRequest,
     status: int,
     killed_at_deadline: bool,
@@ -329,7 +335,7 @@ def assemble(
                     f": {_read_output(run_dir)[-1200:]}",
                 )
     if not finished:
-        error = _abnormal_end(request, status, killed_at_deadline, current, cpu_s, peak_mb)
+        error = abnormal_end(request, status, killed_at_deadline, current, cpu_s, peak_mb)
         bootstrap = run_dir / "bootstrap-stderr.txt"  # only a cold child has one
         if not events and bootstrap.exists():
             tail = bootstrap.read_text(errors="replace")[-800:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aipath.ids import LAB_ID
 
@@ -48,11 +48,28 @@ class LabManifest(BaseModel):
         description="packaged models the checks use (aipath.checks.models): a warm worker loads "
         "each once, before it forks the first check of a lab that names it",
     )
+    verdict_process: Literal["shared", "trusted"] = Field(
+        default="shared",
+        description="where the verdict is decided: 'shared' runs the checks in the same (OS-"
+        "confined) process as the learner's module; 'trusted' runs them in a process of their "
+        "own that learner code cannot reach, calling the learner's functions across a socket "
+        "(arguments and results by value: data, arrays, frames, tensors; other objects as "
+        "handles).  For labs whose checks call learner functions and compare what comes back",
+    )
     dev_apply: str | None = Field(
         default=None,
         description="for labs whose work happens outside Python (e.g. git): the name of a function "
         "in a candidate solution that dev check calls with the work folder before the checks run",
     )
+
+    @model_validator(mode="after")
+    def _trusted_needs_no_dev_apply(self) -> LabManifest:
+        if self.verdict_process == "trusted" and (self.dev_apply or self.models):
+            raise ValueError(
+                "verdict_process = 'trusted' runs no dev_apply step and loads no models: "
+                "those labs keep the shared process"
+            )
+        return self
 
     @field_validator("hints")
     @classmethod

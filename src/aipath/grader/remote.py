@@ -1,0 +1,765 @@
+"""Calls across the boundary between the trusted check process and the confined learner process.
+
+Both processes hold one end of a socket pair and speak in framed messages (an 8-byte length,
+then a :mod:`aipath.grader.codec` value).  A message is a dict with an ``op``:
+
+- requests: ``getattr``, ``call``, ``repr``, ``str``, ``len``, ``bool``, ``getitem``, ``iter``,
+  ``source`` (trusted → learner, on objects of the learner process) and ``call`` (learner →
+  trusted, only on a callable a check passed to learner code);
+- the notification ``reseed`` (trusted → learner, before each check; no reply);
+- replies: ``ok`` (``value``), ``raise`` (``error``: an exception described as plain data) and,
+  from the learner process only, ``timeout`` (its alarm fired in the learner's code).
+
+Each side answers the other's requests while it waits for its own reply, so a check's function
+that learner code calls back (a ``lambda`` handed to ``numerical_gradient``) works, and so does
+learner code that check code calls from inside such a callback.
+
+What the learner process can do to the trusted one is therefore bounded by what the trusted side
+accepts: values its strict decoder builds, exceptions it rebuilds from names and text (never from
+learner classes), calls of the callables a check handed over, and the end of the conversation.
+It has no way to reach the trusted side's modules, objects or files: a trusted handle answers
+only ``call``, and a call's result must be data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import socket
+import struct
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+from aipath.grader.codec import (
+    FLAG_BOOL,
+    FLAG_CALL,
+    FLAG_FUNCTION,
+    FLAG_GETITEM,
+    FLAG_ITER,
+    FLAG_LEN,
+    MAX_MESSAGE_BYTES,
+    DecodeError,
+    Decoder,
+    EncodeError,
+    Encoder,
+    Handle,
+)
+
+_HEADER = struct.Struct("<Q")
+MAX_ITER_ITEMS = 1_000_000
+
+
+class PeerGone(Exception):
+    """The other process closed its end: it ended (or was killed) mid-conversation."""
+
+
+class ProtocolError(Exception):
+    """A message that is no part of the protocol: garbled, forged or out of turn."""
+
+
+class Channel:
+    """Framed messages over one connected stream socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, payload: bytes) -> None:
+        try:
+            self.sock.sendall(_HEADER.pack(len(payload)))
+            self.sock.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise PeerGone(str(exc)) from None
+
+    def recv(self) -> bytes:
+        size = int(_HEADER.unpack(self._exact(_HEADER.size))[0])
+        if size > MAX_MESSAGE_BYTES:
+            raise ProtocolError("a message over the size limit")
+        return self._exact(size)
+
+    def _exact(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            try:
+                n = self.sock.recv_into(view[got:])
+            except ConnectionResetError:
+                n = 0
+            if n == 0:
+                raise PeerGone("the other process closed the connection")
+            got += n
+        return bytes(buffer)
+
+
+# ----- exceptions as data -----------------------------------------------------------------------
+def exception_data(exc: BaseException, learner_path: str) -> dict[str, Any]:
+    """What the other side needs to rebuild ``exc`` and describe it as the grader does today."""
+    from aipath.grader.learnerframes import learner_frames
+    from aipath.grader.sandbox import LearnerExit, SandboxViolation
+    from aipath.grader.shapes import is_shape_error, shapes_on_line
+
+    frames = learner_frames(exc.__traceback__, learner_path) if learner_path else []
+    bases = [k.__name__ for k in type(exc).__mro__ if getattr(builtins, k.__name__, None) is k]
+    data: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "bases": bases,
+        "text": _safe_str(exc),
+        "frames": [[f.filename, f.lineno or 0, f.name, f.line or ""] for f in frames],
+        "shape_error": bool(frames) and is_shape_error(exc),
+        "shapes": "",
+        "exit": "",
+        "code": None,
+        "import_name": None,
+    }
+    if data["shape_error"]:
+        data["shapes"] = shapes_on_line(exc.__traceback__, learner_path)
+    if isinstance(exc, SandboxViolation):
+        data["exit"] = "sandbox"
+    elif isinstance(exc, LearnerExit | SystemExit):
+        data["exit"] = "os" if isinstance(exc, LearnerExit) else "sys"
+        code = exc.code
+        data["code"] = code if code is None or type(code) in (int, str, bool) else repr(code)
+    elif isinstance(exc, ImportError):
+        name = exc.name
+        data["import_name"] = name if isinstance(name, str) else None
+    return data
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a learner's __str__ that raises
+        return f"<{type(exc).__name__}: its message could not be read>"
+
+
+class RemoteTrace:
+    """The learner's frames of an exception raised in the other process (for the plugin)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.frames = [
+            traceback.FrameSummary(str(f[0]), int(f[1]), str(f[2]), line=str(f[3]))
+            for f in data.get("frames", [])
+            if isinstance(f, list) and len(f) == 4 and isinstance(f[1], int)
+        ]
+        self.shape_error = data.get("shape_error") is True
+        shapes = data.get("shapes")
+        self.shapes = shapes if isinstance(shapes, str) else ""
+
+
+REMOTE_TRACE = "__aipath_remote__"
+"""The attribute of a rebuilt exception that holds its :class:`RemoteTrace`."""
+
+_NEVER_REBUILT = frozenset({"KeyboardInterrupt", "GeneratorExit", "SystemExit"})
+"""Builtin bases a rebuilt exception never gets: pytest would stop the whole session for the
+first (a check left unrun is not a failed one), and the others have their own paths."""
+
+_classes: dict[tuple[str, type[BaseException]], type[BaseException]] = {}
+
+
+def _text_class(name: str, base: type[BaseException]) -> type[BaseException]:
+    """A class named like the learner's exception, under ``base``, whose str() is the text sent."""
+    key = (name, base)
+    if key not in _classes:
+
+        def __init__(self: BaseException, text: str = "") -> None:
+            BaseException.__init__(self, text)
+
+        def __str__(self: BaseException) -> str:
+            return str(self.args[0]) if self.args else ""
+
+        _classes[key] = type(name, (base,), {"__init__": __init__, "__str__": __str__})
+    return _classes[key]
+
+
+def rebuild_exception(data: Any) -> BaseException:
+    """An exception that classifies, prints and is caught like the one raised over there.
+
+    The class is a builtin one (``ValueError`` for ``ValueError``; the nearest builtin base for
+    a learner's own class, under the learner's class name): ``except ValueError`` in a check
+    works as before, and nothing of the learner's class runs here.
+    """
+    from aipath.grader.sandbox import LearnerExit, SandboxViolation
+
+    if not isinstance(data, dict):
+        raise ProtocolError("an error reply without an error")
+    name = data.get("type")
+    text = data.get("text")
+    bases = data.get("bases")
+    if not isinstance(name, str) or not isinstance(text, str) or not isinstance(bases, list):
+        raise ProtocolError("a malformed error")
+    name = name if name.isidentifier() else "LearnerException"
+    exit_kind = data.get("exit")
+    code = data.get("code")
+    exc: BaseException
+    if exit_kind == "sandbox":
+        exc = SandboxViolation(text)
+    elif exit_kind == "os":
+        exc = LearnerExit(code if isinstance(code, int) else 1)
+    elif exit_kind == "sys":
+        exc = SystemExit(code)
+    else:
+        base: type[BaseException] = Exception
+        for candidate in bases:
+            found = getattr(builtins, candidate, None) if isinstance(candidate, str) else None
+            if (
+                isinstance(found, type)
+                and issubclass(found, BaseException)
+                and candidate not in _NEVER_REBUILT
+                and not issubclass(found, BaseExceptionGroup)
+            ):
+                base = found
+                break
+        exc = _plain_or_text_class(name, base, text)
+        if isinstance(exc, ImportError):
+            import_name = data.get("import_name")
+            exc.name = import_name if isinstance(import_name, str) else None
+    setattr(exc, REMOTE_TRACE, RemoteTrace(data))
+    return exc
+
+
+def _plain_or_text_class(name: str, base: type[BaseException], text: str) -> BaseException:
+    if base.__name__ == name:
+        with contextlib.suppress(Exception):
+            plain = base(text) if text else base()
+            if str(plain) == text:
+                return plain
+    return _text_class(name, base)(text)
+
+
+def remote_trace(exc: BaseException) -> RemoteTrace | None:
+    """The learner's frames of ``exc`` when it was rebuilt from the learner process."""
+    trace = getattr(exc, REMOTE_TRACE, None)
+    return trace if isinstance(trace, RemoteTrace) else None
+
+
+# ----- the two ends -----------------------------------------------------------------------------
+def _flags_of(obj: Any) -> int:
+    kind = type(obj)
+    flags = 0
+    for flag, name in (
+        (FLAG_CALL, "__call__"),
+        (FLAG_LEN, "__len__"),
+        (FLAG_GETITEM, "__getitem__"),
+        (FLAG_ITER, "__iter__"),
+        (FLAG_BOOL, "__bool__"),
+    ):
+        if hasattr(kind, name):
+            flags |= flag
+    if hasattr(obj, "__code__") or hasattr(obj, "__wrapped__"):
+        flags |= FLAG_FUNCTION
+    return flags
+
+
+def _kind_of(obj: Any) -> str:
+    kind = type(obj).__name__
+    name = getattr(type(obj), "__qualname__", kind)
+    own = obj.__dict__.get("__name__") if hasattr(obj, "__dict__") else None
+    return f"{name} {own}" if isinstance(own, str) else str(name)
+
+
+class Peer:
+    """One end of the conversation: its table of exported objects and the request loop."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self._objects: dict[int, Any] = {}
+        self._ids: dict[int, int] = {}
+        self._next = 1
+        self.last_reply: dict[str, Any] = {}
+
+    # the codec's hooks
+    def export(self, obj: Any) -> Handle:
+        """Put ``obj`` in this side's table (once per object) and return its handle."""
+        key = id(obj)
+        ident = self._ids.get(key)
+        if ident is None:
+            ident = self._next
+            self._next += 1
+            self._ids[key] = ident
+            self._objects[ident] = obj
+        return Handle(ident, False, _kind_of(obj), _flags_of(obj))
+
+    def handle_of(self, obj: Any) -> Handle:
+        if isinstance(obj, RemoteProxy):
+            if object.__getattribute__(obj, "_aipath_peer") is not self:
+                raise EncodeError("a proxy of another conversation")
+            return Handle(object.__getattribute__(obj, "_aipath_id"), True)
+        return self.export(obj)
+
+    def on_handle(self, handle: Handle) -> Any:
+        if handle.mine:
+            if handle.id not in self._objects:
+                raise DecodeError(f"no object {handle.id} here")
+            return self._objects[handle.id]
+        return make_proxy(self, handle)
+
+    def encode(self, message: dict[str, Any]) -> bytes:
+        return Encoder(self.handle_of).encode(message)
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        message = Decoder(self.on_handle).decode(data)
+        if not isinstance(message, dict) or not isinstance(message.get("op"), str):
+            raise ProtocolError("a message that is not a request or a reply")
+        return message
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            data = self.encode(message)
+        except (EncodeError, RecursionError, ValueError) as exc:
+            data = self.encode(self.error_reply(exc, message.get("out", "")))
+        self.channel.send(data)
+
+    def error_reply(self, exc: BaseException, out: Any = "") -> dict[str, Any]:
+        return {"op": "raise", "error": exception_data(exc, ""), "out": out}
+
+    def request(self, message: dict[str, Any]) -> Any:
+        """Send a request; serve the other side's requests until its reply comes; the value."""
+        self.channel.send(self.encode(message))
+        while True:
+            incoming = self.receive()
+            op = incoming["op"]
+            if op in ("ok", "raise", "timeout"):
+                self.last_reply = incoming
+                return self.on_reply(incoming)
+            reply = self.serve(incoming)
+            if reply is not None:
+                self.send(reply)
+
+    def notify(self, message: dict[str, Any]) -> None:
+        """Send a message that gets no reply (a failure shows at the next request)."""
+        with contextlib.suppress(PeerGone):
+            self.channel.send(self.encode(message))
+
+    def receive(self) -> dict[str, Any]:
+        return self.decode(self.channel.recv())
+
+    def on_reply(self, reply: dict[str, Any]) -> Any:
+        if reply["op"] == "ok":
+            return reply.get("value")
+        if reply["op"] == "raise":
+            raise rebuild_exception(reply.get("error"))
+        raise ProtocolError(f"unexpected reply {reply['op']!r}")
+
+    def serve(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """The reply to the other side's request; None for a notification (no reply)."""
+        raise NotImplementedError  # pragma: no cover - each end defines what it answers
+
+    # what proxies ask
+    def remote(self, op: str, ident: int, **fields: Any) -> Any:
+        return self.request({"op": op, "id": ident, **fields})
+
+    def call(self, ident: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call the other side's object; arrays it changed in place change here too.
+
+        Arguments travel by value, so ``X -= X.mean(0)`` in learner code would otherwise leave
+        the check's ``X`` as it was, and a check that the input is left alone could not see it.
+        The learner process reports each top-level array argument whose bytes changed; it is
+        copied back into the check's array (same shape and dtype only); a pandas frame or series
+        it changed takes the learner's contents whole (rows, columns, dtypes).  A random generator
+        passed in comes back likewise: the check's generator continues from where learner
+        code left it, as it would have in one process.
+        """
+        try:
+            return self.request({"op": "call", "id": ident, "args": list(args), "kwargs": kwargs})
+        finally:
+            changed = self.last_reply.get("changed")
+            self.last_reply = {}
+            if isinstance(changed, dict):
+                _copy_back(changed, args, kwargs)
+
+
+class TrustedPeer(Peer):
+    """The check side: decodes strictly, answers only calls of callables it handed over.
+
+    ``on_timeout(message)`` and ``on_lost(reason)`` end the check (they do not return): the
+    learner process reported its alarm, or it ended, died or broke the protocol mid-call.
+    """
+
+    def __init__(
+        self,
+        channel: Channel,
+        *,
+        on_timeout: Callable[[dict[str, Any]], NoReturn],
+        on_lost: Callable[[str], NoReturn],
+    ) -> None:
+        super().__init__(channel)
+        self._on_timeout = on_timeout
+        self._on_lost = on_lost
+
+    def export(self, obj: Any) -> Handle:
+        if not callable(obj) or isinstance(obj, type):
+            raise EncodeError(
+                f"a check passed a {type(obj).__name__} to learner code: in this lab's mode only "
+                "data (numbers, text, lists, dicts, arrays, frames, tensors) and functions cross"
+            )
+        handle = super().export(obj)
+        return Handle(handle.id, False, "function", FLAG_CALL)
+
+    def request(self, message: dict[str, Any]) -> Any:
+        try:
+            return super().request(message)
+        except PeerGone as exc:
+            self._on_lost(str(exc))
+        except (ProtocolError, DecodeError) as exc:
+            self._on_lost(f"protocol: {exc}")
+
+    def receive_ready(self) -> dict[str, Any]:
+        """The learner process's first message: its module (a proxy) or its import error."""
+        try:
+            message = self.receive()
+            if message["op"] == "timeout":  # a loop at the top level of the learner's file
+                self.on_reply(message)
+            if message["op"] != "ready":
+                raise ProtocolError(f"{message['op']!r} before the learner's module was ready")
+        except PeerGone as exc:
+            self._on_lost(str(exc))
+        except (ProtocolError, DecodeError) as exc:
+            self._on_lost(f"protocol: {exc}")
+        self.on_output(message)
+        return message
+
+    def on_output(self, message: dict[str, Any]) -> None:
+        """Print what learner code printed, here, where pytest captures it for the check."""
+        out, err = message.get("out", ""), message.get("err", "")
+        if isinstance(out, str) and out:
+            sys.stdout.write(out)
+        if isinstance(err, str) and err:
+            sys.stderr.write(err)
+
+    def on_reply(self, reply: dict[str, Any]) -> Any:
+        self.on_output(reply)
+        if reply["op"] == "timeout":
+            self._on_timeout(reply)
+        return super().on_reply(reply)
+
+    def serve(self, message: dict[str, Any]) -> dict[str, Any]:
+        target = self._objects.get(message.get("id"))  # type: ignore[arg-type]
+        args, kwargs = message.get("args"), message.get("kwargs")
+        if (
+            message["op"] != "call"
+            or target is None
+            or not isinstance(args, list)
+            or not isinstance(kwargs, dict)
+            or not all(isinstance(k, str) for k in kwargs)
+        ):
+            error = PermissionError("learner code may only call the functions a check passed it")
+            return self.error_reply(error)
+        try:
+            return {"op": "ok", "value": target(*args, **kwargs)}
+        except Exception as exc:
+            return self.error_reply(exc)
+
+
+class LearnerPeer(Peer):
+    """The learner side: every object may be exported; requests run learner code, captured."""
+
+    def __init__(self, channel: Channel, learner_path: str) -> None:
+        super().__init__(channel)
+        self.learner_path = learner_path
+        self.on_reseed: Callable[[int], None] = lambda _seed: None
+        self._before: list[tuple[int | str, Any, Any]] = []
+
+    def on_handle(self, handle: Handle) -> Any:
+        value = super().on_handle(handle)
+        if not handle.mine and not handle.flags & FLAG_CALL:
+            raise DecodeError("the checks hand learner code functions only")
+        return value
+
+    def error_reply(self, exc: BaseException, out: Any = "") -> dict[str, Any]:
+        return {"op": "raise", "error": exception_data(exc, self.learner_path), "out": out}
+
+    def serve_forever(self) -> None:
+        """Answer requests until the trusted side closes its end."""
+        while True:
+            try:
+                message = self.receive()
+            except PeerGone:
+                return
+            reply = self.serve(message)
+            if reply is not None:
+                self.send(reply)
+
+    def serve(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        if message["op"] == "reseed":  # a notification: before each check, no reply
+            seed = message.get("seed")
+            self.on_reseed(seed if type(seed) is int else 0)
+            return None
+        outer, self._before = self._before, []
+        try:
+            with _captured() as (out, err):
+                try:
+                    value = self._run(message)
+                    reply: dict[str, Any] = {"op": "ok", "value": value}
+                except BaseException as exc:  # learner code may raise anything: it is data
+                    reply = self.error_reply(exc)
+            changed = {key: arg for key, arg, snap in self._before if _changed(arg, snap)}
+        finally:
+            self._before = outer
+        if changed:
+            reply["changed"] = changed
+        reply["out"], reply["err"] = out.getvalue(), err.getvalue()
+        return reply
+
+    def _snapshot(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Remember the bytes of each top-level array argument (see :meth:`Peer.call`)."""
+        numpy = sys.modules.get("numpy")
+        if numpy is None:
+            return
+        keyed: list[tuple[int | str, Any]] = [*enumerate(args), *kwargs.items()]
+        for key, arg in keyed:
+            if isinstance(arg, numpy.ndarray) and arg.dtype != object:
+                self._before.append((key, arg, arg.tobytes()))
+            elif type(arg) is numpy.random.Generator:
+                self._before.append((key, arg, None))  # its state goes back after every call
+            elif _is_frame(arg):
+                self._before.append((key, arg, arg.copy(deep=True)))
+
+    def _run(self, message: dict[str, Any]) -> Any:
+        op = message["op"]
+        ident = message.get("id")
+        if not isinstance(ident, int) or ident not in self._objects:
+            raise LookupError(f"no learner object {ident!r}")
+        target = self._objects[ident]
+        if op == "getattr":
+            return getattr(target, str(message.get("name")))
+        if op == "call":
+            args, kwargs = message.get("args"), message.get("kwargs")
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ProtocolError("a call without its arguments")
+            self._snapshot(args, kwargs)
+            return target(*args, **kwargs)
+        if op == "repr":
+            return repr(target)
+        if op == "str":
+            return str(target)
+        if op == "len":
+            return len(target)
+        if op == "bool":
+            return bool(target)
+        if op == "getitem":
+            return target[message.get("key")]
+        if op == "iter":
+            items = []
+            for item in target:
+                items.append(item)
+                if len(items) > MAX_ITER_ITEMS:
+                    raise OverflowError("an iterator of more than a million items")
+            return items
+        if op == "source":
+            return self._source(target)
+        raise ProtocolError(f"unknown request {op!r}")
+
+    def _source(self, target: Any) -> list[Any] | None:
+        """Where ``target`` (unwrapped) was defined: file, first line and name, if a function."""
+        import inspect
+
+        with contextlib.suppress(ValueError):
+            target = inspect.unwrap(target)
+        code = getattr(target, "__code__", None)
+        if code is None:
+            return None
+        return [str(code.co_filename), int(code.co_firstlineno), str(code.co_name)]
+
+
+def _is_frame(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and type(value) in (pandas.DataFrame, pandas.Series)
+
+
+def _changed(arg: Any, snapshot: Any) -> bool:
+    """Whether learner code changed an argument in place (a generator: always sent back)."""
+    if snapshot is None:
+        return True
+    if isinstance(snapshot, bytes):
+        return bool(arg.tobytes() != snapshot)
+    same = (
+        arg.equals(snapshot)
+        and arg.index.equals(snapshot.index)
+        and list(arg.index.names) == list(snapshot.index.names)
+    )
+    if same and hasattr(arg, "columns"):
+        same = arg.columns.equals(snapshot.columns) and list(arg.columns.names) == list(
+            snapshot.columns.names
+        )
+    return not same
+
+
+def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return
+    for key, new in changed.items():
+        if type(key) is int and 0 <= key < len(args):
+            original = args[key]
+        elif isinstance(key, str) and key in kwargs:
+            original = kwargs[key]
+        else:
+            continue
+        if (
+            type(original) is numpy.random.Generator
+            and type(new) is numpy.random.Generator
+            and type(original.bit_generator) is type(new.bit_generator)
+        ):
+            original.bit_generator.state = new.bit_generator.state
+        elif _is_frame(original) and type(new) is type(original):
+            # pandas has no public "become that frame" in place: its block manager is swapped,
+            # so the check's object now holds what learner code left in its copy.
+            original._mgr = new._mgr
+            if hasattr(original, "_clear_item_cache"):
+                original._clear_item_cache()
+        elif (
+            isinstance(original, numpy.ndarray)
+            and isinstance(new, numpy.ndarray)
+            and original.shape == new.shape
+            and original.dtype == new.dtype
+            and original.flags.writeable
+        ):
+            numpy.copyto(original, new)
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """What learner code prints during one request, sent back with the reply (pytest shows it)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield out, err
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+# ----- proxies ----------------------------------------------------------------------------------
+_REMOTE_DUNDERS = frozenset({"__name__", "__qualname__"})
+"""Dunder attributes looked up in the other process; any other one a proxy does not have (a
+library probing ``__array_interface__`` gets AttributeError at once, not a round trip)."""
+
+
+class RemoteProxy:
+    """An object of the other process: attribute access, calls and repr cross the boundary."""
+
+    __slots__ = ("__weakref__", "_aipath_id", "_aipath_kind", "_aipath_peer")
+
+    def __init__(self, peer: Peer, handle: Handle) -> None:
+        object.__setattr__(self, "_aipath_peer", peer)
+        object.__setattr__(self, "_aipath_id", handle.id)
+        object.__setattr__(self, "_aipath_kind", handle.kind)
+
+    def _aipath_remote(self, op: str, **fields: Any) -> Any:
+        peer: Peer = object.__getattribute__(self, "_aipath_peer")
+        return peer.remote(op, object.__getattribute__(self, "_aipath_id"), **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__") and name not in _REMOTE_DUNDERS:
+            raise AttributeError(name)
+        return self._aipath_remote("getattr", name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot set {name!r} on learner code's {self._aipath_kind}")
+
+    def __repr__(self) -> str:
+        text = self._aipath_remote("repr")
+        return text if isinstance(text, str) else f"<{self._aipath_kind}>"
+
+    def __str__(self) -> str:
+        text = self._aipath_remote("str")
+        return text if isinstance(text, str) else f"<{self._aipath_kind}>"
+
+
+class _Callable(RemoteProxy):
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        peer: Peer = object.__getattribute__(self, "_aipath_peer")
+        return peer.call(object.__getattribute__(self, "_aipath_id"), args, kwargs)
+
+
+class _Len(RemoteProxy):
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        n = self._aipath_remote("len")
+        if type(n) is not int or n < 0:
+            raise TypeError("len() of learner code's object is not a non-negative int")
+        return n
+
+
+class _GetItem(RemoteProxy):
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._aipath_remote("getitem", key=key)
+
+
+class _Iter(RemoteProxy):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        items = self._aipath_remote("iter")
+        return iter(items if isinstance(items, list) else [])
+
+
+class _Bool(RemoteProxy):
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return self._aipath_remote("bool") is True
+
+
+class _Function(RemoteProxy):
+    """A learner function: ``inspect.getsource`` finds its text in the learner's file.
+
+    ``__wrapped__`` is an empty function (our own code: ``compile("")``) carrying the file, first
+    line and name the learner process reports: ``inspect`` follows ``__wrapped__`` and reads the lines from the file
+    itself (the trusted side may read the learner's file as text), so ``no_loops`` looks at the
+    same source it looked at when the function lived in the checks' process.
+    """
+
+    __slots__ = ()
+
+    @property
+    def __wrapped__(self) -> Any:
+        where = self._aipath_remote("source")
+        if (
+            not isinstance(where, list)
+            or len(where) != 3
+            or not isinstance(where[0], str)
+            or type(where[1]) is not int
+            or not isinstance(where[2], str)
+            or (not where[2].isidentifier() and where[2] != "<lambda>")
+        ):
+            raise AttributeError("__wrapped__")
+        filename, line, name = where
+        code = compile("", filename, "exec").replace(co_firstlineno=max(1, line), co_name=name)
+        # A function (not the bare code object), so that inspect.getmodule finds no module by
+        # name at once instead of scanning every loaded module's file (about a second).
+        return types.FunctionType(code, {"__name__": "<learner process>"}, name)
+
+
+_PROXY_CLASSES: dict[int, type[RemoteProxy]] = {}
+_MIXINS = (
+    (FLAG_CALL, _Callable),
+    (FLAG_LEN, _Len),
+    (FLAG_GETITEM, _GetItem),
+    (FLAG_ITER, _Iter),
+    (FLAG_BOOL, _Bool),
+)
+
+
+def make_proxy(peer: Peer, handle: Handle) -> RemoteProxy:
+    """A proxy whose type supports what the remote object's type supports, and no more."""
+    flags = handle.flags
+    if flags & FLAG_FUNCTION and not flags & FLAG_CALL:
+        flags &= ~FLAG_FUNCTION
+    cls = _PROXY_CLASSES.get(flags)
+    if cls is None:
+        bases: list[type[RemoteProxy]] = [m for bit, m in _MIXINS if flags & bit]
+        if flags & FLAG_FUNCTION:
+            bases.insert(0, _Function)
+        cls = RemoteProxy if not bases else type("RemoteProxy", tuple(bases), {"__slots__": ()})
+        _PROXY_CLASSES[flags] = cls
+    return cls(peer, handle)

@@ -1,0 +1,572 @@
+"""The trusted verdict process (``verdict_process = "trusted"``): learner code cannot forge a pass.
+
+Each attack is learner code a determined learner could write — writing the event file and
+ending the process, patching the check library or the check functions through ``sys.modules``
+and ``gc``, reading the reference solution, writing the lab's checks or the progress store,
+writing to whatever descriptor it holds.  Run against p1-numpy-vectorize in the trusted mode,
+every one ends failed, error or not attempted, and the verdict names no check that did not
+run.  Where the same file forges a pass in the shared mode, a test shows that too: the attack
+is real, the split is what stops it.
+
+The rest shows that the split changes nothing else: the same verdicts, messages and output as
+the shared mode for the solution, the starter, known mistakes and every kind of error, and the
+golden ``aipath check --json`` files of the fixture lab byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from aipath.cli import app
+from aipath.grader import sandbox
+from aipath.grader.codec import DecodeError, Decoder, Encoder, Handle
+from aipath.grader.request import CheckRequest
+from aipath.grader.results import CheckResult, ErrorKind, Status
+from aipath.grader.supervisor import run_one
+from aipath.labs import load_catalogue
+
+LAB = next(lab for lab in load_catalogue() if lab.id == "p1-numpy-vectorize").source_dir
+SOLUTION = (LAB / "solution.py").read_text(encoding="utf-8")
+TESTS_DIR = Path(__file__).parents[1]
+GOLDEN = TESTS_DIR / "golden" / "check"
+
+
+def _confinement_works() -> bool:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only reports
+        try:
+            notice = sandbox.confine([], [], [])
+        except OSError:
+            os._exit(1)
+        os._exit(0 if notice == "" else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+CONFINED = _confinement_works()
+needs_confinement = pytest.mark.skipif(
+    not CONFINED, reason="this system allows no user, mount and PID namespaces"
+)
+
+
+def check(
+    tmp_path: Path,
+    source: str,
+    *,
+    verdict: str = "trusted",
+    mode: str = "fork",
+    timeout: float = 10.0,
+) -> CheckResult:
+    folder = tmp_path / f"lab-{mode}"
+    folder.mkdir(exist_ok=True)
+    learner = folder / "exercise.py"
+    learner.write_text(source, encoding="utf-8")
+    request = CheckRequest(
+        lab_id="p1-numpy-vectorize",
+        lab_dir=str(LAB),
+        learner_file=str(learner),
+        workdir=str(folder),
+        timeout_s=timeout,
+        memory_mb=1024,
+        verdict_process=verdict,
+    )
+    return run_one(request, mode=mode)  # type: ignore[arg-type]
+
+
+def wrapped(body: str, *, function: str = "pairwise_distances", imports: str = "") -> str:
+    """The solution, with ``function`` running ``body`` (learner code) before its real work."""
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    return (
+        f"{SOLUTION}\n{imports}\n\n_real_{function} = {function}\n\n\n"
+        f"def {function}(*args, **kwargs):\n{indented}"
+        f"    return _real_{function}(*args, **kwargs)\n"
+    )
+
+
+def never_passed(result: CheckResult) -> None:
+    assert result.status in (Status.FAILED, Status.ERROR, Status.NOT_ATTEMPTED), result.summary
+    names = [t.name for t in result.tests]
+    assert "test_forged" not in names, names
+    assert len(names) == len(set(names)), names
+
+
+# ----- (a) the event file written by learner code, then posix._exit --------------------------
+FORGED_EVENTS = (
+    "lines = [json.dumps({'event': 'test', 'outcome': {'name': n, 'status': 'passed'}})\n"
+    "         for n in ('test_forged', 'test_pairwise_distances_values')]\n"
+    "lines.append(json.dumps({'event': 'done', 'exitstatus': 0}))\n"
+    "data = ('\\n'.join(lines) + '\\n').encode()\n"
+    "run_dir = Path(tempfile.gettempdir()).parent\n"
+    "for path in [run_dir / 'events.jsonl', *Path('/tmp').glob('aipath-check-*/events.jsonl')]:\n"
+    "    try:\n"
+    "        with open(path, 'ab') as handle:\n"
+    "            handle.write(data)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "for fd in range(3, 256):\n"
+    "    try:\n"
+    "        os.write(fd, data)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "posix._exit(0)\n"
+)
+FORGE_IMPORTS = "import json\nimport os\nimport posix\nimport tempfile\nfrom pathlib import Path\n"
+
+
+@needs_confinement
+@pytest.mark.parametrize("mode", ["fork", "cold"])
+def test_a_forged_event_file_and_posix_exit_end_in_an_error(tmp_path: Path, mode: str) -> None:
+    result = check(tmp_path, wrapped(FORGED_EVENTS, imports=FORGE_IMPORTS), mode=mode)
+    never_passed(result)
+    assert result.status is Status.ERROR
+    assert result.error is not None and result.error.kind in (ErrorKind.EXIT, ErrorKind.SANDBOX)
+    first = result.tests[0]
+    assert first.name == "test_pairwise_distances_values" and first.status is Status.ERROR
+
+
+@needs_confinement
+def test_the_same_forgery_passes_in_the_shared_mode(tmp_path: Path) -> None:
+    """The attack is real: where learner code holds the event writer's descriptor, it wins."""
+    result = check(tmp_path, wrapped(FORGED_EVENTS, imports=FORGE_IMPORTS), verdict="shared")
+    assert "test_forged" in [t.name for t in result.tests]
+
+
+# ----- (b) the check library, pytest and the check functions patched -------------------------
+PATCHES = """
+import gc
+import sys
+import types
+
+import numpy as np
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+def _patch():
+    for name in ("aipath.checks", "aipath.checks.compare", "aipath.checks.failure"):
+        module = sys.modules.get(name)
+        if module is not None:
+            for attr in ("assert_array", "assert_close", "assert_returned", "fail", "no_loops"):
+                if hasattr(module, attr):
+                    setattr(module, attr, _nothing)
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType) and obj.__name__.startswith("test_"):
+            obj.__code__ = _nothing.__code__
+            for attr in ("assert_array", "fail", "no_loops", "assert_returned"):
+                if attr in obj.__globals__:
+                    obj.__globals__[attr] = _nothing
+
+
+_patch()  # at import, and again from inside a check, once the checks are loaded
+
+
+def pairwise_distances(a, b):
+    _patch()
+    return np.zeros(1)
+
+
+def standardize(X):
+    return np.zeros(1)
+
+
+def one_hot(labels, num_classes):
+    return np.zeros(1)
+
+
+def logsumexp(logits):
+    return np.zeros(1)
+
+
+def softmax(logits):
+    return np.zeros(1)
+"""
+
+
+@needs_confinement
+@pytest.mark.parametrize("mode", ["fork", "cold"])
+def test_patching_checks_pytest_and_gc_changes_no_verdict(tmp_path: Path, mode: str) -> None:
+    result = check(tmp_path, PATCHES, mode=mode)
+    never_passed(result)
+    assert result.status is Status.FAILED
+    by_name = {t.name: t for t in result.tests}
+    assert len(by_name) == 14
+    assert by_name["test_pairwise_distances_values"].status is Status.FAILED
+    assert by_name["test_softmax_values"].status is Status.FAILED
+
+
+@needs_confinement
+def test_the_same_patches_pass_in_the_shared_mode(tmp_path: Path) -> None:
+    result = check(tmp_path, PATCHES, verdict="shared")
+    assert result.status is Status.PASSED, result.summary
+
+
+# ----- (c) the reference solution, the lab's checks, the progress store ----------------------
+@needs_confinement
+def test_the_reference_solution_reads_as_empty(tmp_path: Path) -> None:
+    body = (
+        "namespace = {}\n"
+        f"exec(open({str(LAB / 'solution.py')!r}).read(), namespace)\n"
+        "return namespace['pairwise_distances'](*args, **kwargs)\n"
+    )
+    result = check(tmp_path, wrapped(body))
+    never_passed(result)
+    assert result.tests[0].status is Status.ERROR
+    assert "KeyError: 'pairwise_distances'" in result.tests[0].message
+
+
+@needs_confinement
+def test_the_installed_checks_cannot_be_overwritten(tmp_path: Path) -> None:
+    checks = LAB / "checks.py"
+    before = checks.read_bytes()
+    body = f"open({str(checks)!r}, 'w').write('def test_forged():\\n    pass\\n')\n"
+    result = check(tmp_path, wrapped(body))
+    never_passed(result)
+    assert checks.read_bytes() == before
+    assert "OSError" in result.tests[0].message or "Read-only" in result.tests[0].message
+
+
+@needs_confinement
+def test_the_progress_store_cannot_be_written(tmp_path: Path) -> None:
+    store = tmp_path / "workspace" / "progress.db"
+    store.parent.mkdir()
+    with sqlite3.connect(store) as db:
+        db.execute("create table attempts (lab text, status text)")
+    body = (
+        f"db = sqlite3.connect({str(store)!r})\n"
+        "db.execute(\"insert into attempts values ('p1-numpy-vectorize', 'passed')\")\n"
+        "db.commit()\n"
+    )
+    result = check(tmp_path, wrapped(body, imports="import sqlite3"))
+    never_passed(result)
+    with sqlite3.connect(store) as db:
+        assert db.execute("select count(*) from attempts").fetchone() == (0,)
+
+
+# ----- (d) whatever descriptor learner code holds ----------------------------------------------
+@needs_confinement
+@pytest.mark.parametrize(
+    "payload",
+    [
+        'b\'{"event": "done", "exitstatus": 0}\\n\'',  # an event line
+        "(8).to_bytes(8, 'little') + b'dNNNNNNN'",  # a frame the decoder refuses
+        "(2**40).to_bytes(8, 'little')",  # a frame over the size limit
+    ],
+)
+def test_writing_to_every_descriptor_ends_in_an_error(tmp_path: Path, payload: str) -> None:
+    body = (
+        "for fd in range(3, 256):\n"
+        "    try:\n"
+        f"        os.write(fd, {payload})\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    result = check(tmp_path, wrapped(body, imports="import os"))
+    never_passed(result)
+    assert result.status is Status.ERROR
+    assert result.error is not None and result.error.kind is ErrorKind.SANDBOX
+    assert "private channel" in result.error.message
+
+
+# ----- the same verdicts as the shared mode ------------------------------------------------------
+MISTAKES = LAB / "mistakes"
+SAME_AS_SHARED = {
+    "solution": SOLUTION,
+    "starter": (LAB / "exercise.py").read_text(encoding="utf-8"),
+    "in-place": (MISTAKES / "standardize_in_place.py").read_text(encoding="utf-8"),
+    "loop": (MISTAKES / "pairwise_row_loop.py").read_text(encoding="utf-8"),
+    "negative-wraps": (MISTAKES / "one_hot_negative_wraps.py").read_text(encoding="utf-8"),
+    "shape-error": wrapped("return args[0] @ args[1]\n"),
+    "own-exception": wrapped("class Wrong(ValueError):\n    pass\nraise Wrong('my own error')\n"),
+    "learner-assert": wrapped("assert args[0].ndim == 3, 'three dimensions please'\n"),
+    "keyerror": wrapped("return {}['missing']\n"),
+    "prints": wrapped("print('hello from', args[0].shape)\n"),
+    "sys-exit": wrapped("sys.exit(3)\n", imports="import sys"),
+    "os-exit": wrapped("os._exit(4)\n", imports="import os"),
+    "subprocess": wrapped("os.system('true')\n", imports="import os"),
+    "syntax": "def pairwise_distances(a, b)\n    return a\n",
+    "import-error": "import not_a_module_anywhere\n",
+    "top-level-todo": "raise NotImplementedError\n",
+    "missing-function": SOLUTION.replace("def softmax(", "def softmax_renamed("),
+}
+
+
+def _comparable(result: CheckResult) -> dict[str, Any]:
+    data = result.model_dump(mode="json")
+    data.pop("duration_s")
+    data.pop("mode")
+    for test in data["tests"]:
+        test.pop("duration_s")
+    return data
+
+
+@needs_confinement
+@pytest.mark.parametrize("case", sorted(SAME_AS_SHARED))
+def test_verdicts_and_messages_match_the_shared_mode(tmp_path: Path, case: str) -> None:
+    source = SAME_AS_SHARED[case]
+    shared = check(tmp_path, source, verdict="shared")
+    trusted = check(tmp_path, source)
+    assert _comparable(trusted) == _comparable(shared)
+
+
+@needs_confinement
+@pytest.mark.parametrize(
+    "body", ["while True:\n    pass\n", "import time\ntime.sleep(60)\n"], ids=["cpu", "sleep"]
+)
+def test_a_timeout_names_the_learners_line_as_in_the_shared_mode(tmp_path: Path, body: str) -> None:
+    source = wrapped(body)
+    shared = check(tmp_path, source, verdict="shared", timeout=1.0)
+    trusted = check(tmp_path, source, timeout=1.0)
+    assert trusted.error is not None and trusted.error.kind is ErrorKind.TIMEOUT
+    assert _comparable(trusted) == _comparable(shared)
+
+
+@needs_confinement
+def test_a_memory_bomb_is_reported_as_memory(tmp_path: Path) -> None:
+    result = check(tmp_path, wrapped("x = [0] * (10**10)\n"))
+    assert result.status is Status.ERROR
+    first = result.tests[0]
+    assert first.error is not None and first.error.kind is ErrorKind.MEMORY, first.message
+
+
+@needs_confinement
+def test_the_learner_process_killed_mid_call_is_an_error(tmp_path: Path) -> None:
+    """SIGKILL of its own process (no signal call passes the guard; the kernel's CPU limit
+    is the way a learner process dies in C code): the error names the check it was in."""
+    body = "import ctypes\nctypes.string_at(0)\n"
+    result = check(tmp_path, wrapped(body))
+    assert result.status is Status.ERROR
+    assert result.error is not None and result.error.kind is ErrorKind.CRASH
+    assert "during the check test_pairwise_distances_values" in result.error.message
+
+
+# ----- the golden `aipath check --json` files, byte for byte -----------------------------------
+GOLDEN_CASES = {
+    "passed": (TESTS_DIR / "fixtures/labs/p1/01-tiny/solution.py").read_text(encoding="utf-8"),
+    "failed-known-mistake": (TESTS_DIR / "fixtures/labs/p1/01-tiny/mistakes/plus.py").read_text(
+        encoding="utf-8"
+    ),
+    "not-attempted": (TESTS_DIR / "fixtures/labs/p1/01-tiny/exercise.py").read_text(
+        encoding="utf-8"
+    ),
+    "syntax-error": "def double(x):\n    return x *\n\n\ndef half(x):\n    return x / 2\n",
+    "exception": "def double(x):\n    return x.nope\n\n\ndef half(x):\n    return x / 2\n",
+}
+
+
+@needs_confinement
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_the_golden_check_json_holds_in_the_trusted_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    from aipath.workspace.create import init_workspace
+
+    labs = tmp_path / "labs"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs", labs)
+    manifest = labs / "p1" / "01-tiny" / "lab.toml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8") + 'verdict_process = "trusted"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("AIPATH_LABS_DIR", str(labs))
+    monkeypatch.delenv("AIPATH_WORKSPACE", raising=False)
+    monkeypatch.delenv("AIPATH_DATABASE_URL", raising=False)
+    catalogue = load_catalogue()
+    assert catalogue.get("p1-tiny").manifest.verdict_process == "trusted"
+    workspace = tmp_path / "ws"
+    init_workspace(workspace, catalogue)
+    (workspace / "labs" / "p1" / "01-tiny" / "exercise.py").write_text(
+        GOLDEN_CASES[case], encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["check", "p1-tiny", "--json", "--cold", "-w", str(workspace)])
+    data = json.loads(result.output)
+    data["duration_s"] = 0.0
+    data["file"] = "<exercise>"
+    data["mode"] = "<mode>"
+    data["tests"] = [{**t, "duration_s": 0.0} for t in data["tests"]]
+    text = json.dumps(data, indent=2, sort_keys=True).replace(str(workspace), "<ws>") + "\n"
+    assert text == (GOLDEN / f"{case}.json").read_text(encoding="utf-8")
+
+
+# ----- the decoder builds data, nothing else ---------------------------------------------------
+def _no_handles(handle: Handle) -> Any:
+    raise DecodeError(f"no handle expected: {handle}")
+
+
+def test_values_cross_by_value() -> None:
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "a": [1, 2],
+            "b": ["x", None],
+            "c": [0.5, np.nan],
+            "when": pd.to_datetime(["2024-01-01"] * 2),
+        }
+    )
+    rng = np.random.default_rng(3)
+    value = {
+        "n": [None, True, 3, -(2**70), 1.5, 2j, "é", b"\x00"],
+        "rng": rng,
+        "functions": [np.mean, np.exp],
+        ("t", 1): np.arange(6, dtype=np.int32).reshape(2, 3).T,
+        "s": np.float32(1.25),
+        "o": np.array(["a", None], dtype=object),
+        "f": frame,
+        "series": frame["c"].rename("named"),
+        "indexed": frame.set_index("b").iloc[::-1],
+        "months": pd.Series([3.5, 1.0], index=pd.Index([12, 1], name="month")),
+    }
+    data = Encoder(lambda obj: pytest.fail(f"a handle for {obj!r}")).encode(value)
+    back = Decoder(_no_handles).decode(data)
+    assert back["n"] == value["n"]
+    assert back["functions"] == [np.mean, np.exp]
+    assert back["rng"] is not rng and back["rng"].random() == rng.random()
+    assert np.array_equal(back[("t", 1)], value[("t", 1)]) and back[("t", 1)].dtype == np.int32
+    assert back["s"] == value["s"] and type(back["s"]) is np.float32
+    assert back["o"].tolist() == ["a", None]
+    pd.testing.assert_frame_equal(back["f"], frame)
+    pd.testing.assert_series_equal(back["series"], value["series"])
+    pd.testing.assert_frame_equal(back["indexed"], value["indexed"])
+    pd.testing.assert_series_equal(back["months"], value["months"])
+
+
+def test_anything_else_becomes_a_handle_and_bad_bytes_are_refused() -> None:
+    class Model:
+        pass
+
+    model = Model()
+    seen: list[Any] = []
+
+    def handle_of(obj: Any) -> Handle:
+        seen.append(obj)
+        return Handle(7, False, "Model", 0)
+
+    data = Encoder(handle_of).encode([model, len])
+    assert seen == [model, len]
+    assert Decoder(lambda handle: ("proxy", handle.id)).decode(data) == [("proxy", 7)] * 2
+    for bad in (
+        data + b"N",  # trailing bytes
+        data[:-1],  # cut short
+        b"a" + (3).to_bytes(4, "little") + b"|O8",  # an object dtype by buffer
+        b"a"
+        + (3).to_bytes(4, "little")
+        + b"<f8"
+        + bytes([1])
+        + (4).to_bytes(8, "little")
+        + (8).to_bytes(8, "little")
+        + bytes(8),  # a buffer shorter than its shape
+        b"x",  # an unknown tag
+        b"d" + (1).to_bytes(4, "little") + b"l" + bytes(4) + b"N",  # a list as a dict key
+        b"l" * 100 + bytes(4),  # nested too deep
+    ):
+        with pytest.raises(DecodeError):
+            Decoder(_no_handles).decode(bad)
+
+
+# ----- the warm worker and the progress store --------------------------------------------------
+def _trusted_fixture_labs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fixture lab catalogue with p1-tiny in the trusted mode; a workspace built from it."""
+    from aipath.workspace.create import init_workspace
+
+    labs = tmp_path / "labs"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs", labs)
+    manifest = labs / "p1" / "01-tiny" / "lab.toml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8") + 'verdict_process = "trusted"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("AIPATH_LABS_DIR", str(labs))
+    monkeypatch.delenv("AIPATH_WORKSPACE", raising=False)
+    monkeypatch.delenv("AIPATH_DATABASE_URL", raising=False)
+    workspace = tmp_path / "ws"
+    init_workspace(workspace, load_catalogue())
+    return workspace
+
+
+@needs_confinement
+def test_the_worker_runs_trusted_checks_and_the_store_keeps_no_forged_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aipath.grader.service import check_lab
+    from aipath.grader.worker import BackgroundWorker
+    from aipath.workspace.model import Workspace
+    from aipath.workspace.store import open_store
+
+    ws = Workspace(_trusted_fixture_labs(tmp_path, monkeypatch))
+    lab = load_catalogue().get("p1-tiny")
+    solution = (lab.source_dir / "solution.py").read_text(encoding="utf-8")
+    indented = "".join(f"    {line}\n" for line in FORGED_EVENTS.splitlines())
+    forged = f"{FORGE_IMPORTS}\n{solution}\n\ndef double(x):\n{indented}    return x * 2\n"
+    target = ws.lab_file(lab)
+    with BackgroundWorker(ws.socket_path):
+        target.write_text(forged, encoding="utf-8")
+        result = check_lab(ws, lab)
+        assert result.mode == "warm"
+        never_passed(result)
+        with open_store(ws) as store:
+            assert not store.lab_states()["p1-tiny"].ever_passed
+        target.write_text(solution, encoding="utf-8")
+        result = check_lab(ws, lab)
+        assert result.mode == "warm" and result.status is Status.PASSED, result.summary
+    with open_store(ws) as store:
+        state = store.lab_states()["p1-tiny"]
+    assert state.attempts == 2 and state.ever_passed
+
+
+def test_a_rebuilt_exception_keeps_the_learners_class_line_and_shapes() -> None:
+    from aipath.checks.calls import _learner_line
+    from aipath.grader.learnerframes import describe_exception
+    from aipath.grader.remote import rebuild_exception
+
+    path = "/somewhere/exercise.py"
+    namespace: dict[str, Any] = {}
+    exec(compile("def f(a, b):\n    return a @ b\n", path, "exec"), namespace)
+    exc = rebuild_exception(
+        {
+            "type": "Mismatch",
+            "bases": ["ValueError", "Exception", "BaseException"],
+            "text": "matmul: mismatch in its core dimension 0",
+            "frames": [[path, 2, "f", "return a @ b"]],
+            "shape_error": True,
+            "shapes": "a (2, 3), b (2, 3)",
+        }
+    )
+    assert isinstance(exc, ValueError) and type(exc).__name__ == "Mismatch"
+    assert _learner_line(namespace["f"], exc) == " — at line 2 of your file: `return a @ b`"
+    info = describe_exception(exc, path, context="while checking test_f")
+    assert info.line == 2 and "a (2, 3), b (2, 3)" in info.message
+    assert info.message.startswith("Mismatch: matmul: mismatch")
+    for name in ("KeyboardInterrupt", "GeneratorExit"):  # never a pytest session stopper
+        stopper = rebuild_exception({"type": name, "bases": [name, "BaseException"], "text": ""})
+        assert not isinstance(stopper, KeyboardInterrupt | GeneratorExit)
+
+
+def test_arguments_changed_in_place_come_back_into_the_checks_objects() -> None:
+    """What the learner process reports as changed replaces the check's argument's contents."""
+    import numpy as np
+    import pandas as pd
+
+    from aipath.grader.remote import _changed, _copy_back
+
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]}, index=[5, 6, 7])
+    theirs = frame.copy(deep=True)
+    assert not _changed(theirs, frame.copy(deep=True))
+    theirs.loc[5, "x"] = 9
+    theirs["z"] = 1.5
+    theirs = theirs.drop(index=6)
+    array, rng = np.zeros(3), np.random.default_rng(0)
+    their_rng = np.random.default_rng(0)
+    their_rng.random(5)
+    _copy_back({0: theirs, 1: np.ones(3), "rng": their_rng}, (frame, array), {"rng": rng})
+    pd.testing.assert_frame_equal(frame, theirs)
+    assert array.tolist() == [1.0, 1.0, 1.0]
+    assert rng.random() == their_rng.random()
