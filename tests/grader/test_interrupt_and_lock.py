@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -140,3 +141,27 @@ def test_ctrl_c_on_a_check_ends_the_learners_process(tmp_path: Path, mode: str) 
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, "the learner's process outlived the interrupted check"
+
+
+def test_a_check_dies_with_the_process_that_forked_it(tmp_path: Path) -> None:
+    """A worker (or a cohort pool process) SIGKILLed mid-check takes the check with it."""
+    name = f"orphan{os.getpid() % 10**6}"
+    (tmp_path / "exercise.py").write_text(LOOPING.replace("{name}", name), encoding="utf-8")
+    check = subprocess.Popen([sys.executable, "-c", CHECK, str(LAB), str(tmp_path), "fork"])
+    try:
+        _wait_for((tmp_path / "started").exists, "the learner's code starting")
+        _wait_for(lambda: _processes_named(name), "the learner's process being named")
+        learner = _processes_named(name)
+        pidfds = [os.pidfd_open(pid) for pid in learner]
+        check.kill()  # SIGKILL: no handler of the parent runs
+        check.wait(timeout=60)
+        for fd in pidfds:  # readable once that process has ended: an event, not a guess
+            readable, _, _ = select.select([fd], [], [], 60)
+            os.close(fd)
+            assert readable, "the learner's process outlived the killed parent"
+    finally:
+        if check.poll() is None:
+            check.kill()
+        for pid in _processes_named(name):
+            os.kill(pid, signal.SIGKILL)
+    assert not _processes_named(name)

@@ -90,9 +90,17 @@ def start(request: CheckRequest, mode: Mode) -> Running:
     started = time.monotonic()
     popen: subprocess.Popen[bytes] | None = None
     if mode == "fork":
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             try:
+                # A check must not outlive the process that waits for its verdict (a worker
+                # killed mid-check, a cohort pool process SIGKILLed): the kernel ends it then.
+                from aipath.grader import sandbox
+
+                sandbox.die_with_parent()
+                if os.getppid() != parent:  # the parent died before the line above
+                    os._exit(70)
                 from aipath.grader.child import run_child
 
                 run_child(request, run_dir)
