@@ -427,9 +427,6 @@ def unfreeze_mistakes(k: int) -> dict[str, tuple[str, ...] | None]:
     top = list(reversed(range(N_LAYERS)))
     kept = set(ODD_START) | set(want_pattern(k))
     return {
-        "the blocks that were trainable before the call left trainable: unfreeze_top only "
-        "switched blocks on. Freeze everything first (model.requires_grad_(False)), then "
-        "unfreeze the head and the top k layers": tuple(b for b in BLOCKS if b in kept),
         "bottom layers unfrozen first (layer 0 at k=1); the top layers, next to the head, "
         "come first": (
             "head",
@@ -450,6 +447,13 @@ def unfreeze_mistakes(k: int) -> dict[str, tuple[str, ...] | None]:
             *layers(top[k - 1 : k]),
         )
         if 1 < k <= N_LAYERS
+        else None,
+        # at k = 0 the odd start shows through; from k = 3 on it covers every block, and
+        # "left trainable" could no longer be told from the other slips
+        "the blocks that were trainable before the call left trainable: unfreeze_top only "
+        "switched blocks on. Freeze everything first (model.requires_grad_(False)), then "
+        "unfreeze the head and the top k layers": tuple(b for b in BLOCKS if b in kept)
+        if k == 0
         else None,
     }
 
