@@ -5,8 +5,11 @@ compared with the rates the task asks for (and with what each known slip would g
 parameters are trainable is read from ``requires_grad``; what the learner's training loops did is
 recorded by a forward pre-hook on the check's model (training mode, the rows that went in, which
 blocks were trainable at that moment); whether frozen weights stayed frozen is measured against a
-copy taken before. Early stopping is judged on scripted scores and on the learner's own history,
-replayed by a reference stopper. The data and the classifier come from the lab's ``reviews.py``
+copy taken before. The learning rate is read off the head's first AdamW step (which moves every
+weight by about lr, whatever the loss's scale), stale gradients off the head weight's gradient
+hooks, and the returned losses are recomputed from the logits the model gave. Early stopping is
+judged on scripted scores and on the learner's own history, replayed by a reference stopper. The
+data and the classifier come from the lab's ``reviews.py``
 loaded from the lab folder (the learner's copy may be edited); the encoder is a copy of the
 packaged MiniLM the check keeps to itself.
 """
@@ -161,11 +164,13 @@ class Recorder:
 
     def hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         ids = kwargs.get("input_ids", args[0] if args else None)
+        head = getattr(getattr(self.watch, "head", None), "weight", None)
         self.calls.append(
             {
                 "training": module.training,
                 "ids": ids.detach().clone() if isinstance(ids, torch.Tensor) else None,
                 "pattern": trainable_pattern(self.watch),
+                "head": head.detach().clone() if isinstance(head, torch.Tensor) else None,
             }
         )
 
@@ -185,6 +190,57 @@ def which_split(ids: torch.Tensor | None, named: dict[str, set[bytes]]) -> str:
         if keys <= rows:
             return name
     return "?"
+
+
+def first_step(calls: list[dict[str, Any]]) -> float | None:
+    """How far the first optimizer step moved the head: max |w| change between training calls 0 and 1."""
+    train_calls = [c for c in calls if c["training"]]
+    if len(train_calls) < 2 or train_calls[0]["head"] is None or train_calls[1]["head"] is None:
+        return None
+    before, after = train_calls[0]["head"], train_calls[1]["head"]
+    if before.shape != after.shape:
+        return None
+    return float((after - before).abs().max())
+
+
+def lr_cause(moved: float | None, lr: float, others: dict[str, float]) -> str | None:
+    """None when the head's first step is AdamW's at ``lr``; else what it measured and, when it
+    matches one of ``others`` (label → rate) too, that rate's name.
+
+    AdamW's first step moves every weight with a gradient by lr * g / (|g| + eps) ≈ lr (plus
+    lr * weight_decay * |w|, under 0.1 % here), whatever the scale of the loss."""
+    if moved is None or 0.9 * lr <= moved <= 1.1 * lr:
+        return None
+    near = next((name for name, o in others.items() if 0.9 * o <= moved <= 1.1 * o), None)
+    return (
+        f"its first optimizer step moved the head's weights by up to {fmt(moved)}; one AdamW "
+        f"step at lr={fmt(lr)} moves each by about lr" + (f". It looks like {near}" if near else "")
+    )
+
+
+def batch_cause(
+    got: list[torch.Tensor | None], split: Any, batch_size: int, seed: int, *, period: int = 0
+) -> str:
+    """The cause (': …') when a known slip explains every batch the learner drew, else ''."""
+
+    def equal(want: list[Any]) -> bool:
+        return len(got) == len(want) and all(
+            g is not None and g.shape == w.input_ids.shape and torch.equal(g, w.input_ids)
+            for g, w in zip(got, want, strict=True)
+        )
+
+    if seed != 0 and equal(list(rv.batches(split, batch_size, len(got), 0))):
+        return f": they are the batches of seed 0, not of seed={seed}: the seed argument is not passed on"
+    if period and len(got) > period:
+        stream = list(rv.batches(split, batch_size, period, seed))
+        if equal([stream[i % period] for i in range(len(got))]):
+            return (
+                f": every {period} steps the batches start over from the first one (a fresh "
+                "batches(...), or fine_tune(...), for each stretch between evaluations, which "
+                "also restarts AdamW); draw every step from one batches(train, batch_size, "
+                "max_steps, seed) and keep one optimizer"
+            )
+    return ""
 
 
 def same_batches(got: list[torch.Tensor | None], split: Any, batch_size: int, seed: int) -> int:
@@ -294,6 +350,20 @@ def test_llrd_optimizer_groups(learner):
                 f"{label}: the parameters of {block} are at {len(values)} different rates "
                 f"({', '.join(fmt(v) for v in sorted(values))}); one block, one rate"
             )
+    group_of = {id(p): gi for gi, g in enumerate(optimizer.param_groups) for p in g["params"]}
+    for block, params in blocks_of(model).items():
+        groups = sorted({group_of[id(p)] for _, p in params})
+        decays = {float(optimizer.param_groups[gi]["weight_decay"]) for gi in groups}
+        # one group per block; a second one at weight_decay 0.0 (its biases, LayerNorm) is fine
+        if len(groups) > 2 or (len(groups) == 2 and len(decays) < 2):
+            fail(
+                f"{label}: the {len(params)} parameters of {block} are spread over "
+                f"{len(groups)} groups ({', '.join(map(str, groups[:4]))}"
+                + (", …" if len(groups) > 4 else "")
+                + "); expected one group per block, {'params': [all of its trainable "
+                "parameters], 'lr': its rate} (a second one with weight_decay 0.0 for its "
+                "biases and LayerNorm weights is fine)"
+            )
     got = [next(iter(per_block[b])) for b in BLOCKS]
     want = lr_table(base, decay, DEPTH)
     close = [math.isclose(g, w, rel_tol=1e-6) for g, w in zip(got, want, strict=True)]
@@ -348,9 +418,14 @@ def test_llrd_optimizer_skips_frozen(learner):
 # ----- task 2: gradual unfreezing ----------------------------------------------------------------
 
 
-def unfreeze_mistakes(k: int) -> dict[str, tuple[str, ...]]:
+# the pattern test_unfreeze_top sets before every call: all but the head and layer 2 trainable
+ODD_START = tuple(b for b in BLOCKS if b not in {"head", "layer 2"})
+
+
+def unfreeze_mistakes(k: int) -> dict[str, tuple[str, ...] | None]:
     layers = lambda ids: [f"layer {i}" for i in ids]  # noqa: E731
     top = list(reversed(range(N_LAYERS)))
+    kept = set(ODD_START) | set(want_pattern(k))
     return {
         "bottom layers unfrozen first (layer 0 at k=1); the top layers, next to the head, "
         "come first": (
@@ -362,7 +437,8 @@ def unfreeze_mistakes(k: int) -> dict[str, tuple[str, ...]]:
         "the embeddings unfrozen together with layer 0 (at k=6); they come one stage later, "
         "at k=7": (*want_pattern(k), "embeddings") if k == N_LAYERS else None,
         "one layer too many (k + 1 top layers)": want_pattern(k + 1),
-        "one layer too few (k - 1 top layers)": want_pattern(k - 1),
+        # past the layers, k - 1 differs from k by the embeddings only: named below instead
+        "one layer too few (k - 1 top layers)": want_pattern(k - 1) if k <= N_LAYERS else None,
         "the embeddings never unfrozen (k=7 unfreezes everything)": want_pattern(k)[: N_LAYERS + 1]
         if k > N_LAYERS
         else None,
@@ -372,13 +448,24 @@ def unfreeze_mistakes(k: int) -> dict[str, tuple[str, ...]]:
         )
         if 1 < k <= N_LAYERS
         else None,
+        # at k = 0 the odd start shows through; from k = 3 on it covers every block, and
+        # "left trainable" could no longer be told from the other slips
+        "the blocks that were trainable before the call left trainable: unfreeze_top only "
+        "switched blocks on. Freeze everything first (model.requires_grad_(False)), then "
+        "unfreeze the head and the top k layers": tuple(b for b in BLOCKS if b in kept)
+        if k == 0
+        else None,
     }
+
+
+UNFREEZE_KS = (0, 1, 3, 6, 7, 9)
 
 
 @pytest.mark.task(2)
 def test_unfreeze_top(learner):
     model = classifier()
-    for k in (0, 1, 3, 6, 7, 9):
+    got: dict[int, tuple[str, ...]] = {}
+    for k in UNFREEZE_KS:
         # start from an odd pattern: the function must set every block, not only add some
         model.requires_grad_(True)
         model.head.requires_grad_(False)
@@ -395,18 +482,32 @@ def test_unfreeze_top(learner):
                 "module.requires_grad_(False) (with the underscore), or set p.requires_grad on "
                 "each of its parameters"
             )
-        got, want = trainable_pattern(model), want_pattern(k)
-        if got != want:
-            known = matching_mistake(got, unfreeze_mistakes(k), exact=True)
-            fail(
-                f"after {label} the trainable blocks are {describe(got)}; expected "
-                f"{describe(want)} (the head, then the {min(k, N_LAYERS)} top layers"
-                + (", then the embeddings" if k > N_LAYERS else "")
-                + ")"
-                + (f". It looks like {known}" if known else "")
-            )
+        got[k] = trainable_pattern(model)
         if any(p.requires_grad for n, p in model.named_parameters() if block_of(n) is None):
             fail(f"after {label} a parameter outside the blocks is trainable")
+    right = {k for k in UNFREEZE_KS if got[k] == want_pattern(k)}
+    for k in UNFREEZE_KS:
+        want = want_pattern(k)
+        if got[k] == want:
+            continue
+        known = matching_mistake(got[k], unfreeze_mistakes(k), exact=True)
+        if k == 0 and got[k] == want_pattern(N_LAYERS) and right >= {1, 3, 6}:
+            known = (
+                "the slice layers[-k:]: right for k = 1 … 6, but with k = 0 it is layers[-0:] "
+                "= layers[0:], every layer. Slice layers[len(layers) - k:] (or skip k = 0)"
+            )
+        if k == N_LAYERS + 1 and got[k] == want[:-1] and 9 in right:
+            known = (
+                "the embeddings left frozen at k = 7 yet unfrozen at k = 9: their test is off "
+                "by one; they join at k >= 7, i.e. k > len(layers)"
+            )
+        fail(
+            f"after unfreeze_top(model, {k}) the trainable blocks are {describe(got[k])}; "
+            f"expected {describe(want)} (the head, then the {min(k, N_LAYERS)} top layers"
+            + (", then the embeddings" if k > N_LAYERS else "")
+            + ")"
+            + (f". It looks like {known}" if known else "")
+        )
 
 
 @once_per_run
@@ -415,12 +516,27 @@ def gradual_run(learner) -> dict[str, Any]:
     train = splits()[0]
     model = classifier()
     before = snapshot(model)
-    steps, stage_steps, batch_size, lr, seed = 6, 2, 4, 1e-3, 3
+    steps, stage_steps, batch_size, lr, seed = 6, 2, 4, 3e-3, 3  # lr: not AdamW's default
     label = (
         f"fine_tune(model, train, steps={steps}, batch_size={batch_size}, lr={lr}, "
         f"seed={seed}, stage_steps={stage_steps})"
     )
     recorder = Recorder(model)
+    outputs: list[torch.Tensor | None] = []
+    fresh: list[torch.Tensor] = []  # the head weight's gradient of each backward pass
+    stored: list[torch.Tensor] = []  # its .grad once that backward pass accumulated it
+    weight = model.head.weight
+    handles = [
+        model.register_forward_hook(
+            lambda m, a, out: (
+                outputs.append(out.detach().clone() if isinstance(out, torch.Tensor) else None)
+                if m.training
+                else None
+            )
+        ),
+        weight.register_hook(lambda g: fresh.append(g.detach().clone())),
+        weight.register_post_accumulate_grad_hook(lambda w: stored.append(w.grad.detach().clone())),
+    ]
     try:
         losses = call_with_inputs(
             label,
@@ -435,9 +551,14 @@ def gradual_run(learner) -> dict[str, Any]:
         )
     finally:
         recorder.close()
+        for handle in handles:
+            handle.remove()
     return {
         "label": label,
         "losses": losses,
+        "outputs": outputs,
+        "grads": list(zip(fresh, stored, strict=False)),
+        "lr": lr,
         "calls": recorder.calls,
         "changes": changed_blocks(model, before),
         "steps": steps,
@@ -474,14 +595,16 @@ def test_fine_tune_unfreezes_on_schedule(learner):
             f"in evaluation mode); expected one training forward per step, {steps}"
             + (": call model.train() before training" if not train_calls else "")
         )
-    first = same_batches(
-        [c["ids"] for c in train_calls], run["train"], run["batch_size"], run["seed"]
-    )
+    got_ids = [c["ids"] for c in train_calls]
+    first = same_batches(got_ids, run["train"], run["batch_size"], run["seed"])
     if first >= 0:
         fail(
             f"the batch of step {first} of {label} differs from reviews.batches(train, "
-            f"batch_size, steps, seed)'s: draw every batch from it, so that every method sees "
-            "the same examples"
+            f"batch_size, steps, seed)'s"
+            + (
+                batch_cause(got_ids, run["train"], run["batch_size"], run["seed"])
+                or ": draw every batch from it, so that every method sees the same examples"
+            )
         )
     for step, call in enumerate(train_calls):
         want = want_pattern(step // stage_steps)
@@ -501,6 +624,54 @@ def test_fine_tune_unfreezes_on_schedule(learner):
                 f"at step {step} of {label} the trainable blocks were {describe(call['pattern'])}; "
                 f"expected {describe(want)}, stage {step // stage_steps} = step // stage_steps, "
                 "set before the step's forward pass" + (f". It looks like {known}" if known else "")
+            )
+
+
+@pytest.mark.task(2)
+def test_fine_tune_steps(learner):
+    """Each step: AdamW at lr (the head's first move), fresh gradients, the mean cross-entropy."""
+    run, error = gradual_run(learner)
+    if error is not None:
+        raise error
+    label, lr = run["label"], run["lr"]
+    train_calls = training_calls(run["calls"], label)
+    if len(train_calls) != run["steps"]:
+        return  # test_fine_tune_unfreezes_on_schedule says why
+    cause = lr_cause(
+        first_step(run["calls"]),
+        lr,
+        {f"the lr argument ignored: AdamW's default lr is {fmt(1e-3)}": 1e-3},
+    )
+    if cause:
+        fail(f"{label}: {cause}; build the optimizer as torch.optim.AdamW(..., lr=lr)")
+    for step, (fresh, stored) in enumerate(run["grads"]):
+        if fresh.shape == stored.shape and not torch.allclose(stored, fresh, rtol=1e-4, atol=1e-7):
+            fail(
+                f"in backward pass {step} of {label} the head's .grad became "
+                f"{float(stored.abs().max()):.3g} at most while that pass's own gradient is "
+                f"{float(fresh.abs().max()):.3g} at most: backward() adds to the .grad left "
+                "by the earlier steps. Clear the gradients every step (optimizer.zero_grad())"
+            )
+    batches = list(rv.batches(run["train"], run["batch_size"], run["steps"], run["seed"]))
+    losses, outputs = run["losses"], run["outputs"]
+    if len(outputs) != len(batches) or any(o is None for o in outputs):
+        return
+    for step, (out, batch) in enumerate(zip(outputs, batches, strict=True)):
+        want = float(F.cross_entropy(out, batch.labels))
+        value = float(losses[step])
+        if not math.isclose(value, want, rel_tol=1e-4, abs_tol=1e-6):
+            known = matching_mistake(
+                value,
+                {
+                    f"reduction='sum': the sum over the batch of {run['batch_size']}, not the "
+                    "mean (F.cross_entropy's default reduction)": want * run["batch_size"],
+                },
+                rtol=1e-4,
+            )
+            fail(
+                f"{label} returned {fmt(value)} as the loss of step {step}; the cross-entropy "
+                f"of the logits your model gave for that batch is {fmt(want)} (the batch "
+                "mean, measured by the check)" + (f". It looks like {known}" if known else "")
             )
 
 
@@ -551,8 +722,11 @@ def ref_stopping(
             or (slip not in {">=", "no_delta", "minus"} and s > best + min_delta)
         )
         if better:
-            best, best_i, bad = s, i, 0
+            best, best_i = s, i
+            bad = bad if slip == "no_reset" else 0
         else:
+            if slip == "creep" and best is not None and s > best:
+                best, best_i = s, i  # a gain within min_delta still raises the bar
             bad += 1
         limit = {"plus1": patience + 1, "minus1": patience - 1}.get(slip, patience)
         if bad >= limit:
@@ -567,6 +741,11 @@ STOP_SLIPS = {
     "more than min_delta",
     ">=": "a tie counts as an improvement (>= instead of >): the score must beat best + min_delta",
     "minus": "min_delta with the wrong sign (score > best - min_delta)",
+    "creep": "a gain of min_delta or less still replaced best_score (and the weights kept), "
+    "so each small gain raised the bar the next score had to beat; only a score above "
+    "best_score + min_delta may become the best",
+    "no_reset": "the count of evaluations without improvement never reset by an improvement: "
+    "it counts them in total, not in a row (set it back to 0 when the score improves)",
 }
 
 SCRIPTS = [
@@ -633,10 +812,16 @@ def test_early_stopping_scripted(learner):
                 f"{when(want_stop)}" + (f". It looks like {known}" if known else "")
             )
         if got["best_index"] != want_best:
+            from_one = isinstance(got["best_index"], int) and got["best_index"] == want_best + 1
             fail(
                 f"{label} on {shown}: best_index is {got['best_index']!r}; expected {want_best}, "
                 f"the update whose score {scores[want_best]} last beat the best by more than "
                 "min_delta"
+                + (
+                    " — one more: the updates count from 0 (the first update is 0), not from 1"
+                    if from_one
+                    else ""
+                )
             )
         if got["best_score"] is None or not math.isclose(
             float(got["best_score"]), scores[want_best]
@@ -749,13 +934,21 @@ def test_train_early_stopping(learner):
     steps = len(train_steps)
     if result["steps"] != steps:
         fail(f"result['steps'] is {result['steps']!r}; the model took {steps} training steps")
-    first = same_batches(
-        [c["ids"] for _, c in calls if c["training"]], train, ES["batch_size"], ES["seed"]
-    )
+    got_ids = [c["ids"] for _, c in calls if c["training"]]
+    first = same_batches(got_ids, train, ES["batch_size"], ES["seed"])
     if first >= 0:
         fail(
-            f"the batch of step {first} of {label} differs from reviews.batches(train, batch_size, max_steps, seed)'s"
+            f"the batch of step {first} of {label} differs from reviews.batches(train, "
+            "batch_size, max_steps, seed)'s"
+            + batch_cause(got_ids, train, ES["batch_size"], ES["seed"], period=ES["eval_every"])
         )
+    cause = lr_cause(
+        first_step(run["calls"]),
+        ES["lr"],
+        {f"the lr argument ignored: AdamW's default lr is {fmt(1e-3)}": 1e-3},
+    )
+    if cause:
+        fail(f"{label}: {cause}; build the optimizer as torch.optim.AdamW(..., lr=lr)")
     # the evaluations: runs of validation calls, each after eval_every training steps
     evals, rows, done = [], 0, 0
     for s, c in calls:
@@ -812,7 +1005,14 @@ def test_train_early_stopping(learner):
             f"expected the best evaluation's {history[best]:.4f} (evaluation {best}){last}"
         )
     if result["best_index"] != best:
-        fail(f"result['best_index'] is {result['best_index']!r}; expected {best}")
+        fail(
+            f"result['best_index'] is {result['best_index']!r}; expected {best}"
+            + (
+                " — one more: the evaluations count from 0, not from 1"
+                if isinstance(result["best_index"], int) and result["best_index"] == best + 1
+                else ""
+            )
+        )
     if not math.isclose(float(result["val_accuracy"]), history[best]):
         fail(
             f"result['val_accuracy'] is {result['val_accuracy']!r}; expected the best, {history[best]}"
@@ -835,29 +1035,65 @@ def lora_count(r: int, targets: int = 2) -> int:
     return N_LAYERS * targets * r * (rv.HIDDEN + rv.HIDDEN)
 
 
-def expected_counts(full: int, embeddings: int) -> dict[str, int]:
-    return {"head": HEAD, "lora": lora_count(R) + HEAD, "full": full}
+def expected_counts(full: int, embeddings: int, r: int = R) -> dict[str, int]:
+    return {"head": HEAD, "lora": lora_count(r) + HEAD, "full": full}
 
 
-def count_mistakes(method: str, full: int, embeddings: int) -> dict[str, int]:
-    all_linear = N_LAYERS * R * (4 * 2 * rv.HIDDEN + 2 * (rv.HIDDEN + 4 * rv.HIDDEN))
+def count_mistakes(method: str, full: int, embeddings: int, r: int = R) -> dict[str, int]:
+    all_linear = N_LAYERS * r * (4 * 2 * rv.HIDDEN + 2 * (rv.HIDDEN + 4 * rv.HIDDEN))
+    rank = (
+        {"rank 8, not r=4": lora_count(8) + HEAD}
+        if r == R
+        else {
+            f"the rank r={r} not passed on: rank {R} (the default), not r={r}": lora_count(R) + HEAD
+        }
+    )
     table = {
         "head": {"the head frozen too: nothing trains": 0, "nothing frozen": full},
         "lora": {
             "the head frozen: only the adapters train, yet the head is new and must learn": (
-                lora_count(R)
+                lora_count(r)
             ),
-            "the base model left trainable next to the adapters": full + lora_count(R),
-            "adapters on query only (the task puts them on query and value)": lora_count(R, 1)
+            "the base model left trainable next to the adapters": full + lora_count(r),
+            "adapters on query only (the task puts them on query and value)": lora_count(r, 1)
             + HEAD,
             "adapters on every linear layer (the task puts them on query and value)": all_linear
             + HEAD,
-            "rank 8, not r=4": lora_count(8) + HEAD,
+            **rank,
             "the encoder left frozen and no adapters: the head alone": HEAD,
         },
-        "full": {"the embeddings left frozen": full - embeddings, "the head alone": HEAD},
+        "full": {
+            "the embeddings left frozen": full - embeddings,
+            "the head alone": HEAD,
+            "'full' left requires_grad as it found it (this model came in frozen, and stayed "
+            "so): 'full' must make every parameter trainable": 0,
+        },
     }
     return table[method]
+
+
+def lora_settings(model: nn.Module, label: str, r: int) -> None:
+    """peft's LoRA layers of ``model``: the scale lora_alpha / r must be 2, the dropout off."""
+    layers = [m for m in model.modules() if isinstance(getattr(m, "scaling", None), dict)]
+    scales = sorted({float(v) for m in layers for v in m.scaling.values()})
+    if scales and scales != [2.0]:
+        fail(
+            f"{label}: the LoRA layers scale their update B A x by {', '.join(map(fmt, scales))} "
+            f"(peft's lora_alpha / r); expected 2.0, from lora_alpha = 2 * r = {2 * r}"
+            + (". It looks like lora_alpha = r" if scales == [1.0] else "")
+        )
+    drops = [
+        d
+        for m in layers
+        if isinstance(getattr(m, "lora_dropout", None), nn.ModuleDict)
+        for d in m.lora_dropout.values()
+    ]
+    rates = sorted({float(d.p) for d in drops if isinstance(d, nn.Dropout) and d.p > 0})
+    if rates:
+        fail(
+            f"{label}: the LoRA layers drop their input with p={', '.join(map(fmt, rates))}; "
+            "the task asks lora_dropout=0.0"
+        )
 
 
 @pytest.mark.task(4)
@@ -874,6 +1110,8 @@ def test_prepare_counts(learner):
         model = classifier()
         if method == "head":
             model.requires_grad_(True)
+        if method == "full":  # from a frozen model: 'full' must switch everything on
+            model.requires_grad_(False)
         got = call_with_inputs(label, learner.prepare, model, method, r=R)
         if got is None:
             fail(none_message(label, "the prepared model"))
@@ -898,6 +1136,7 @@ def test_prepare_counts(learner):
                 fail(
                     f"{label}: {base[0]} is trainable; with LoRA only the adapters and the head train"
                 )
+            lora_settings(got, label, R)
         got.eval()
         with torch.no_grad():
             logits = call_with_inputs(
@@ -909,6 +1148,18 @@ def test_prepare_counts(learner):
                 f"{float((logits - start_logits).abs().max()):.3g}): LoRA's B starts at zero, so "
                 "the adapted model must give the base model's outputs"
             )
+    label = "prepare(model, 'lora', r=2)"
+    got = call_with_inputs(label, learner.prepare, classifier(), "lora", r=2)
+    if got is None:
+        fail(none_message(label, "the prepared model"))
+    n, want = count(got), expected_counts(full, embeddings, r=2)["lora"]
+    if n != want:
+        known = matching_mistake(n, count_mistakes("lora", full, embeddings, r=2), exact=True)
+        fail(
+            f"{label} has {n:,} trainable parameters (counted by the check); expected {want:,}"
+            + (f". It looks like {known}" if known else "")
+        )
+    lora_settings(got, label, 2)
     error = None
     try:
         learner.prepare(classifier(), "adapter")
@@ -941,6 +1192,10 @@ def test_count_trainable(learner):
             "the number of trainable tensors, not of their elements (use p.numel())": sum(
                 1 for p in model.parameters() if p.requires_grad
             ),
+            "the first dimension of each trainable tensor summed (p.shape[0], len(p)), not its "
+            "number of elements (p.numel())": sum(
+                p.shape[0] for p in model.parameters() if p.requires_grad and p.dim()
+            ),
         }
         known = matching_mistake(got, mistakes, exact=True)
         fail(
@@ -954,7 +1209,7 @@ COMPARE = {
     "batch_size": 8,
     "lrs": {"head": 1e-2, "lora": 3e-3, "full": 3e-4},
     "seed": 1,
-    "r": R,
+    "r": 2,  # not prepare's default: r must be passed on
 }
 
 
@@ -1027,16 +1282,25 @@ def test_compare_methods_same_budget(learner):
             )
         calls = [c for c in built[at][1].calls if c["training"]]
         seen[method] = sum(len(c["ids"]) for c in calls)
-        first = same_batches(
-            [c["ids"] for c in calls], train, COMPARE["batch_size"], COMPARE["seed"]
-        )
+        got_ids = [c["ids"] for c in calls]
+        first = same_batches(got_ids, train, COMPARE["batch_size"], COMPARE["seed"])
         if len(calls) != COMPARE["steps"] or first >= 0:
             fail(
                 f"the {method} model took {len(calls)} training steps"
                 + (f", its batch {first} not reviews.batches(...)'s" if first >= 0 else "")
                 + f"; every method gets the same budget: {COMPARE['steps']} steps of "
                 f"{COMPARE['batch_size']} reviews from reviews.batches(train, batch_size, steps, seed)"
+                + batch_cause(got_ids, train, COMPARE["batch_size"], COMPARE["seed"])
             )
+        lrs = COMPARE["lrs"]
+        others = {
+            f"the {other} rate, lrs[{other!r}]; each method trains at its own, lrs[method]": rate
+            for other, rate in lrs.items()
+            if other != method
+        } | {f"lrs ignored: AdamW's default lr is {fmt(1e-3)}": 1e-3}
+        cause = lr_cause(first_step(built[at][1].calls), lrs[method], others)
+        if cause:
+            fail(f"the {method} model of {label}: {cause}")
     if len(set(seen.values())) > 1:
         fail(f"the methods saw different numbers of training examples: {seen}")
 
@@ -1050,7 +1314,9 @@ def test_compare_methods_reports(learner):
     train, val, _ = splits()
     reference = classifier()
     full = count(reference, trainable=False)
-    want_counts = expected_counts(full, count(reference.encoder.embeddings, trainable=False))
+    want_counts = expected_counts(
+        full, count(reference.encoder.embeddings, trainable=False), r=COMPARE["r"]
+    )
     seen_rows = next(rv.batches(train, COMPARE["steps"] * COMPARE["batch_size"], 1, 99))
     rows = torch.cat(
         [
@@ -1079,7 +1345,7 @@ def test_compare_methods_reports(learner):
         start, _, before = built[owner(model, built)]
         n = count(model)
         if n != want_counts[method]:
-            known = matching_mistake(n, count_mistakes(method, full, 0), exact=True)
+            known = matching_mistake(n, count_mistakes(method, full, 0, r=COMPARE["r"]), exact=True)
             fail(
                 f"the {method} model has {n:,} trainable parameters; expected {want_counts[method]:,}"
                 + (f". It looks like {known}" if known else "")
@@ -1096,8 +1362,14 @@ def test_compare_methods_reports(learner):
             )
         measured = rv.accuracy(model, val)
         if not math.isclose(float(entry["val_accuracy"]), measured):
+            on_train = math.isclose(float(entry["val_accuracy"]), rv.accuracy(model, train))
             fail(
                 f"result[{method!r}]['val_accuracy'] is {entry['val_accuracy']!r}; the check measures {measured} on val with the returned model (in eval mode)"
+                + (
+                    ": that is its accuracy on the train split; report accuracy(model, val)"
+                    if on_train
+                    else ""
+                )
             )
         changes = changed_blocks(start, before)
         if method == "head":
