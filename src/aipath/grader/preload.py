@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import importlib
+import importlib.util
 import io
 import os
 import sys
@@ -28,21 +30,51 @@ ALWAYS = (
 )
 
 
-def imported_modules(paths: Iterable[Path]) -> list[str]:
-    """Dotted module names imported at the top of the given Python files."""
+def imported_modules(paths: Iterable[Path], *, submodules: bool = False) -> list[str]:
+    """Dotted module names imported by the given Python files.
+
+    With ``submodules``, ``from scipy import ndimage`` also names ``scipy.ndimage``: packages
+    that load their submodules lazily would otherwise import them in every forked check (0.3 s
+    for ``scipy.ndimage``).  Names that are not modules fail to import and are skipped.
+    """
     names: dict[str, None] = {}
     for path in paths:
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    names[alias.name] = None
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names[node.module] = None
+        for name in _modules_of(path, submodules=submodules):
+            names[name] = None
     return list(names)
+
+
+def _modules_of(path: Path, *, submodules: bool) -> tuple[str, ...]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return ()
+    return _parsed_modules(str(path), stat.st_mtime_ns, stat.st_size, submodules)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_modules(path: str, _mtime_ns: int, _size: int, submodules: bool) -> tuple[str, ...]:
+    """The imports of one file, parsed once per version of it.
+
+    The key carries the file's mtime and size, so an edited file is parsed again; a check forked
+    from a warm worker finds its lab's ``checks.py`` parsed already (it was, in the preload).
+    """
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    names: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.name] = None
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names[node.module] = None
+            if submodules:
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[f"{node.module}.{alias.name}"] = None
+    return tuple(names)
 
 
 def _pytest_plugins() -> list[str]:
@@ -60,14 +92,18 @@ def preload(lab_dirs: Iterable[Path] = ()) -> dict[str, float]:
     single_threaded_runtime()
     # MLflow starts a telemetry thread on import that looks a host up: never from a grader.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    dirs = list(lab_dirs)
     files: list[Path] = []
-    for lab_dir in lab_dirs:
+    for lab_dir in dirs:
         files.extend(p for p in lab_dir.rglob("*.py") if "__pycache__" not in p.parts)
-    modules = [*ALWAYS, *_pytest_plugins(), *imported_modules(files)]
+    modules = [*ALWAYS, *_pytest_plugins(), *imported_modules(files, submodules=True)]
+    for lab_dir in dirs:
+        imported_modules([lab_dir / "checks.py"])  # parsed here, once, for every forked check
+        rewrite_checks(lab_dir / "checks.py")
     timings: dict[str, float] = {}
     sink = io.StringIO()
     for name in modules:
-        if name in timings or name in {"exercise", "solution", "checks"}:
+        if name in timings or name.split(".")[0] in {"exercise", "solution", "checks"}:
             continue
         started = time.perf_counter()
         with (
@@ -148,3 +184,43 @@ def _warm_pytest() -> None:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             pytest.main(pytest_args(folder / "checks.py", folder / "pytest.ini", folder))
         sys.modules.pop("checks", None)
+
+
+def rewrite_checks(checks: Path) -> bool:
+    """Leave pytest's assertion-rewritten bytecode of a lab's ``checks.py`` beside it.
+
+    A check runs with bytecode writing off (learner code must not leave files behind), so pytest
+    used to parse, rewrite and compile the whole checks file in every check: 0.3 s of a
+    1,300-line file, paid again by each of a lab's hundred mistakes in ``dev check``.  Written
+    here, on the trusted side before any fork, the check only reads it; pytest checks the pyc
+    against a hash of the source, so an edited ``checks.py`` is rewritten as before.  A lab
+    folder that cannot be written (a system-wide install) keeps the old cost; False then.
+    """
+    try:
+        from _pytest.assertion.rewrite import (
+            PYC_TAIL,
+            _read_pyc,
+            _write_pyc_fp,
+            get_cache_dir,
+            rewrite_asserts,
+        )
+    except ImportError:  # pytest moved its internals: only the shortcut is lost
+        return False
+    try:
+        source = checks.read_bytes()
+        cache_dir = get_cache_dir(checks)
+        pyc = cache_dir / (checks.name[:-3] + PYC_TAIL)
+        if _read_pyc(checks, pyc) is not None:
+            return True
+        tree = ast.parse(source, filename=str(checks))
+        # config=None: pytest's defaults, as in a check (no assertion pass hook)
+        rewrite_asserts(tree, source, str(checks), None)
+        code = compile(tree, str(checks), "exec", dont_inherit=True)
+        cache_dir.mkdir(exist_ok=True)
+        partial = pyc.with_name(f"{pyc.name}.{os.getpid()}")
+        with partial.open("wb") as handle:
+            _write_pyc_fp(handle, importlib.util.source_hash(source), code)
+        os.replace(partial, pyc)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return True

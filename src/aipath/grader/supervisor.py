@@ -81,11 +81,16 @@ def start(request: CheckRequest, mode: Mode) -> Running:
         from aipath.checks.models import warm
 
         warm(request.models)
-    elif request.models:
-        # A confined child cannot write the model cache: convert a checkpoint here, once.
-        from aipath.checks.models import prepare
+    else:
+        # A cold child starts with bytecode writing off: its checks' rewritten pyc is made here.
+        from aipath.grader.preload import rewrite_checks
 
-        prepare(request.models)
+        rewrite_checks(Path(request.lab_dir) / "checks.py")
+        if request.models:
+            # A confined child cannot write the model cache: convert a checkpoint here, once.
+            from aipath.checks.models import prepare
+
+            prepare(request.models)
     run_dir = _new_run_dir()
     started = time.monotonic()
     popen: subprocess.Popen[bytes] | None = None
