@@ -12,10 +12,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from aipath.dev.catches import load_catches, save_catches
 from aipath.dev.lint import lint_lab
 from aipath.errors import AipathError
 from aipath.grader.preload import preload
@@ -95,6 +96,7 @@ class LabReport:
     mistakes: list[dict[str, Any]] = field(default_factory=list)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    reruns: int = 0  # mistakes whose first failure did not name them: run again in full
 
     @property
     def ok(self) -> bool:
@@ -113,6 +115,7 @@ class LabReport:
                 not m["caught"] and m["status"] in ("failed", "error") for m in self.mistakes
             ),
             "alternatives": self.alternatives,
+            "mistakes_rerun_in_full": self.reruns,
             "problems": self.problems,
             # what this lab costs `dev check`: the time of every candidate's check, summed
             "check_s": round(
@@ -127,14 +130,19 @@ def _candidates(lab: Lab, scratch: Path) -> list[Candidate]:
     files: list[tuple[Role, Path]] = [("solution", lab.solution), ("starter", lab.starter)]
     files += [("mistake", p) for p in lab.mistakes()]
     files += [("alternative", p) for p in lab.alternatives()]
+    catches = load_catches(lab)
     candidates = []
     for index, (role, path) in enumerate(files):
         workdir = scratch / lab.id / f"{index:02d}-{role}-{path.stem}"
         request = _placed(lab, path, workdir, apply=role != "starter")
         if role == "mistake" and not request.dev_apply:
             # First pass: stop at the first failed check, where a mistake is nearly always
-            # named; a mistake not caught that way runs again in full (see run_dev_check).
-            request = request.model_copy(update={"max_failures": 1})
+            # named, starting with the check that named it last time (catches.py); a mistake
+            # not caught that way runs again in full (see run_dev_check).
+            update: dict[str, Any] = {"max_failures": 1}
+            if path.name in catches:
+                update["test_order"] = [catches[path.name]]
+            request = request.model_copy(update=update)
         candidates.append(Candidate(lab, role, path, workdir, request))
     return candidates
 
@@ -155,6 +163,19 @@ def _caught(candidate: Candidate, result: CheckResult) -> bool:
         and result.status in (Status.FAILED, Status.ERROR)
         and expected.lower() in all_messages(result).lower()
     )
+
+
+def _catcher(candidate: Candidate, result: CheckResult) -> str | None:
+    """The check whose message named this mistake (None: caught on import, or not at all)."""
+    expected = expected_text(candidate.path)
+    if expected is None or not _caught(candidate, result):
+        return None
+    for test in result.tests:
+        if test.status in (Status.FAILED, Status.ERROR) and expected.lower() in (
+            test.message.lower()
+        ):
+            return test.name
+    return None
 
 
 def _judge(report: LabReport, candidate: Candidate, result: CheckResult) -> None:
@@ -249,15 +270,21 @@ def run_dev_check(
         labs_done = 0
 
         again: list[int] = []
+        caught_by: dict[str, dict[str, str]] = {lab.id: {} for lab in labs}
 
         def record(index: int, result: CheckResult) -> None:
             nonlocal done, labs_done
             candidate = candidates[index]
             if candidate.request.max_failures is not None and not _caught(candidate, result):
                 again.append(index)  # judged on the full run below
+                reports[candidate.lab.id].reruns += 1
                 return
             done += 1
             _judge(reports[candidate.lab.id], candidate, result)
+            if candidate.role == "mistake":
+                catcher = _catcher(candidate, result)
+                if catcher is not None:
+                    caught_by[candidate.lab.id][candidate.path.name] = catcher
             if on_progress is not None:
                 on_progress(done, total)
             left[candidate.lab.id] -= 1
@@ -266,20 +293,23 @@ def run_dev_check(
                 if on_lab_done is not None:
                     on_lab_done(reports[candidate.lab.id], labs_done, len(labs))
 
+        parallel = parallel or os.cpu_count() or 2
         run_many(
             [c.request for c in candidates],
             mode="fork",
-            parallel=parallel or os.cpu_count() or 2,
+            parallel=parallel,
             on_result=record,
         )
         if again:
+            # A mistake whose first failure did not name it runs in full, in the file's order,
+            # as a learner's check does; it is judged on every message.
             retry = list(again)
             for index in retry:
                 candidate = candidates[index]
-                full_run = candidate.request.model_copy(update={"max_failures": None})
-                candidates[index] = Candidate(
-                    candidate.lab, candidate.role, candidate.path, candidate.workdir, full_run
+                full_run = candidate.request.model_copy(
+                    update={"max_failures": None, "test_order": []}
                 )
+                candidates[index] = replace(candidate, request=full_run)
 
             def record_full(position: int, result: CheckResult) -> None:
                 record(retry[position], result)
@@ -287,9 +317,11 @@ def run_dev_check(
             run_many(
                 [candidates[i].request for i in retry],
                 mode="fork",
-                parallel=parallel or os.cpu_count() or 2,
+                parallel=parallel,
                 on_result=record_full,
             )
+        for lab in labs:
+            save_catches(lab, caught_by[lab.id])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     ordered = [reports[lab.id] for lab in labs]

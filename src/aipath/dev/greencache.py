@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import aipath
+from aipath.dev.catches import CATCHES_FILE
 from aipath.labs import Lab
 
 CACHE_NAME = "devcheck-green.json"
@@ -22,7 +23,8 @@ __all__ = ["GreenCache", "lab_fingerprint"]
 
 def _digest_files(digest: hashlib._Hash, folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
+        # caught-by.json only schedules dev check's runs (catches.py): not part of the lab
+        if path.is_file() and "__pycache__" not in path.parts and path.name != CATCHES_FILE:
             digest.update(path.relative_to(folder).as_posix().encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())

@@ -369,7 +369,9 @@ def _run(request: CheckRequest, run_dir: Path, writer: EventWriter) -> int:
 
     import pytest
 
-    plugin = LabPlugin(module, learner_path, workdir, request.seed, writer)
+    plugin = LabPlugin(
+        module, learner_path, workdir, request.seed, writer, order=request.test_order
+    )
     args = pytest_args(checks, ini, run_dir)
     if request.max_failures is not None:
         args.append(f"--maxfail={request.max_failures}")

@@ -24,6 +24,10 @@ class CheckRequest(BaseModel):
     max_failures: int | None = Field(
         default=None, description="stop after this many failed checks (dev check's first pass)"
     )
+    test_order: list[str] = Field(
+        default_factory=list,
+        description="checks to run first, in this order (dev check's first pass: cheapest first)",
+    )
     models: list[str] = Field(
         default_factory=list, description="models to load in a forking parent (a warm worker)"
     )

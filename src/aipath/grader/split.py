@@ -159,6 +159,7 @@ class _TrustedRunner:
             self.request.seed,
             self.writer,
             on_reseed=lambda seed: self.peer.notify({"op": "reseed", "seed": seed}),
+            order=self.request.test_order,
         )
         self.plugin = plugin
         args = pytest_args(checks, ini, run_dir)
