@@ -26,8 +26,15 @@ def dev_check(labs_dir: Path) -> tuple[int, dict[str, object]]:
     return done.returncode, json.loads(done.stdout)
 
 
-def test_fixture_catalogue_passes_with_the_contract_shape() -> None:
-    code, data = dev_check(FIXTURE)
+def _copy_fixture(tmp_path: Path) -> Path:
+    labs = tmp_path / "labs"
+    shutil.copytree(FIXTURE, labs, ignore=shutil.ignore_patterns("__pycache__"))
+    return labs
+
+
+def test_fixture_catalogue_passes_with_the_contract_shape(tmp_path: Path) -> None:
+    # a copy: dev check writes mistakes/caught-by.json beside the mistakes it checks
+    code, data = dev_check(_copy_fixture(tmp_path))
     assert code == 0, data
     assert data["ok"] is True
     labs = data["labs"]
@@ -51,8 +58,7 @@ def test_fixture_catalogue_passes_with_the_contract_shape() -> None:
 
 
 def test_an_uncaught_mistake_and_a_broken_solution_fail_the_check(tmp_path: Path) -> None:
-    labs = tmp_path / "labs"
-    shutil.copytree(FIXTURE, labs)
+    labs = _copy_fixture(tmp_path)
     lab_dir = labs / "p1" / "01-tiny"
     # A "mistake" that is actually correct cannot be caught.
     (lab_dir / "mistakes" / "not_a_mistake.py").write_text(
@@ -71,6 +77,42 @@ def test_an_uncaught_mistake_and_a_broken_solution_fail_the_check(tmp_path: Path
     assert [m["file"] for m in uncaught] == ["not_a_mistake.py"]
     assert any("not_a_mistake.py is not caught" in p for p in lab["problems"])
     assert any("solution.py does not pass" in p for p in lab["problems"])
+
+
+def test_the_check_that_named_each_mistake_is_kept_and_a_stale_entry_changes_no_verdict(
+    tmp_path: Path,
+) -> None:
+    labs = _copy_fixture(tmp_path)
+    mistakes = labs / "p1" / "01-tiny" / "mistakes"
+    code, first = dev_check(labs)
+    assert code == 0, first
+    catches = json.loads((mistakes / "caught-by.json").read_text())
+    # double's slips are named by test_double, half's by test_half
+    assert catches == {
+        "floor.py": "test_half",
+        "minus_one.py": "test_half",
+        "none.py": "test_double",
+        "plus.py": "test_double",
+        "plus_one.py": "test_half",
+        "square.py": "test_double",
+    }
+    assert first["labs"][0]["mistakes_rerun_in_full"] == 0
+
+    # Every entry wrong, one for a mistake that no longer exists: the run starts with the wrong
+    # check, runs on in full where it did not name the slip, and judges on what it saw.
+    swapped = {
+        name: "test_half" if test == "test_double" else "test_double"
+        for name, test in catches.items()
+    }
+    (mistakes / "caught-by.json").write_text(json.dumps({**swapped, "gone.py": "test_half"}))
+    code, second = dev_check(labs)
+    assert code == 0, second
+    lab = second["labs"][0]
+    assert all(m["caught"] for m in lab["mistakes"])
+    assert [m["message"] for m in lab["mistakes"]] == [
+        m["message"] for m in first["labs"][0]["mistakes"]
+    ]
+    assert json.loads((mistakes / "caught-by.json").read_text()) == catches  # repaired
 
 
 def test_dev_new_scaffolds_every_file_of_the_contract(tmp_path: Path) -> None:
