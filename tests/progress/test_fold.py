@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from aipath.progress import ProgressStore, derive
 
@@ -77,3 +78,34 @@ def test_an_empty_store_has_no_state(store: ProgressStore) -> None:
     assert store.active_days() == set()
     assert store.first_event_at() is None
     assert store.lab_state("p1-a").attempts == 0
+
+
+def test_answers_kept_between_appends_and_a_saved_fold_many_events_old(
+    store: ProgressStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aipath.progress import store as store_module
+
+    monkeypatch.setattr(store_module, "SAVE_FOLD_EVERY", 7)
+    _history(store, 4)
+    zones = (None, timezone(timedelta(hours=-9, minutes=-30)))
+    for tz in zones:  # the per-day answers are now held by the fold, then kept up to date
+        store.daily_minutes(tz)
+        store.active_days(tz)
+    at = store.events()[-1].at
+    for step in range(20):  # one event at a time, across local midnights, asked after each
+        at += timedelta(minutes=47 * (step + 1))
+        if step % 3 == 0:
+            store.log_study(12.5, topic_id="p1.python", at=at)
+        else:
+            store.record_check("p1-a", "failed", 0.2, at=at)
+        _assert_same_as_reference(store)
+    derived = store._derived
+    with store._engine.connect() as conn:
+        payload = conn.execute(select(derived.c.payload).where(derived.c.name == "fold")).scalar()
+    saved = store_module.Fold.from_json(payload)
+    # 160 events folded and saved at once, then saved again at 167 and 174 of the 20 appended
+    assert saved is not None and (saved.count, len(store.events())) == (174, 180)
+    # A process with no fold in memory starts from the saved one and folds the rest.
+    monkeypatch.setattr(store_module, "_FOLDS", {})
+    with ProgressStore.open(store.url) as other:
+        _assert_same_as_reference(other)
