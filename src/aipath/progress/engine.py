@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # The newest migration shipped with this aipath.  Checking it with one SELECT lets an
 # up-to-date store open without importing Alembic (a few hundred ms a command); a test
 # keeps it equal to the head of migrations/versions.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "aipath_immediate"
 _PG_MIGRATION_LOCK = 0x61697061  # "aipa": any constant shared by every aipath process

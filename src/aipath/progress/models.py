@@ -67,6 +67,7 @@ class EventRow(Base):
         Index("ix_events_kind_lab", "kind", "lab_id"),
         Index("ix_events_at", "at"),
         Index("ix_events_at_id", "at", "id"),
+        Index("ix_events_kind_resource", "kind", "resource_id", "minutes"),
         UniqueConstraint("uid", name="uq_events_uid"),
     )
 
