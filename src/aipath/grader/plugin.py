@@ -117,8 +117,9 @@ class LabPlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Run the checks named in the request's ``test_order`` first, in that order.
 
-        ``dev check`` runs a mistake until its first failure, cheapest checks first: a slip in a
-        function checked in 0.01 s no longer waits for the 4 s checks before it. Each check is
+        ``dev check`` runs a mistake until its first failure, starting with the check that named
+        it last time: a slip named by a 0.01 s check no longer waits for the 4 s checks before
+        it. Each check is
         reseeded before it runs, so the order changes no verdict; the learner's own checks keep
         the file's order.
         """

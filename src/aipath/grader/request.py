@@ -26,7 +26,8 @@ class CheckRequest(BaseModel):
     )
     test_order: list[str] = Field(
         default_factory=list,
-        description="checks to run first, in this order (dev check's first pass: cheapest first)",
+        description="checks to run first, in this order (dev check: the check that named a "
+        "mistake last time)",
     )
     models: list[str] = Field(
         default_factory=list, description="models to load in a forking parent (a warm worker)"
