@@ -570,3 +570,63 @@ def test_arguments_changed_in_place_come_back_into_the_checks_objects() -> None:
     pd.testing.assert_frame_equal(frame, theirs)
     assert array.tolist() == [1.0, 1.0, 1.0]
     assert rng.random() == their_rng.random()
+
+
+# ----- a check that runs the learner's file itself -----------------------------------------------
+RUNS_THE_FILE = """
+
+def test_runs_the_learners_file(learner_file):
+    import runpy
+
+    namespace = runpy.run_path(str(learner_file))
+    assert namespace["double"](2) == 4
+
+
+def test_execs_the_learners_source(learner_file):
+    source = learner_file.read_text(encoding="utf-8")
+    exec(compile(source, str(learner_file), "exec"), {})
+"""
+
+
+@needs_confinement
+def test_a_check_that_runs_the_learners_file_is_refused_in_the_trusted_process(
+    tmp_path: Path,
+) -> None:
+    """Learner code never runs where the verdict is decided, even when a check asks it to."""
+    lab = tmp_path / "tiny"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs" / "p1" / "01-tiny", lab)
+    (lab / "checks.py").write_text(
+        (lab / "checks.py").read_text(encoding="utf-8") + RUNS_THE_FILE, encoding="utf-8"
+    )
+    folder = tmp_path / "work"
+    folder.mkdir()
+    learner = folder / "exercise.py"
+    # A solution that would forge the verdict if it ever ran in the trusted process.
+    learner.write_text(
+        (lab / "solution.py").read_text(encoding="utf-8")
+        + "\nimport os\nif os.getpid() != 1:\n    (__import__('pathlib').Path(__file__).parent"
+        " / 'ran-in-trusted').write_text('x')\n",
+        encoding="utf-8",
+    )
+    results = {}
+    for verdict in ("trusted", "shared"):
+        request = CheckRequest(
+            lab_id="p1-tiny",
+            lab_dir=str(lab),
+            learner_file=str(learner),
+            workdir=str(folder),
+            timeout_s=20,
+            memory_mb=1024,
+            verdict_process=verdict,  # type: ignore[arg-type]
+        )
+        results[verdict] = run_one(request, mode="fork")
+        if verdict == "trusted":
+            assert not (folder / "ran-in-trusted").exists()
+    trusted = {t.name: t for t in results["trusted"].tests}
+    assert results["trusted"].status is Status.ERROR, results["trusted"].summary
+    for name in ("test_runs_the_learners_file", "test_execs_the_learners_source"):
+        assert trusted[name].status is not Status.PASSED
+        assert "trusted verdict process" in trusted[name].message, trusted[name].message
+    assert trusted["test_double"].status is Status.PASSED
+    # The same checks pass in the shared mode, where the learner's code runs in one process anyway.
+    assert results["shared"].status is Status.PASSED, results["shared"].summary

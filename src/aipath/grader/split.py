@@ -81,6 +81,42 @@ def _trusted_sys_path(workdir: Path, learner: Path) -> None:
     sys.path[:] = [entry for entry in sys.path if not foreign(entry)]
 
 
+class LearnerCodeInTrustedProcess(RuntimeError):
+    """A check tried to run code from the learner's folder in the process that holds the verdict."""
+
+
+def refuse_learner_code(workdir: Path, learner: Path) -> None:
+    """Refuse, from here on, to run any code object compiled from a file in the learner's folder.
+
+    The trusted process never imports the learner's module, but a check could still run the
+    learner's file itself (``runpy``, ``exec(compile(source, path, "exec"))``, a test runner
+    pointed at a learner's test file) and so hand learner code the verdict.  Python reports
+    every ``exec`` of a code object (imports included) to audit hooks; this one stops those whose
+    file lies in the lab folder.  A check may still *read* the file (``ast``, ``no_loops``): only
+    running it is refused.  A lab whose checks must run learner files stays ``shared``.
+    """
+    roots = tuple(
+        root + os.sep for root in {os.path.realpath(workdir), os.path.realpath(learner.parent)}
+    )
+    learner_real = os.path.realpath(learner)
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event != "exec" or not args:
+            return
+        filename = getattr(args[0], "co_filename", None)
+        if not isinstance(filename, str) or not filename.startswith(os.sep):
+            return
+        real = os.path.realpath(filename)
+        if real == learner_real or real.startswith(roots):
+            raise LearnerCodeInTrustedProcess(
+                f"a check ran code from {filename} in the trusted verdict process; in "
+                "verdict_process = 'trusted' learner code runs only in its confined process "
+                "(keep this lab 'shared', or call the learner's functions through `learner`)"
+            )
+
+    sys.addaudithook(hook)
+
+
 def run_trusted(
     request: CheckRequest, run_dir: Path, writer: EventWriter, ini: Path, checks: Path
 ) -> int:
@@ -110,6 +146,7 @@ def run_trusted(
         finally:
             sandbox.REAL_EXIT(code)
     theirs.close()
+    refuse_learner_code(workdir, learner)
     runner = _TrustedRunner(request, writer, pid, Channel(ours))
     return runner.run(ini, checks, run_dir, learner_path, workdir)
 
