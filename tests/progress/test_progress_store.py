@@ -354,3 +354,39 @@ def test_a_broken_export_file_names_the_place_and_changes_nothing(
     path.write_text("[1, 2]")
     with pytest.raises(AipathError, match="expected a JSON object"):
         store.import_file(path)
+
+
+def test_an_import_keeps_times_in_other_zones_and_data_of_any_size(store: ProgressStore) -> None:
+    """The fast insert path converts to UTC and encodes data the standard encoder would take."""
+    events = [
+        {
+            "uid": "zone",
+            "at": "2027-03-01T20:30:00.250000+02:00",
+            "kind": "check",
+            "lab_id": "p1-numpy-vectorize",
+            "status": "passed",
+            "data": {"tests": [1, 2.5, None]},
+        },
+        {
+            "uid": "bigint",
+            "at": "2027-03-01T18:31:00+00:00",
+            "kind": "note",
+            "topic_id": "p1.python",
+            "text": "x",
+            "data": {"n": 2**70, "s": "é"},
+        },
+        {
+            "uid": "empty",
+            "at": "2027-03-01T18:32:00Z",
+            "kind": "hint",
+            "lab_id": "p1-numpy-vectorize",
+            "tier": 1,
+        },
+    ]
+    doc = {"format": "aipath-progress", "version": 1, "events": events}
+    assert store.import_json(json.loads(json.dumps(doc))) == 3
+    got = {e.uid: e for e in store.events()}
+    assert got["zone"].at == datetime(2027, 3, 1, 18, 30, 0, 250000, tzinfo=UTC)
+    assert got["zone"].data == {"tests": [1, 2.5, None]}
+    assert got["bigint"].data == {"n": 2**70, "s": "é"}
+    assert got["empty"].data == {} and got["empty"].tier == 1

@@ -127,7 +127,7 @@ class ExportFile:
         """The raw event objects in file order; bad JSON raises a clear AipathError."""
         try:
             with self.path.open("rb") as stream:
-                yield from ijson.items(stream, "events.item", use_float=True)
+                yield from ijson.items(stream, "events.item", use_float=True, buf_size=1 << 18)
         except ijson.JSONError as exc:
             raise _not_json(self.path, exc) from None
         except OSError as exc:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, cast
 
+import orjson
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -57,6 +58,7 @@ IMPORT_BATCH: Final = 5_000
 # Above this many new events, an import rebuilds the secondary indexes once instead of
 # updating them row by row (sorting once is about twice as fast on SQLite).
 REINDEX_ABOVE: Final = 20_000
+IMPORT_CACHE_KIB = 65_536
 _EVENT_COLUMNS: Final = (
     "uid",
     "at",
@@ -71,6 +73,66 @@ _EVENT_COLUMNS: Final = (
     "text",
     "data",
 )
+
+
+_DRIVER_INSERT: Final = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)})"
+)
+
+
+@dataclass(frozen=True)
+class _DriverRows:
+    """Rows already in the driver's shape (:func:`_driver_rows`)."""
+
+    values: list[tuple[Any, ...]]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def _json_text(data: dict[str, Any] | None) -> str:
+    """``data`` as the JSON column stores it; orjson, with the standard encoder for what it
+    refuses (an integer beyond 64 bits)."""
+    if not data:
+        return "{}"
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(data)
+
+
+def _driver_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Validated event rows as SQLite's driver takes them: naive UTC text, JSON text.
+
+    SQLAlchemy's per-row parameter processing costs more than SQLite's own insert; this stores
+    what the column types read back as the same values (JSON written compactly).
+    """
+    values: list[tuple[Any, ...]] = []
+    append = values.append
+    for row in rows:  # the order of _EVENT_COLUMNS
+        at = row["at"]  # aware: event_batches refuses a time without a zone
+        offset = at.utcoffset()
+        if offset:
+            at = at - offset
+        get = row.get
+        append(
+            (
+                row["uid"],
+                at.replace(tzinfo=None).isoformat(" ", "microseconds"),  # faster than strftime
+                row["kind"],
+                get("lab_id"),
+                get("topic_id"),
+                get("resource_id"),
+                get("status"),
+                get("duration_s"),
+                get("tier"),
+                get("minutes"),
+                get("text"),
+                _json_text(get("data")),
+            )
+        )
+    return values
 
 
 @dataclass(frozen=True)
@@ -553,11 +615,7 @@ class ProgressStore:
         }
 
     def _insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert validated event rows; on SQLite straight through the driver (import speed).
-
-        SQLAlchemy's per-row parameter processing costs more than SQLite's own insert; the
-        driver path stores exactly what the column types would (naive UTC text, JSON text).
-        """
+        """Insert validated event rows (see :meth:`_driver_rows` for SQLite's fast path)."""
         if not rows:
             return
         if self.dialect != "sqlite":
@@ -567,20 +625,28 @@ class ProgressStore:
                 row["data"] = row["data"] or {}
             conn.execute(insert(self._events), full)
             return
-        names = list(_EVENT_COLUMNS)
-        at_index, data_index = names.index("at"), names.index("data")
-        encode = json.JSONEncoder().encode  # what json.dumps calls, without its per-call checks
-        values = []
-        for row in rows:
-            item = [row.get(name) for name in names]
-            at = _aware(row["at"]).replace(tzinfo=None)
-            item[at_index] = at.isoformat(" ", "microseconds")  # "%Y-%m-%d %H:%M:%S.%f", faster
-            item[data_index] = encode(row.get("data") or {})
-            values.append(tuple(item))
-        placeholders = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(
-            f"INSERT INTO events ({', '.join(names)}) VALUES ({placeholders})", values
-        )
+        self._insert_driver_rows(conn, _driver_rows(rows))
+
+    @staticmethod
+    def _insert_driver_rows(conn: Connection, values: list[tuple[Any, ...]]) -> None:
+        if values:
+            conn.exec_driver_sql(_DRIVER_INSERT, values)
+
+    def _import_batches(
+        self, events: Iterable[Any], known: set[str]
+    ) -> Iterator[tuple[int, list[dict[str, Any]] | _DriverRows]]:
+        """(events read, the new ones ready to insert) per batch; ``known`` grows as it goes."""
+        for batch in export_file.event_batches(events, IMPORT_BATCH):
+            new_rows: list[dict[str, Any]] = []
+            for ev in batch:
+                if ev["uid"] in known:
+                    continue
+                known.add(ev["uid"])
+                new_rows.append(cast(dict[str, Any], ev))
+            if self.dialect == "sqlite":
+                yield len(batch), _DriverRows(_driver_rows(new_rows))
+            else:
+                yield len(batch), new_rows
 
     def import_json(self, data: Mapping[str, object], *, replace_profile: bool = False) -> int:
         """Merge an export document into this store; returns how many events were new.
@@ -640,24 +706,23 @@ class ProgressStore:
         added = seen = 0
         reindexed = False
         with self._write_conn() as conn, conn.begin():
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
             known = set(conn.execute(select(self._events.c.uid)).scalars())
             # Inside the transaction: an invalid event further on rolls the whole import back.
-            for batch in export_file.event_batches(events, IMPORT_BATCH):
-                seen += len(batch)
+            for count, rows in self._import_batches(events, known):
+                seen += count
                 if seen > REINDEX_ABOVE and not reindexed:
                     # A long history: the indexes are built once at the end instead of row by
                     # row (the count is known only as the file streams by).
                     for index in self._events.indexes:
                         index.drop(conn)
                     reindexed = True
-                new_rows: list[dict[str, Any]] = []
-                for ev in batch:
-                    if ev["uid"] in known:
-                        continue
-                    known.add(ev["uid"])
-                    new_rows.append(cast(dict[str, Any], ev))
-                self._insert_events(conn, new_rows)
-                added += len(new_rows)
+                if isinstance(rows, _DriverRows):
+                    self._insert_driver_rows(conn, rows.values)
+                else:
+                    self._insert_events(conn, rows)
+                added += len(rows)
             if reindexed:
                 for index in self._events.indexes:
                     index.create(conn)
