@@ -22,7 +22,7 @@ from typing import Any
 from aipath.grader.wire import WorkerUnavailable, exchange
 from aipath.workspace.model import CONFIG_FILE, Workspace
 
-__all__ = ["main", "quick_check"]
+__all__ = ["main", "quick_check", "quick_served"]
 
 CONTENT_DIR = Path(__file__).parent / "labs" / "content"
 ENV_LABS_DIR = "AIPATH_LABS_DIR"
@@ -146,6 +146,51 @@ def quick_check(args: list[str]) -> int | None:
     return 0 if result.get("status") == "passed" else 1
 
 
+def quick_served(args: list[str]) -> int | None:
+    """`status`, `list` or `next` answered by a running worker; None for the full CLI.
+
+    The worker runs the ordinary command (:mod:`aipath.commands.served`) in this folder with
+    this shell's ``AIPATH_*`` settings, so what prints is what the full CLI would print.
+    """
+    from aipath.commands.served import PASSED_ENV_PREFIX, served
+
+    if not served(args):
+        return None
+    explicit: Path | None = None
+    for index, arg in enumerate(args):
+        if arg in ("-w", "--workspace") and index + 1 < len(args):
+            explicit = Path(args[index + 1])
+        elif arg.startswith("--workspace="):
+            explicit = Path(arg.split("=", 1)[1])
+    ws = _workspace(explicit)
+    if ws is None or not ws.socket_path.exists():
+        return None
+    render = _render_request("")
+    try:
+        render["err_terminal"] = os.isatty(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        render["err_terminal"] = False
+    message = {
+        "op": "command",
+        "argv": args,
+        "cwd": os.getcwd(),
+        "env": {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIX)},
+        "render": render,
+    }
+    try:
+        reply = exchange(ws.socket_path, message, timeout=60.0)
+    except WorkerUnavailable:
+        return None
+    code = reply.get("exit_code")
+    if not reply.get("ok") or not isinstance(code, int):
+        return None  # an older worker, or the command's process failed: run it here
+    sys.stdout.write(str(reply.get("stdout", "")))
+    sys.stdout.flush()
+    sys.stderr.write(str(reply.get("stderr", "")))
+    sys.stderr.flush()
+    return code
+
+
 # What Rich reads from the environment to choose colours and width.
 _RENDER_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
@@ -219,6 +264,10 @@ def main() -> None:
             sys.exit(code)
     elif args in (["--help"], ["-h"]) and quick_help():
         sys.exit(0)
+    elif args[:1] and args[0] in ("status", "list", "next"):
+        code = quick_served(args)
+        if code is not None:
+            sys.exit(code)
     from aipath.cli import main as full_main
 
     full_main()

@@ -128,3 +128,69 @@ def test_help_is_rendered_once_then_read_from_the_cache(tmp_path: Path) -> None:
     cached = list((tmp_path / "aipath").glob("help-*.txt"))
     assert len(cached) == 1
     assert help_text() == first
+
+
+SERVED_PROBE = """
+import json, sys
+from aipath.quick import quick_served
+code = quick_served(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+FULL = "import sys; sys.argv = ['aipath', *sys.argv[1:]]; from aipath.cli import main; main()"
+
+
+def _run(
+    code: str, args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_status_list_and_next_are_answered_by_the_worker_as_the_full_cli_prints_them(
+    fixture_workspace: Path, tmp_path: Path
+) -> None:
+    """The worker runs the ordinary command: same text, same exit code, this shell's settings
+    (its folder and AIPATH_* variables, its width), and the client imports none of the CLI."""
+    ws = Workspace(fixture_workspace)
+    env = {**os.environ, "COLUMNS": "91"}
+    env.pop("AIPATH_WORKSPACE", None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cases: list[tuple[list[str], Path]] = [
+        (["status"], fixture_workspace),
+        (["list"], fixture_workspace),
+        (["list", "--json"], fixture_workspace),
+        (["status", "-w", str(fixture_workspace)], elsewhere),
+        (["list", "--phase", "9", "-w", str(fixture_workspace)], elsewhere),  # an error: exit 2
+        (["next"], fixture_workspace),
+    ]
+    with BackgroundWorker(ws.socket_path):
+        for args, cwd in cases:
+            quick = _run(SERVED_PROBE, args, env, cwd)
+            assert quick.returncode == 0, quick.stderr
+            *printed, last = quick.stdout.splitlines(keepends=True)
+            probe = json.loads(last)
+            assert isinstance(probe["code"], int), (args, quick.stderr)
+            heavy = sorted(m for m in probe["modules"] if m.split(".")[0] in HEAVY or m in HEAVY)
+            assert not heavy, f"{args}: the quick path imported {heavy[:8]}"
+            full = _run(FULL, args, env, cwd)
+            assert probe["code"] == full.returncode, (args, full.stderr)
+            assert "".join(printed) == full.stdout, args
+            assert quick.stderr == full.stderr, args
+        # The client's AIPATH_* settings reach the command: another (empty) workspace's lab
+        # folder makes the worker's child read that catalogue, as the full CLI would.
+        other = {**env, "AIPATH_LABS_DIR": str(tmp_path / "no-labs")}
+        (tmp_path / "no-labs").mkdir()
+        quick = _run(SERVED_PROBE, ["list", "--json"], other, fixture_workspace)
+        full = _run(FULL, ["list", "--json"], other, fixture_workspace)
+        *printed, last = quick.stdout.splitlines(keepends=True)
+        assert json.loads(last)["code"] == full.returncode
+        assert "".join(printed) == full.stdout
+    # no worker: the full CLI takes the call
+    assert json.loads(_run(SERVED_PROBE, ["status"], env, fixture_workspace).stdout)["code"] is None

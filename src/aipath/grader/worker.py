@@ -104,6 +104,10 @@ def _handle(line: bytes) -> dict[str, Any]:
         if isinstance(render, dict):
             reply["rendered"] = _rendered(reply["result"], render)
         return reply
+    if op == "command":
+        from aipath.commands.served import run_in_child
+
+        return run_in_child(message)
     return {"ok": False, "error": f"unknown op {op!r}"}
 
 
@@ -183,10 +187,15 @@ def serve(
         preload()
     import importlib
 
-    # The worker records check events itself and draws the quick path's verdict panel.
+    # The worker records check events itself and draws the quick path's verdict panel; it
+    # also answers `status`, `list` and `next` (aipath.commands.served).
     for module in ("aipath.progress.store", "aipath.commands.render"):
         with contextlib.suppress(Exception):
             importlib.import_module(module)
+    with contextlib.suppress(Exception):
+        from aipath.commands.served import warm_up
+
+        warm_up()
     import gc
 
     gc.collect()
