@@ -147,7 +147,7 @@ def quick_check(args: list[str]) -> int | None:
 
 
 def quick_served(args: list[str]) -> int | None:
-    """`status`, `list` or `next` answered by a running worker; None for the full CLI.
+    """`status`, `list`, `next` or `hint` answered by a running worker; None for the full CLI.
 
     The worker runs the ordinary command (:mod:`aipath.commands.served`) in this folder with
     this shell's ``AIPATH_*`` settings, so what prints is what the full CLI would print.
@@ -264,8 +264,8 @@ def main() -> None:
             sys.exit(code)
     elif args in (["--help"], ["-h"]) and quick_help():
         sys.exit(0)
-    elif args[:1] and args[0] in ("status", "list", "next"):
-        code = quick_served(args)
+    elif args[:1]:
+        code = quick_served(args)  # None unless a worker answers this command
         if code is not None:
             sys.exit(code)
     from aipath.cli import main as full_main

@@ -169,6 +169,7 @@ def test_status_list_and_next_are_answered_by_the_worker_as_the_full_cli_prints_
         (["status", "-w", str(fixture_workspace)], elsewhere),
         (["list", "--phase", "9", "-w", str(fixture_workspace)], elsewhere),  # an error: exit 2
         (["next"], fixture_workspace),
+        (["hint", "--all"], fixture_workspace),
     ]
     with BackgroundWorker(ws.socket_path):
         for args, cwd in cases:
@@ -183,6 +184,12 @@ def test_status_list_and_next_are_answered_by_the_worker_as_the_full_cli_prints_
             assert probe["code"] == full.returncode, (args, full.stderr)
             assert "".join(printed) == full.stdout, args
             assert quick.stderr == full.stderr, args
+        # A hint revealed through the worker is recorded: the full CLI shows it again.
+        quick = _run(SERVED_PROBE, ["hint", "p1-tiny"], env, fixture_workspace)
+        assert json.loads(quick.stdout.splitlines()[-1])["code"] == 0
+        assert "Hint 1/" in quick.stdout
+        again = _run(FULL, ["hint", "p1-tiny", "--all"], env, fixture_workspace)
+        assert "Hint 1/" in again.stdout and "Hint 2/" not in again.stdout
         # The client's AIPATH_* settings reach the command: another (empty) workspace's lab
         # folder makes the worker's child read that catalogue, as the full CLI would.
         other = {**env, "AIPATH_LABS_DIR": str(tmp_path / "no-labs")}

@@ -1,4 +1,4 @@
-"""Learner commands answered by the warm worker: `status`, `list` and `next` without a cold start.
+"""Learner commands answered by the warm worker: `status`, `list`, `next`, `hint` without a cold start.
 
 Starting the full CLI costs about half a second before a command does any work (typer, pydantic,
 SQLAlchemy, the roadmap and catalogue models); `status` itself then takes milliseconds.  The
@@ -21,8 +21,9 @@ import os
 import sys
 from typing import Any, Final
 
-SERVED: Final = ("status", "list", "next")
-"""Commands the worker answers: they read the workspace (``next`` also sets the current lab)."""
+SERVED: Final = ("status", "list", "next", "hint")
+"""Commands the worker answers: none asks a question on the terminal (``next`` sets the current
+lab, ``hint`` records the hint it reveals, as in the full CLI)."""
 
 PASSED_ENV_PREFIX: Final = "AIPATH_"
 """The client's settings that shape a command (workspace, database, lab folder): passed over."""
