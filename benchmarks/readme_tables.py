@@ -93,6 +93,8 @@ def history(data: dict[str, Any]) -> str:
         f"| `aipath import` | {data['import_s']:.1f} s, {data['import_peak_mb']:.0f} MB peak "
         f"| {before.get('import_s', 0):.1f} s, {before.get('import_peak_mb', 0):.0f} MB peak |",
         f"| `aipath status` (process) | {data['status_s']:.2f} s | {before.get('status_s', 0):.2f} s |",
+        f"| `aipath status` (process, a worker running) | {data.get('status_worker_s', 0):.2f} s "
+        f"| {before.get('status_s', 0):.2f} s |",
         f"| status computed (in process) | {data['status_derive_ms']:.0f} ms "
         f"| {before.get('status_derive_ms', 0):.0f} ms |",
     ]

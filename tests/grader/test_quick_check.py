@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from aipath.grader.worker import BackgroundWorker
 from aipath.workspace.model import Workspace
 from aipath.workspace.store import open_store
@@ -201,3 +203,36 @@ def test_status_list_and_next_are_answered_by_the_worker_as_the_full_cli_prints_
         assert "".join(printed) == full.stdout
     # no worker: the full CLI takes the call
     assert json.loads(_run(SERVED_PROBE, ["status"], env, fixture_workspace).stdout)["code"] is None
+
+
+def test_a_served_command_leaves_the_worker_as_it_was(
+    fixture_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker runs commands in its own process: folder, AIPATH_* and consoles come back."""
+    from aipath import console as consoles
+    from aipath.commands.served import answer
+
+    monkeypatch.setenv("AIPATH_SOMETHING", "worker's")
+    monkeypatch.chdir(tmp_path)
+    before_env = {k: v for k, v in os.environ.items() if k.startswith("AIPATH_")}
+    console_file = consoles.console.file
+    render = {"width": 70, "terminal": False, "err_terminal": False, "env": {}}
+    reply = answer(
+        {
+            "argv": ["status", "-w", str(fixture_workspace)],
+            "cwd": str(fixture_workspace),
+            "env": {"AIPATH_OTHER": "client's"},
+            "render": render,
+        }
+    )
+    assert reply["ok"] and reply["exit_code"] == 0, reply
+    assert "Labs passed" in reply["stdout"]
+    assert max(len(line) for line in reply["stdout"].splitlines()) <= 70
+    failed = answer(
+        {"argv": ["list", "--phase", "9"], "cwd": str(tmp_path), "env": {}, "render": render}
+    )
+    assert failed["ok"] and failed["exit_code"] != 0 and "error" in failed["stderr"]
+    assert answer({"argv": ["check"], "cwd": "/", "env": {}, "render": render})["ok"] is False
+    assert Path.cwd() == tmp_path
+    assert {k: v for k, v in os.environ.items() if k.startswith("AIPATH_")} == before_env
+    assert consoles.console.file is console_file

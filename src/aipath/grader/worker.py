@@ -105,9 +105,9 @@ def _handle(line: bytes) -> dict[str, Any]:
             reply["rendered"] = _rendered(reply["result"], render)
         return reply
     if op == "command":
-        from aipath.commands.served import run_in_child
+        from aipath.commands.served import answer
 
-        return run_in_child(message)
+        return answer(message)
     return {"ok": False, "error": f"unknown op {op!r}"}
 
 
