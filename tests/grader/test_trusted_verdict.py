@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -425,6 +426,8 @@ def test_values_cross_by_value() -> None:
         "series": frame["c"].rename("named"),
         "indexed": frame.set_index("b").iloc[::-1],
         "months": pd.Series([3.5, 1.0], index=pd.Index([12, 1], name="month")),
+        "counts": Counter({("the", "cat"): 2, ("a",): 1}),
+        "sets": [{1, "x"}, frozenset({(1, 2)}), {frozenset({3})}],
     }
     data = Encoder(lambda obj: pytest.fail(f"a handle for {obj!r}")).encode(value)
     back = Decoder(_no_handles).decode(data)
@@ -438,6 +441,9 @@ def test_values_cross_by_value() -> None:
     pd.testing.assert_series_equal(back["series"], value["series"])
     pd.testing.assert_frame_equal(back["indexed"], value["indexed"])
     pd.testing.assert_series_equal(back["months"], value["months"])
+    assert type(back["counts"]) is Counter and back["counts"] == value["counts"]
+    assert back["sets"] == value["sets"]
+    assert [type(x) for x in back["sets"]] == [set, frozenset, set]
 
 
 def test_anything_else_becomes_a_handle_and_bad_bytes_are_refused() -> None:
@@ -570,6 +576,23 @@ def test_arguments_changed_in_place_come_back_into_the_checks_objects() -> None:
     pd.testing.assert_frame_equal(frame, theirs)
     assert array.tolist() == [1.0, 1.0, 1.0]
     assert rng.random() == their_rng.random()
+
+
+def test_lists_and_dicts_changed_in_place_come_back_too() -> None:
+    """A learner function that appends to or overwrites a list or dict it was given: the check
+    sees the change, as it would in the shared mode; lists holding objects are not watched."""
+    from aipath.grader.remote import _changed, _copy_back, _Plain, _plain_bytes
+
+    stats, counts = [1, 2, [3]], {"a": 1}
+    snap_stats, snap_counts = _plain_bytes(stats), _plain_bytes(counts)
+    assert snap_stats is not None and snap_counts is not None
+    assert not _changed(stats, _Plain(snap_stats))
+    theirs_stats, theirs_counts = [1, 2, [3, 4]], {"a": 1, "b": 2}
+    assert _changed(theirs_stats, _Plain(snap_stats))
+    assert _changed(theirs_counts, _Plain(snap_counts))
+    _copy_back({0: theirs_stats, "counts": theirs_counts}, (stats,), {"counts": counts})
+    assert stats == [1, 2, [3, 4]] and counts == {"a": 1, "b": 2}
+    assert _plain_bytes([object()]) is None
 
 
 # ----- a check that runs the learner's file itself -----------------------------------------------

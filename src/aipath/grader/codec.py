@@ -6,7 +6,8 @@ so it must never run code chosen by them.  Plain ``pickle`` would (``__reduce__`
 ``np.load(allow_pickle=True)``.  This decoder builds only:
 
 - ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``bytes``;
-- ``list``, ``tuple``, ``dict`` (keys of the hashable kinds above);
+- ``list``, ``tuple``, ``dict`` and ``collections.Counter`` (keys of the hashable kinds above),
+  ``set`` and ``frozenset`` (members of those kinds);
 - NumPy's own functions (``np.mean``, ufuncs), by name: the decoder looks the name up in
   ``numpy`` and accepts only a ufunc or array function found there;
 - NumPy random generators (``Generator``), as their bit generator's kind and state;
@@ -31,6 +32,7 @@ import math
 import re
 import struct
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -151,10 +153,14 @@ class Encoder:
             self._put((b"l" if kind is list else b"t") + _U32.pack(len(value)))
             for item in value:
                 self._value(item, depth + 1)
-        elif kind is dict:
-            self._put(b"d" + _U32.pack(len(value)))
+        elif kind is dict or kind is Counter:
+            self._put((b"d" if kind is dict else b"K") + _U32.pack(len(value)))
             for key, item in value.items():
                 self._value(key, depth + 1)
+                self._value(item, depth + 1)
+        elif kind is set or kind is frozenset:
+            self._put((b"E" if kind is set else b"Z") + _U32.pack(len(value)))
+            for item in value:
                 self._value(item, depth + 1)
         elif not self._library_value(value, depth):
             self._handle(self._handle_of(value))
@@ -418,15 +424,24 @@ class Decoder:
             n = self._count(self._u32())
             items = [self._value(depth + 1) for _ in range(n)]
             return items if tag == b"l" else tuple(items)
-        if tag == b"d":
+        if tag in (b"d", b"K"):
             n = self._count(self._u32())
-            result: dict[Any, Any] = {}
+            result: dict[Any, Any] = {} if tag == b"d" else Counter()
             for _ in range(n):
                 key = self._value(depth + 1)
                 if not _hashable(key):
                     raise DecodeError("a dict key of an unhashable kind")
                 result[key] = self._value(depth + 1)
             return result
+        if tag in (b"E", b"Z"):
+            n = self._count(self._u32())
+            members = []
+            for _ in range(n):
+                member = self._value(depth + 1)
+                if not _hashable(member):
+                    raise DecodeError("a set member of an unhashable kind")
+                members.append(member)
+            return set(members) if tag == b"E" else frozenset(members)
         if tag in (b"h", b"r"):
             ident = self._u64()
             flags = bytes(self._take(1))[0]
@@ -618,7 +633,7 @@ def _is_nan(value: Any) -> bool:
 def _hashable(value: Any) -> bool:
     if value is None or type(value) in (bool, int, float, complex, str, bytes):
         return True
-    if type(value) is tuple:
+    if type(value) is tuple or type(value) is frozenset:
         return all(_hashable(item) for item in value)
     numpy = sys.modules.get("numpy")
     return numpy is not None and isinstance(value, numpy.generic)

@@ -32,6 +32,7 @@ import sys
 import traceback
 import types
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from aipath.grader.codec import (
@@ -505,13 +506,17 @@ class LearnerPeer(Peer):
         return reply
 
     def _snapshot(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Remember the bytes of each top-level array argument (see :meth:`Peer.call`)."""
+        """Remember each top-level array, frame, list or dict argument (see :meth:`Peer.call`)."""
         numpy = sys.modules.get("numpy")
-        if numpy is None:
-            return
         keyed: list[tuple[int | str, Any]] = [*enumerate(args), *kwargs.items()]
         for key, arg in keyed:
-            if isinstance(arg, numpy.ndarray) and arg.dtype != object:
+            if type(arg) in (list, dict):
+                encoded = _plain_bytes(arg)
+                if encoded is not None:  # plain data only: a list holding handles is left out
+                    self._before.append((key, arg, _Plain(encoded)))
+            elif numpy is None:
+                continue
+            elif isinstance(arg, numpy.ndarray) and arg.dtype != object:
                 self._before.append((key, arg, arg.tobytes()))
             elif type(arg) is numpy.random.Generator:
                 self._before.append((key, arg, None))  # its state goes back after every call
@@ -570,10 +575,36 @@ def _is_frame(value: Any) -> bool:
     return pandas is not None and type(value) in (pandas.DataFrame, pandas.Series)
 
 
+@dataclass(frozen=True)
+class _Plain:
+    """The encoding of a list or dict argument before the call."""
+
+    data: bytes
+
+
+def _plain_bytes(value: Any) -> bytes | None:
+    """``value`` encoded, or None if it holds anything but data (or is too big to watch)."""
+
+    def refuse(_obj: Any) -> Handle:
+        raise EncodeError("not plain data")
+
+    try:
+        data = Encoder(refuse).encode(value)
+    except (EncodeError, RecursionError, OverflowError):
+        return None
+    return data if len(data) <= MAX_WATCHED_BYTES else None
+
+
+MAX_WATCHED_BYTES = 8 << 20
+"""A list or dict argument larger than this, encoded, is not compared after the call."""
+
+
 def _changed(arg: Any, snapshot: Any) -> bool:
     """Whether learner code changed an argument in place (a generator: always sent back)."""
     if snapshot is None:
         return True
+    if isinstance(snapshot, _Plain):
+        return _plain_bytes(arg) != snapshot.data
     if isinstance(snapshot, bytes):
         return bool(arg.tobytes() != snapshot)
     same = (
@@ -590,8 +621,6 @@ def _changed(arg: Any, snapshot: Any) -> bool:
 
 def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     numpy = sys.modules.get("numpy")
-    if numpy is None:
-        return
     for key, new in changed.items():
         if type(key) is int and 0 <= key < len(args):
             original = args[key]
@@ -599,7 +628,14 @@ def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str,
             original = kwargs[key]
         else:
             continue
-        if (
+        if type(original) is list and type(new) is list:
+            original[:] = new
+        elif type(original) is dict and type(new) is dict:
+            original.clear()
+            original.update(new)
+        elif numpy is None:
+            continue
+        elif (
             type(original) is numpy.random.Generator
             and type(new) is numpy.random.Generator
             and type(original.bit_generator) is type(new.bit_generator)
