@@ -653,3 +653,30 @@ def test_a_check_that_runs_the_learners_file_is_refused_in_the_trusted_process(
     assert trusted["test_double"].status is Status.PASSED
     # The same checks pass in the shared mode, where the learner's code runs in one process anyway.
     assert results["shared"].status is Status.PASSED, results["shared"].summary
+
+
+@needs_confinement
+@pytest.mark.parametrize("verdict", ["trusted", "shared"])
+def test_draws_from_the_learners_global_generator_are_seen_in_both_modes(
+    tmp_path: Path, verdict: str
+) -> None:
+    """The check library reads the global generators where learner code runs: in the trusted
+    mode that is the learner's process, asked over the check's connection."""
+    lab = next(lab for lab in load_catalogue() if lab.id == "p1-probability")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    learner = folder / "exercise.py"
+    shutil.copy(lab.source_dir / "mistakes" / "bootstrap_global_rng.py", learner)
+    request = CheckRequest(
+        lab_id=lab.id,
+        lab_dir=str(lab.source_dir),
+        learner_file=str(learner),
+        workdir=str(folder),
+        timeout_s=lab.manifest.timeout_s,
+        memory_mb=lab.manifest.memory_mb,
+        verdict_process=verdict,  # type: ignore[arg-type]
+    )
+    result = run_one(request, mode="fork")
+    assert result.status is Status.FAILED, result.summary
+    messages = " ".join(t.message for t in result.tests)
+    assert "drew from (or reseeded) NumPy's global generator" in messages

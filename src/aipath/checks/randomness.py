@@ -8,17 +8,14 @@ first.  The only trustworthy evidence is the generators' own state: it is read b
 the call, so a message names exactly the generators whose state moved.
 
 torch's generator is looked at only when torch is already imported: a NumPy lab must not pay
-for loading it.
+for loading it.  In the trusted mode the states are read in the learner's process, where its
+code runs (:func:`aipath.grader.remote.global_generator_states`).
 """
 
 from __future__ import annotations
 
-import random
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-import numpy as np
 
 from aipath.checks.failure import fail
 
@@ -36,19 +33,16 @@ GLOBAL_GENERATORS = {
 _State = dict[str, Any]
 
 
-def _torch() -> Any | None:
-    return sys.modules.get("torch")
-
-
 def _snapshot() -> _State:
-    # ("MT19937", keys, pos, has_gauss, cached_gaussian); typed as dict | tuple
-    legacy: tuple[Any, ...] = tuple(np.random.get_state(legacy=True))
-    numpy_state = (legacy[1].tobytes(), *legacy[2:])
-    state: _State = {"random": random.getstate(), "numpy": numpy_state}
-    torch = _torch()
-    if torch is not None:
-        state["torch"] = torch.random.get_rng_state().numpy().tobytes()
-    return state
+    """The global generators' states where learner code runs.
+
+    In the shared mode that is this process; in the trusted mode (``verdict_process =
+    "trusted"``) the learner's own process, asked over the check's connection to it.
+    """
+    from aipath.grader.remote import active_peer, global_generator_states
+
+    peer = active_peer()
+    return peer.learner_generator_states() if peer is not None else global_generator_states()
 
 
 def moved_generators(before: _State, after: _State) -> list[str]:

@@ -373,6 +373,36 @@ class Peer:
                 _copy_back(changed, args, kwargs)
 
 
+def global_generator_states() -> dict[str, Any]:
+    """The state of this process's global random generators: Python's, NumPy's, torch's.
+
+    NumPy's and torch's only when they are imported (a lab that never loads torch must not pay
+    for it).  In the trusted mode the checks ask the learner process for these
+    (:meth:`TrustedPeer.learner_generator_states`): its generators are the ones learner code
+    moves.
+    """
+    import random
+
+    state: dict[str, Any] = {"random": random.getstate()}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        # ("MT19937", keys, pos, has_gauss, cached_gaussian)
+        legacy = tuple(numpy.random.get_state(legacy=True))
+        state["numpy"] = (legacy[1].tobytes(), *legacy[2:])
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        state["torch"] = torch.random.get_rng_state().numpy().tobytes()
+    return state
+
+
+_ACTIVE: list[TrustedPeer] = []
+
+
+def active_peer() -> TrustedPeer | None:
+    """The trusted side's peer while a trusted-mode check runs in this process, else None."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 class TrustedPeer(Peer):
     """The check side: decodes strictly, answers only calls of callables it handed over.
 
@@ -407,6 +437,17 @@ class TrustedPeer(Peer):
             self._on_lost(str(exc))
         except (ProtocolError, DecodeError) as exc:
             self._on_lost(f"protocol: {exc}")
+
+    def activate(self) -> None:
+        """Make this the peer :func:`active_peer` returns (the check library asks it)."""
+        _ACTIVE[:] = [self]
+
+    def learner_generator_states(self) -> dict[str, Any]:
+        """:func:`global_generator_states` of the learner process."""
+        states = self.request({"op": "generator_states"})
+        if not isinstance(states, dict):
+            raise ProtocolError("generator states that are not a dict")
+        return states
 
     def receive_ready(self) -> dict[str, Any]:
         """The learner process's first message: its module (a proxy) or its import error."""
@@ -525,6 +566,8 @@ class LearnerPeer(Peer):
 
     def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
+        if op == "generator_states":
+            return global_generator_states()
         ident = message.get("id")
         if not isinstance(ident, int) or ident not in self._objects:
             raise LookupError(f"no learner object {ident!r}")

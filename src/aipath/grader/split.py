@@ -159,6 +159,7 @@ class _TrustedRunner:
         self.writer = writer
         self.pid = pid
         self.peer = TrustedPeer(channel, on_timeout=self._timed_out, on_lost=self._lost)
+        self.peer.activate()  # the check library reads the learner's random generators through it
         self.plugin: Any = None
         self.started = time.monotonic()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-import random
 import re
 import string
 from collections import Counter
@@ -34,6 +33,7 @@ from aipath.checks import (
     fmt,
     forbid_calls,
     forbid_imports,
+    global_draws,
 )
 
 MAX_ORDER = 4
@@ -1342,11 +1342,6 @@ def _skewed(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).lognormal(0.0, 1.2, size=n)
 
 
-def _numpy_state() -> tuple[bytes, int]:
-    state = np.random.get_state()
-    return state[1].tobytes(), int(state[2])
-
-
 def _bootstrap(
     learner: Any, values: np.ndarray, *, n_resamples: int, confidence: float, seed: int
 ) -> tuple[_Recorder, tuple[float, float]]:
@@ -1355,9 +1350,8 @@ def _bootstrap(
         f"bootstrap_ci(statistic, n={len(values)}, n_resamples={n_resamples}, "
         f"confidence={confidence}, seed={seed})"
     )
-    numpy_state = _numpy_state()
-    python_state = random.getstate()
-    got = call_learner(
+    got, moved = global_draws(
+        call_learner,
         call,
         learner.bootstrap_ci,
         recorder,
@@ -1369,13 +1363,13 @@ def _bootstrap(
     )
     if recorder.problem:
         fail(recorder.problem)
-    if _numpy_state() != numpy_state:
+    if "numpy" in moved:
         fail(
             f"{call} changed NumPy's global random state (np.random.seed, np.random.randint, "
             "np.random.choice …): draw from a Generator of its own, "
             "rng = np.random.default_rng(seed), so that nothing else is disturbed"
         )
-    if random.getstate() != python_state:
+    if "random" in moved:
         fail(
             f"{call} changed the state of Python's `random` module: draw from a NumPy "
             "Generator of its own, rng = np.random.default_rng(seed)"
