@@ -427,6 +427,7 @@ def test_values_cross_by_value() -> None:
         "indexed": frame.set_index("b").iloc[::-1],
         "months": pd.Series([3.5, 1.0], index=pd.Index([12, 1], name="month")),
         "counts": Counter({("the", "cat"): 2, ("a",): 1}),
+        "co2": pd.Series([1.0, 2.0, 3.0], index=pd.date_range("1990-01-01", periods=3, freq="MS")),
         "sets": [{1, "x"}, frozenset({(1, 2)}), {frozenset({3})}],
     }
     data = Encoder(lambda obj: pytest.fail(f"a handle for {obj!r}")).encode(value)
@@ -442,6 +443,8 @@ def test_values_cross_by_value() -> None:
     pd.testing.assert_frame_equal(back["indexed"], value["indexed"])
     pd.testing.assert_series_equal(back["months"], value["months"])
     assert type(back["counts"]) is Counter and back["counts"] == value["counts"]
+    pd.testing.assert_series_equal(back["co2"], value["co2"])
+    assert back["co2"].index.freqstr == "MS"  # learner code may build the next dates from it
     assert back["sets"] == value["sets"]
     assert [type(x) for x in back["sets"]] == [set, frozenset, set]
 

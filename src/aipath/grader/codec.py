@@ -300,8 +300,16 @@ class Encoder:
             self._put(b"R")
             self._value([index.start, index.stop, index.step, index.name], depth + 1)
             return
-        self._put(b"I")
-        self._value(index.name, depth + 1)
+        freq = getattr(index, "freqstr", None) if type(index) is pandas.DatetimeIndex else None
+        if isinstance(freq, str) and _FREQ.match(freq):
+            # A date index keeps its frequency ("MS", "D"): learner code that builds the next
+            # dates from history.index.freq must see it, as it would in one process.
+            self._put(b"J")
+            self._value(index.name, depth + 1)
+            self._text(b"s", freq.encode("ascii"))
+        else:
+            self._put(b"I")
+            self._value(index.name, depth + 1)
         self._column(pandas.Series(index, copy=False), depth)
 
 
@@ -451,7 +459,7 @@ class Decoder:
             return self._numpy(tag, depth)
         if tag == b"V":
             return self._strings()
-        if tag in (b"D", b"S", b"I", b"R"):
+        if tag in (b"D", b"S", b"I", b"J", b"R"):
             return self._pandas(tag, depth)
         if tag == b"P":
             return self._tensor(depth)
@@ -559,7 +567,7 @@ class Decoder:
         pandas: Any = sys.modules.get("pandas")
         if pandas is None:
             pandas = importlib.import_module("pandas")
-        if tag in (b"I", b"R"):
+        if tag in (b"I", b"J", b"R"):
             self._pos -= 1
             return self._index(pandas, depth)
         if tag == b"S":
@@ -618,12 +626,27 @@ class Decoder:
             if step == 0:
                 raise DecodeError("a RangeIndex with step 0")
             return pandas.RangeIndex(start, stop, step, name=name)
-        if tag != b"I":
+        if tag not in (b"I", b"J"):
             raise DecodeError("expected an index")
         name = self._value(depth + 1)
         if not _hashable(name):
             raise DecodeError("an index name of an unhashable kind")
-        return pandas.Index(self._column(pandas, depth), name=name, copy=False)
+        freq = self._ascii(b"s") if tag == b"J" else None
+        if freq is not None and not _FREQ.match(freq):
+            raise DecodeError("a malformed index frequency")
+        index = pandas.Index(self._column(pandas, depth), name=name, copy=False)
+        if freq is None:
+            return index
+        if type(index) is not pandas.DatetimeIndex:
+            raise DecodeError("a frequency on an index that holds no dates")
+        try:
+            return pandas.DatetimeIndex(index, freq=freq)
+        except (ValueError, TypeError) as exc:
+            raise DecodeError(f"dates that do not follow their frequency {freq!r}") from exc
+
+
+_FREQ = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+"""What a date index's frequency may look like on the wire ("MS", "D", "15min", "W-SUN")."""
 
 
 def _is_nan(value: Any) -> bool:
