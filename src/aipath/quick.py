@@ -26,6 +26,8 @@ __all__ = ["main", "quick_check", "quick_served"]
 
 CONTENT_DIR = Path(__file__).parent / "labs" / "content"
 ENV_LABS_DIR = "AIPATH_LABS_DIR"
+SERVED_WAIT_S = 2.0
+"""How long `status`, `list`, `next` and `hint` wait for the worker before running here."""
 
 
 def _parse(args: list[str]) -> tuple[str | None, bool, Path | None] | None:
@@ -178,7 +180,10 @@ def quick_served(args: list[str]) -> int | None:
         "render": render,
     }
     try:
-        reply = exchange(ws.socket_path, message, timeout=60.0)
+        # The worker answers one request at a time: behind a long check (a `train` lab can take
+        # a minute) this shell does not wait; it runs the command itself, and the worker skips
+        # the request once it sees this end closed.
+        reply = exchange(ws.socket_path, message, timeout=SERVED_WAIT_S)
     except WorkerUnavailable:
         return None
     code = reply.get("exit_code")

@@ -236,3 +236,28 @@ def test_a_served_command_leaves_the_worker_as_it_was(
     assert Path.cwd() == tmp_path
     assert {k: v for k, v in os.environ.items() if k.startswith("AIPATH_")} == before_env
     assert consoles.console.file is console_file
+
+
+def test_a_command_whose_client_gave_up_is_not_run(fixture_workspace: Path) -> None:
+    """Behind a long check the client runs the command itself; the worker must not run it
+    again later (a second `hint` nobody reads)."""
+    import socket
+
+    from aipath.grader.worker import _client_gone, _handle
+
+    ours, theirs = socket.socketpair()
+    assert not _client_gone(ours)
+    theirs.close()
+    assert _client_gone(ours)
+    ours.close()
+    request = {
+        "op": "command",
+        "argv": ["hint", "p1-tiny", "-w", str(fixture_workspace)],
+        "cwd": str(fixture_workspace),
+        "env": {},
+        "render": {"width": 80, "terminal": False, "env": {}},
+    }
+    reply = _handle(json.dumps(request).encode(), lambda: True)
+    assert reply == {"ok": False, "error": "the client is gone"}
+    with open_store(Workspace(fixture_workspace)) as store:
+        assert not store.events()  # no hint was revealed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -80,7 +82,20 @@ def _read_line(conn: socket.socket) -> bytes:
     return b"".join(chunks).split(b"\n", 1)[0]
 
 
-def _handle(line: bytes) -> dict[str, Any]:
+def _client_gone(conn: socket.socket) -> bool:
+    """Whether the client closed its end (it waited for a check to finish, then gave up)."""
+    import select
+
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def _handle(line: bytes, client_gone: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     try:
         message = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -105,6 +120,10 @@ def _handle(line: bytes) -> dict[str, Any]:
             reply["rendered"] = _rendered(reply["result"], render)
         return reply
     if op == "command":
+        if client_gone():
+            # The client ran the command itself (it does not wait behind a long check): running
+            # it again here would, for `hint`, reveal a second hint nobody reads.
+            return {"ok": False, "error": "the client is gone"}
         from aipath.commands.served import answer
 
         return answer(message)
@@ -223,7 +242,7 @@ def serve(
             conn, _ = server.accept()
             with conn:
                 try:
-                    reply = _handle(_read_line(conn))
+                    reply = _handle(_read_line(conn), functools.partial(_client_gone, conn))
                 except Exception as exc:  # keep serving whatever one request did
                     reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 with contextlib.suppress(OSError):
