@@ -683,3 +683,50 @@ def test_draws_from_the_learners_global_generator_are_seen_in_both_modes(
     assert result.status is Status.FAILED, result.summary
     messages = " ".join(t.message for t in result.tests)
     assert "drew from (or reseeded) NumPy's global generator" in messages
+
+
+WATCHES_A_FUNCTION = """
+
+def test_a_watched_learner_function(learner, monkeypatch):
+    calls = []
+    original = learner.double
+
+    def watched(x):
+        calls.append(x)
+        return original(x)
+
+    monkeypatch.setattr(learner, "double", watched)
+    # the learner's half calls its module's double: that call comes back into this check
+    assert learner.half(4.0) == 2.0
+    assert calls == [4.0]
+
+
+def test_the_original_is_back(learner):
+    assert learner.half(3.0) == 1.5
+    assert "watched" not in repr(learner.double)
+"""
+HALF_CALLS_DOUBLE = "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return double(x) / 4\n"
+
+
+@needs_confinement
+def test_a_check_can_replace_a_learner_function_with_a_watched_one(tmp_path: Path) -> None:
+    lab = tmp_path / "tiny"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs" / "p1" / "01-tiny", lab)
+    (lab / "checks.py").write_text(
+        (lab / "checks.py").read_text(encoding="utf-8") + WATCHES_A_FUNCTION, encoding="utf-8"
+    )
+    folder = tmp_path / "work"
+    folder.mkdir()
+    learner = folder / "exercise.py"
+    learner.write_text(HALF_CALLS_DOUBLE, encoding="utf-8")
+    request = CheckRequest(
+        lab_id="p1-tiny",
+        lab_dir=str(lab),
+        learner_file=str(learner),
+        workdir=str(folder),
+        timeout_s=20,
+        memory_mb=1024,
+        verdict_process="trusted",
+    )
+    result = run_one(request, mode="fork")
+    assert result.status is Status.PASSED, [(t.name, t.message) for t in result.tests]

@@ -574,6 +574,12 @@ class LearnerPeer(Peer):
         target = self._objects[ident]
         if op == "getattr":
             return getattr(target, str(message.get("name")))
+        if op == "setattr":
+            name = message.get("name")
+            if not isinstance(name, str) or (name.startswith("__") and name.endswith("__")):
+                raise ProtocolError("setattr of a name that is not a plain attribute")
+            setattr(target, name, message.get("value"))
+            return None
         if op == "call":
             args, kwargs = message.get("args"), message.get("kwargs")
             if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -738,7 +744,15 @@ class RemoteProxy:
         return self._aipath_remote("getattr", name=name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot set {name!r} on learner code's {self._aipath_kind}")
+        """Set the attribute on the other side's object (a check replacing a learner function
+        with a watched one: ``monkeypatch.setattr(learner, "step", watched)``).
+
+        ``value`` crosses like an argument: data by value, a check's function as a handle that
+        calls back into the check's process, a proxy as the other side's own object again.
+        """
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(f"cannot set {name!r} on learner code's {self._aipath_kind}")
+        self._aipath_remote("setattr", name=name, value=value)
 
     def __repr__(self) -> str:
         text = self._aipath_remote("repr")
