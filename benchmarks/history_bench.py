@@ -110,29 +110,22 @@ def run_history_bench(count: int = EVENTS) -> dict[str, Any]:
         )
         imported = json.loads(done.stdout.strip().splitlines()[-1])
         added, import_s, peak_mb = imported["added"], imported["s"], imported["peak_mb"]
-        status_s = _median(
-            lambda: subprocess.run(
+
+        def status() -> None:
+            subprocess.run(
                 [str(exe), "status", "-w", str(ws.root)],
                 check=True,
                 capture_output=True,
                 timeout=120,
-            ),
-            3,
-        )
+            )
+
+        status_s = _median(status, 3)
         # The same command while a worker runs (a watcher or the dashboard keeps one): the
         # worker answers it (aipath.commands.served), so the CLI's start-up is not paid.
         from aipath.grader.worker import BackgroundWorker
 
         with BackgroundWorker(ws.socket_path):
-            status_worker_s = _median(
-                lambda: subprocess.run(
-                    [str(exe), "status", "-w", str(ws.root)],
-                    check=True,
-                    capture_output=True,
-                    timeout=120,
-                ),
-                5,
-            )
+            status_worker_s = _median(status, 5)
         labs = load_catalogue().ids()
         picks = random.Random(1)
 

@@ -4,8 +4,8 @@ Starting the full CLI costs about half a second before a command does any work (
 SQLAlchemy, the roadmap and catalogue models); `status` itself then takes milliseconds.  The
 worker a watcher or dashboard keeps running has all of that imported already, so the quick
 entry point (:mod:`aipath.quick`) sends it the command line instead.  The worker runs the
-*same* typer command, in the client's folder, with the client's ``AIPATH_*``
-settings and its terminal's width and colours, and sends back what it printed and its exit code.
+*same* typer command, in the client's folder, with the client's ``AIPATH_*`` settings and its
+terminal's width and colours, and sends back what it printed and its exit code.
 Nothing here decides anything: the worker runs the ordinary command, so both paths print the same.
 
 These commands run only aipath's own code (no learner code): the worker runs them in its own
@@ -36,7 +36,7 @@ def served(argv: list[str]) -> bool:
 
 
 def warm_up() -> None:
-    """Import what the served commands use, so that the forked child only runs them."""
+    """Import what the served commands use and build the CLI once, at the worker's warm-up."""
     import importlib
 
     for module in (

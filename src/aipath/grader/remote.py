@@ -395,12 +395,12 @@ def global_generator_states() -> dict[str, Any]:
     return state
 
 
-_ACTIVE: list[TrustedPeer] = []
+_active: TrustedPeer | None = None
 
 
 def active_peer() -> TrustedPeer | None:
     """The trusted side's peer while a trusted-mode check runs in this process, else None."""
-    return _ACTIVE[-1] if _ACTIVE else None
+    return _active
 
 
 class TrustedPeer(Peer):
@@ -440,7 +440,8 @@ class TrustedPeer(Peer):
 
     def activate(self) -> None:
         """Make this the peer :func:`active_peer` returns (the check library asks it)."""
-        _ACTIVE[:] = [self]
+        global _active
+        _active = self
 
     def learner_generator_states(self) -> dict[str, Any]:
         """:func:`global_generator_states` of the learner process."""

@@ -81,16 +81,6 @@ _DRIVER_INSERT: Final = (
 )
 
 
-@dataclass(frozen=True)
-class _DriverRows:
-    """Rows already in the driver's shape (:func:`_driver_rows`)."""
-
-    values: list[tuple[Any, ...]]
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-
 def _json_text(data: dict[str, Any] | None) -> str:
     """``data`` as the JSON column stores it; orjson, with the standard encoder for what it
     refuses (an integer beyond 64 bits)."""
@@ -615,7 +605,7 @@ class ProgressStore:
         }
 
     def _insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert validated event rows (see :meth:`_driver_rows` for SQLite's fast path)."""
+        """Insert validated event rows (see :func:`_driver_rows` for SQLite's fast path)."""
         if not rows:
             return
         if self.dialect != "sqlite":
@@ -625,16 +615,11 @@ class ProgressStore:
                 row["data"] = row["data"] or {}
             conn.execute(insert(self._events), full)
             return
-        self._insert_driver_rows(conn, _driver_rows(rows))
-
-    @staticmethod
-    def _insert_driver_rows(conn: Connection, values: list[tuple[Any, ...]]) -> None:
-        if values:
-            conn.exec_driver_sql(_DRIVER_INSERT, values)
+        conn.exec_driver_sql(_DRIVER_INSERT, _driver_rows(rows))
 
     def _import_batches(
         self, events: Iterable[Any], known: set[str]
-    ) -> Iterator[tuple[int, list[dict[str, Any]] | _DriverRows]]:
+    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         """(events read, the new ones ready to insert) per batch; ``known`` grows as it goes."""
         for batch in export_file.event_batches(events, IMPORT_BATCH):
             new_rows: list[dict[str, Any]] = []
@@ -643,10 +628,7 @@ class ProgressStore:
                     continue
                 known.add(ev["uid"])
                 new_rows.append(cast(dict[str, Any], ev))
-            if self.dialect == "sqlite":
-                yield len(batch), _DriverRows(_driver_rows(new_rows))
-            else:
-                yield len(batch), new_rows
+            yield len(batch), new_rows
 
     def import_json(self, data: Mapping[str, object], *, replace_profile: bool = False) -> int:
         """Merge an export document into this store; returns how many events were new.
@@ -722,10 +704,7 @@ class ProgressStore:
                     for index in self._events.indexes:
                         index.drop(conn)
                     reindexed = True
-                if isinstance(rows, _DriverRows):
-                    self._insert_driver_rows(conn, rows.values)
-                else:
-                    self._insert_events(conn, rows)
+                self._insert_events(conn, rows)
                 added += len(rows)
             if reindexed:
                 for index in self._events.indexes:
