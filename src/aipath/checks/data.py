@@ -8,6 +8,7 @@ that mutates its input cannot change what the next check sees.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ __all__ = [
     "copied",
     "digits",
     "help_pages",
+    "precomputed",
     "rdataset",
     "rdataset_doc",
     "strip_html",
@@ -73,6 +75,53 @@ def cached(func: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         return copied(inner(*args, **kwargs))  # type: ignore[arg-type]
 
+    wrapper.cache_clear = inner.cache_clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+# (digest of the checks file, qualified name) → the value its @precomputed function returned,
+# filled by a forking parent (aipath.grader.precompute) and read by the checks it forks.
+PRECOMPUTED: dict[tuple[str, str], Any] = {}
+PRECOMPUTE_MARK = "__aipath_precompute__"
+
+
+def source_digest(path: str) -> str:
+    """The SHA-256 of a checks file: the key under which its precomputed values are kept.
+
+    Keyed by content, not by path, so an edited checks file never reads the values of the
+    version before it (the hash itself is remembered per size and modification time)."""
+    stat = Path(path).stat()
+    return _digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, _mtime_ns: int, _size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def precomputed(func: Callable[[], T]) -> Callable[[], T]:
+    """:func:`cached` for a module-level reference computation without arguments that depends
+    only on what ships with the lab (its data, the packaged models), never on the learner.
+
+    A process that forks checks (the warm worker, ``dev check``) runs it once per version of the
+    checks file, before it forks the first check of that lab; every later check reads the value
+    from memory instead of computing it again (the reference embeddings of a retrieval lab:
+    10 s a check).  A check started cold, or a parent that could not compute it, computes it as
+    :func:`cached` would.  Each call hands out a copy.
+    """
+    inner = functools.lru_cache(maxsize=None)(func)
+    try:
+        key: tuple[str, str] | None = (source_digest(func.__code__.co_filename), func.__qualname__)
+    except OSError:
+        key = None
+
+    @functools.wraps(func)
+    def wrapper() -> T:
+        if key is not None and key in PRECOMPUTED:
+            return copied(PRECOMPUTED[key])  # type: ignore[no-any-return]
+        return copied(inner())
+
+    setattr(wrapper, PRECOMPUTE_MARK, key)
     wrapper.cache_clear = inner.cache_clear  # type: ignore[attr-defined]
     return wrapper
 

@@ -76,11 +76,16 @@ def _new_run_dir() -> Path:
 
 def start(request: CheckRequest, mode: Mode) -> Running:
     """Start one check in a new child process."""
-    if mode == "fork" and request.models:
-        # Once per forking process, before the clock starts: every later child shares the weights.
-        from aipath.checks.models import warm
+    if mode == "fork":
+        # Once per forking process, before the clock starts: every later child shares the weights
+        # and the reference values its checks mark as precomputed.
+        from aipath.grader.precompute import warm_checks
 
-        warm(request.models)
+        if request.models:
+            from aipath.checks.models import warm
+
+            warm(request.models)
+        warm_checks(request.lab_dir)
     else:
         # A cold child starts with bytecode writing off: its checks' rewritten pyc is made here.
         from aipath.grader.preload import rewrite_checks

@@ -29,6 +29,7 @@ from aipath.checks import (
     assert_tuple,
     cached,
     fail,
+    precomputed,
 )
 
 MARGIN = 0.03  # the boosters must beat the forest's test RMSE by this fraction of it
@@ -71,7 +72,7 @@ def _rmse(y_true: Any, y_pred: Any) -> float:
     return float(np.sqrt(np.mean((np.asarray(y_true, dtype=float) - np.asarray(y_pred)) ** 2)))
 
 
-@functools.lru_cache(maxsize=1)
+@precomputed
 def _forest_rmse() -> float:
     """Test RMSE of a random forest whose max_features is tuned on the validation rows."""
     parts = _three_way_split()
@@ -328,7 +329,7 @@ def test_lightgbm_beats_a_tuned_random_forest(learner):
 
 
 # ----- task 4 -----------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
+@precomputed
 def _reference_models() -> dict[str, Any]:
     """Two small boosters trained here, so task 4 does not depend on tasks 2 and 3."""
     parts = _three_way_split()

@@ -60,6 +60,7 @@ from aipath.checks import (
     minilm,
     minilm_embeddings,
     pooling_mistakes,
+    precomputed,
     rdataset,
     seed_everything,
     strip_html,
@@ -798,7 +799,7 @@ def test_embed_truncates_a_long_review(learner):
 
 
 # ----- tasks 4-5: the short reviews and their embeddings, computed once --------------------------
-@cached
+@precomputed
 def _reviews() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """240 training and 120 test reviews of at most 30 words, in file order; 0 great, 1 other."""
 
@@ -817,7 +818,7 @@ def _reviews() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     return (*part("training_data", 240), *part("testing_data", 120))
 
 
-@cached
+@precomputed
 def _features() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(mean train, mean test, CLS train, CLS test): one pass of the reference model, sorted by
     length so that the batches carry little padding."""
@@ -851,7 +852,7 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro"))
 
 
-@cached
+@precomputed
 def _baselines() -> dict[str, Any]:
     """Scores on the 120 test reviews of baselines measured here."""
     train, y_train, test, y_test = _reviews()

@@ -49,6 +49,7 @@ from aipath.checks import (
     minilm,
     none_message,
     once_per_run,
+    precomputed,
     raised,
 )
 
@@ -1114,7 +1115,7 @@ STRATEGIES = ("fixed", "fixed+overlap", "sentences", "recursive")
 _DESCRIPTION = re.compile(r"### Description\s+(.+?)\s*(?=\n### |\Z)", re.DOTALL)
 
 
-@functools.lru_cache(maxsize=1)
+@precomputed
 def _query_page_pairs() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The exercise's load_benchmark(): 30 (query, page) pairs drawn with seed 0."""
     candidates = []
@@ -1134,7 +1135,7 @@ def _query_page_pairs() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(candidates[i][0] for i in chosen), tuple(candidates[i][1] for i in chosen)
 
 
-@functools.lru_cache(maxsize=1)
+@precomputed
 def _vectors() -> dict[str, np.ndarray]:
     """The reference embedding of every query and every chunk of every strategy, each distinct
     text once (shortest first, so a batch holds little padding)."""

@@ -48,6 +48,7 @@ from aipath.checks import (
     matching_mistake,
     minilm_embeddings,
     pooling_mistakes,
+    precomputed,
     raised,
     recall_at_k,
     recall_mistakes,
@@ -172,7 +173,7 @@ def _p(passage_id: str) -> Passage:
 
 
 # ----- MiniLM: the reference and the learner's copy ---------------------------------------------
-@cached
+@precomputed
 def _passage_vectors() -> np.ndarray:
     texts = tuple(p.text for p in _passages())
     return minilm_embeddings(texts, batch_size=32, max_length=ENCODE_MAX)
