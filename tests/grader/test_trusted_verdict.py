@@ -730,3 +730,151 @@ def test_a_check_can_replace_a_learner_function_with_a_watched_one(tmp_path: Pat
     )
     result = run_one(request, mode="fork")
     assert result.status is Status.PASSED, [(t.name, t.message) for t in result.tests]
+
+
+RECOGNISES_LIBRARY_TYPES = """
+
+def test_a_library_object_passes_isinstance(learner):
+    import fractions
+    import pathlib
+
+    value = learner.make_fraction()
+    assert isinstance(value, fractions.Fraction), type(value)
+    assert type(value) is not fractions.Fraction  # still the learner's object, behind a proxy
+    assert value.numerator == 3 and str(value) == "3/4"
+    assert isinstance(learner.make_path(), pathlib.PurePath)
+
+
+def test_the_learners_own_class_stays_opaque(learner):
+    thing = learner.Thing()
+    assert thing.__class__ is type(thing)  # no class claimed: the proxy's own
+    assert type(thing).__name__ == "RemoteProxy"
+    assert thing.answer() == 42
+"""
+MAKES_LIBRARY_OBJECTS = (
+    "import fractions\nimport pathlib\n\n\ndef double(x):\n    return x * 2\n\n\n"
+    "def half(x):\n    return x / 2\n\n\ndef make_fraction():\n    return fractions.Fraction(3, 4)\n\n\n"
+    "def make_path():\n    return pathlib.PurePosixPath('a/b')\n\n\n"
+    "class Thing:\n    def answer(self):\n        return 42\n"
+)
+
+
+@needs_confinement
+def test_learner_objects_of_library_types_pass_isinstance_in_the_trusted_process(
+    tmp_path: Path,
+) -> None:
+    """A learner's ``Pipeline`` (here a ``Fraction``) is recognised by ``isinstance`` in a check;
+    its attributes still come from the learner's process; the learner's own classes resolve to
+    nothing in the trusted process."""
+    lab = tmp_path / "tiny"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs" / "p1" / "01-tiny", lab)
+    (lab / "checks.py").write_text(
+        (lab / "checks.py").read_text(encoding="utf-8") + RECOGNISES_LIBRARY_TYPES,
+        encoding="utf-8",
+    )
+    folder = tmp_path / "work"
+    folder.mkdir()
+    learner = folder / "exercise.py"
+    learner.write_text(MAKES_LIBRARY_OBJECTS, encoding="utf-8")
+    request = CheckRequest(
+        lab_id="p1-tiny",
+        lab_dir=str(lab),
+        learner_file=str(learner),
+        workdir=str(folder),
+        timeout_s=20,
+        memory_mb=1024,
+        verdict_process="trusted",
+    )
+    result = run_one(request, mode="fork")
+    assert result.status is Status.PASSED, [(t.name, t.message) for t in result.tests]
+
+
+def test_only_classes_of_modules_already_loaded_outside_the_learners_folder_are_found(
+    tmp_path: Path,
+) -> None:
+    import fractions
+    import sys
+    import types
+
+    from aipath.grader.remote import library_class
+
+    assert library_class("fractions:Fraction") is fractions.Fraction
+    assert library_class("fractions:Fraction.__init__") is None  # not a class
+    assert library_class("builtins:ValueError") is None  # exceptions are rebuilt, never claimed
+    assert library_class("no_such_module_here:Thing") is None
+    assert "no_such_module_here" not in sys.modules  # nothing is imported for a handle
+    assert library_class("fractions:Fraction; import os") is None
+    fake = types.ModuleType("learner_helpers")
+    fake.__file__ = str(tmp_path / "learner_helpers.py")
+    fake.Helper = type("Helper", (), {"__module__": "learner_helpers"})  # type: ignore[attr-defined]
+    sys.modules["learner_helpers"] = fake
+    try:
+        assert library_class("learner_helpers:Helper") is fake.Helper  # type: ignore[attr-defined]
+        assert library_class("learner_helpers:Helper", str(tmp_path)) is None
+    finally:
+        del sys.modules["learner_helpers"]
+
+
+PASSES_ITS_OWN_OBJECTS = """
+
+def test_a_checks_object_reaches_learner_code_as_a_copy(learner):
+    import collections
+    import fractions
+
+    table = collections.OrderedDict(a=1)
+    assert learner.grow(table) == 2  # learner code changed its copy ...
+    assert table == {"a": 1}  # ... never the check's object
+    third = fractions.Fraction(1, 3)
+    assert str(learner.triple(third)) == "1"
+
+
+def test_a_module_is_never_copied(learner):
+    import os
+
+    learner.grow(os)
+"""
+GROWS_AND_TRIPLES = (
+    "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n\n\n"
+    "def grow(table):\n    table['b'] = 2\n    return len(table)\n\n\n"
+    "def triple(x):\n    return x * 3\n"
+)
+
+
+@needs_confinement
+def test_a_checks_own_objects_cross_to_learner_code_as_copies(tmp_path: Path) -> None:
+    lab = tmp_path / "tiny"
+    shutil.copytree(TESTS_DIR / "fixtures" / "labs" / "p1" / "01-tiny", lab)
+    (lab / "checks.py").write_text(
+        (lab / "checks.py").read_text(encoding="utf-8") + PASSES_ITS_OWN_OBJECTS,
+        encoding="utf-8",
+    )
+    folder = tmp_path / "work"
+    folder.mkdir()
+    learner = folder / "exercise.py"
+    learner.write_text(GROWS_AND_TRIPLES, encoding="utf-8")
+    request = CheckRequest(
+        lab_id="p1-tiny",
+        lab_dir=str(lab),
+        learner_file=str(learner),
+        workdir=str(folder),
+        timeout_s=20,
+        memory_mb=1024,
+        verdict_process="trusted",
+    )
+    result = run_one(request, mode="fork")
+    tests = {t.name: t for t in result.tests}
+    copied = tests["test_a_checks_object_reaches_learner_code_as_a_copy"]
+    assert copied.status is Status.PASSED, copied.message
+    module = tests["test_a_module_is_never_copied"]
+    assert module.status is not Status.PASSED and "module os" in module.message, module.message
+
+
+def test_the_trusted_side_never_unpickles() -> None:
+    import pickle
+
+    from aipath.grader.codec import Copied
+
+    data = Encoder(lambda value: Copied(pickle.dumps(value))).encode([b"x", Counter, 1])
+    with pytest.raises(DecodeError, match="only the checks' side"):
+        Decoder(lambda handle: handle).decode(data)
+    assert Decoder(lambda handle: handle, accept_copies=True).decode(data) == [b"x", Counter, 1]

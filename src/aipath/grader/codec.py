@@ -18,7 +18,9 @@ so it must never run code chosen by them.  Plain ``pickle`` would (``__reduce__`
   allowlist), when pandas is imported;
 - torch tensors of an allowlisted dtype, through NumPy, when torch is imported;
 - handles: an object stays in the process that owns it and the other side gets a numbered
-  handle (``Handle``) whose meaning the caller of :func:`decode` decides.
+  handle (``Handle``) whose meaning the caller of :func:`decode` decides;
+- in one direction only, from the checks to learner code: a check's own object as a copy
+  (``Copied``, its pickle), decoded only where ``accept_copies`` is set (the learner's side).
 
 Anything else the encoder meets becomes a handle (see :class:`Encoder`).  Every length, count
 and nesting depth is bounded, every tag is checked and trailing bytes are an error: a garbled
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import pickle
 import re
 import struct
 import sys
@@ -81,13 +84,16 @@ class Handle:
     ``mine`` says where the object lives: in the process that *decodes* the message (the
     sender passes back a handle it had received) or, False, in the sender's own table.  ``kind``
     is a short description of the object ("function pairwise_distances"), ``flags`` the
-    protocols its type supports (the ``FLAG_*`` bits), so a proxy for it supports the same.
+    protocols its type supports (the ``FLAG_*`` bits), so a proxy for it supports the same, and
+    ``origin`` where its type is defined ("sklearn.pipeline:Pipeline"), so that ``isinstance`` in
+    a check can recognise a library object (see :func:`aipath.grader.remote.library_class`).
     """
 
     id: int
     mine: bool
     kind: str = ""
     flags: int = 0
+    origin: str = ""  # "module:qualname" of the object's type, as its own process reports it
 
 
 FLAG_CALL = 1
@@ -106,6 +112,18 @@ _F64 = struct.Struct("<d")
 _C128 = struct.Struct("<dd")
 
 
+@dataclass(frozen=True)
+class Copied:
+    """A check's own object sent to the learner's process as a copy: its pickle.
+
+    Only the trusted side makes these, and only the learner's side accepts them (``Decoder(...,
+    accept_copies=True)``): learner code may run whatever the checks send it, but nothing the
+    learner's process sends is ever unpickled where the verdict is decided.
+    """
+
+    data: bytes
+
+
 class Encoder:
     """Turns a value into bytes; ``handle_of`` decides what a non-data object becomes.
 
@@ -114,7 +132,7 @@ class Encoder:
     decoder has to distrust its input.
     """
 
-    def __init__(self, handle_of: Callable[[Any], Handle]) -> None:
+    def __init__(self, handle_of: Callable[[Any], Handle | Copied]) -> None:
         self._handle_of = handle_of
         self._parts: list[bytes] = []
 
@@ -163,7 +181,11 @@ class Encoder:
             for item in value:
                 self._value(item, depth + 1)
         elif not self._library_value(value, depth):
-            self._handle(self._handle_of(value))
+            sent = self._handle_of(value)
+            if isinstance(sent, Copied):
+                self._put(b"P" + _U64.pack(len(sent.data)) + sent.data)
+            else:
+                self._handle(sent)
 
     def _int(self, value: int) -> None:
         size = max(1, (value.bit_length() + 8) // 8)
@@ -172,11 +194,22 @@ class Encoder:
     def _handle(self, handle: Handle) -> None:
         tag = b"r" if handle.mine else b"h"
         kind = handle.kind.encode("utf-8", "replace")[:200]
+        origin = handle.origin.encode("utf-8", "replace")[:300]
         flags = bytes([handle.flags & 0xFF])
-        self._put(tag + _U64.pack(handle.id) + flags + _U32.pack(len(kind)) + kind)
+        self._put(
+            tag
+            + _U64.pack(handle.id)
+            + flags
+            + _U32.pack(len(kind))
+            + kind
+            + _U32.pack(len(origin))
+            + origin
+        )
 
     def _library_value(self, value: Any, depth: int) -> bool:
         """NumPy, pandas and torch values by value; False when ``value`` is none of those."""
+        if getattr(type(value), "_aipath_is_proxy", False):
+            return False  # the other side's object goes back as its handle, whatever it claims
         numpy = sys.modules.get("numpy")
         if numpy is None:
             return False
@@ -348,8 +381,9 @@ def _pandas_dtype(column: Any) -> bool:
 class Decoder:
     """Builds values from bytes by the rules above; ``on_handle`` turns a Handle into an object."""
 
-    def __init__(self, on_handle: Callable[[Handle], Any]) -> None:
+    def __init__(self, on_handle: Callable[[Handle], Any], *, accept_copies: bool = False) -> None:
         self._on_handle = on_handle
+        self._accept_copies = accept_copies
         self._data = memoryview(b"")
         self._pos = 0
         self._items = 0
@@ -450,11 +484,17 @@ class Decoder:
                     raise DecodeError("a set member of an unhashable kind")
                 members.append(member)
             return set(members) if tag == b"E" else frozenset(members)
+        if tag == b"P":
+            if not self._accept_copies:
+                raise DecodeError("a pickled object, which only the checks' side may send")
+            size = self._u64()
+            return pickle.loads(bytes(self._take(size)))  # made by the trusted side only
         if tag in (b"h", b"r"):
             ident = self._u64()
             flags = bytes(self._take(1))[0]
             kind = bytes(self._sized()).decode("utf-8", "replace")
-            return self._on_handle(Handle(ident, tag == b"r", kind, flags))
+            origin = bytes(self._sized()).decode("utf-8", "replace")
+            return self._on_handle(Handle(ident, tag == b"r", kind, flags, origin))
         if tag in (b"a", b"O", b"g"):
             return self._numpy(tag, depth)
         if tag == b"V":

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import inspect
 import io
+import os
+import pickle
 import socket
 import struct
 import sys
@@ -43,6 +46,7 @@ from aipath.grader.codec import (
     FLAG_ITER,
     FLAG_LEN,
     MAX_MESSAGE_BYTES,
+    Copied,
     DecodeError,
     Decoder,
     EncodeError,
@@ -52,6 +56,7 @@ from aipath.grader.codec import (
 
 _HEADER = struct.Struct("<Q")
 MAX_ITER_ITEMS = 1_000_000
+MAX_COPY_BYTES = MAX_MESSAGE_BYTES  # a check object copied to learner code: one message
 
 
 class PeerGone(Exception):
@@ -265,6 +270,8 @@ def _kind_of(obj: Any) -> str:
 class Peer:
     """One end of the conversation: its table of exported objects and the request loop."""
 
+    accepts_copies = False  # only the learner's side unpickles (what the checks send it)
+
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self._objects: dict[int, Any] = {}
@@ -282,9 +289,11 @@ class Peer:
             self._next += 1
             self._ids[key] = ident
             self._objects[ident] = obj
-        return Handle(ident, False, _kind_of(obj), _flags_of(obj))
+        kind = type(obj)
+        origin = f"{getattr(kind, '__module__', '')}:{getattr(kind, '__qualname__', '')}"
+        return Handle(ident, False, _kind_of(obj), _flags_of(obj), origin)
 
-    def handle_of(self, obj: Any) -> Handle:
+    def handle_of(self, obj: Any) -> Handle | Copied:
         if isinstance(obj, RemoteProxy):
             if object.__getattribute__(obj, "_aipath_peer") is not self:
                 raise EncodeError("a proxy of another conversation")
@@ -296,13 +305,17 @@ class Peer:
             if handle.id not in self._objects:
                 raise DecodeError(f"no object {handle.id} here")
             return self._objects[handle.id]
-        return make_proxy(self, handle)
+        return make_proxy(self, handle, self.class_of(handle))
+
+    def class_of(self, handle: Handle) -> type | None:
+        """The class a proxy for ``handle`` reports as its ``__class__`` (None: none)."""
+        return None
 
     def encode(self, message: dict[str, Any]) -> bytes:
         return Encoder(self.handle_of).encode(message)
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        message = Decoder(self.on_handle).decode(data)
+        message = Decoder(self.on_handle, accept_copies=self.accepts_copies).decode(data)
         if not isinstance(message, dict) or not isinstance(message.get("op"), str):
             raise ProtocolError("a message that is not a request or a reply")
         return message
@@ -398,6 +411,42 @@ def global_generator_states() -> dict[str, Any]:
 _active: TrustedPeer | None = None
 
 
+def library_class(origin: str, learner_dir: str | None = None) -> type | None:
+    """The class named by a handle's ``origin`` when it is a library's, already imported here.
+
+    A learner object of a library type (a scikit-learn ``Pipeline``, an ``nn.Module``, a
+    tokenizer) then passes ``isinstance`` in the check as it did in one process, while every
+    attribute and call still goes to the learner's process.  Nothing is imported for it: only a
+    module this process loaded itself, from outside the learner's folder, and a class reached by
+    plain attribute lookup whose own module and name are the ones reported.  A class of the
+    learner's own file is never found here (its module is not imported in the trusted process),
+    so it stays an opaque proxy.  The origin is the learner process's report, as trustworthy as
+    its answers: it decides what ``isinstance`` says, not what runs where.
+    """
+    module_name, _, qualname = origin.partition(":")
+    module = sys.modules.get(module_name) if module_name and qualname else None
+    path = getattr(module, "__file__", None)
+    if module is None or not isinstance(path, str):
+        return None
+    if learner_dir is not None:
+        folder = os.path.realpath(learner_dir)
+        if os.path.realpath(path).startswith(folder + os.sep):
+            return None
+    found: Any = module
+    for part in qualname.split("."):
+        if not part.isidentifier():
+            return None
+        found = inspect.getattr_static(found, part, None)
+    if (
+        not isinstance(found, type)
+        or found.__module__ != module_name
+        or found.__qualname__ != qualname
+        or issubclass(found, BaseException)
+    ):
+        return None
+    return found
+
+
 def active_peer() -> TrustedPeer | None:
     """The trusted side's peer while a trusted-mode check runs in this process, else None."""
     return _active
@@ -416,19 +465,49 @@ class TrustedPeer(Peer):
         *,
         on_timeout: Callable[[dict[str, Any]], NoReturn],
         on_lost: Callable[[str], NoReturn],
+        learner_dir: str | None = None,
     ) -> None:
         super().__init__(channel)
         self._on_timeout = on_timeout
         self._on_lost = on_lost
+        self._learner_dir = learner_dir
+
+    def class_of(self, handle: Handle) -> type | None:
+        return library_class(handle.origin, self._learner_dir)
+
+    def handle_of(self, obj: Any) -> Handle | Copied:
+        if isinstance(obj, RemoteProxy) or (callable(obj) and not isinstance(obj, type)):
+            return super().handle_of(obj)  # a function: learner code may call it, nothing more
+        return self.copy_for_learner(obj)
 
     def export(self, obj: Any) -> Handle:
-        if not callable(obj) or isinstance(obj, type):
-            raise EncodeError(
-                f"a check passed a {type(obj).__name__} to learner code: in this lab's mode only "
-                "data (numbers, text, lists, dicts, arrays, frames, tensors) and functions cross"
-            )
         handle = super().export(obj)
         return Handle(handle.id, False, "function", FLAG_CALL)
+
+    @staticmethod
+    def copy_for_learner(obj: Any) -> Copied:
+        """A check's own object (a reference model, a fitted scaler) for learner code: a copy.
+
+        A handle would let learner code walk from the object's attributes into this process
+        (its modules, the event writer); a copy gives it the object's behaviour and nothing of
+        this process.  What learner code changes in the copy stays in the copy.
+        """
+        if isinstance(obj, type | types.ModuleType):
+            raise EncodeError(
+                f"a check passed the {type(obj).__name__} {getattr(obj, '__name__', '?')} to "
+                "learner code: in the trusted mode only data, functions and copies of objects cross"
+            )
+        try:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise EncodeError(
+                f"a check passed a {type(obj).__name__} to learner code, and in the trusted mode "
+                f"an object crosses as a copy, which this one cannot be ({exc}): pass data or a "
+                "function, or keep the lab in the shared mode"
+            ) from exc
+        if len(data) > MAX_COPY_BYTES:
+            raise EncodeError(f"a {type(obj).__name__} of {len(data):,} bytes is too large to copy")
+        return Copied(data)
 
     def request(self, message: dict[str, Any]) -> Any:
         try:
@@ -499,6 +578,8 @@ class TrustedPeer(Peer):
 
 class LearnerPeer(Peer):
     """The learner side: every object may be exported; requests run learner code, captured."""
+
+    accepts_copies = True
 
     def __init__(self, channel: Channel, learner_path: str) -> None:
         super().__init__(channel)
@@ -729,6 +810,7 @@ class RemoteProxy:
     """An object of the other process: attribute access, calls and repr cross the boundary."""
 
     __slots__ = ("__weakref__", "_aipath_id", "_aipath_kind", "_aipath_peer")
+    _aipath_is_proxy = True  # the codec sends it back as a handle, whatever __class__ says
 
     def __init__(self, peer: Peer, handle: Handle) -> None:
         object.__setattr__(self, "_aipath_peer", peer)
@@ -834,7 +916,7 @@ class _Function(RemoteProxy):
         return types.FunctionType(code, {"__name__": "<learner process>"}, name)
 
 
-_PROXY_CLASSES: dict[int, type[RemoteProxy]] = {}
+_PROXY_CLASSES: dict[tuple[int, type | None], type[RemoteProxy]] = {}
 _MIXINS = (
     (FLAG_CALL, _Callable),
     (FLAG_LEN, _Len),
@@ -844,16 +926,27 @@ _MIXINS = (
 )
 
 
-def make_proxy(peer: Peer, handle: Handle) -> RemoteProxy:
-    """A proxy whose type supports what the remote object's type supports, and no more."""
+def make_proxy(peer: Peer, handle: Handle, claimed: type | None = None) -> RemoteProxy:
+    """A proxy whose type supports what the remote object's type supports, and no more.
+
+    With ``claimed`` (a library class, see :func:`library_class`), the proxy's ``__class__`` is
+    that class: ``isinstance(proxy, Pipeline)`` holds as it would for the object itself, while
+    ``type(proxy)`` stays the proxy's.
+    """
     flags = handle.flags
     if flags & FLAG_FUNCTION and not flags & FLAG_CALL:
         flags &= ~FLAG_FUNCTION
-    cls = _PROXY_CLASSES.get(flags)
+    cls = _PROXY_CLASSES.get((flags, claimed))
     if cls is None:
         bases: list[type[RemoteProxy]] = [m for bit, m in _MIXINS if flags & bit]
         if flags & FLAG_FUNCTION:
             bases.insert(0, _Function)
-        cls = RemoteProxy if not bases else type("RemoteProxy", tuple(bases), {"__slots__": ()})
-        _PROXY_CLASSES[flags] = cls
+        namespace: dict[str, Any] = {"__slots__": ()}
+        if claimed is not None:
+            namespace["__class__"] = property(lambda _self: claimed)
+        if not bases and claimed is None:
+            cls = RemoteProxy
+        else:
+            cls = type("RemoteProxy", tuple(bases) or (RemoteProxy,), namespace)
+        _PROXY_CLASSES[(flags, claimed)] = cls
     return cls(peer, handle)

@@ -158,7 +158,12 @@ class _TrustedRunner:
         self.request = request
         self.writer = writer
         self.pid = pid
-        self.peer = TrustedPeer(channel, on_timeout=self._timed_out, on_lost=self._lost)
+        self.peer = TrustedPeer(
+            channel,
+            on_timeout=self._timed_out,
+            on_lost=self._lost,
+            learner_dir=request.workdir,
+        )
         self.peer.activate()  # the check library reads the learner's random generators through it
         self.plugin: Any = None
         self.started = time.monotonic()
