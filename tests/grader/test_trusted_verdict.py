@@ -828,6 +828,20 @@ def test_a_checks_object_reaches_learner_code_as_a_copy(learner):
     assert str(learner.triple(third)) == "1"
 
 
+def test_a_copy_keeps_learner_objects_and_check_functions_by_reference(learner):
+    import types
+
+    seen = []
+
+    def scale(x):
+        seen.append(x)
+        return x * 10
+
+    bundle = types.SimpleNamespace(fn=learner.double, scale=scale)
+    assert learner.use(bundle, 2) == 40  # the learner's own double, the check's own scale
+    assert seen == [2]
+
+
 def test_a_module_is_never_copied(learner):
     import os
 
@@ -836,7 +850,8 @@ def test_a_module_is_never_copied(learner):
 GROWS_AND_TRIPLES = (
     "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n\n\n"
     "def grow(table):\n    table['b'] = 2\n    return len(table)\n\n\n"
-    "def triple(x):\n    return x * 3\n"
+    "def triple(x):\n    return x * 3\n\n\n"
+    "def use(bundle, x):\n    assert bundle.fn is double\n    return bundle.fn(bundle.scale(x))\n"
 )
 
 
@@ -863,8 +878,11 @@ def test_a_checks_own_objects_cross_to_learner_code_as_copies(tmp_path: Path) ->
     )
     result = run_one(request, mode="fork")
     tests = {t.name: t for t in result.tests}
-    copied = tests["test_a_checks_object_reaches_learner_code_as_a_copy"]
-    assert copied.status is Status.PASSED, copied.message
+    for name in (
+        "test_a_checks_object_reaches_learner_code_as_a_copy",
+        "test_a_copy_keeps_learner_objects_and_check_functions_by_reference",
+    ):
+        assert tests[name].status is Status.PASSED, (name, tests[name].message)
     module = tests["test_a_module_is_never_copied"]
     assert module.status is not Status.PASSED and "module os" in module.message, module.message
 
@@ -878,3 +896,21 @@ def test_the_trusted_side_never_unpickles() -> None:
     with pytest.raises(DecodeError, match="only the checks' side"):
         Decoder(lambda handle: handle).decode(data)
     assert Decoder(lambda handle: handle, accept_copies=True).decode(data) == [b"x", Counter, 1]
+
+
+def test_a_category_column_keeps_its_categories_order_and_codes() -> None:
+    """XGBoost splits on a category's codes: a column whose categories came back sorted would
+    train another model in the learner's process than in the check's (a real failure of
+    p2-gradient-boosting in the trusted mode)."""
+    import pandas as pd
+
+    column = pd.Categorical(["x", "y", "x", None], categories=["y", "x", "z"], ordered=True)
+    frame = pd.DataFrame({"a": column, "b": [1.5, 2.0, 3.0, 4.0]}, index=[7, 3, 9, 1])
+
+    def refuse(value: Any) -> Handle:
+        raise AssertionError(f"{type(value)} became a handle")
+
+    back = Decoder(lambda handle: handle).decode(Encoder(refuse).encode(frame))
+    assert back.equals(frame)
+    assert list(back["a"].cat.categories) == ["y", "x", "z"] and back["a"].cat.ordered
+    assert back["a"].cat.codes.tolist() == [1, 0, 1, -1]

@@ -30,6 +30,7 @@ or malicious message raises :class:`DecodeError`, never builds something half-va
 from __future__ import annotations
 
 import importlib
+import io
 import math
 import pickle
 import re
@@ -112,6 +113,24 @@ _F64 = struct.Struct("<d")
 _C128 = struct.Struct("<dd")
 
 
+class _CopyReader(pickle.Unpickler):
+    """Unpickles a copy from the trusted side (only ever on the learner's side).
+
+    The objects it held of this side come back as themselves, and the check's own functions in
+    it as handles the learner may call (``TrustedPeer.copy_for_learner`` writes them so).
+    """
+
+    def __init__(self, file: io.BytesIO, on_handle: Callable[[Handle], Any]) -> None:
+        super().__init__(file)
+        self._handles = on_handle
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not isinstance(pid, tuple) or len(pid) != 3 or not isinstance(pid[1], int):
+            raise DecodeError("a copy that refers to an object in an unknown way")
+        mine = pid[0] == "r"
+        return self._handles(Handle(pid[1], mine, str(pid[2]), 0 if mine else FLAG_CALL))
+
+
 @dataclass(frozen=True)
 class Copied:
     """A check's own object sent to the learner's process as a copy: its pickle.
@@ -183,7 +202,7 @@ class Encoder:
         elif not self._library_value(value, depth):
             sent = self._handle_of(value)
             if isinstance(sent, Copied):
-                self._put(b"P" + _U64.pack(len(sent.data)) + sent.data)
+                self._put(b"Q" + _U64.pack(len(sent.data)) + sent.data)
             else:
                 self._handle(sent)
 
@@ -319,6 +338,11 @@ class Encoder:
         self._text(b"s", name.encode("ascii"))
         if name == "category":
             self._value(column.astype(object).to_numpy(dtype=object, na_value=None), depth + 1)
+            # the categories in their order, and whether they are ordered: the codes a model
+            # sees (XGBoost's categorical splits) depend on that order
+            categories = column.cat.categories
+            self._value(categories.astype(object).to_numpy(dtype=object), depth + 1)
+            self._value(bool(column.cat.ordered), depth + 1)
         elif (
             name.startswith("datetime64")
             or name.startswith("timedelta64")
@@ -484,11 +508,11 @@ class Decoder:
                     raise DecodeError("a set member of an unhashable kind")
                 members.append(member)
             return set(members) if tag == b"E" else frozenset(members)
-        if tag == b"P":
+        if tag == b"Q":
             if not self._accept_copies:
                 raise DecodeError("a pickled object, which only the checks' side may send")
             size = self._u64()
-            return pickle.loads(bytes(self._take(size)))  # made by the trusted side only
+            return _CopyReader(io.BytesIO(bytes(self._take(size))), self._on_handle).load()
         if tag in (b"h", b"r"):
             ident = self._u64()
             flags = bytes(self._take(1))[0]
@@ -643,7 +667,20 @@ class Decoder:
         if name not in _PANDAS_DTYPES and not dated:
             raise DecodeError(f"column dtype {name!r} may not cross")
         series = pandas.Series(values, copy=False)
-        if str(series.dtype) != name:
+        if name == "category":
+            categories, ordered = self._value(depth + 1), self._value(depth + 1)
+            if (
+                not isinstance(categories, np.ndarray)
+                or categories.ndim != 1
+                or type(ordered) is not bool
+                or not all(_plain(item) and _hashable(item) for item in categories)
+            ):
+                raise DecodeError("a category column without plain categories")
+            try:
+                series = series.astype(pandas.CategoricalDtype(list(categories), ordered=ordered))
+            except (TypeError, ValueError) as exc:
+                raise DecodeError(f"a category column that cannot be rebuilt: {exc}") from exc
+        elif str(series.dtype) != name:
             series = series.astype(name)
         if index is not None:
             if len(index) != len(series):

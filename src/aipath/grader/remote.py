@@ -484,8 +484,7 @@ class TrustedPeer(Peer):
         handle = super().export(obj)
         return Handle(handle.id, False, "function", FLAG_CALL)
 
-    @staticmethod
-    def copy_for_learner(obj: Any) -> Copied:
+    def copy_for_learner(self, obj: Any) -> Copied:
         """A check's own object (a reference model, a fitted scaler) for learner code: a copy.
 
         A handle would let learner code walk from the object's attributes into this process
@@ -497,8 +496,10 @@ class TrustedPeer(Peer):
                 f"a check passed the {type(obj).__name__} {getattr(obj, '__name__', '?')} to "
                 "learner code: in the trusted mode only data, functions and copies of objects cross"
             )
+        buffer = io.BytesIO()
         try:
-            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            _CopyWriter(buffer, self).dump(obj)
+            data = buffer.getvalue()
         except Exception as exc:
             raise EncodeError(
                 f"a check passed a {type(obj).__name__} to learner code, and in the trusted mode "
@@ -574,6 +575,36 @@ class TrustedPeer(Peer):
             return {"op": "ok", "value": target(*args, **kwargs)}
         except Exception as exc:
             return self.error_reply(exc)
+
+
+class _CopyWriter(pickle.Pickler):
+    """Pickles a check's object for learner code, with two kinds of members kept by reference.
+
+    A learner object the check holds (a proxy: the learner's vectorizer inside a check's
+    pipeline) becomes a reference to the learner's own object again; a function of the checks
+    (their module is never imported in the learner's process, a lambda has no name to import)
+    becomes a handle learner code may call, as when it is passed on its own.
+    """
+
+    def __init__(self, file: io.BytesIO, peer: TrustedPeer) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._peer = peer
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, RemoteProxy):
+            handle = self._peer.handle_of(obj)
+            assert isinstance(handle, Handle)
+            return ("r", handle.id, "")
+        if isinstance(obj, types.FunctionType | types.MethodType) and _checks_own(obj):
+            return ("h", self._peer.export(obj).id, "function")
+        return None
+
+
+def _checks_own(func: Any) -> bool:
+    """A function pickle could not name in the learner's process: the checks', or a local one."""
+    module = getattr(func, "__module__", None) or ""
+    qualname = getattr(func, "__qualname__", "") or ""
+    return module.split(".")[0] in {"checks", "__main__"} or "<" in qualname
 
 
 class LearnerPeer(Peer):
