@@ -414,6 +414,8 @@ _active: TrustedPeer | None = None
 def library_class(origin: str, learner_dir: str | None = None) -> type | None:
     """The class named by a handle's ``origin`` when it is a library's, already imported here.
 
+    ``learner_dir`` is the learner's folder as a resolved path (``os.path.realpath``).
+
     A learner object of a library type (a scikit-learn ``Pipeline``, an ``nn.Module``, a
     tokenizer) then passes ``isinstance`` in the check as it did in one process, while every
     attribute and call still goes to the learner's process.  Nothing is imported for it: only a
@@ -428,10 +430,8 @@ def library_class(origin: str, learner_dir: str | None = None) -> type | None:
     path = getattr(module, "__file__", None)
     if module is None or not isinstance(path, str):
         return None
-    if learner_dir is not None:
-        folder = os.path.realpath(learner_dir)
-        if os.path.realpath(path).startswith(folder + os.sep):
-            return None
+    if learner_dir is not None and os.path.realpath(path).startswith(learner_dir + os.sep):
+        return None
     found: Any = module
     for part in qualname.split("."):
         if not part.isidentifier():
@@ -470,10 +470,14 @@ class TrustedPeer(Peer):
         super().__init__(channel)
         self._on_timeout = on_timeout
         self._on_lost = on_lost
-        self._learner_dir = learner_dir
+        self._learner_dir = None if learner_dir is None else os.path.realpath(learner_dir)
+        self._classes: dict[str, type | None] = {}
 
     def class_of(self, handle: Handle) -> type | None:
-        return library_class(handle.origin, self._learner_dir)
+        origin = handle.origin
+        if origin not in self._classes:  # once per type in a check, not once per handle
+            self._classes[origin] = library_class(origin, self._learner_dir)
+        return self._classes[origin]
 
     def handle_of(self, obj: Any) -> Handle | Copied:
         if isinstance(obj, RemoteProxy) or (callable(obj) and not isinstance(obj, type)):
