@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from aipath.grader.request import CheckRequest
@@ -94,3 +95,43 @@ def test_a_value_the_parent_cannot_compute_fails_in_the_check_as_it_would_withou
     (result,) = run_many(_requests(lab_dir, tmp_path, 1), mode="fork")
     assert result.status in (Status.FAILED, Status.ERROR)
     assert "computed.log" in result.model_dump_json()
+
+
+CONFINING = """
+
+import sys
+
+os.environ["AIPATH_PRECOMPUTE_PROBE"] = "set by checks.py"
+
+
+def _refuse_probe(event, args):
+    if event == "aipath.precompute.probe":
+        raise OSError("refused by the checks file's audit hook")
+
+
+sys.addaudithook(_refuse_probe)
+
+
+@pytest.mark.task(1)
+def test_the_checks_file_confines_its_own_child(learner):
+    try:
+        sys.audit("aipath.precompute.probe")
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the audit hook of checks.py is not installed in the check")
+    assert os.environ.get("AIPATH_PRECOMPUTE_PROBE") == "set by checks.py"
+"""
+
+
+def test_importing_a_checks_file_leaves_the_forking_parent_as_it_found_it(tmp_path: Path) -> None:
+    """A hook or variable set by one lab's checks.py must not reach the checks forked after it."""
+    log = tmp_path / "computed.log"
+    lab_dir = _lab(tmp_path, log, version=1)
+    checks = lab_dir / "checks.py"
+    checks.write_text(checks.read_text() + CONFINING)
+    (result,) = run_many(_requests(lab_dir, tmp_path, 1), mode="fork")
+    assert result.status is Status.PASSED, result.summary
+    assert log.read_text().split() == [str(os.getpid())]  # the file was imported here
+    sys.audit("aipath.precompute.probe")  # raises if the file's hook was installed here
+    assert "AIPATH_PRECOMPUTE_PROBE" not in os.environ

@@ -10,6 +10,13 @@ check forked afterwards (:data:`aipath.checks.data.PRECOMPUTED`).
 The parent imports the lab's own ``checks.py`` under a private name to find them: trusted code
 from the lab's source folder, never the learner's.  Nothing here can change a verdict: a value
 that cannot be computed is left out, and the check computes it itself and reports what fails.
+
+That import must leave the parent as it found it, because every later check of every lab is
+forked from it.  A checks file may confine its own process at import, for example with an audit
+hook that refuses the network (p3-hf-transformers does); such a hook can never be removed, so
+in the parent it would refuse the loopback servers of another lab's checks.  So while the file
+is imported here ``sys.addaudithook`` installs nothing, and the environment is restored after;
+each check imports the file again in its own child, where the hook and variables take effect.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ import contextlib
 import gc
 import importlib.util
 import io
+import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from aipath.checks.data import PRECOMPUTE_MARK, PRECOMPUTED, source_digest
 
@@ -51,6 +61,7 @@ def warm_checks(lab_dir: Path | str) -> int:
         contextlib.redirect_stdout(sink),
         contextlib.redirect_stderr(sink),
         warnings.catch_warnings(),
+        _parent_left_as_found(),
     ):
         warnings.simplefilter("ignore")
         try:
@@ -74,3 +85,22 @@ def warm_checks(lab_dir: Path | str) -> int:
     if computed and gc.isenabled():
         gc.freeze()  # the new values stay out of the children's collections (no copy-on-write)
     return computed
+
+
+def _skip_audit_hook(hook: Callable[[str, tuple[Any, ...]], None]) -> None:
+    """Stands in for ``sys.addaudithook`` while a checks file is imported in the parent."""
+
+
+@contextlib.contextmanager
+def _parent_left_as_found() -> Iterator[None]:
+    """No audit hook installed and the environment unchanged by what runs inside."""
+    environ = dict(os.environ)
+    add_hook = sys.addaudithook
+    sys.addaudithook = _skip_audit_hook
+    try:
+        yield
+    finally:
+        sys.addaudithook = add_hook
+        if dict(os.environ) != environ:
+            os.environ.clear()
+            os.environ.update(environ)
