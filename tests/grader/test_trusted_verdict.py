@@ -766,27 +766,95 @@ def test_learner_objects_of_library_types_pass_isinstance_in_the_trusted_process
     """A learner's ``Pipeline`` (here a ``Fraction``) is recognised by ``isinstance`` in a check;
     its attributes still come from the learner's process; the learner's own classes resolve to
     nothing in the trusted process."""
+    result = _tiny_trusted_check(tmp_path, RECOGNISES_LIBRARY_TYPES, MAKES_LIBRARY_OBJECTS)
+    assert result.status is Status.PASSED, [(t.name, t.message) for t in result.tests]
+
+
+def _tiny_trusted_check(tmp_path: Path, extra_checks: str, learner_source: str) -> CheckResult:
+    """The tiny fixture lab with ``extra_checks`` appended, run on ``learner_source``, trusted."""
     lab = tmp_path / "tiny"
     shutil.copytree(TESTS_DIR / "fixtures" / "labs" / "p1" / "01-tiny", lab)
     (lab / "checks.py").write_text(
-        (lab / "checks.py").read_text(encoding="utf-8") + RECOGNISES_LIBRARY_TYPES,
-        encoding="utf-8",
+        (lab / "checks.py").read_text(encoding="utf-8") + extra_checks, encoding="utf-8"
     )
     folder = tmp_path / "work"
     folder.mkdir()
     learner = folder / "exercise.py"
-    learner.write_text(MAKES_LIBRARY_OBJECTS, encoding="utf-8")
+    learner.write_text(learner_source, encoding="utf-8")
     request = CheckRequest(
         lab_id="p1-tiny",
         lab_dir=str(lab),
         learner_file=str(learner),
         workdir=str(folder),
-        timeout_s=20,
+        timeout_s=30,
         memory_mb=1024,
         verdict_process="trusted",
     )
-    result = run_one(request, mode="fork")
+    return run_one(request, mode="fork")
+
+
+COPIES_LEARNER_OBJECTS = """
+
+def test_clone_of_a_learners_estimator_is_built_in_the_check(learner):
+    import copy
+
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    reference = clone(learner.make_vectorizer())  # deep-copies its dtype parameter
+    assert type(reference) is TfidfVectorizer  # the check's own object, not a proxy
+    assert reference.dtype is np.float32 and reference.ngram_range == (1, 2)
+    matrix = reference.fit_transform(["a cat sat", "a dog sat"])
+    assert matrix.dtype == np.float32 and matrix.shape[0] == 2
+    assert copy.deepcopy(np.dtype("float64")) == np.float64
+
+
+def test_a_copy_of_a_learner_object_is_made_in_the_learners_process(learner):
+    import copy
+
+    box = learner.Box()
+    deep, shallow = copy.deepcopy(box), copy.copy(box)
+    learner.grow(box)
+    assert box.items == [1, 2] and deep.items == [1]  # the deep copy kept its own list
+    assert shallow.items == [1, 2]  # a shallow copy shares it, as it would in one process
+    assert type(deep).__name__ == "RemoteProxy"  # still learner code's object
+"""
+MAKES_OBJECTS_TO_COPY = (
+    MAKES_LIBRARY_OBJECTS
+    + "\n\nimport numpy as np\nfrom sklearn.feature_extraction.text import TfidfVectorizer\n\n\n"
+    "def make_vectorizer():\n    return TfidfVectorizer(ngram_range=(1, 2), dtype=np.float32)\n\n\n"
+    "class Box:\n    def __init__(self):\n        self.items = [1]\n\n\n"
+    "def grow(box):\n    box.items.append(2)\n"
+)
+
+
+@needs_confinement
+def test_learner_objects_are_copied_in_the_learners_process(tmp_path: Path) -> None:
+    """scikit-learn's ``clone`` of a learner's estimator (p2-text-classification's reference
+    vectorizer) deep-copies parameters such as ``dtype=np.float32``: a proxy's copy is made
+    where the object lives, and NumPy's dtypes and scalar types cross by value."""
+    result = _tiny_trusted_check(tmp_path, COPIES_LEARNER_OBJECTS, MAKES_OBJECTS_TO_COPY)
     assert result.status is Status.PASSED, [(t.name, t.message) for t in result.tests]
+
+
+def test_numpy_dtypes_and_scalar_types_cross_by_value() -> None:
+    import numpy as np
+
+    values = [np.float64, np.int8, np.bool_, np.str_, np.dtype("float32"), np.dtype("<U3")]
+
+    def refuse(value: Any) -> Handle:
+        raise AssertionError(f"{value!r} became a handle")
+
+    back = Decoder(_no_handles).decode(Encoder(refuse).encode(values))
+    assert back == values and all(b is v for b, v in zip(back[:4], values[:4], strict=True))
+    abstract: list[Any] = []
+    Encoder(lambda value: abstract.append(value) or Handle(1, False, "type", 0)).encode(
+        [np.floating, np.generic, np.object_]
+    )
+    assert abstract == [np.floating, np.generic, np.object_]  # no dtype of their own: handles
+    with pytest.raises(DecodeError):
+        Decoder(_no_handles).decode(Encoder(refuse).encode(np.float64).replace(b"<f8", b"|O8"))
 
 
 def test_only_classes_of_modules_already_loaded_outside_the_learners_folder_are_found(

@@ -246,6 +246,15 @@ class Encoder:
         if name is not None:
             self._text(b"U", name.encode("ascii"))
             return True
+        kind = _dtype_kind(numpy, value)
+        if kind is not None:
+            # A dtype, or a scalar type such as numpy.float64 (scikit-learn's `dtype=` parameter):
+            # its wire name, from which the other side builds NumPy's own object again.
+            text = _dtype_text(numpy.dtype(value))
+            if text is None:
+                return False
+            self._text(b"Y", kind + text.encode("ascii"))
+            return True
         if type(value) is numpy.random.Generator:
             bits = value.bit_generator
             name = type(bits).__name__
@@ -397,6 +406,23 @@ def _dtype_text(dtype: Any) -> str | None:
     return text if _DTYPE.match(text) else None
 
 
+def _dtype_kind(numpy: Any, value: Any) -> bytes | None:
+    """b"d" for a NumPy dtype, b"t" for a scalar type that is a dtype's own type, else None."""
+    if isinstance(value, numpy.dtype):
+        return b"d"
+    if (
+        isinstance(value, type)
+        and issubclass(value, numpy.generic)
+        and value not in (numpy.object_, numpy.void)
+    ):
+        try:
+            same = numpy.dtype(value).type is value
+        except TypeError:
+            return None
+        return b"t" if same else None
+    return None
+
+
 def _pandas_dtype(column: Any) -> bool:
     name = str(column.dtype)
     return name in _PANDAS_DTYPES or bool(re.match(r"^(datetime|timedelta)64\[[a-z]{1,2}\]$", name))
@@ -529,6 +555,8 @@ class Decoder:
             return self._tensor(depth)
         if tag == b"G":
             return self._generator(depth)
+        if tag == b"Y":
+            return self._dtype()
         if tag == b"U":
             import numpy as np
 
@@ -538,6 +566,16 @@ class Decoder:
                 raise DecodeError(f"no NumPy function {name!r}")
             return found
         raise DecodeError(f"unknown tag {tag!r}")
+
+    def _dtype(self) -> Any:
+        import numpy as np
+
+        text = bytes(self._sized()).decode("ascii", "strict")
+        kind, name = text[:1], text[1:]
+        if kind not in ("d", "t") or not _DTYPE.match(name):
+            raise DecodeError(f"dtype {text!r} may not cross")
+        dtype = np.dtype(name)
+        return dtype if kind == "d" else dtype.type
 
     def _generator(self, depth: int) -> Any:
         import numpy as np

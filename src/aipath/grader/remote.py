@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 import inspect
 import io
 import os
@@ -703,6 +704,10 @@ class LearnerPeer(Peer):
                 raise ProtocolError("a call without its arguments")
             self._snapshot(args, kwargs)
             return target(*args, **kwargs)
+        if op == "copy":
+            return copy.copy(target)
+        if op == "deepcopy":
+            return copy.deepcopy(target)
         if op == "repr":
             return repr(target)
         if op == "str":
@@ -871,6 +876,16 @@ class RemoteProxy:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(f"cannot set {name!r} on learner code's {self._aipath_kind}")
         self._aipath_remote("setattr", name=name, value=value)
+
+    def __copy__(self) -> Any:
+        """A copy made in the other process (a new object there, or its data)."""
+        return self._aipath_remote("copy")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """A deep copy made in the other process: scikit-learn's ``clone`` of a learner's
+        estimator deep-copies the parameters it cannot clone, and the check must get a copy
+        that later changes to the learner's object do not reach."""
+        return self._aipath_remote("deepcopy")
 
     def __repr__(self) -> str:
         text = self._aipath_remote("repr")
