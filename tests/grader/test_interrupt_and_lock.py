@@ -77,8 +77,12 @@ def test_the_lock_is_refused_in_process_with_the_holder(tmp_path: Path) -> None:
 
 
 CHECK = """
+import signal
 import sys
 from pathlib import Path
+# As in a terminal's foreground job.  A test run started in the background of a script
+# (`make test &`) inherits SIGINT ignored, and Python then leaves it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from aipath.grader.request import CheckRequest
 from aipath.grader.supervisor import run_one
 lab, folder, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
