@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -41,6 +42,30 @@ class Output:
         raise AssertionError(f"{phrase!r} never appeared; output so far:\n{self.text[-3000:]}")
 
 
+def _wait_for_exit(process: subprocess.Popen[str], output: Output) -> None:
+    """The watcher ends after SIGTERM; if it does not within a minute, say where it was stuck.
+
+    A minute, not seconds: a busy 2-core machine (CI running two test suites) once took more
+    than 20 s, and the kernel's view of each thread is what tells a hang from a slow exit.
+    """
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        states = []
+        for task in Path(f"/proc/{process.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                wchan = (task / "wchan").read_text()
+                stat = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                states.append(f"thread {task.name}: state {stat}, waiting in {wchan or '-'}")
+        process.kill()
+        process.wait()
+        raise AssertionError(
+            "the watcher did not end within 60 s of SIGTERM; "
+            + "; ".join(states)
+            + f"\noutput:\n{output.text[-3000:]}"
+        ) from None
+
+
 @pytest.mark.parametrize("manual", [False, True], ids=["watchfiles", "polling"])
 def test_saving_a_solution_turns_the_verdict(fixture_workspace: Path, manual: bool) -> None:
     env = {**os.environ, "COLUMNS": "200", "AIPATH_LABS_DIR": os.environ["AIPATH_LABS_DIR"]}
@@ -68,7 +93,7 @@ def test_saving_a_solution_turns_the_verdict(fixture_workspace: Path, manual: bo
         output.wait_for("syntax error at line 2", after=first)
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        _wait_for_exit(process, output)
     socket = fixture_workspace / ".aipath" / "worker.sock"
     deadline = time.monotonic() + 15
     while socket.exists() and time.monotonic() < deadline:
