@@ -914,6 +914,18 @@ def test_a_module_is_never_copied(learner):
     import os
 
     learner.grow(os)
+
+
+class Spy(dict):
+    pass
+
+
+def test_an_object_of_a_checks_class_is_refused(learner):
+    learner.grow(Spy(a=1))
+
+
+def test_the_learner_process_still_answers(learner):
+    assert learner.triple(2) == 6
 """
 GROWS_AND_TRIPLES = (
     "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n\n\n"
@@ -953,6 +965,12 @@ def test_a_checks_own_objects_cross_to_learner_code_as_copies(tmp_path: Path) ->
         assert tests[name].status is Status.PASSED, (name, tests[name].message)
     module = tests["test_a_module_is_never_copied"]
     assert module.status is not Status.PASSED and "module os" in module.message, module.message
+    # The learner's process could not import the checks to unpickle a Spy: refused before it
+    # crosses, with the reason, and the learner's process lives on for the next check.
+    spy = tests["test_an_object_of_a_checks_class_is_refused"]
+    assert spy.status is not Status.PASSED, spy.message
+    assert "Spy is a class of the checks" in spy.message, spy.message
+    assert tests["test_the_learner_process_still_answers"].status is Status.PASSED
 
 
 def test_the_trusted_side_never_unpickles() -> None:

@@ -596,6 +596,11 @@ class _CopyWriter(pickle.Pickler):
         self._peer = peer
 
     def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, type) and _checks_own(obj):
+            # Its module is never imported in the learner's process: unpickling would fail there.
+            raise pickle.PicklingError(
+                f"{obj.__qualname__} is a class of the checks, which learner code cannot import"
+            )
         if isinstance(obj, RemoteProxy):
             handle = self._peer.handle_of(obj)
             assert isinstance(handle, Handle)
@@ -606,10 +611,15 @@ class _CopyWriter(pickle.Pickler):
 
 
 def _checks_own(func: Any) -> bool:
-    """A function pickle could not name in the learner's process: the checks', or a local one."""
+    """A function or class pickle could not name in the learner's process: the checks' (pytest
+    imports ``checks.py`` under a name derived from its folder, such as ``tiny.checks``), or a
+    local one."""
     module = getattr(func, "__module__", None) or ""
     qualname = getattr(func, "__qualname__", "") or ""
-    return module.split(".")[0] in {"checks", "__main__"} or "<" in qualname
+    if module.split(".")[0] in {"checks", "__main__"} or "<" in qualname:
+        return True
+    filename = getattr(sys.modules.get(module), "__file__", None) or ""
+    return os.path.basename(filename) == "checks.py"
 
 
 class LearnerPeer(Peer):
