@@ -246,14 +246,9 @@ class Encoder:
         if name is not None:
             self._text(b"U", name.encode("ascii"))
             return True
-        kind = _dtype_kind(numpy, value)
-        if kind is not None:
-            # A dtype, or a scalar type such as numpy.float64 (scikit-learn's `dtype=` parameter):
-            # its wire name, from which the other side builds NumPy's own object again.
-            text = _dtype_text(numpy.dtype(value))
-            if text is None:
-                return False
-            self._text(b"Y", kind + text.encode("ascii"))
+        wire = _dtype_wire(numpy, value)
+        if wire is not None:
+            self._text(b"Y", wire)
             return True
         if type(value) is numpy.random.Generator:
             bits = value.bit_generator
@@ -406,21 +401,27 @@ def _dtype_text(dtype: Any) -> str | None:
     return text if _DTYPE.match(text) else None
 
 
-def _dtype_kind(numpy: Any, value: Any) -> bytes | None:
-    """b"d" for a NumPy dtype, b"t" for a scalar type that is a dtype's own type, else None."""
+def _dtype_wire(numpy: Any, value: Any) -> bytes | None:
+    """A NumPy dtype (b"d…") or a scalar type that is a dtype's own type, such as numpy.float64,
+    scikit-learn's ``dtype=`` parameter (b"t…"), by its wire name; None for anything else."""
     if isinstance(value, numpy.dtype):
-        return b"d"
-    if (
+        kind, dtype = b"d", value
+    elif (
         isinstance(value, type)
         and issubclass(value, numpy.generic)
         and value not in (numpy.object_, numpy.void)
     ):
         try:
-            same = numpy.dtype(value).type is value
+            dtype = numpy.dtype(value)
         except TypeError:
             return None
-        return b"t" if same else None
-    return None
+        if dtype.type is not value:
+            return None  # an abstract type (numpy.floating): no dtype of its own
+        kind = b"t"
+    else:
+        return None
+    text = _dtype_text(dtype)
+    return None if text is None else kind + text.encode("ascii")
 
 
 def _pandas_dtype(column: Any) -> bool:
