@@ -1000,3 +1000,170 @@ def test_a_category_column_keeps_its_categories_order_and_codes() -> None:
     assert back.equals(frame)
     assert list(back["a"].cat.categories) == ["y", "x", "z"] and back["a"].cat.ordered
     assert back["a"].cat.codes.tolist() == [1, 0, 1, -1]
+
+
+SHARES_ITS_SPIES = """
+
+import warnings
+
+import numpy as np
+import pytest
+
+from aipath.checks import by_reference, in_learner_process
+
+
+@by_reference
+class ScriptedEnv:
+    n_actions = 3
+
+    def __init__(self):
+        self.log = []
+        self._secret = "the verdict"
+
+    def step(self, action):
+        self.log.append(int(action))
+        return len(self.log), 1.0, len(self.log) >= 4, {}
+
+
+@by_reference
+class CountingCoin(np.random.Generator):
+    def __init__(self):
+        super().__init__(np.random.PCG64(0))
+        self.draws = 0
+
+    def random(self, *args, **kwargs):
+        self.draws += 1
+        return 0.25
+
+
+def test_learner_code_drives_a_checks_spy_in_the_checks_process(learner):
+    env = ScriptedEnv()
+    assert learner.run(env) == 4
+    assert env.log == [0, 1, 2, 0]  # recorded here, where the check reads it
+    coin = CountingCoin()
+    assert learner.flip(coin) == (True, 0.25)  # isinstance(coin, np.random.Generator) there
+    assert coin.draws == 1
+
+
+def test_a_spy_keeps_its_private_names_and_its_methods_their_owner(learner):
+    env = ScriptedEnv()
+    assert learner.pry(env) == [
+        "AttributeError", "AttributeError", "AttributeError", "PermissionError",
+    ]
+    assert env.log == [] and env._secret == "the verdict"
+
+
+def test_an_instance_attribute_is_looked_up_each_time(learner):
+    env = ScriptedEnv()
+    env.step = lambda action: (0, 0.0, True, {})  # replaced on the object, not its class
+    assert learner.run(env) == 1
+    assert env.log == []
+
+
+def test_a_held_array_is_changed_where_learner_code_keeps_it(learner):
+    rates = in_learner_process(np.array([0.2, 0.4, 0.6]))
+    viewer = learner.Viewer(rates)
+    rates[:] = [1.0, 1.0, 1.0]
+    rates[0:1] = [0.5]
+    assert viewer.total() == 2.5  # the learner kept a view: it sees the check's change
+
+
+def test_warnings_learner_code_raises_reach_the_check(learner):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        learner.divide_by_zero()
+    assert [w.category for w in caught] == [RuntimeWarning], caught
+    assert "divide by zero" in str(caught[0].message)
+    with pytest.warns(UserWarning, match="mind the gap"):
+        learner.custom_warning()
+
+
+def test_both_processes_share_one_cpu(learner):
+    import os
+
+    mine = os.sched_getaffinity(0)
+    assert set(learner.cpus()) == mine
+    assert len(mine) == 1 or len(os.sched_getaffinity(os.getppid())) == 1
+"""
+DRIVES_SPIES = """
+import os
+import warnings
+
+import numpy as np
+
+
+def run(env):
+    steps = 0
+    done = False
+    while not done:
+        _obs, _reward, done, _info = env.step(steps % env.n_actions)
+        steps += 1
+    return steps
+
+
+def flip(rng):
+    return isinstance(rng, np.random.Generator), rng.random()
+
+
+def pry(env):
+    names = []
+    for attempt in (
+        lambda: env._secret,
+        lambda: env.__dict__,
+        lambda: setattr(env, "log", ["forged"]),
+        lambda: env.step.func_globals,  # a method handle answers calls only
+    ):
+        try:
+            attempt()
+            names.append("allowed")
+        except Exception as exc:
+            names.append(type(exc).__name__)
+    return names
+
+
+class Viewer:
+    def __init__(self, rates):
+        self.rates = rates
+
+    def total(self):
+        return float(self.rates.sum())
+
+
+def divide_by_zero():
+    return np.array([1.0]) / np.array([0.0])
+
+
+def custom_warning():
+    class GapWarning(UserWarning):
+        pass
+
+    warnings.warn("mind the gap", GapWarning)
+
+
+def cpus():
+    return sorted(os.sched_getaffinity(0))
+"""
+
+
+@needs_confinement
+def test_check_objects_shared_by_reference_held_values_and_warnings(tmp_path: Path) -> None:
+    result = _tiny_trusted_check(tmp_path, SHARES_ITS_SPIES, DRIVES_SPIES)
+    tests = {t.name: t for t in result.tests}
+    for name in (
+        "test_learner_code_drives_a_checks_spy_in_the_checks_process",
+        "test_a_spy_keeps_its_private_names_and_its_methods_their_owner",
+        "test_an_instance_attribute_is_looked_up_each_time",
+        "test_a_held_array_is_changed_where_learner_code_keeps_it",
+        "test_warnings_learner_code_raises_reach_the_check",
+        "test_both_processes_share_one_cpu",
+    ):
+        assert tests[name].status is Status.PASSED, (name, tests[name].message)
+
+
+def test_slices_cross_and_the_series_tag_is_still_a_series() -> None:
+    import pandas as pd
+
+    value = [slice(None, 2), slice(1, None, -1), pd.Series([1.0, 2.0], name="s")]
+    back = Decoder(_no_handles).decode(Encoder(lambda obj: pytest.fail(repr(obj))).encode(value))
+    assert back[:2] == value[:2]
+    pd.testing.assert_series_equal(back[2], value[2])

@@ -15,17 +15,20 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from aipath.checks.failure import fail
+from aipath.grader.codec import BY_REFERENCE
 from aipath.grader.shapes import is_shape_error, shapes_on_line
 
 __all__ = [
     "LEARNER_ERRORS",
     "assert_unchanged",
+    "by_reference",
     "call_learner",
     "call_with_inputs",
     "describe_inputs",
+    "in_learner_process",
     "once_per_run",
     "raised",
     "run_on_copies",
@@ -40,6 +43,42 @@ LEARNER_ERRORS: tuple[type[BaseException], ...] = (
     RuntimeError,
 )
 """What a broken learner function usually raises (bugs, not a check's own problems)."""
+
+
+C = TypeVar("C", bound=type)
+V = TypeVar("V")
+
+
+def by_reference(cls: C) -> C:
+    """Mark a class of the checks whose objects learner code uses in place (a class decorator).
+
+    A spy that learner code drives (a scripted policy, an environment that logs each step, a
+    generator that records its draws) must record in the checks' process.  With
+    ``verdict_process = "trusted"`` the checks' other objects reach learner code as copies, so a
+    copied spy would record in the learner's process, where the check cannot see it; an object
+    of a marked class crosses as a reference instead: learner code reads its public attributes
+    and calls its methods, each answered here, and gets back data, copies, functions or other
+    shared objects.  Names with a leading underscore stay out of reach, and learner code cannot
+    set attributes on it.  In the shared mode (one process) the mark changes nothing.
+    """
+    setattr(cls, BY_REFERENCE, True)
+    return cls
+
+
+def in_learner_process(value: V) -> V:
+    """``value`` as an object that lives where learner code runs: to test aliasing.
+
+    Whether learner code keeps a view of its argument or its own copy shows only when the caller
+    changes the argument afterwards.  In the shared mode ``value`` is returned as it is.  With
+    ``verdict_process = "trusted"`` arguments cross by value, so a change the check makes to its
+    own array never reaches learner code; this returns instead a proxy of a copy of ``value``
+    kept in the learner's process: passed to learner code it arrives as that very object, and
+    ``held[:] = …`` in the check changes it there.
+    """
+    from aipath.grader.remote import active_peer
+
+    peer = active_peer()
+    return value if peer is None else cast(V, peer.hold(value))
 
 
 def call_learner(

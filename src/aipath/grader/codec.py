@@ -7,7 +7,8 @@ so it must never run code chosen by them.  Plain ``pickle`` would (``__reduce__`
 
 - ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``bytes``;
 - ``list``, ``tuple``, ``dict`` and ``collections.Counter`` (keys of the hashable kinds above),
-  ``set`` and ``frozenset`` (members of those kinds);
+  ``set`` and ``frozenset`` (members of those kinds), ``slice`` (``ctrs[:] = …`` on a learner's
+  array held in its process);
 - NumPy's own functions (``np.mean``, ufuncs), by name: the decoder looks the name up in
   ``numpy`` and accepts only a ufunc or array function found there;
 - NumPy random generators (``Generator``), as their bit generator's kind and state;
@@ -103,8 +104,15 @@ FLAG_GETITEM = 4
 FLAG_ITER = 8
 FLAG_BOOL = 16
 FLAG_FUNCTION = 32
+FLAG_SHARED = 64
 """A handle's ``flags``: what ``type(obj)`` defines (``__call__``, ``__len__``, …); FUNCTION
-marks a Python function, whose source the other side may look up in the learner's file."""
+marks a Python function, whose source the other side may look up in the learner's file; SHARED
+marks a check's object that learner code uses by reference (``aipath.checks.by_reference``): its
+public attributes and methods answer from the check's process."""
+
+BY_REFERENCE = "_aipath_by_reference"
+"""The class attribute ``aipath.checks.by_reference`` sets: the class's objects cross to learner
+code as SHARED handles instead of copies."""
 
 
 _U32 = struct.Struct("<I")
@@ -125,9 +133,12 @@ class _CopyReader(pickle.Unpickler):
         self._handles = on_handle
 
     def persistent_load(self, pid: Any) -> Any:
-        if not isinstance(pid, tuple) or len(pid) != 3 or not isinstance(pid[1], int):
+        if not isinstance(pid, tuple) or len(pid) not in (3, 5) or not isinstance(pid[1], int):
             raise DecodeError("a copy that refers to an object in an unknown way")
         mine = pid[0] == "r"
+        if len(pid) == 5:  # a check's object used by reference: ("s", id, kind, flags, origin)
+            flags = pid[3] if type(pid[3]) is int else 0
+            return self._handles(Handle(pid[1], False, str(pid[2]), flags & 0xFF, str(pid[4])))
         return self._handles(Handle(pid[1], mine, str(pid[2]), 0 if mine else FLAG_CALL))
 
 
@@ -199,6 +210,12 @@ class Encoder:
             self._put((b"E" if kind is set else b"Z") + _U32.pack(len(value)))
             for item in value:
                 self._value(item, depth + 1)
+        elif kind is slice:
+            self._put(b"L")
+            for part in (value.start, value.stop, value.step):
+                self._value(part, depth + 1)
+        elif kind is Handle:  # an object its owner put in its table on purpose (``hold``)
+            self._handle(value)
         elif not self._library_value(value, depth):
             sent = self._handle_of(value)
             if isinstance(sent, Copied):
@@ -429,6 +446,9 @@ def _pandas_dtype(column: Any) -> bool:
     return name in _PANDAS_DTYPES or bool(re.match(r"^(datetime|timedelta)64\[[a-z]{1,2}\]$", name))
 
 
+_TAGS = tuple(bytes([n]) for n in range(256))
+
+
 class Decoder:
     """Builds values from bytes by the rules above; ``on_handle`` turns a Handle into an object."""
 
@@ -492,7 +512,24 @@ class Decoder:
     def _value(self, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise DecodeError("nested too deep")
-        tag = bytes(self._take(1))
+        pos = self._pos
+        if pos >= len(self._data):
+            raise DecodeError("message cut short")
+        data = self._data
+        tag = _TAGS[data[pos]]  # one byte, without a slice and a bytes() per value
+        self._pos = pos + 1
+        if tag == b"s" or tag == b"i":  # the most common values, read in place
+            if pos + 5 > len(data):
+                raise DecodeError("message cut short")
+            end = pos + 5 + _U32.unpack_from(data, pos + 1)[0]
+            if end > len(data):
+                raise DecodeError("message cut short")
+            self._pos = end
+            if tag == b"s":
+                return str(data[pos + 5 : end], "utf-8", "surrogatepass")
+            if end - pos - 5 > 4096:
+                raise DecodeError("integer too large")
+            return int.from_bytes(data[pos + 5 : end], "little", signed=True)
         if tag == b"N":
             return None
         if tag == b"T":
@@ -517,6 +554,9 @@ class Decoder:
             n = self._count(self._u32())
             items = [self._value(depth + 1) for _ in range(n)]
             return items if tag == b"l" else tuple(items)
+        if tag == b"L":
+            start, stop, step = (self._value(depth + 1) for _ in range(3))
+            return slice(start, stop, step)
         if tag in (b"d", b"K"):
             n = self._count(self._u32())
             result: dict[Any, Any] = {} if tag == b"d" else Counter()
@@ -585,7 +625,7 @@ class Decoder:
         state = self._value(depth + 1)
         if name not in _BIT_GENERATORS or not isinstance(state, dict):
             raise DecodeError("a random generator this side does not build")
-        bits = getattr(np.random, name)()
+        bits = getattr(np.random, name)(0)  # seeded: no entropy drawn for a state set next
         try:
             bits.state = state
         except (TypeError, ValueError, KeyError) as exc:

@@ -4,8 +4,10 @@ Both processes hold one end of a socket pair and speak in framed messages (an 8-
 then a :mod:`aipath.grader.codec` value).  A message is a dict with an ``op``:
 
 - requests: ``getattr``, ``call``, ``repr``, ``str``, ``len``, ``bool``, ``getitem``, ``iter``,
-  ``source`` (trusted → learner, on objects of the learner process) and ``call`` (learner →
-  trusted, only on a callable a check passed to learner code);
+  ``source`` (trusted → learner, on objects of the learner process) and, learner → trusted,
+  ``call`` on a callable a check passed to learner code, and ``getattr`` of a public name,
+  ``call``, ``repr``, ``str``, ``len``, ``bool``, ``getitem`` and ``iter`` on an object of a class
+  the checks marked :func:`aipath.checks.by_reference` (a scripted environment, a spy policy);
 - the notification ``reseed`` (trusted → learner, before each check; no reply);
 - replies: ``ok`` (``value``), ``raise`` (``error``: an exception described as plain data) and,
   from the learner process only, ``timeout`` (its alarm fired in the learner's code).
@@ -18,7 +20,9 @@ What the learner process can do to the trusted one is therefore bounded by what 
 accepts: values its strict decoder builds, exceptions it rebuilds from names and text (never from
 learner classes), calls of the callables a check handed over, and the end of the conversation.
 It has no way to reach the trusted side's modules, objects or files: a trusted handle answers
-only ``call``, and a call's result must be data.
+only ``call`` (and, for an object the checks share by reference, the lookup of a name without a
+leading underscore), and what comes back is data, a copy, a function to call or another shared
+object.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import contextlib
 import copy
 import inspect
 import io
+import itertools
 import os
 import pickle
 import socket
@@ -35,17 +40,20 @@ import struct
 import sys
 import traceback
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from aipath.grader.codec import (
+    BY_REFERENCE,
     FLAG_BOOL,
     FLAG_CALL,
     FLAG_FUNCTION,
     FLAG_GETITEM,
     FLAG_ITER,
     FLAG_LEN,
+    FLAG_SHARED,
     MAX_MESSAGE_BYTES,
     Copied,
     DecodeError,
@@ -68,16 +76,26 @@ class ProtocolError(Exception):
     """A message that is no part of the protocol: garbled, forged or out of turn."""
 
 
+_SMALL = 1 << 16
+"""A message up to this size goes out in one write with its header, and a read asks for this
+much: a call and its reply are then one system call each way, and the other side wakes once."""
+
+
 class Channel:
     """Framed messages over one connected stream socket."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self._pending = bytearray()  # bytes read past the end of the last message
 
     def send(self, payload: bytes) -> None:
+        header = _HEADER.pack(len(payload))
         try:
-            self.sock.sendall(_HEADER.pack(len(payload)))
-            self.sock.sendall(payload)
+            if len(payload) <= _SMALL:
+                self.sock.sendall(header + payload)
+            else:  # no copy of a large array's bytes just to prepend eight
+                self.sock.sendall(header)
+                self.sock.sendall(payload)
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise PeerGone(str(exc)) from None
 
@@ -88,18 +106,21 @@ class Channel:
         return self._exact(size)
 
     def _exact(self, size: int) -> bytes:
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        got = 0
-        while got < size:
+        pending = self._pending
+        while len(pending) < size:
+            want = size - len(pending)
             try:
-                n = self.sock.recv_into(view[got:])
+                chunk = self.sock.recv(max(want, _SMALL) if want <= _SMALL else want)
             except ConnectionResetError:
-                n = 0
-            if n == 0:
+                chunk = b""
+            if not chunk:
                 raise PeerGone("the other process closed the connection")
-            got += n
-        return bytes(buffer)
+            if not pending and len(chunk) == size:
+                return chunk
+            pending += chunk
+        data = bytes(pending[:size])
+        del pending[:size]
+        return data
 
 
 # ----- exceptions as data -----------------------------------------------------------------------
@@ -266,6 +287,26 @@ def _kind_of(obj: Any) -> str:
     name = getattr(type(obj), "__qualname__", kind)
     own = obj.__dict__.get("__name__") if hasattr(obj, "__dict__") else None
     return f"{name} {own}" if isinstance(own, str) else str(name)
+
+
+def is_by_reference(obj: Any) -> bool:
+    """Whether ``obj`` is of a class the checks share by reference (:func:`aipath.checks.by_reference`)."""
+    return not isinstance(obj, type) and any(BY_REFERENCE in vars(k) for k in type(obj).__mro__)
+
+
+def _library_origin(obj: Any) -> str:
+    """``module:qualname`` of the nearest class of ``obj`` that is not the checks' own (a spy
+    ``gym.Wrapper`` of the checks reports ``gymnasium.core:Wrapper``), or "" for none but object.
+
+    The learner's side claims that class for its proxy when it has it imported, so that
+    ``isinstance(env, gym.Env)`` in learner code holds as it did in one process.
+    """
+    for klass in type(obj).__mro__:
+        if klass is object:
+            break
+        if not _checks_own(klass):
+            return f"{klass.__module__}:{klass.__qualname__}"
+    return ""
 
 
 class Peer:
@@ -473,6 +514,9 @@ class TrustedPeer(Peer):
         self._on_lost = on_lost
         self._learner_dir = None if learner_dir is None else os.path.realpath(learner_dir)
         self._classes: dict[str, type | None] = {}
+        self._shared: set[int] = set()  # the ids of objects learner code uses by reference
+        self._methods: dict[tuple[int, str], Any] = {}  # one handle per shared object's method
+        self._method_ids: set[int] = set()  # id() of those bound methods: sent as "method"
 
     def class_of(self, handle: Handle) -> type | None:
         origin = handle.origin
@@ -481,13 +525,20 @@ class TrustedPeer(Peer):
         return self._classes[origin]
 
     def handle_of(self, obj: Any) -> Handle | Copied:
-        if isinstance(obj, RemoteProxy) or (callable(obj) and not isinstance(obj, type)):
-            return super().handle_of(obj)  # a function: learner code may call it, nothing more
+        if isinstance(obj, RemoteProxy):
+            return super().handle_of(obj)
+        if is_by_reference(obj) or (callable(obj) and not isinstance(obj, type)):
+            return self.export(obj)  # a shared object, or a function learner code may call
         return self.copy_for_learner(obj)
 
     def export(self, obj: Any) -> Handle:
         handle = super().export(obj)
-        return Handle(handle.id, False, "function", FLAG_CALL)
+        if is_by_reference(obj):
+            self._shared.add(handle.id)
+            flags = (handle.flags & ~FLAG_FUNCTION) | FLAG_SHARED
+            return Handle(handle.id, False, handle.kind, flags, _library_origin(obj))
+        kind = "method" if id(obj) in self._method_ids else "function"
+        return Handle(handle.id, False, kind, FLAG_CALL)
 
     def copy_for_learner(self, obj: Any) -> Copied:
         """A check's own object (a reference model, a fitted scaler) for learner code: a copy.
@@ -528,6 +579,14 @@ class TrustedPeer(Peer):
         global _active
         _active = self
 
+    def hold(self, value: Any) -> Any:
+        """``value`` as an object of the learner's process, for the check: a proxy of the copy
+        made there (see :func:`aipath.checks.in_learner_process`)."""
+        held = self.request({"op": "hold", "value": value})
+        if not isinstance(held, RemoteProxy):
+            raise ProtocolError("hold answered with something other than a handle")
+        return held
+
     def learner_generator_states(self) -> dict[str, Any]:
         """:func:`global_generator_states` of the learner process."""
         states = self.request({"op": "generator_states"})
@@ -560,26 +619,93 @@ class TrustedPeer(Peer):
 
     def on_reply(self, reply: dict[str, Any]) -> Any:
         self.on_output(reply)
+        reemit_warnings(reply.get("warnings"))
         if reply["op"] == "timeout":
             self._on_timeout(reply)
         return super().on_reply(reply)
 
     def serve(self, message: dict[str, Any]) -> dict[str, Any]:
-        target = self._objects.get(message.get("id"))  # type: ignore[arg-type]
+        op, raw = message["op"], message.get("id")
+        ident = raw if type(raw) is int else -1
+        target = self._objects.get(ident)
+        if target is None or (op != "call" and ident not in self._shared):
+            error = PermissionError(
+                "learner code may only call the functions a check passed it and use the public "
+                "attributes of the objects it shares"
+            )
+            return self.error_reply(error)
+        if op != "call":
+            try:
+                return {"op": "ok", "value": self._shared_op(op, ident, target, message)}
+            except Exception as exc:
+                return self.error_reply(exc)
         args, kwargs = message.get("args"), message.get("kwargs")
         if (
-            message["op"] != "call"
-            or target is None
-            or not isinstance(args, list)
+            not isinstance(args, list)
             or not isinstance(kwargs, dict)
             or not all(isinstance(k, str) for k in kwargs)
         ):
-            error = PermissionError("learner code may only call the functions a check passed it")
-            return self.error_reply(error)
+            return self.error_reply(ProtocolError("a call without its arguments"))
+        before = _snapshots(args, kwargs)
         try:
-            return {"op": "ok", "value": target(*args, **kwargs)}
+            reply: dict[str, Any] = {"op": "ok", "value": target(*args, **kwargs)}
         except Exception as exc:
-            return self.error_reply(exc)
+            reply = self.error_reply(exc)
+        changed = _changes(before)  # a learner's generator a spy drew from continues there
+        if changed:
+            reply["changed"] = changed
+        return reply
+
+    def _shared_op(self, op: str, ident: int, target: Any, message: dict[str, Any]) -> Any:
+        """A request on an object the checks share by reference: public names only."""
+        kind = type(target).__name__
+        if op == "getattr":
+            name = message.get("name")
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise AttributeError(
+                    f"learner code may use the public attributes of the check's {kind}, not "
+                    f"{name!r}"
+                )
+            value = getattr(target, name)
+            if _class_method(target, name, value):
+                # One handle per method, sent as a "method" the learner's side keeps: a loop
+                # calling env.step() then costs one round trip a step, not two.
+                cached = self._methods.get((ident, name))
+                if cached is not None and cached.__func__ is value.__func__:
+                    return cached
+                self._methods[(ident, name)] = value
+                self._method_ids.add(id(value))
+            return value
+        if op == "repr":
+            return repr(target)
+        if op == "str":
+            return str(target)
+        if op == "len":
+            return len(target)
+        if op == "bool":
+            return bool(target)
+        if op == "getitem":
+            return target[message.get("key")]
+        if op == "iter":
+            items = list(itertools.islice(iter(target), MAX_ITER_ITEMS + 1))
+            if len(items) > MAX_ITER_ITEMS:
+                raise OverflowError("an iterator of more than a million items")
+            return items
+        if op == "setattr":
+            raise AttributeError(f"learner code cannot set attributes of the check's {kind}")
+        raise PermissionError(f"learner code cannot {op} the check's {kind}")
+
+
+def _class_method(target: Any, name: str, value: Any) -> bool:
+    """Whether ``value`` is ``target.name`` bound from a plain function of its class (not an
+    attribute of the object itself, which a check may replace while learner code runs)."""
+    if not isinstance(value, types.MethodType) or value.__self__ is not target:
+        return False
+    own = getattr(target, "__dict__", None)
+    if isinstance(own, dict) and name in own:
+        return False
+    found = inspect.getattr_static(type(target), name, None)
+    return isinstance(found, types.FunctionType) and found is value.__func__
 
 
 class _CopyWriter(pickle.Pickler):
@@ -607,6 +733,9 @@ class _CopyWriter(pickle.Pickler):
             return ("r", handle.id, "")
         if isinstance(obj, types.FunctionType | types.MethodType) and _checks_own(obj):
             return ("h", self._peer.export(obj).id, "function")
+        if is_by_reference(obj):
+            shared = self._peer.export(obj)
+            return ("s", shared.id, shared.kind, shared.flags, shared.origin)
         return None
 
 
@@ -632,12 +761,35 @@ class LearnerPeer(Peer):
         self.learner_path = learner_path
         self.on_reseed: Callable[[int], None] = lambda _seed: None
         self._before: list[tuple[int | str, Any, Any]] = []
+        self._methods: dict[tuple[int, str], RemoteProxy] = {}  # the checks' shared methods
 
     def on_handle(self, handle: Handle) -> Any:
         value = super().on_handle(handle)
-        if not handle.mine and not handle.flags & FLAG_CALL:
-            raise DecodeError("the checks hand learner code functions only")
+        if not handle.mine and not handle.flags & (FLAG_CALL | FLAG_SHARED):
+            raise DecodeError("the checks hand learner code functions and shared objects only")
         return value
+
+    def remote(self, op: str, ident: int, **fields: Any) -> Any:
+        """As :meth:`Peer.remote`; a method of a shared object of the checks is looked up once."""
+        if op != "getattr":
+            return super().remote(op, ident, **fields)
+        key = (ident, str(fields.get("name")))
+        method = self._methods.get(key)
+        if method is None:
+            method = super().remote(op, ident, **fields)
+            if not isinstance(method, RemoteProxy):
+                return method
+            if object.__getattribute__(method, "_aipath_kind") != "method":
+                return method
+            self._methods[key] = method
+        return method
+
+    def class_of(self, handle: Handle) -> type | None:
+        """A library class a shared object of the checks is an instance of (a spy environment:
+        ``gymnasium.core:Wrapper``), for ``isinstance`` in learner code."""
+        if handle.mine or not handle.flags & FLAG_SHARED:
+            return None
+        return library_class(handle.origin)
 
     def error_reply(self, exc: BaseException, out: Any = "") -> dict[str, Any]:
         return {"op": "raise", "error": exception_data(exc, self.learner_path), "out": out}
@@ -660,42 +812,37 @@ class LearnerPeer(Peer):
             return None
         outer, self._before = self._before, []
         try:
-            with _captured() as (out, err):
+            with _captured() as (out, err), _recorded_warnings() as caught:
                 try:
                     value = self._run(message)
                     reply: dict[str, Any] = {"op": "ok", "value": value}
                 except BaseException as exc:  # learner code may raise anything: it is data
                     reply = self.error_reply(exc)
-            changed = {key: arg for key, arg, snap in self._before if _changed(arg, snap)}
+            changed = _changes(self._before)
         finally:
             self._before = outer
         if changed:
             reply["changed"] = changed
-        reply["out"], reply["err"] = out.getvalue(), err.getvalue()
+        for key, stream in (("out", out), ("err", err)):
+            text = stream.getvalue()
+            if text:  # most calls print nothing: no field to encode and decode
+                reply[key] = text
+        if caught:
+            reply["warnings"] = warnings_data(caught)
         return reply
 
     def _snapshot(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Remember each top-level array, frame, list or dict argument (see :meth:`Peer.call`)."""
-        numpy = sys.modules.get("numpy")
-        keyed: list[tuple[int | str, Any]] = [*enumerate(args), *kwargs.items()]
-        for key, arg in keyed:
-            if type(arg) in (list, dict):
-                encoded = _plain_bytes(arg)
-                if encoded is not None:  # plain data only: a list holding handles is left out
-                    self._before.append((key, arg, _Plain(encoded)))
-            elif numpy is None:
-                continue
-            elif isinstance(arg, numpy.ndarray) and arg.dtype != object:
-                self._before.append((key, arg, arg.tobytes()))
-            elif type(arg) is numpy.random.Generator:
-                self._before.append((key, arg, None))  # its state goes back after every call
-            elif _is_frame(arg):
-                self._before.append((key, arg, arg.copy(deep=True)))
+        # An object of this process that came back as its handle (a generator the check keeps
+        # here, see ``hold``) is the caller's own already: nothing to send back.
+        own = self._ids
+        self._before.extend(snap for snap in _snapshots(args, kwargs) if id(snap[1]) not in own)
 
     def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
         if op == "generator_states":
             return global_generator_states()
+        if op == "hold":  # keep the value here; the checks get a handle to this very object
+            return self.export(message.get("value"))
         ident = message.get("id")
         if not isinstance(ident, int) or ident not in self._objects:
             raise LookupError(f"no learner object {ident!r}")
@@ -728,6 +875,9 @@ class LearnerPeer(Peer):
             return bool(target)
         if op == "getitem":
             return target[message.get("key")]
+        if op == "setitem":
+            target[message.get("key")] = message.get("value")
+            return None
         if op == "iter":
             items = []
             for item in target:
@@ -749,6 +899,35 @@ class LearnerPeer(Peer):
         if code is None:
             return None
         return [str(code.co_filename), int(code.co_firstlineno), str(code.co_name)]
+
+
+_Snapshot = tuple[int | str, Any, Any]
+
+
+def _snapshots(args: list[Any], kwargs: dict[str, Any]) -> list[_Snapshot]:
+    """Each top-level array, frame, list or dict argument as it was (see :meth:`Peer.call`)."""
+    numpy = sys.modules.get("numpy")
+    before: list[_Snapshot] = []
+    keyed: list[tuple[int | str, Any]] = [*enumerate(args), *kwargs.items()]
+    for key, arg in keyed:
+        if type(arg) in (list, dict):
+            encoded = _plain_bytes(arg)
+            if encoded is not None:  # plain data only: a list holding handles is left out
+                before.append((key, arg, _Plain(encoded)))
+        elif numpy is None:
+            continue
+        elif isinstance(arg, numpy.ndarray) and arg.dtype != object:
+            before.append((key, arg, arg.tobytes()))
+        elif type(arg) is numpy.random.Generator:
+            before.append((key, arg, None))  # its state goes back after every call
+        elif _is_frame(arg):
+            before.append((key, arg, arg.copy(deep=True)))
+    return before
+
+
+def _changes(before: list[_Snapshot]) -> dict[int | str, Any]:
+    """The arguments of ``before`` that the call changed in place, by position or name."""
+    return {key: arg for key, arg, snap in before if _changed(arg, snap)}
 
 
 def _is_frame(value: Any) -> bool:
@@ -836,6 +1015,74 @@ def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str,
             and original.flags.writeable
         ):
             numpy.copyto(original, new)
+
+
+MAX_WARNINGS = 50
+"""Distinct warnings one request sends back (a loop warning on every step sends one)."""
+
+
+@contextlib.contextmanager
+def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Every warning learner code raises during one request, for the checks' side to raise again.
+
+    Recorded whatever the filters say ("always"): the checks' side applies its own filters when
+    it raises them again, so ``warnings.catch_warnings(record=True)`` or ``pytest.warns`` around
+    a call of learner code sees what it saw when both ran in one process.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
+def warnings_data(caught: list[warnings.WarningMessage]) -> list[list[Any]]:
+    """Recorded warnings as data: category name, its builtin bases, text, file and line."""
+    seen: set[tuple[str, str, str, int]] = set()
+    out: list[list[Any]] = []
+    for w in caught:
+        category = w.category
+        key = (category.__name__, _safe_text(w.message), str(w.filename), int(w.lineno or 0))
+        if key in seen:
+            continue
+        seen.add(key)
+        bases = [k.__name__ for k in category.__mro__ if getattr(builtins, k.__name__, None) is k]
+        out.append([key[0], bases, key[1], key[2], key[3]])
+        if len(out) >= MAX_WARNINGS:
+            break
+    return out
+
+
+def _safe_text(message: Any) -> str:
+    try:
+        return str(message)
+    except Exception:  # a learner's warning whose __str__ raises
+        return "<a warning whose message could not be read>"
+
+
+def reemit_warnings(data: Any) -> None:
+    """Raise here, under this process's filters, the warnings learner code raised over there.
+
+    The category is a builtin one (``RuntimeWarning``), or a class named like the learner's own
+    under its nearest builtin base: nothing of the learner's class runs here.
+    """
+    if not isinstance(data, list):
+        return
+    for item in data[:MAX_WARNINGS]:
+        if not (isinstance(item, list) and len(item) == 5 and isinstance(item[1], list)):
+            continue
+        name, bases, text, filename, lineno = item
+        if not (isinstance(name, str) and isinstance(text, str) and isinstance(filename, str)):
+            continue
+        base: type[Warning] = UserWarning
+        for candidate in bases:
+            found = getattr(builtins, candidate, None) if isinstance(candidate, str) else None
+            if isinstance(found, type) and issubclass(found, Warning):
+                base = found
+                break
+        category = base
+        if name != base.__name__ and name.isidentifier():
+            category = _text_class(name, base)  # type: ignore[assignment]
+        line = lineno if type(lineno) is int and lineno > 0 else 1
+        warnings.warn_explicit(text, category, filename, line)
 
 
 @contextlib.contextmanager
@@ -929,6 +1176,10 @@ class _GetItem(RemoteProxy):
 
     def __getitem__(self, key: Any) -> Any:
         return self._aipath_remote("getitem", key=key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Set an item of the other side's object (the checks' side refuses it on its own)."""
+        self._aipath_remote("setitem", key=key, value=value)
 
 
 class _Iter(RemoteProxy):

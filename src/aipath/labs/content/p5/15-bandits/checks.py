@@ -26,9 +26,12 @@ from aipath.checks import (
     assert_close,
     assert_returned,
     assert_tuple,
+    by_reference,
     call_learner,
     fail,
     fmt,
+    global_draws,
+    in_learner_process,
     matching_mistake,
     once_per_run,
     raised,
@@ -451,7 +454,7 @@ def test_bandit_uses_the_rng_it_was_given(learner):
 
 @pytest.mark.task(1)
 def test_bandit_contract(learner):
-    ctrs = np.array([0.2, 0.4, 0.6])
+    ctrs = in_learner_process(np.array([0.2, 0.4, 0.6]))  # changed below, where the bandit lives
     bandit = call_learner(
         "BernoulliBandit(ctrs, rng)", learner.BernoulliBandit, ctrs, np.random.default_rng(0)
     )
@@ -600,6 +603,7 @@ def test_epsilon_greedy_exploration_rate(learner):
         )
 
 
+@by_reference
 class _Coin(np.random.Generator):
     """A real generator whose random() returns ``u``, recording how many outcomes each
     rng.integers / rng.choice draw had (3: a draw among all arms)."""
@@ -633,11 +637,6 @@ class _Coin(np.random.Generator):
         return super().choice(a, *args, **kwargs)
 
 
-def _global_state() -> tuple:
-    state = np.random.get_state()
-    return (state[1].tobytes(), state[2], random.getstate())
-
-
 def _explored(learner, t: int, u: float, via_select: bool = False) -> bool:
     """Whether step ``t`` explores when rng.random() returns ``u``: the policy first gets
     ``t - 1`` updates of arm 0 (each after a select() when ``via_select``)."""
@@ -649,10 +648,10 @@ def _explored(learner, t: int, u: float, via_select: bool = False) -> bool:
         call_learner("EpsilonGreedy.update(0, 1)", policy.update, 0, 1)
     coin.calls.clear()
     coin.options.clear()
-    before = _global_state()
-    call_learner(f"EpsilonGreedy.select() at step {t}", policy.select)
+    # The global generators are read where learner code runs (its own process when trusted).
+    _, moved = global_draws(call_learner, f"EpsilonGreedy.select() at step {t}", policy.select)
     if "random" not in coin.calls:
-        if _global_state() != before:
+        if moved:
             fail(
                 f"EpsilonGreedy.select() at step {t} never called rng.random() but changed the "
                 "global np.random / random state: it draws from the global RNG instead of the "
@@ -973,6 +972,7 @@ def test_thompson_arm_sequence(learner):
 
 
 # ----- task 5: simulation and regret curves -------------------------------------------------------
+@by_reference
 class _ScriptedPolicy:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
@@ -986,6 +986,7 @@ class _ScriptedPolicy:
         self.calls.append(("update", arm, reward))
 
 
+@by_reference
 class _ScriptedBandit:
     n_arms = 3
 
