@@ -676,24 +676,36 @@ class TrustedPeer(Peer):
                 self._methods[(ident, name)] = value
                 self._method_ids.add(id(value))
             return value
-        if op == "repr":
-            return repr(target)
-        if op == "str":
-            return str(target)
-        if op == "len":
-            return len(target)
-        if op == "bool":
-            return bool(target)
-        if op == "getitem":
-            return target[message.get("key")]
-        if op == "iter":
-            items = list(itertools.islice(iter(target), MAX_ITER_ITEMS + 1))
-            if len(items) > MAX_ITER_ITEMS:
-                raise OverflowError("an iterator of more than a million items")
-            return items
+        answer = _plain_op(op, target, message)
+        if answer is not _NOT_PLAIN:
+            return answer
         if op == "setattr":
             raise AttributeError(f"learner code cannot set attributes of the check's {kind}")
         raise PermissionError(f"learner code cannot {op} the check's {kind}")
+
+
+_NOT_PLAIN = object()
+
+
+def _plain_op(op: str, target: Any, message: dict[str, Any]) -> Any:
+    """What both sides answer alike about their own objects (``repr``, ``str``, ``len``,
+    ``bool``, ``getitem``, ``iter``); :data:`_NOT_PLAIN` for any other request."""
+    if op == "repr":
+        return repr(target)
+    if op == "str":
+        return str(target)
+    if op == "len":
+        return len(target)
+    if op == "bool":
+        return bool(target)
+    if op == "getitem":
+        return target[message.get("key")]
+    if op == "iter":
+        items = list(itertools.islice(iter(target), MAX_ITER_ITEMS + 1))
+        if len(items) > MAX_ITER_ITEMS:
+            raise OverflowError("an iterator of more than a million items")
+        return items
+    return _NOT_PLAIN
 
 
 def _class_method(target: Any, name: str, value: Any) -> bool:
@@ -865,26 +877,12 @@ class LearnerPeer(Peer):
             return copy.copy(target)
         if op == "deepcopy":
             return copy.deepcopy(target)
-        if op == "repr":
-            return repr(target)
-        if op == "str":
-            return str(target)
-        if op == "len":
-            return len(target)
-        if op == "bool":
-            return bool(target)
-        if op == "getitem":
-            return target[message.get("key")]
         if op == "setitem":
             target[message.get("key")] = message.get("value")
             return None
-        if op == "iter":
-            items = []
-            for item in target:
-                items.append(item)
-                if len(items) > MAX_ITER_ITEMS:
-                    raise OverflowError("an iterator of more than a million items")
-            return items
+        answer = _plain_op(op, target, message)
+        if answer is not _NOT_PLAIN:
+            return answer
         if op == "source":
             return self._source(target)
         raise ProtocolError(f"unknown request {op!r}")
