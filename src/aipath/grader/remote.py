@@ -527,13 +527,18 @@ class TrustedPeer(Peer):
     def handle_of(self, obj: Any) -> Handle | Copied:
         if isinstance(obj, RemoteProxy):
             return super().handle_of(obj)
-        if is_by_reference(obj) or (callable(obj) and not isinstance(obj, type)):
-            return self.export(obj)  # a shared object, or a function learner code may call
+        shared = is_by_reference(obj)
+        if shared or (callable(obj) and not isinstance(obj, type)):
+            return self._export(obj, shared)  # a shared object, or a function learner code calls
         return self.copy_for_learner(obj)
 
     def export(self, obj: Any) -> Handle:
+        return self._export(obj, is_by_reference(obj))
+
+    def _export(self, obj: Any, shared: bool) -> Handle:
+        """:meth:`export` with ``is_by_reference(obj)`` already known (one MRO walk a value)."""
         handle = super().export(obj)
-        if is_by_reference(obj):
+        if shared:
             self._shared.add(handle.id)
             flags = (handle.flags & ~FLAG_FUNCTION) | FLAG_SHARED
             return Handle(handle.id, False, handle.kind, flags, _library_origin(obj))
