@@ -1167,3 +1167,160 @@ def test_slices_cross_and_the_series_tag_is_still_a_series() -> None:
     back = Decoder(_no_handles).decode(Encoder(lambda obj: pytest.fail(repr(obj))).encode(value))
     assert back[:2] == value[:2]
     pd.testing.assert_series_equal(back[2], value[2])
+
+
+# ----- a check's random generator is one generator on both sides ---------------------------------
+MIRRORS_ITS_GENERATORS = """
+
+import numpy as np
+
+
+def test_a_learners_generator_function_draws_from_the_checks_rng(learner):
+    rng = np.random.default_rng(0)
+    first = list(learner.shuffled(6, rng))  # the draws happen while the check iterates
+    second = list(learner.shuffled(6, rng))
+    assert first != second  # as in one process: the second epoch is shuffled afresh
+    again = np.random.default_rng(0)
+    assert first == list(again.permutation(6)) and second == list(again.permutation(6))
+    assert rng.random() == again.random()  # the check's rng moved on exactly as far
+
+
+def test_a_kept_rng_stays_in_step_and_comes_back_as_itself(learner):
+    rng = np.random.default_rng(1)
+    agent = learner.Agent(rng)
+    rng.random(3)  # the check draws between the learner's draws
+    got = agent.act()
+    ref = np.random.default_rng(1)
+    ref.random(3)
+    assert got == ref.integers(10)
+    assert agent.rng() is rng  # crossing back, a mirror is the check's own generator
+    assert learner.same(rng, rng) is True  # one object there too, each time it crosses
+    seen = []
+    learner.call_with_rng(lambda r: seen.append(r is rng), agent)
+    assert seen == [True]
+
+
+def test_a_learners_own_generator_still_crosses_as_a_copy(learner):
+    theirs = learner.own_rng()
+    assert isinstance(theirs, np.random.Generator)
+    assert learner.own_draw() == theirs.random()  # a copy at the state it was sent
+"""
+
+USES_THE_CHECKS_GENERATORS = """
+import numpy as np
+
+
+def shuffled(n, rng):
+    yield from rng.permutation(n).tolist()
+
+
+class Agent:
+    def __init__(self, rng):
+        self._rng = rng
+
+    def act(self):
+        return int(self._rng.integers(10))
+
+    def rng(self):
+        return self._rng
+
+
+def same(a, b):
+    return a is b
+
+
+def call_with_rng(callback, agent):
+    callback(agent.rng())
+
+
+_OWN = np.random.default_rng(7)
+
+
+def own_rng():
+    return _OWN
+
+
+def own_draw():
+    return float(np.random.default_rng(7).random())
+"""
+
+
+@needs_confinement
+def test_a_checks_random_generators_are_mirrored_in_the_learners_process(tmp_path: Path) -> None:
+    result = _tiny_trusted_check(tmp_path, MIRRORS_ITS_GENERATORS, USES_THE_CHECKS_GENERATORS)
+    tests = {t.name: t for t in result.tests}
+    for name in (
+        "test_a_learners_generator_function_draws_from_the_checks_rng",
+        "test_a_kept_rng_stays_in_step_and_comes_back_as_itself",
+        "test_a_learners_own_generator_still_crosses_as_a_copy",
+    ):
+        assert tests[name].status is Status.PASSED, (name, tests[name].message)
+
+
+def test_a_mirror_number_the_checks_never_sent_is_refused() -> None:
+    import numpy as np
+
+    from aipath.grader.mirrors import GeneratorMirrors
+
+    checks, learners = GeneratorMirrors(creates=True), GeneratorMirrors(creates=False)
+    rng = np.random.default_rng(0)
+    number = checks.number_of(rng)
+    assert number is not None and learners.number_of(np.random.default_rng(0)) is None
+    state = rng.bit_generator.state
+    mirror = learners.resolve(number, "PCG64", state)
+    assert learners.resolve(number, "PCG64", state) is mirror  # one object per check generator
+    mirror.random(2)
+    moved = learners.moved()
+    assert list(moved) == [number]
+    learners.sent(moved)
+    checks.apply(moved)
+    assert rng.random() == mirror.random()
+    with pytest.raises(DecodeError, match="no random generator 99"):
+        checks.resolve(99, "PCG64", state)
+    with pytest.raises(DecodeError, match="no random generator 99"):
+        checks.apply({99: state})
+    with pytest.raises(DecodeError, match="another kind"):
+        checks.apply({number: np.random.Generator(np.random.MT19937(0)).bit_generator.state})
+    with pytest.raises(DecodeError):
+        Decoder(_no_handles).decode(b"W" + (1).to_bytes(8, "little") + b"s\x05\x00\x00\x00PCG64N")
+
+
+WATCHES_A_GENERATOR = """
+
+def test_learner_code_iterates_over_a_checks_generator(learner, monkeypatch):
+    seen = []
+    real = learner.batches
+
+    def watched(n):
+        for item in real(n):
+            seen.append(item)
+            yield item
+
+    monkeypatch.setattr(learner, "batches", watched)
+    assert learner.total(3) == 3  # 0 + 1 + 2, through the check's generator
+    assert seen == [0, 1, 2]
+    assert learner.peek(watched(2)) == "PermissionError"
+"""
+
+ITERATES_A_WATCHED_GENERATOR = """
+def batches(n):
+    yield from range(n)
+
+
+def total(n):
+    return sum(x for x in batches(n))
+
+
+def peek(gen):
+    try:
+        gen.gi_frame
+    except Exception as exc:
+        return type(exc).__name__
+"""
+
+
+@needs_confinement
+def test_a_checks_generator_crosses_as_something_to_iterate_over(tmp_path: Path) -> None:
+    result = _tiny_trusted_check(tmp_path, WATCHES_A_GENERATOR, ITERATES_A_WATCHED_GENERATOR)
+    test = next(t for t in result.tests if t.name.endswith("iterates_over_a_checks_generator"))
+    assert test.status is Status.PASSED, test.message

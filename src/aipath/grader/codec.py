@@ -11,7 +11,9 @@ so it must never run code chosen by them.  Plain ``pickle`` would (``__reduce__`
   array held in its process);
 - NumPy's own functions (``np.mean``, ufuncs), by name: the decoder looks the name up in
   ``numpy`` and accepts only a ufunc or array function found there;
-- NumPy random generators (``Generator``), as their bit generator's kind and state;
+- NumPy random generators (``Generator``), as their bit generator's kind and state, or, for a
+  generator of the checks, as a numbered mirror with its state (``grader/mirrors.py``): the
+  decoder's ``on_mirror`` says which generator the number is;
 - NumPy arrays and scalars of an allowlisted dtype (bools, integers, floats, complex, fixed-width
   strings, datetimes): dtype text + shape + raw little-endian buffer; arrays of ``object`` dtype
   element by element (each element decoded by the same rules);
@@ -66,7 +68,7 @@ _TORCH_DTYPES = frozenset(
 )  # fmt: skip
 
 
-_BIT_GENERATORS = frozenset({"PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937"})
+BIT_GENERATORS = frozenset({"PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937"})
 """NumPy random generators travel as their bit generator's name and state (plain data): the
 other side builds a fresh ``Generator`` of that kind and sets the state, which NumPy checks."""
 
@@ -162,8 +164,13 @@ class Encoder:
     decoder has to distrust its input.
     """
 
-    def __init__(self, handle_of: Callable[[Any], Handle | Copied]) -> None:
+    def __init__(
+        self,
+        handle_of: Callable[[Any], Handle | Copied],
+        mirror_of: Callable[[Any], int | None] | None = None,
+    ) -> None:
         self._handle_of = handle_of
+        self._mirror_of = mirror_of  # a generator's mirror number (None: it crosses as a copy)
         self._parts: list[bytes] = []
 
     def encode(self, value: Any) -> bytes:
@@ -270,9 +277,14 @@ class Encoder:
         if type(value) is numpy.random.Generator:
             bits = value.bit_generator
             name = type(bits).__name__
-            if name not in _BIT_GENERATORS:
+            if name not in BIT_GENERATORS:
                 return False
-            self._text(b"G", name.encode("ascii"))
+            number = None if self._mirror_of is None else self._mirror_of(value)
+            if number is None:
+                self._text(b"G", name.encode("ascii"))
+            else:
+                self._put(b"W" + _U64.pack(number))
+                self._text(b"s", name.encode("ascii"))
             self._value(bits.state, depth + 1)
             return True
         pandas = sys.modules.get("pandas")
@@ -452,9 +464,16 @@ _TAGS = tuple(bytes([n]) for n in range(256))
 class Decoder:
     """Builds values from bytes by the rules above; ``on_handle`` turns a Handle into an object."""
 
-    def __init__(self, on_handle: Callable[[Handle], Any], *, accept_copies: bool = False) -> None:
+    def __init__(
+        self,
+        on_handle: Callable[[Handle], Any],
+        *,
+        accept_copies: bool = False,
+        on_mirror: Callable[[int, str, Any], Any] | None = None,
+    ) -> None:
         self._on_handle = on_handle
         self._accept_copies = accept_copies
+        self._on_mirror = on_mirror  # (number, bit generator name, state) → the generator
         self._data = memoryview(b"")
         self._pos = 0
         self._items = 0
@@ -596,6 +615,13 @@ class Decoder:
             return self._tensor(depth)
         if tag == b"G":
             return self._generator(depth)
+        if tag == b"W":
+            number = self._u64()
+            name = self._ascii(b"s")
+            state = self._value(depth + 1)
+            if self._on_mirror is None:
+                raise DecodeError("a mirrored random generator where none may cross")
+            return self._on_mirror(number, name, state)
         if tag == b"Y":
             return self._dtype()
         if tag == b"U":
@@ -619,18 +645,8 @@ class Decoder:
         return dtype if kind == "d" else dtype.type
 
     def _generator(self, depth: int) -> Any:
-        import numpy as np
-
         name = bytes(self._sized()).decode("ascii", "strict")
-        state = self._value(depth + 1)
-        if name not in _BIT_GENERATORS or not isinstance(state, dict):
-            raise DecodeError("a random generator this side does not build")
-        bits = getattr(np.random, name)(0)  # seeded: no entropy drawn for a state set next
-        try:
-            bits.state = state
-        except (TypeError, ValueError, KeyError) as exc:
-            raise DecodeError(f"a random generator's state NumPy refuses: {exc}") from None
-        return np.random.Generator(bits)
+        return build_generator(name, self._value(depth + 1))
 
     def _shape(self) -> tuple[int, ...]:
         ndim = bytes(self._take(1))[0]
@@ -803,6 +819,20 @@ class Decoder:
 
 _FREQ = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 """What a date index's frequency may look like on the wire ("MS", "D", "15min", "W-SUN")."""
+
+
+def build_generator(name: str, state: Any) -> Any:
+    """A fresh ``numpy.random.Generator`` of bit generator ``name`` at ``state`` (checked)."""
+    import numpy as np
+
+    if name not in BIT_GENERATORS or not isinstance(state, dict):
+        raise DecodeError("a random generator this side does not build")
+    bits = getattr(np.random, name)(0)  # seeded: no entropy drawn for a state set next
+    try:
+        bits.state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise DecodeError(f"a random generator's state NumPy refuses: {exc}") from None
+    return np.random.Generator(bits)
 
 
 def _is_nan(value: Any) -> bool:

@@ -62,6 +62,7 @@ from aipath.grader.codec import (
     Encoder,
     Handle,
 )
+from aipath.grader.mirrors import GeneratorMirrors
 
 _HEADER = struct.Struct("<Q")
 MAX_ITER_ITEMS = 1_000_000
@@ -313,9 +314,11 @@ class Peer:
     """One end of the conversation: its table of exported objects and the request loop."""
 
     accepts_copies = False  # only the learner's side unpickles (what the checks send it)
+    creates_mirrors = False  # only the checks' side numbers its random generators (mirrors.py)
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.mirrors = GeneratorMirrors(creates=self.creates_mirrors)
         self._objects: dict[int, Any] = {}
         self._ids: dict[int, int] = {}
         self._next = 1
@@ -354,12 +357,25 @@ class Peer:
         return None
 
     def encode(self, message: dict[str, Any]) -> bytes:
-        return Encoder(self.handle_of).encode(message)
+        """``message`` as bytes, with the newest state of each mirrored generator that moved."""
+        mirrors = self.mirrors
+        moved = mirrors.moved() if len(mirrors) else None
+        if moved:
+            message = {**message, "rngs": moved}
+        data = Encoder(self.handle_of, mirrors.number_of).encode(message)
+        if moved:
+            mirrors.sent(moved)
+        return data
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        message = Decoder(self.on_handle, accept_copies=self.accepts_copies).decode(data)
+        mirrors = self.mirrors
+        message = Decoder(
+            self.on_handle, accept_copies=self.accepts_copies, on_mirror=mirrors.resolve
+        ).decode(data)
         if not isinstance(message, dict) or not isinstance(message.get("op"), str):
             raise ProtocolError("a message that is not a request or a reply")
+        if "rngs" in message:
+            mirrors.apply(message.pop("rngs"))
         return message
 
     def send(self, message: dict[str, Any]) -> None:
@@ -416,8 +432,8 @@ class Peer:
         The learner process reports each top-level array argument whose bytes changed; it is
         copied back into the check's array (same shape and dtype only); a pandas frame or series
         it changed takes the learner's contents whole (rows, columns, dtypes).  A random generator
-        passed in comes back likewise: the check's generator continues from where learner
-        code left it, as it would have in one process.
+        of learner code passed to a check comes back likewise; one of the checks is mirrored
+        (``mirrors.py``) and stays in step with every message, also after the call returned.
         """
         try:
             return self.request({"op": "call", "id": ident, "args": list(args), "kwargs": kwargs})
@@ -501,6 +517,8 @@ class TrustedPeer(Peer):
     learner process reported its alarm, or it ended, died or broke the protocol mid-call.
     """
 
+    creates_mirrors = True
+
     def __init__(
         self,
         channel: Channel,
@@ -527,9 +545,12 @@ class TrustedPeer(Peer):
     def handle_of(self, obj: Any) -> Handle | Copied:
         if isinstance(obj, RemoteProxy):
             return super().handle_of(obj)
-        shared = is_by_reference(obj)
+        shared = is_by_reference(obj) or type(obj) is types.GeneratorType
         if shared or (callable(obj) and not isinstance(obj, type)):
-            return self._export(obj, shared)  # a shared object, or a function learner code calls
+            # A shared object, or a function learner code calls.  A check's generator (a
+            # watched iterate_minibatches that yields the learner's batches) is shared too:
+            # learner code may iterate over it, and nothing else (see _shared_op).
+            return self._export(obj, shared)
         return self.copy_for_learner(obj)
 
     def export(self, obj: Any) -> Handle:
@@ -541,7 +562,8 @@ class TrustedPeer(Peer):
         if shared:
             self._shared.add(handle.id)
             flags = (handle.flags & ~FLAG_FUNCTION) | FLAG_SHARED
-            return Handle(handle.id, False, handle.kind, flags, _library_origin(obj))
+            origin = "" if type(obj) is types.GeneratorType else _library_origin(obj)
+            return Handle(handle.id, False, handle.kind, flags, origin)
         kind = "method" if id(obj) in self._method_ids else "function"
         return Handle(handle.id, False, kind, FLAG_CALL)
 
@@ -664,6 +686,8 @@ class TrustedPeer(Peer):
     def _shared_op(self, op: str, ident: int, target: Any, message: dict[str, Any]) -> Any:
         """A request on an object the checks share by reference: public names only."""
         kind = type(target).__name__
+        if type(target) is types.GeneratorType and op not in ("iter", "repr", "str", "bool"):
+            raise PermissionError(f"learner code may iterate over a check's generator, not {op} it")
         if op == "getattr":
             name = message.get("name")
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
@@ -851,8 +875,13 @@ class LearnerPeer(Peer):
     def _snapshot(self, args: list[Any], kwargs: dict[str, Any]) -> None:
         # An object of this process that came back as its handle (a generator the check keeps
         # here, see ``hold``) is the caller's own already: nothing to send back.
-        own = self._ids
-        self._before.extend(snap for snap in _snapshots(args, kwargs) if id(snap[1]) not in own)
+        # A check's generator mirrored here is synced with every message already.
+        own, mirrored = self._ids, self.mirrors.number_of
+        self._before.extend(
+            snap
+            for snap in _snapshots(args, kwargs)
+            if id(snap[1]) not in own and mirrored(snap[1]) is None
+        )
 
     def _run(self, message: dict[str, Any]) -> Any:
         op = message["op"]
