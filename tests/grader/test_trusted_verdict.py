@@ -1324,3 +1324,94 @@ def test_a_checks_generator_crosses_as_something_to_iterate_over(tmp_path: Path)
     result = _tiny_trusted_check(tmp_path, WATCHES_A_GENERATOR, ITERATES_A_WATCHED_GENERATOR)
     test = next(t for t in result.tests if t.name.endswith("iterates_over_a_checks_generator"))
     assert test.status is Status.PASSED, test.message
+
+
+# ----- a library object built where learner code runs; an exception that passes through ---------
+BUILDS_AND_PASSES_EXCEPTIONS = """
+
+from collections import OrderedDict
+
+import textwrap
+
+from aipath.checks import built_in_learner_process, learner_process_global
+
+
+class Refused(ValueError):
+    pass
+
+
+def test_a_library_object_built_in_the_learners_process(learner):
+    store = built_in_learner_process(OrderedDict, [("a", 1)])
+    learner.fill(store)  # arrives there as that very object
+    assert store["b"] == 2 and len(store) == 2  # read there, by the check
+
+
+def test_a_checks_exception_that_learner_code_lets_through_comes_back_as_itself(learner):
+    raised = []
+
+    def model(x):
+        raised.append(Refused(f"cannot answer {x}"))
+        raise raised[-1]
+
+    try:
+        learner.passes_through(model, 3)
+    except Refused as exc:
+        assert exc is raised[0]
+    else:
+        raise AssertionError("Refused did not come back")
+    try:
+        learner.wraps(model, 4)
+    except RuntimeError as exc:
+        assert "wrapped: cannot answer 4" in str(exc)  # a new exception is rebuilt as before
+
+
+def test_a_library_global_as_learner_code_left_it_and_exception_args(learner):
+    learner.mark_textwrap()
+    assert learner_process_global("textwrap", "AIPATH_MARK") == 7
+    assert not hasattr(textwrap, "AIPATH_MARK")  # the checks' own module is untouched
+    try:
+        learner.missing_key()
+    except KeyError as exc:
+        assert exc.args == ("Neighborhood",) and str(exc) == "'Neighborhood'"
+"""
+
+FILLS_AND_PASSES_THROUGH = """
+def fill(store):
+    store["b"] = 2
+
+
+def passes_through(model, x):
+    try:
+        return model(x)
+    except ValueError:
+        raise
+
+
+def mark_textwrap():
+    import textwrap
+
+    textwrap.AIPATH_MARK = 7
+
+
+def missing_key():
+    return {}["Neighborhood"]
+
+
+def wraps(model, x):
+    try:
+        return model(x)
+    except ValueError as exc:
+        raise RuntimeError(f"wrapped: {exc}") from None
+"""
+
+
+@needs_confinement
+def test_built_objects_and_exceptions_that_pass_through(tmp_path: Path) -> None:
+    result = _tiny_trusted_check(tmp_path, BUILDS_AND_PASSES_EXCEPTIONS, FILLS_AND_PASSES_THROUGH)
+    tests = {t.name: t for t in result.tests}
+    for name in (
+        "test_a_library_object_built_in_the_learners_process",
+        "test_a_checks_exception_that_learner_code_lets_through_comes_back_as_itself",
+        "test_a_library_global_as_learner_code_left_it_and_exception_args",
+    ):
+        assert tests[name].status is Status.PASSED, (name, tests[name].message)

@@ -65,6 +65,40 @@ def by_reference(cls: C) -> C:
     return cls
 
 
+def built_in_learner_process(cls: Callable[..., V], *args: Any, **kwargs: Any) -> V:
+    """``cls(*args, **kwargs)``, made where learner code runs: a library object to hand it.
+
+    Some objects a check gives learner code to fill in cannot be copied across the trusted
+    verdict process's boundary (a ``prometheus_client.CollectorRegistry`` holds a lock).  In the
+    shared mode this is ``cls(*args, **kwargs)``.  With ``verdict_process = "trusted"`` the object
+    is made in the learner's process and the check gets a proxy of it: passed to learner code it
+    arrives as that very object, and the check reads it (``registry.get_sample_value(...)``)
+    with each call answered there.  ``cls`` must be a library's class, never one of the checks.
+    """
+    from aipath.grader.remote import active_peer
+
+    peer = active_peer()
+    return cls(*args, **kwargs) if peer is None else cast(V, peer.build(cls, args, kwargs))
+
+
+def learner_process_global(module: str, name: str) -> Any:
+    """A library's module-level object as learner code sees it (``prometheus_client.REGISTRY``).
+
+    In the shared mode this is ``getattr(import_module(module), name)``.  With
+    ``verdict_process = "trusted"`` learner code runs in another process, whose globals are its
+    own: what it registered on a library's global registry is there, not in the checks'
+    process.  This returns that object (a proxy; plain data by value).
+    """
+    from aipath.grader.remote import active_peer
+
+    peer = active_peer()
+    if peer is None:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+    return peer.library_global(module, name)
+
+
 def in_learner_process(value: V) -> V:
     """``value`` as an object that lives where learner code runs: to test aliasing.
 

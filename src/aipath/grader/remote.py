@@ -30,6 +30,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
+import importlib
 import inspect
 import io
 import itertools
@@ -66,6 +67,9 @@ from aipath.grader.mirrors import GeneratorMirrors
 
 _HEADER = struct.Struct("<Q")
 MAX_ITER_ITEMS = 1_000_000
+MAX_RAISED_KEPT = 256
+"""Exceptions one side keeps to raise again as themselves (see :meth:`Peer.error_data`)."""
+_RAISED_NUMBER = "_aipath_raised_number"
 MAX_COPY_BYTES = MAX_MESSAGE_BYTES  # a check object copied to learner code: one message
 
 
@@ -144,6 +148,9 @@ def exception_data(exc: BaseException, learner_path: str) -> dict[str, Any]:
         "code": None,
         "import_name": None,
     }
+    args = exc.args
+    if len(args) <= 8 and all(type(a) in _PLAIN_ARG_TYPES for a in args):
+        data["args"] = list(args)  # KeyError('Neighborhood').args[0] is the key, not its repr
     if data["shape_error"]:
         data["shapes"] = shapes_on_line(exc.__traceback__, learner_path)
     if isinstance(exc, SandboxViolation):
@@ -156,6 +163,9 @@ def exception_data(exc: BaseException, learner_path: str) -> dict[str, Any]:
         name = exc.name
         data["import_name"] = name if isinstance(name, str) else None
     return data
+
+
+_PLAIN_ARG_TYPES = (str, int, float, bool, type(None))
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -242,7 +252,13 @@ def rebuild_exception(data: Any) -> BaseException:
             ):
                 base = found
                 break
-        exc = _plain_or_text_class(name, base, text)
+        args = data.get("args")
+        plain_args = (
+            tuple(args)
+            if isinstance(args, list) and all(type(a) in _PLAIN_ARG_TYPES for a in args)
+            else None
+        )
+        exc = _plain_or_text_class(name, base, text, plain_args)
         if isinstance(exc, ImportError):
             import_name = data.get("import_name")
             exc.name = import_name if isinstance(import_name, str) else None
@@ -250,12 +266,17 @@ def rebuild_exception(data: Any) -> BaseException:
     return exc
 
 
-def _plain_or_text_class(name: str, base: type[BaseException], text: str) -> BaseException:
+def _plain_or_text_class(
+    name: str, base: type[BaseException], text: str, args: tuple[Any, ...] | None = None
+) -> BaseException:
     if base.__name__ == name:
-        with contextlib.suppress(Exception):
-            plain = base(text) if text else base()
-            if str(plain) == text:
-                return plain
+        for attempt in (args, (text,) if text else ()):
+            if attempt is None:
+                continue
+            with contextlib.suppress(Exception):
+                plain = base(*attempt)
+                if str(plain) == text:
+                    return plain
     return _text_class(name, base)(text)
 
 
@@ -322,6 +343,8 @@ class Peer:
         self._objects: dict[int, Any] = {}
         self._ids: dict[int, int] = {}
         self._next = 1
+        self._raised: dict[int, BaseException] = {}  # what this side raised to the other, by number
+        self._next_raised = 1
         self.last_reply: dict[str, Any] = {}
 
     # the codec's hooks
@@ -386,7 +409,42 @@ class Peer:
         self.channel.send(data)
 
     def error_reply(self, exc: BaseException, out: Any = "") -> dict[str, Any]:
-        return {"op": "raise", "error": exception_data(exc, ""), "out": out}
+        return {"op": "raise", "error": self.error_data(exc, ""), "out": out}
+
+    def error_data(self, exc: BaseException, learner_path: str) -> dict[str, Any]:
+        """:func:`exception_data`, numbered, so the same exception can come back as itself.
+
+        In one process a wrapper that lets an exception through re-raises the very object: a
+        check's fake model raises its own ``_Rejected``, the learner's wrapper lets it pass, and
+        the check catches ``_Rejected``.  Across the boundary each side rebuilds what the other
+        raised; an exception that goes back unchanged is named by the number it came with, and
+        the side that raised it first raises its own object again (a number it never sent is
+        rebuilt like any other error).
+        """
+        data = exception_data(exc, learner_path)
+        theirs = getattr(exc, _RAISED_NUMBER, None)
+        if type(theirs) is int:
+            data["theirs"] = theirs
+            return data
+        number = self._next_raised
+        self._next_raised += 1
+        self._raised[number] = exc
+        if len(self._raised) > MAX_RAISED_KEPT:
+            del self._raised[next(iter(self._raised))]
+        data["mine"] = number
+        return data
+
+    def rebuilt(self, data: Any) -> BaseException:
+        """The exception an error reply describes: this side's own again, or a rebuilt one."""
+        if isinstance(data, dict):
+            theirs = data.get("theirs")
+            if type(theirs) is int and theirs in self._raised:
+                return self._raised[theirs]
+        exc = rebuild_exception(data)
+        mine = data.get("mine")
+        if type(mine) is int:
+            setattr(exc, _RAISED_NUMBER, mine)
+        return exc
 
     def request(self, message: dict[str, Any]) -> Any:
         """Send a request; serve the other side's requests until its reply comes; the value."""
@@ -413,7 +471,7 @@ class Peer:
         if reply["op"] == "ok":
             return reply.get("value")
         if reply["op"] == "raise":
-            raise rebuild_exception(reply.get("error"))
+            raise self.rebuilt(reply.get("error"))
         raise ProtocolError(f"unexpected reply {reply['op']!r}")
 
     def serve(self, message: dict[str, Any]) -> dict[str, Any] | None:
@@ -614,6 +672,25 @@ class TrustedPeer(Peer):
             raise ProtocolError("hold answered with something other than a handle")
         return held
 
+    def build(self, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``cls(*args, **kwargs)`` made in the learner's process, for the check: a proxy of it
+        (see :func:`aipath.checks.built_in_learner_process`)."""
+        if not isinstance(cls, type) or _checks_own(cls):
+            raise EncodeError(
+                "built_in_learner_process needs a library's class (the learner's process imports "
+                f"it there), not {cls!r}"
+            )
+        origin = f"{cls.__module__}:{cls.__qualname__}"
+        message = {"op": "build", "class": origin, "args": list(args), "kwargs": kwargs}
+        built = self.request(message)
+        if not isinstance(built, RemoteProxy):
+            raise ProtocolError("build answered with something other than a handle")
+        return built
+
+    def library_global(self, module: str, name: str) -> Any:
+        """``module.name`` as the learner's process has it (a proxy, or data by value)."""
+        return self.request({"op": "global", "module": module, "name": name})
+
     def learner_generator_states(self) -> dict[str, Any]:
         """:func:`global_generator_states` of the learner process."""
         states = self.request({"op": "generator_states"})
@@ -780,6 +857,18 @@ class _CopyWriter(pickle.Pickler):
         return None
 
 
+def _built(message: dict[str, Any]) -> Any:
+    """The object a ``build`` request asks for: a library class, imported here, called."""
+    origin, args, kwargs = message.get("class"), message.get("args"), message.get("kwargs")
+    if not isinstance(origin, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ProtocolError("a build request without its class and arguments")
+    importlib.import_module(origin.partition(":")[0])
+    cls = library_class(origin)
+    if cls is None:
+        raise LookupError(f"no library class {origin!r} to build in the learner's process")
+    return cls(*args, **kwargs)
+
+
 def _checks_own(func: Any) -> bool:
     """A function or class pickle could not name in the learner's process: the checks' (pytest
     imports ``checks.py`` under a name derived from its folder, such as ``tiny.checks``), or a
@@ -833,7 +922,7 @@ class LearnerPeer(Peer):
         return library_class(handle.origin)
 
     def error_reply(self, exc: BaseException, out: Any = "") -> dict[str, Any]:
-        return {"op": "raise", "error": exception_data(exc, self.learner_path), "out": out}
+        return {"op": "raise", "error": self.error_data(exc, self.learner_path), "out": out}
 
     def serve_forever(self) -> None:
         """Answer requests until the trusted side closes its end."""
@@ -889,6 +978,13 @@ class LearnerPeer(Peer):
             return global_generator_states()
         if op == "hold":  # keep the value here; the checks get a handle to this very object
             return self.export(message.get("value"))
+        if op == "build":  # a library object made here (one that cannot be copied)
+            return self.export(_built(message))
+        if op == "global":  # a library's module attribute as this process has it
+            module, name = message.get("module"), message.get("name")
+            if not isinstance(module, str) or not isinstance(name, str):
+                raise ProtocolError("a global request without its module and name")
+            return getattr(importlib.import_module(module), name)  # objects cross as handles
         ident = message.get("id")
         if not isinstance(ident, int) or ident not in self._objects:
             raise LookupError(f"no learner object {ident!r}")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import prometheus_client
-import prometheus_client.context_managers
+import prometheus_client.context_managers  # noqa: F401  (the timer the checks replace)
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -33,10 +33,12 @@ from aipath.checks import (
     assert_close,
     assert_returned,
     assert_tuple,
+    built_in_learner_process,
     cached,
     call_learner,
     fail,
     fmt,
+    learner_process_global,
     raised,
 )
 
@@ -595,12 +597,17 @@ def _families(text: str) -> dict[str, Any]:
     return {family.name: family for family in text_string_to_metric_families(text)}
 
 
+def new_registry() -> CollectorRegistry:
+    """A fresh registry where learner code runs (in the trusted mode, the check reads it there)."""
+    return built_in_learner_process(CollectorRegistry)
+
+
 def _registry_names(registry: CollectorRegistry) -> set[str]:
     return {family.name for family in registry.collect()}
 
 
 def _metrics(learner: Any, registry: CollectorRegistry | None = None) -> Any:
-    registry = registry if registry is not None else CollectorRegistry()
+    registry = registry if registry is not None else new_registry()
     metrics = call_learner(
         "create_metrics(registry)",
         learner.create_metrics,
@@ -688,8 +695,10 @@ def _drive(
     in floating point 1000.45 - 1000.0 is not exactly 0.45, so a bucket boundary equal to a
     request's nominal seconds may or may not count it, and the expected buckets use these."""
     clock = _Clock()
-    # Histogram.time() reads prometheus_client's own timer: it gets the same fake clock.
-    monkeypatch.setattr(prometheus_client.context_managers, "default_timer", clock)
+    # Histogram.time() reads prometheus_client's own timer: it gets the same fake clock (in the
+    # process where learner code runs).
+    timers = learner_process_global("prometheus_client", "context_managers")
+    monkeypatch.setattr(timers, "default_timer", clock)
     done = {"success": 0, "error": 0}
     current: dict[str, Any] = {}
     durations: list[float] = []
@@ -1219,10 +1228,12 @@ def test_quality_uses_the_contract_it_is_given(learner):
 # ----- task 4 -----------------------------------------------------------------------------------
 @pytest.mark.task(4)
 def test_create_metrics_uses_the_registry_it_is_given(learner):
-    before = _registry_names(prometheus_client.REGISTRY)
-    registry = CollectorRegistry()
+    before = _registry_names(learner_process_global("prometheus_client", "REGISTRY"))
+    registry = new_registry()
     _metrics(learner, registry)
-    leaked = sorted(_registry_names(prometheus_client.REGISTRY) - before)
+    leaked = sorted(
+        _registry_names(learner_process_global("prometheus_client", "REGISTRY")) - before
+    )
     if leaked:
         fail(
             f"create_metrics(registry) registered {leaked} on prometheus_client's global "
@@ -1241,12 +1252,12 @@ def test_create_metrics_uses_the_registry_it_is_given(learner):
             )
         if family.type != kind:
             fail(f"{name} is a {family.type}; expected a {kind}")
-    _metrics(learner, CollectorRegistry())  # a second registry works too
+    _metrics(learner, new_registry())  # a second registry works too
 
 
 @pytest.mark.task(4)
 def test_latency_buckets_fit_a_model_api(learner):
-    registry = CollectorRegistry()
+    registry = new_registry()
     _metrics(learner, registry)
     family = _families(generate_latest(registry).decode()).get(LATENCY)
     buckets = _buckets(family) if family is not None else []
@@ -1291,7 +1302,7 @@ def test_latency_buckets_fit_a_model_api(learner):
 
 @pytest.mark.task(4)
 def test_instrument_counts_outcomes_and_latency(learner, monkeypatch):
-    registry = CollectorRegistry()
+    registry = new_registry()
     metrics = _metrics(learner, registry)
     durations = _drive(learner, metrics, registry, monkeypatch)
     families = _families(generate_latest(registry).decode())
@@ -1392,7 +1403,7 @@ def test_instrument_counts_outcomes_and_latency(learner, monkeypatch):
 @pytest.mark.task(4)
 def test_record_drift_sets_one_gauge_per_feature(learner):
     reference, live = _houses()
-    registry = CollectorRegistry()
+    registry = new_registry()
     metrics = _metrics(learner, registry)
     drifted = _report_ref(reference, _drifted())
     clean = _report_ref(reference, live)
@@ -1432,7 +1443,7 @@ def test_record_drift_sets_one_gauge_per_feature(learner):
 
 @pytest.mark.task(4)
 def test_metrics_text_is_the_exposition_format(learner, monkeypatch):
-    registry = CollectorRegistry()
+    registry = new_registry()
     metrics = _metrics(learner, registry)
     _drive(learner, metrics, registry, monkeypatch)
     text = call_learner("metrics_text(registry)", learner.metrics_text, registry)
@@ -1490,7 +1501,7 @@ SLO_LATENCIES = [
 
 @cached
 def _slo_text(observe: bool = True) -> str:
-    registry = CollectorRegistry()
+    registry = CollectorRegistry()  # the check's own: only its text crosses
     requests = Counter("model_requests_total", "Requests.", ["outcome"], registry=registry)
     latency = Histogram(LATENCY, "Latency.", buckets=SLO_BUCKETS, registry=registry)
     other = Histogram(
