@@ -1415,3 +1415,44 @@ def test_built_objects_and_exceptions_that_pass_through(tmp_path: Path) -> None:
         "test_a_library_global_as_learner_code_left_it_and_exception_args",
     ):
         assert tests[name].status is Status.PASSED, (name, tests[name].message)
+
+
+COPIES_A_TORCH_MODULE = """
+
+def test_a_checks_torch_module_reaches_learner_code_as_a_copy(learner):
+    import torch
+
+    layer = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.fill_(0.5)
+    assert learner.weight_sum_then_zero(layer) == 3.0  # read its weights there
+    assert float(layer.weight.sum()) == 3.0  # what learner code did to the copy stays there
+    x = torch.ones(3)
+    learner.halve_in_place(x)
+    assert x.tolist() == [0.5, 0.5, 0.5]  # a tensor argument changed in place comes back
+"""
+
+READS_A_TORCH_MODULE = """
+import torch
+
+
+def halve_in_place(x):
+    x /= 2
+
+
+def weight_sum_then_zero(module):
+    total = float(module.weight.sum())
+    with torch.no_grad():
+        module.weight.zero_()
+    return total
+"""
+
+
+@needs_confinement
+def test_a_checks_torch_module_crosses_as_a_copy_and_tensors_changed_in_place_come_back(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("torch")
+    result = _tiny_trusted_check(tmp_path, COPIES_A_TORCH_MODULE, READS_A_TORCH_MODULE)
+    test = next(t for t in result.tests if t.name.endswith("reaches_learner_code_as_a_copy"))
+    assert test.status is Status.PASSED, test.message

@@ -604,7 +604,7 @@ class TrustedPeer(Peer):
         if isinstance(obj, RemoteProxy):
             return super().handle_of(obj)
         shared = is_by_reference(obj) or type(obj) is types.GeneratorType
-        if shared or (callable(obj) and not isinstance(obj, type)):
+        if shared or (callable(obj) and not isinstance(obj, type) and not _torch_module(obj)):
             # A shared object, or a function learner code calls.  A check's generator (a
             # watched iterate_minibatches that yields the learner's batches) is shared too:
             # learner code may iterate over it, and nothing else (see _shared_op).
@@ -857,6 +857,16 @@ class _CopyWriter(pickle.Pickler):
         return None
 
 
+def _torch_module(obj: Any) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module``: callable, but handed to learner code as a copy.
+
+    A check's ``nn.MultiheadAttention`` given to ``mha_params(module)`` is data to read (its
+    weights), as in one process; a handle would only let learner code call it.
+    """
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
 def _built(message: dict[str, Any]) -> Any:
     """The object a ``build`` request asks for: a library class, imported here, called."""
     origin, args, kwargs = message.get("class"), message.get("args"), message.get("kwargs")
@@ -1050,7 +1060,21 @@ def _snapshots(args: list[Any], kwargs: dict[str, Any]) -> list[_Snapshot]:
             before.append((key, arg, None))  # its state goes back after every call
         elif _is_frame(arg):
             before.append((key, arg, arg.copy(deep=True)))
+        elif _is_tensor(arg):
+            before.append((key, arg, _TensorSnapshot(arg.detach().clone())))
     return before
+
+
+@dataclass(frozen=True)
+class _TensorSnapshot:
+    """A torch tensor argument's values before the call (``q /= scale`` in learner code)."""
+
+    values: Any
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and type(value) is torch.Tensor and value.layout == torch.strided
 
 
 def _changes(before: list[_Snapshot]) -> dict[int | str, Any]:
@@ -1095,6 +1119,15 @@ def _changed(arg: Any, snapshot: Any) -> bool:
         return _plain_bytes(arg) != snapshot.data
     if isinstance(snapshot, bytes):
         return bool(arg.tobytes() != snapshot)
+    if isinstance(snapshot, _TensorSnapshot):
+        import torch
+
+        before, now = snapshot.values, arg.detach()
+        if before.shape != now.shape or before.dtype != now.dtype:
+            return True
+        if before.is_floating_point() or before.is_complex():
+            return not bool(torch.isclose(now, before, rtol=0.0, atol=0.0, equal_nan=True).all())
+        return not torch.equal(now, before)
     same = (
         arg.equals(snapshot)
         and arg.index.equals(snapshot.index)
@@ -1129,6 +1162,12 @@ def _copy_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str,
             and type(original.bit_generator) is type(new.bit_generator)
         ):
             original.bit_generator.state = new.bit_generator.state
+        elif _is_tensor(original) and _is_tensor(new):
+            if original.shape == new.shape and original.dtype == new.dtype:
+                import torch
+
+                with torch.no_grad():
+                    original.copy_(new)
         elif _is_frame(original) and type(new) is type(original):
             # pandas has no public "become that frame" in place: its block manager is swapped,
             # so the check's object now holds what learner code left in its copy.
