@@ -1456,3 +1456,28 @@ def test_a_checks_torch_module_crosses_as_a_copy_and_tensors_changed_in_place_co
     result = _tiny_trusted_check(tmp_path, COPIES_A_TORCH_MODULE, READS_A_TORCH_MODULE)
     test = next(t for t in result.tests if t.name.endswith("reaches_learner_code_as_a_copy"))
     assert test.status is Status.PASSED, test.message
+
+
+WRITES_A_RELATIVE_FILE = """
+
+def test_learner_code_writes_a_relative_path_into_its_lab_folder(learner, learner_file):
+    assert learner.write_here("pipeline.yaml") == str(learner_file.parent)
+    assert (learner_file.parent / "pipeline.yaml").read_text() == "ok"
+"""
+
+WRITES_HERE = """
+import os
+
+
+def write_here(name):
+    with open(name, "w") as handle:
+        handle.write("ok")
+    return os.getcwd()
+"""
+
+
+@needs_confinement
+def test_the_learners_process_works_in_its_lab_folder(tmp_path: Path) -> None:
+    result = _tiny_trusted_check(tmp_path, WRITES_A_RELATIVE_FILE, WRITES_HERE)
+    test = next(t for t in result.tests if t.name.endswith("relative_path_into_its_lab_folder"))
+    assert test.status is Status.PASSED, test.message

@@ -364,6 +364,9 @@ def _learner_process(
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     # while this process has one thread (a user namespace needs it)
     _private_tmp, notice = enter_confinement(request, run_dir)
+    # Again after the mounts changed, as the shared child does: a relative path in learner code
+    # ("pipeline.yaml") is in its writable lab folder, not in the read-only view of the old one.
+    os.chdir(request.workdir)
     learner = Path(request.learner_file).resolve()
     learner_path = str(learner)
     sys.path.insert(0, str(learner.parent))

@@ -1345,7 +1345,10 @@ class Recorder:
                 value = kwargs[key]
                 if kind is float and type(value) is int:
                     continue
-                if type(value) is not kind:
+                # An artefact may be the learner's own object seen through the trusted verdict
+                # process (a proxy that reports its class); a parameter's type must be exact.
+                artefact = issubclass(kind, dsl.Artifact)
+                if (not isinstance(value, kind)) if artefact else (type(value) is not kind):
                     advice = ""
                     if isinstance(value, (str, Path)):
                         advice = (
