@@ -96,7 +96,7 @@ class GeneratorMirrors:
             self._set(number, generator, state)
 
     def _set(self, number: int, generator: Any, state: Any) -> None:
-        if state != self._synced.get(number) or state != generator.bit_generator.state:
+        if state != generator.bit_generator.state:  # an equal state is already in place
             if (
                 not isinstance(state, dict)
                 or state.get("bit_generator") != type(generator.bit_generator).__name__

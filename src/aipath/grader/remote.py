@@ -603,7 +603,7 @@ class TrustedPeer(Peer):
     def handle_of(self, obj: Any) -> Handle | Copied:
         if isinstance(obj, RemoteProxy):
             return super().handle_of(obj)
-        shared = is_by_reference(obj) or type(obj) is types.GeneratorType
+        shared = is_by_reference(obj) or _iterated_only(obj)
         if shared or (callable(obj) and not isinstance(obj, type) and not _torch_module(obj)):
             # A shared object, or a function learner code calls.  A check's generator (a
             # watched iterate_minibatches that yields the learner's batches) is shared too:
@@ -620,7 +620,7 @@ class TrustedPeer(Peer):
         if shared:
             self._shared.add(handle.id)
             flags = (handle.flags & ~FLAG_FUNCTION) | FLAG_SHARED
-            origin = "" if type(obj) is types.GeneratorType else _library_origin(obj)
+            origin = "" if _iterated_only(obj) else _library_origin(obj)
             return Handle(handle.id, False, handle.kind, flags, origin)
         kind = "method" if id(obj) in self._method_ids else "function"
         return Handle(handle.id, False, kind, FLAG_CALL)
@@ -763,7 +763,7 @@ class TrustedPeer(Peer):
     def _shared_op(self, op: str, ident: int, target: Any, message: dict[str, Any]) -> Any:
         """A request on an object the checks share by reference: public names only."""
         kind = type(target).__name__
-        if type(target) is types.GeneratorType and op not in ("iter", "repr", "str", "bool"):
+        if _iterated_only(target) and op not in ("iter", "repr", "str", "bool"):
             raise PermissionError(f"learner code may iterate over a check's generator, not {op} it")
         if op == "getattr":
             name = message.get("name")
@@ -855,6 +855,11 @@ class _CopyWriter(pickle.Pickler):
             shared = self._peer.export(obj)
             return ("s", shared.id, shared.kind, shared.flags, shared.origin)
         return None
+
+
+def _iterated_only(obj: Any) -> bool:
+    """A check's generator object: shared with learner code, which may only iterate over it."""
+    return type(obj) is types.GeneratorType
 
 
 def _torch_module(obj: Any) -> bool:
